@@ -1,0 +1,1144 @@
+"""The engine: ``Value`` nodes, the table of primitives, and reverse-mode differentiation.
+
+A ``Value`` wraps one float. Every operation on Values is a *primitive*: a forward
+function on floats and a *derivative rule* that returns the local derivative of the
+output with respect to each input. The local derivatives are computed once, at forward
+time, and stored on the new node as plain floats; ``backward()`` is then one generic
+loop, ``parent.grad += local * node.grad``, over the graph in reverse topological order.
+No node holds a closure, so a graph that is dropped is freed by reference counting alone.
+
+Derivative rules are written with the same operations they differentiate (``out * (1 -
+out)``, ``cos(x)``), which work on floats and on Values alike. At forward time the rules
+see floats; when higher-order gradients are asked for (``create_graph=True``) the engine
+calls the same rules with the parent Values, so the gradient is itself a graph that can be
+differentiated again.
+
+Conventions (each pinned by a test):
+
+* Leaves accumulate ``.grad`` across ``backward()`` calls, as in PyTorch; interior nodes
+  show the gradient of the latest pass only.
+* Kinks take the subgradient 0: ``relu'(0) = 0``, ``abs'(0) = 0``; ``leaky_relu'(0)`` is
+  the negative slope.
+* Overflow never raises: ``exp(1000) == inf``; ``sigmoid``, ``tanh``, ``softplus`` and
+  ``logsumexp`` are computed in forms that stay finite where the true value is finite.
+* Boundaries follow IEEE 754: ``log(0) == -inf`` (derivative ``inf``), ``sqrt'(0) == inf``,
+  ``x / 0 == ±inf`` and ``0 / 0 == nan``.
+* Outside a domain (``log(-1)``, ``sqrt(-1)``, a negative base to a non-integer or a
+  ``Value`` exponent) a ``ValueError`` names the operation and the value.
+* The derivative of ``x ** y`` with respect to ``y`` at ``x == 0`` is taken as 0 (its limit
+  for ``y > 0``), as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+__all__ = [
+    "AnomalyError",
+    "Primitive",
+    "Value",
+    "abs_",
+    "cos",
+    "detect_anomaly",
+    "dot",
+    "enable_grad",
+    "exp",
+    "gradients",
+    "is_grad_enabled",
+    "leaky_relu",
+    "log",
+    "logsumexp",
+    "name_scope",
+    "no_grad",
+    "power",
+    "primitive",
+    "relu",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "sum_values",
+    "tanh",
+    "topological_order",
+]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_INF = math.inf
+_NAN = math.nan
+_ACCEPTED = "a Value or a real number (int or float)"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --------------------------------------------------------------------------------------
+# Grad modes, per thread
+# --------------------------------------------------------------------------------------
+
+
+class _Mode(threading.local):
+    """Per-thread switches. ``plain`` is True when nodes need no extra bookkeeping."""
+
+    grad_enabled = True
+    anomaly = False
+    scope: tuple[str, ...] = ()
+    plain = True
+
+    def refresh(self) -> None:
+        self.plain = not self.anomaly and not self.scope
+
+
+_mode = _Mode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations in this thread currently record a graph."""
+    return _mode.grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets whether this thread records graphs."""
+
+    _enabled: bool
+
+    def __enter__(self) -> None:
+        self._saved = _mode.grad_enabled
+        _mode.grad_enabled = self._enabled
+
+    def __exit__(self, *exc_info: object) -> None:
+        _mode.grad_enabled = self._saved
+
+    def __call__(self, func: F) -> F:
+        enabled = self._enabled
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            saved = _mode.grad_enabled
+            _mode.grad_enabled = enabled
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _mode.grad_enabled = saved
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradMode):  # noqa: N801 - named as in PyTorch
+    """Build no graph inside: results are constants. Use as ``with no_grad():`` or ``@no_grad()``."""
+
+    _enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - named as in PyTorch
+    """Record graphs again inside a ``no_grad`` block."""
+
+    _enabled = True
+
+
+@contextmanager
+def name_scope(name: str) -> Iterator[None]:
+    """Tag every node created inside with ``name`` (nested scopes give a path).
+
+    ``nn`` modules use this so drawings can group a neuron's or a layer's nodes.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name_scope() expected a str, got {type(name).__name__}")
+    saved = _mode.scope
+    _mode.scope = (*saved, name)
+    _mode.refresh()
+    try:
+        yield
+    finally:
+        _mode.scope = saved
+        _mode.refresh()
+
+
+class AnomalyError(FloatingPointError):
+    """A non-finite value or gradient appeared while ``detect_anomaly()`` was active."""
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise ``AnomalyError`` at the first non-finite value or gradient.
+
+    Inside the block every node remembers the file and line of user code that created
+    it, so the error can point at the line that produced the first ``nan`` or ``inf``.
+    An operation whose inputs are already non-finite does not raise again: the error
+    names the first one. Costs time; meant for debugging.
+    """
+    saved = _mode.anomaly
+    _mode.anomaly = True
+    _mode.refresh()
+    try:
+        yield
+    finally:
+        _mode.anomaly = saved
+        _mode.refresh()
+
+
+def _user_site() -> tuple[str, int, str] | None:
+    """The innermost stack frame outside this package: (file, line, function)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+            return filename, frame.f_lineno, frame.f_code.co_name
+        frame = frame.f_back
+    return None
+
+
+def _describe_site(site: tuple[str, int, str] | None) -> str:
+    if site is None:
+        return "at an unknown place (it was not created inside detect_anomaly())"
+    filename, line, function = site
+    return f"at {filename}:{line} in {function}()"
+
+
+# --------------------------------------------------------------------------------------
+# Numbers
+# --------------------------------------------------------------------------------------
+
+
+def _as_float(x: object, where: str) -> float:
+    """Convert a plain real number to float, or raise a TypeError that says what is accepted."""
+    kind = type(x)
+    if kind is float:
+        return x  # type: ignore[return-value]
+    if isinstance(x, numbers.Real) and not isinstance(x, Value):
+        try:
+            return float(x)
+        except OverflowError:
+            raise ValueError(f"{where}: {x!r} is too large for a float") from None
+    if isinstance(x, Value):
+        raise TypeError(f"{where}: expected a real number, got a Value; use .data or .detach()")
+    raise TypeError(f"{where}: expected {_ACCEPTED}, got {kind.__name__}")
+
+
+def _is_odd_integer(y: float) -> bool:
+    return y == math.floor(y) and math.fmod(y, 2.0) != 0.0 if math.isfinite(y) else False
+
+
+def _pow(x: float, y: float) -> float:
+    """``x ** y`` on floats with IEEE results for 0 to a negative power and overflow."""
+    try:
+        result = x**y
+    except ZeroDivisionError:  # 0.0 ** negative: a pole, not an error, in IEEE 754
+        return math.copysign(_INF, x) if _is_odd_integer(y) else _INF
+    except OverflowError:
+        return -_INF if x < 0 and _is_odd_integer(y) else _INF
+    if type(result) is complex:
+        raise ValueError(
+            f"pow: a negative base ({x!r}) to a non-integer exponent ({y!r}) has no real value"
+        )
+    return result
+
+
+def _div(a: Any, b: Any) -> Any:
+    """``a / b`` with IEEE results for division by zero; Values divide as usual."""
+    if isinstance(a, Value) or isinstance(b, Value):
+        return a / b
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or a != a:
+            return _NAN
+        return math.copysign(_INF, a) * math.copysign(1.0, b)
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return _INF
+
+
+def _log(x: float) -> float:
+    if x > 0:
+        return math.log(x)
+    if x == 0:
+        return -_INF
+    if x != x:
+        return _NAN
+    raise ValueError(f"log is defined for x >= 0 (log(0) = -inf); got x = {x!r}")
+
+
+def _sqrt(x: float) -> float:
+    if x < 0:
+        raise ValueError(f"sqrt is defined for x >= 0; got x = {x!r}")
+    return math.sqrt(x)
+
+
+def _sigmoid(x: float) -> float:
+    # Two branches so exp never overflows: sigmoid(-1000) is 0.0, not an OverflowError.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _softplus(x: float) -> float:
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for every finite x.
+    if x != x:
+        return x
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _periodic(function: Callable[[float], float]) -> Callable[[float], float]:
+    def safe(x: float) -> float:
+        try:
+            return function(x)
+        except ValueError:  # sin(inf): IEEE gives nan where math raises
+            return _NAN
+
+    return safe
+
+
+def _logsumexp(*xs: float) -> float:
+    if not xs:
+        raise ValueError("logsumexp needs at least one value")
+    m = max(xs)
+    if math.isinf(m) or m != m:
+        return m if not any(x != x for x in xs) else _NAN
+    return m + math.log(math.fsum(math.exp(x - m) for x in xs))
+
+
+# --------------------------------------------------------------------------------------
+# Primitives
+# --------------------------------------------------------------------------------------
+
+
+class Primitive:
+    """One operation: its forward function on floats and its local-derivative rule.
+
+    ``forward(*inputs) -> float`` receives floats. ``derivative(*inputs, out)`` returns a
+    sequence with one local derivative d(out)/d(input) per input. Write the rule with
+    Python operators and this module's functions (``exp``, ``cos``, ...): it is called
+    with floats at forward time and with Values when a gradient graph is built, which
+    makes every order of derivative available. Call a primitive with Values or numbers.
+    """
+
+    __slots__ = ("derivative", "forward", "name", "symbol", "validate")
+
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., float],
+        derivative: Callable[..., Sequence[Any]],
+        *,
+        symbol: str | None = None,
+        validate: bool = True,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a primitive needs a non-empty str name, got {name!r}")
+        if not callable(forward) or not callable(derivative):
+            raise TypeError(f"primitive {name!r}: forward and derivative must be callable")
+        self.name = name
+        self.symbol = symbol or name
+        self.forward = forward
+        self.derivative = derivative
+        self.validate = validate
+
+    def __call__(self, *args: Any) -> Any:
+        return _apply(self, args)
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
+
+    def local_derivatives(self, inputs: Sequence[Any], out: Any) -> tuple[Any, ...]:
+        """Call the derivative rule and check that it gave one entry per input."""
+        local = tuple(self.derivative(*inputs, out))
+        if self.validate:
+            if len(local) != len(inputs):
+                raise ValueError(
+                    f"the derivative rule of {self.name!r} returned {len(local)} local "
+                    f"derivatives for {len(inputs)} inputs; return one per input"
+                )
+            for d in local:
+                if not isinstance(d, (Value, numbers.Real)):
+                    raise TypeError(
+                        f"the derivative rule of {self.name!r} returned a "
+                        f"{type(d).__name__}; return floats or Values"
+                    )
+        return local
+
+
+def primitive(
+    name: str,
+    forward: Callable[..., float],
+    derivative: Callable[..., Sequence[Any]],
+    *,
+    symbol: str | None = None,
+) -> Primitive:
+    """Define a new primitive operation; see :class:`Primitive` for the contract.
+
+    >>> cube = primitive("cube", lambda x: x ** 3, lambda x, out: (3 * x ** 2,))
+    >>> x = Value(2.0); y = cube(x); y.backward(); x.grad
+    12.0
+    """
+    return Primitive(name, forward, derivative, symbol=symbol)
+
+
+def _apply(prim: Primitive, args: Sequence[Any]) -> Any:
+    """Run ``prim`` on Values or numbers: plain numbers in give a plain float out."""
+    datas = []
+    any_value = needs_grad = False
+    for a in args:
+        if isinstance(a, Value):
+            datas.append(a.data)
+            any_value = True
+            if a.requires_grad:
+                needs_grad = True
+        else:
+            datas.append(_as_float(a, prim.name))
+    out = prim.forward(*datas)
+    if not any_value:
+        return out
+    if type(out) is not float:
+        out = _as_float(out, f"the forward function of {prim.name!r}")
+    mode = _mode
+    if not (needs_grad and mode.grad_enabled):
+        result = _constant(out)
+    else:
+        parents = tuple(a if isinstance(a, Value) else _constant(d) for a, d in zip(args, datas))
+        result = _node(out, parents, prim.local_derivatives(datas, out), prim)
+    if not mode.plain:
+        _decorate(result, prim, datas)
+    return result
+
+
+def _decorate(node: Value, prim: Primitive, datas: Sequence[float]) -> None:
+    """Scope tags and anomaly checks: the rarely used bookkeeping, kept off the hot path."""
+    mode = _mode
+    if mode.scope:
+        node._set_meta("scope", mode.scope)
+    if mode.anomaly:
+        site = _user_site()
+        node._set_meta("site", site)
+        if not math.isfinite(node.data) and all(math.isfinite(d) for d in datas):
+            raise AnomalyError(
+                f"{prim.name} produced {node.data!r} from finite inputs {tuple(datas)!r}; "
+                f"the operation was called {_describe_site(site)}"
+            )
+
+
+# Local derivatives used by several rules, shared so nodes do not each hold a copy.
+_ONE_ONE = (1.0, 1.0)
+_MINUS_ONE = (-1.0,)
+
+
+def _pow_rule(x: Any, y: Any, out: Any) -> tuple[Any, Any]:
+    d_base = y * power(x, y - 1.0)
+    # d/dy x**y = x**y log x; at x == 0 take the limit 0 (y > 0). A negative base with a
+    # Value exponent is refused in power(), so x < 0 here means a constant exponent.
+    d_exponent = out * log(x) if x > 0 else 0.0
+    return d_base, d_exponent
+
+
+def _sign(x: Any) -> float:
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+def _dot_rule(*args: Any) -> tuple[Any, ...]:
+    n = (len(args) - 1) // 2  # args = weights, inputs, out
+    return args[n : 2 * n] + args[:n]
+
+
+ADD = Primitive("add", lambda a, b: a + b, lambda a, b, out: _ONE_ONE, symbol="+", validate=False)
+MUL = Primitive("mul", lambda a, b: a * b, lambda a, b, out: (b, a), symbol="*", validate=False)
+NEG = Primitive("neg", lambda x: -x, lambda x, out: _MINUS_ONE, symbol="neg", validate=False)
+POW = Primitive("pow", _pow, _pow_rule, symbol="**", validate=False)
+EXP = Primitive("exp", _exp, lambda x, out: (out,), validate=False)
+LOG = Primitive("log", _log, lambda x, out: (_div(1.0, x),), validate=False)
+TANH = Primitive("tanh", math.tanh, lambda x, out: (1.0 - out * out,), validate=False)
+SIGMOID = Primitive("sigmoid", _sigmoid, lambda x, out: (out * (1.0 - out),), validate=False)
+RELU = Primitive(
+    "relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if x > 0 else 0.0,),
+    symbol="ReLU", validate=False,
+)
+SOFTPLUS = Primitive("softplus", _softplus, lambda x, out: (sigmoid(x),), validate=False)
+SIN = Primitive("sin", _periodic(math.sin), lambda x, out: (cos(x),), validate=False)
+COS = Primitive("cos", _periodic(math.cos), lambda x, out: (-sin(x),), validate=False)
+SQRT = Primitive("sqrt", _sqrt, lambda x, out: (_div(0.5, out),), validate=False)
+ABS = Primitive("abs", abs, lambda x, out: (_sign(x),), validate=False)
+SUM = Primitive(
+    "sum", lambda *xs: math.fsum(xs), lambda *args: (1.0,) * (len(args) - 1),
+    symbol="Σ", validate=False,
+)
+DOT = Primitive(
+    "dot", lambda *args: math.fsum(a * b for a, b in zip(args[: len(args) // 2], args[len(args) // 2 :])),
+    _dot_rule, symbol="·", validate=False,
+)
+LOGSUMEXP = Primitive(
+    "logsumexp", _logsumexp, lambda *args: tuple(exp(x - args[-1]) for x in args[:-1]),
+    validate=False,
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _leaky_relu_primitive(slope: float) -> Primitive:
+    return Primitive(
+        "leaky_relu",
+        lambda x: x if x > 0 else slope * x,
+        lambda x, out: (1.0 if x > 0 else slope,),
+        validate=False,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Value
+# --------------------------------------------------------------------------------------
+
+_new_object = object.__new__
+
+
+def _node(data: float, parents: tuple[Value, ...], local: tuple[Any, ...], prim: Primitive) -> Value:
+    """A new interior node; bypasses ``__init__``'s checks because its inputs are known good."""
+    node = _new_object(Value)
+    node.data = data
+    node.grad = 0.0
+    node._prev = parents
+    node._local = local
+    node._fn = prim
+    node.requires_grad = True
+    node.label = ""
+    node._meta = None
+    return node
+
+
+def _constant(data: float) -> Value:
+    node = _new_object(Value)
+    node.data = data
+    node.grad = 0.0
+    node._prev = ()
+    node._local = None
+    node._fn = None
+    node.requires_grad = False
+    node.label = ""
+    node._meta = None
+    return node
+
+
+class Value:
+    """A scalar that remembers how it was computed.
+
+    ``Value(data, label="x")`` makes a leaf that takes gradients; ``requires_grad=False``
+    makes a constant. Arithmetic with Values or plain numbers on either side, and the
+    methods ``exp``, ``log``, ``tanh`` ..., record new nodes. ``.data`` is the number,
+    ``.grad`` d(root)/d(self) after ``root.backward()``, ``._prev`` the parents in argument
+    order, ``._op`` the operation's symbol. Nodes hash and compare by identity.
+
+    The positional ``_children`` and ``_op`` arguments exist so that code written for
+    micrograd, which builds nodes by hand and assigns ``_backward``, runs unchanged.
+    """
+
+    __slots__ = ("_fn", "_local", "_meta", "_prev", "data", "grad", "label", "requires_grad")
+
+    data: float
+    grad: Any
+    label: str
+    requires_grad: bool
+
+    def __init__(
+        self,
+        data: float,
+        _children: Iterable[Value] = (),
+        _op: str = "",
+        label: str = "",
+        *,
+        requires_grad: bool = True,
+    ) -> None:
+        self.data = _as_float(data, "Value()")
+        self.grad = 0.0
+        children = tuple(_children)
+        for child in children:
+            if not isinstance(child, Value):
+                raise TypeError(f"Value(): _children must be Values, got {type(child).__name__}")
+        self._prev = children
+        self._local = None
+        self._fn = None
+        if not isinstance(label, str):
+            raise TypeError(f"Value(): label must be a str, got {type(label).__name__}")
+        self.label = label
+        self.requires_grad = bool(requires_grad)
+        self._meta: dict[str, Any] | None = None
+        if _op:
+            self._set_meta("op", str(_op))
+        if _mode.scope:
+            self._set_meta("scope", _mode.scope)
+
+    # ---- introspection ---------------------------------------------------------------
+
+    def _set_meta(self, key: str, value: Any) -> None:
+        if self._meta is None:
+            self._meta = {}
+        self._meta[key] = value
+
+    def _get_meta(self, key: str) -> Any:
+        return None if self._meta is None else self._meta.get(key)
+
+    @property
+    def _op(self) -> str:
+        """The operation's symbol, as micrograd names it ('+', '*', 'tanh'); '' for a leaf."""
+        if self._fn is not None:
+            return self._fn.symbol
+        return self._get_meta("op") or ""
+
+    @property
+    def op(self) -> str:
+        """The name of the operation that made this node ('add', 'tanh'); '' for a leaf."""
+        if self._fn is not None:
+            return self._fn.name
+        return self._get_meta("op") or ""
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The inputs of the operation that made this node, in argument order."""
+        return self._prev
+
+    @property
+    def local_derivatives(self) -> tuple[Any, ...] | None:
+        """d(self)/d(parent) for each parent, as computed at forward time (None for leaves)."""
+        return self._local
+
+    @property
+    def primitive(self) -> Primitive | None:
+        """The primitive that made this node, or None for leaves and hand-built nodes."""
+        return self._fn
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for nodes with no parents: inputs, parameters and constants."""
+        return not self._prev
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """The ``name_scope`` path the node was created in (``()`` if none)."""
+        return self._get_meta("scope") or ()
+
+    @property
+    def created_at(self) -> tuple[str, int, str] | None:
+        """(file, line, function) of the user code that created the node, if recorded."""
+        return self._get_meta("site")
+
+    # ---- the chain rule ----------------------------------------------------------------
+
+    def backward_step(self) -> None:
+        """Apply this node's local chain-rule step: each parent's grad += local * self.grad."""
+        custom = self._get_meta("backward")
+        if custom is not None:
+            custom()
+            return
+        if self._local is None:
+            return
+        grad = self.grad
+        for parent, local in zip(self._prev, self._local):
+            if parent.requires_grad:
+                parent.grad += local * grad
+
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """micrograd's name for :meth:`backward_step`; assignable, as micrograd code does."""
+        custom = self._get_meta("backward")
+        return custom if custom is not None else self.backward_step
+
+    @_backward.setter
+    def _backward(self, function: Callable[[], None]) -> None:
+        if not callable(function):
+            raise TypeError(f"_backward must be callable, got {type(function).__name__}")
+        self._set_meta("backward", function)
+
+    def backward(self, gradient: float | None = None, *, create_graph: bool = False) -> None:
+        """Fill ``.grad`` of every node that leads to this one with d(self)/d(node).
+
+        Leaves accumulate into ``.grad`` across calls (zero them with ``zero_grad()`` or
+        by assigning 0.0); interior nodes are overwritten with this pass's gradient.
+        With ``create_graph=True`` the gradients are Values, themselves differentiable.
+        """
+        seed = 1.0 if gradient is None else _as_float(gradient, "backward(gradient)")
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() was called on a constant: this Value does not require grad "
+                "(it was built from constants or inside no_grad())"
+            )
+        if create_graph:
+            self._backward_create_graph(seed)
+            return
+        order = topological_order(self, requires_grad_only=True)
+        for node in order:
+            if node._prev:
+                node.grad = 0.0
+        self.grad += seed
+        if _mode.anomaly:
+            for node in reversed(order):
+                _checked_backward_step(node)
+            return
+        # The hot loop: one multiply-add per edge, local derivatives already computed.
+        for node in reversed(order):
+            local = node._local
+            if local is None:
+                if node._meta is not None:
+                    node.backward_step()
+                continue
+            grad = node.grad
+            for parent, d in zip(node._prev, local):
+                if parent.requires_grad:
+                    parent.grad += d * grad
+
+    def _backward_create_graph(self, seed: float) -> None:
+        order = topological_order(self, requires_grad_only=True)
+        grads = _backpropagate([self], [seed], order, create_graph=True)
+        for node in order:
+            g = grads.get(node, 0.0)
+            if node._prev:
+                node.grad = g
+            else:
+                node.grad = node.grad + g
+
+    def detach(self) -> Value:
+        """A constant with the same data, cut from the graph."""
+        return _constant(self.data)
+
+    def item(self) -> float:
+        """The data as a Python float (as ``torch.Tensor.item``)."""
+        return self.data
+
+    # ---- elementary functions ----------------------------------------------------------
+
+    def exp(self) -> Value:
+        """e ** self; ``inf`` on overflow."""
+        return _apply(EXP, (self,))
+
+    def log(self) -> Value:
+        """Natural logarithm; ``log(0) = -inf``, negative input raises ValueError."""
+        return _apply(LOG, (self,))
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent."""
+        return _apply(TANH, (self,))
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e ** -self), computed without overflow."""
+        return _apply(SIGMOID, (self,))
+
+    def relu(self) -> Value:
+        """max(self, 0); the derivative at 0 is 0."""
+        return _apply(RELU, (self,))
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        """self if self > 0 else negative_slope * self; the derivative at 0 is the slope."""
+        return _apply(_leaky_relu_primitive(_as_float(negative_slope, "leaky_relu")), (self,))
+
+    def softplus(self) -> Value:
+        """log(1 + e ** self), computed without overflow."""
+        return _apply(SOFTPLUS, (self,))
+
+    def sin(self) -> Value:
+        """Sine."""
+        return _apply(SIN, (self,))
+
+    def cos(self) -> Value:
+        """Cosine."""
+        return _apply(COS, (self,))
+
+    def sqrt(self) -> Value:
+        """Square root; the derivative at 0 is ``inf``; negative input raises ValueError."""
+        return _apply(SQRT, (self,))
+
+    # ---- operators --------------------------------------------------------------------
+    # Binary operators go through _binary, a two-argument copy of _apply: they are the
+    # hottest path in the library (see benchmarks/bench_engine.py).
+
+    def __add__(self, other: Any) -> Value:
+        return _binary(ADD, self, other)
+
+    def __radd__(self, other: Any) -> Value:
+        return _binary(ADD, other, self)
+
+    def __mul__(self, other: Any) -> Value:
+        return _binary(MUL, self, other)
+
+    def __rmul__(self, other: Any) -> Value:
+        return _binary(MUL, other, self)
+
+    def __neg__(self) -> Value:
+        return _apply(NEG, (self,))
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __sub__(self, other: Any) -> Value:
+        return self + _negate_operand(other, "-")
+
+    def __rsub__(self, other: Any) -> Value:
+        return _binary(ADD, other, -self)
+
+    def __truediv__(self, other: Any) -> Value:
+        return self * power(_check_operand(other, "/"), -1.0)
+
+    def __rtruediv__(self, other: Any) -> Value:
+        return _binary(MUL, other, power(self, -1.0))
+
+    def __pow__(self, exponent: Any) -> Value:
+        return power(self, _check_operand(exponent, "**"))
+
+    def __rpow__(self, base: Any) -> Value:
+        return power(_check_operand(base, "**"), self)
+
+    def __abs__(self) -> Value:
+        return _apply(ABS, (self,))
+
+    # Ordering compares data, so max(), sorted() and `if loss < best` work. Equality stays
+    # identity: nodes are dictionary keys and set members throughout the library.
+    def __lt__(self, other: Any) -> bool:
+        return self.data < _comparable(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= _comparable(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self.data > _comparable(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= _comparable(other)
+
+    __hash__ = object.__hash__
+
+    def __float__(self) -> float:
+        return self.data
+
+    def __format__(self, spec: str) -> str:
+        return format(self.data, spec) if spec else repr(self)
+
+    def __repr__(self) -> str:
+        parts = [f"data={self.data:.6g}", f"grad={_short(self.grad)}"]
+        op = self.op
+        if op:
+            parts.append(f"op={op!r}")
+        if self.label:
+            parts.append(f"label={self.label!r}")
+        if not self.requires_grad:
+            parts.append("requires_grad=False")
+        return f"Value({', '.join(parts)})"
+
+
+def _short(grad: Any) -> str:
+    return f"{grad:.6g}" if isinstance(grad, float) else repr(grad)
+
+
+def _comparable(other: Any) -> float:
+    if isinstance(other, Value):
+        return other.data
+    if isinstance(other, numbers.Real):
+        return other  # type: ignore[return-value]
+    raise TypeError(f"cannot compare a Value with {type(other).__name__}; expected {_ACCEPTED}")
+
+
+def _check_operand(other: Any, op: str) -> Any:
+    if isinstance(other, Value) or type(other) is float or type(other) is int:
+        return other
+    if isinstance(other, numbers.Real):
+        return float(other)
+    raise TypeError(f"unsupported operand for {op} with a Value: expected {_ACCEPTED}, "
+                    f"got {type(other).__name__}")
+
+
+def _negate_operand(other: Any, op: str) -> Any:
+    other = _check_operand(other, op)
+    return -other
+
+
+def _binary(prim: Primitive, a: Any, b: Any) -> Any:
+    """``_apply`` for two arguments, unrolled: this is the hottest path of the library."""
+    if type(a) is Value:
+        da = a.data
+    else:
+        a = _check_operand(a, prim.symbol)
+        if isinstance(a, Value):
+            da = a.data
+        else:
+            da = float(a)
+            a = None
+    if type(b) is Value:
+        db = b.data
+    else:
+        b = _check_operand(b, prim.symbol)
+        if isinstance(b, Value):
+            db = b.data
+        else:
+            db = float(b)
+            b = None
+    out = prim.forward(da, db)
+    mode = _mode
+    if (
+        (a is not None and a.requires_grad) or (b is not None and b.requires_grad)
+    ) and mode.grad_enabled:
+        if a is None:
+            a = _constant(da)
+        if b is None:
+            b = _constant(db)
+        result = _node(out, (a, b), prim.derivative(da, db, out), prim)
+    else:
+        result = _constant(out)
+    if not mode.plain:
+        _decorate(result, prim, (da, db))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Functions: a Value in gives a Value out, a plain number in gives a float out
+# --------------------------------------------------------------------------------------
+
+
+def exp(x: Any) -> Any:
+    """e ** x; ``inf`` on overflow (never an OverflowError)."""
+    return _apply(EXP, (x,))
+
+
+def log(x: Any) -> Any:
+    """Natural logarithm; ``log(0) = -inf``; negative x raises ValueError."""
+    return _apply(LOG, (x,))
+
+
+def tanh(x: Any) -> Any:
+    """Hyperbolic tangent."""
+    return _apply(TANH, (x,))
+
+
+def sigmoid(x: Any) -> Any:
+    """Logistic function, finite for every input (``sigmoid(-1000) == 0.0``)."""
+    return _apply(SIGMOID, (x,))
+
+
+def relu(x: Any) -> Any:
+    """max(x, 0); derivative 0 at x == 0."""
+    return _apply(RELU, (x,))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    """x if x > 0 else negative_slope * x; derivative ``negative_slope`` at x == 0."""
+    return _apply(_leaky_relu_primitive(_as_float(negative_slope, "leaky_relu")), (x,))
+
+
+def softplus(x: Any) -> Any:
+    """log(1 + e ** x), finite for every finite x (``softplus(1000) == 1000``)."""
+    return _apply(SOFTPLUS, (x,))
+
+
+def sin(x: Any) -> Any:
+    """Sine (``nan`` at infinity)."""
+    return _apply(SIN, (x,))
+
+
+def cos(x: Any) -> Any:
+    """Cosine (``nan`` at infinity)."""
+    return _apply(COS, (x,))
+
+
+def sqrt(x: Any) -> Any:
+    """Square root; derivative ``inf`` at 0; negative x raises ValueError."""
+    return _apply(SQRT, (x,))
+
+
+def abs_(x: Any) -> Any:
+    """|x|; derivative 0 at x == 0. (The builtin ``abs()`` works on Values too.)"""
+    return _apply(ABS, (x,))
+
+
+def power(base: Any, exponent: Any) -> Any:
+    """``base ** exponent``, either of them a Value or a number.
+
+    A negative base to a non-integer exponent, or to an exponent that takes gradients,
+    has no real derivative and raises ValueError.
+    """
+    if (
+        isinstance(exponent, Value)
+        and exponent.requires_grad
+        and _mode.grad_enabled
+        and (base.data if isinstance(base, Value) else _as_float(base, "pow")) < 0
+    ):
+        b = base.data if isinstance(base, Value) else base
+        raise ValueError(
+            f"pow: a negative base ({b!r}) to an exponent that takes gradients has no real "
+            "derivative with respect to the exponent; use a positive base"
+        )
+    return _apply(POW, (base, exponent))
+
+
+def sum_values(values: Iterable[Any]) -> Any:
+    """The sum of many values as one node (shallow and fast, unlike ``sum()``'s chain)."""
+    return _apply(SUM, tuple(values))
+
+
+def dot(weights: Sequence[Any], inputs: Sequence[Any]) -> Any:
+    """sum(w * x) as one node: a neuron's weighted sum without 2n intermediate nodes."""
+    weights, inputs = tuple(weights), tuple(inputs)
+    if len(weights) != len(inputs):
+        raise ValueError(f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match")
+    return _apply(DOT, weights + inputs)
+
+
+def logsumexp(values: Iterable[Any]) -> Any:
+    """log(sum(exp(v))) computed stably, as one node (finite for large inputs)."""
+    values = tuple(values)
+    if not values:
+        raise ValueError("logsumexp needs at least one value")
+    return _apply(LOGSUMEXP, values)
+
+
+def softmax(values: Iterable[Any]) -> list[Any]:
+    """exp(v - logsumexp(values)) for each v: stable for large logits."""
+    values = tuple(values)
+    normaliser = logsumexp(values)
+    return [exp(v - normaliser) for v in values]
+
+
+# --------------------------------------------------------------------------------------
+# Traversal and gradients
+# --------------------------------------------------------------------------------------
+
+
+def topological_order(
+    roots: Value | Iterable[Value], *, requires_grad_only: bool = False
+) -> list[Value]:
+    """Every node that leads to ``roots``, each after all of its parents.
+
+    Iterative depth-first search (no recursion limit) that visits parents in argument
+    order, so the order is the same on every run. With ``requires_grad_only`` constants
+    and everything behind them are left out, as ``backward()`` needs.
+    """
+    root_list = [roots] if isinstance(roots, Value) else list(roots)
+    order: list[Value] = []
+    visited: set[Value] = set()
+    for root in root_list:
+        if not isinstance(root, Value):
+            raise TypeError(f"topological_order() expected Values, got {type(root).__name__}")
+        if root in visited or (requires_grad_only and not root.requires_grad):
+            continue
+        visited.add(root)
+        stack = [(root, iter(root._prev))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent not in visited and (parent.requires_grad or not requires_grad_only):
+                    visited.add(parent)
+                    stack.append((parent, iter(parent._prev)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _value_local_derivatives(node: Value) -> tuple[Any, ...]:
+    """Local derivatives as Values, by calling the derivative rule on the parents."""
+    prim = node._fn
+    if prim is None:
+        raise RuntimeError(
+            f"cannot build a gradient graph through a hand-built node (op {node._op!r}) "
+            "whose _backward is a Python function; define it with primitive() instead"
+        )
+    return prim.local_derivatives(node._prev, node)
+
+
+def _backpropagate(
+    outputs: Sequence[Value],
+    seeds: Sequence[Any],
+    order: Sequence[Value],
+    *,
+    create_graph: bool,
+) -> dict[Value, Any]:
+    """Gradients of sum(seed * output) with respect to every node in ``order``, in a dict."""
+    grads: dict[Value, Any] = {}
+    for out, seed in zip(outputs, seeds):
+        grads[out] = grads[out] + seed if out in grads else seed
+    anomaly = _mode.anomaly
+    with enable_grad() if create_graph else no_grad():
+        for node in reversed(order):
+            grad = grads.get(node)
+            if grad is None or not node._prev:
+                continue
+            if create_graph:
+                local = _value_local_derivatives(node)
+            elif node._local is None:
+                raise RuntimeError(
+                    f"gradients() cannot go through a hand-built node (op {node._op!r}); "
+                    "define the operation with primitive() instead"
+                )
+            else:
+                local = node._local
+            for index, (parent, d) in enumerate(zip(node._prev, local)):
+                if not parent.requires_grad:
+                    continue
+                contribution = d * grad
+                if anomaly:
+                    _check_finite_gradient(node, index, contribution, grad)
+                grads[parent] = grads[parent] + contribution if parent in grads else contribution
+    return grads
+
+
+def gradients(
+    outputs: Value | Sequence[Value],
+    inputs: Value | Sequence[Value],
+    grad_outputs: float | Sequence[float] | None = None,
+    *,
+    create_graph: bool = False,
+) -> list[Any]:
+    """d(outputs)/d(inputs) without touching any ``.grad`` (like ``torch.autograd.grad``).
+
+    Returns one gradient per input: floats, or Values that can be differentiated again
+    when ``create_graph=True``. An input the outputs do not depend on gets 0.0. With
+    several outputs the gradient is that of ``sum(grad_output * output)``.
+    """
+    out_list = [outputs] if isinstance(outputs, Value) else list(outputs)
+    in_list = [inputs] if isinstance(inputs, Value) else list(inputs)
+    for v in (*out_list, *in_list):
+        if not isinstance(v, Value):
+            raise TypeError(f"gradients() expected Values, got {type(v).__name__}")
+    if grad_outputs is None:
+        seeds: list[Any] = [1.0] * len(out_list)
+    elif isinstance(grad_outputs, (Value, numbers.Real)):
+        seeds = [grad_outputs]
+    else:
+        seeds = list(grad_outputs)
+    if len(seeds) != len(out_list):
+        raise ValueError(f"gradients(): {len(seeds)} grad_outputs for {len(out_list)} outputs")
+    live = [(o, s) for o, s in zip(out_list, seeds) if o.requires_grad]
+    order = topological_order([o for o, _ in live], requires_grad_only=True)
+    grads = _backpropagate(
+        [o for o, _ in live], [s for _, s in live], order, create_graph=create_graph
+    )
+    return [grads.get(x, 0.0) for x in in_list]
+
+
+def _check_finite_gradient(node: Value, index: int, contribution: Any, grad: Any) -> None:
+    value = contribution.data if isinstance(contribution, Value) else contribution
+    incoming = grad.data if isinstance(grad, Value) else grad
+    if not math.isfinite(value) and math.isfinite(incoming):
+        inputs = tuple(p.data for p in node._prev)
+        raise AnomalyError(
+            f"the backward step of {node.op or 'a hand-built node'} gave the non-finite "
+            f"gradient {value!r} to its input {index} (inputs {inputs!r}); the node was "
+            f"created {_describe_site(node.created_at)}"
+        )
+
+
+def _checked_backward_step(node: Value) -> None:
+    """``backward_step`` with every contribution checked, for ``detect_anomaly()``."""
+    local = node._local
+    if local is None:
+        node.backward_step()
+        return
+    grad = node.grad
+    for index, (parent, d) in enumerate(zip(node._prev, local)):
+        if parent.requires_grad:
+            contribution = d * grad
+            _check_finite_gradient(node, index, contribution, grad)
+            parent.grad += contribution

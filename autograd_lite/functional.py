@@ -1,0 +1,242 @@
+"""Function transforms on top of the engine: ``grad``, ``value_and_grad``, ``jacobian``,
+``hessian`` (as in JAX and HIPS autograd), and ``gradcheck``.
+
+A transform takes a Python function of Values and returns a new function of numbers.
+Arguments may be numbers, Values, or flat lists/tuples of them; gradients come back in
+the same shape. Transforms compose: ``grad(grad(f))`` is the second derivative. At the
+top level results are floats; inside another transform they are Values, so that the
+outer transform can differentiate them again.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from autograd_lite.engine import Value, enable_grad, gradients, no_grad
+
+__all__ = ["GradcheckError", "grad", "gradcheck", "hessian", "jacobian", "value_and_grad"]
+
+# How many transforms are running in this thread: inside one, results stay Values.
+_nesting = threading.local()
+
+
+def _depth() -> int:
+    return getattr(_nesting, "depth", 0)
+
+
+def _as_leaves(arg: Any, position: int) -> tuple[Any, list[Value]]:
+    """The argument with its numbers made into leaf Values, and those leaves in order."""
+    if isinstance(arg, Value):
+        leaf = arg if arg.requires_grad else Value(arg.data)
+        return leaf, [leaf]
+    if isinstance(arg, numbers.Real):
+        leaf = Value(float(arg))
+        return leaf, [leaf]
+    if isinstance(arg, (list, tuple)):
+        items = [_as_leaves(a, position) for a in arg]
+        if any(isinstance(a, (list, tuple)) for a in arg):
+            raise TypeError(f"argument {position}: nested sequences are not supported; flatten it")
+        return type(arg)(item for item, _ in items), [leaf for _, leaves in items for leaf in leaves]
+    raise TypeError(
+        f"argument {position}: expected a number, a Value or a list of them, "
+        f"got {type(arg).__name__}"
+    )
+
+
+def _shape_like(arg: Any, flat: list[Any]) -> Any:
+    """Put a flat list of gradients back into the shape of ``arg``."""
+    if isinstance(arg, (list, tuple)):
+        return type(arg)(flat)
+    return flat[0]
+
+
+def _finish(x: Any) -> Any:
+    """At the top level gradients are floats; inside another transform they stay Values."""
+    if _depth() > 0:
+        return x
+    return x.data if isinstance(x, Value) else float(x)
+
+
+def _argnums_tuple(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not isinstance(n, int) or not -nargs <= n < nargs:
+            raise ValueError(f"argnums {n!r} is out of range for a call with {nargs} arguments")
+    return tuple(n % nargs for n in nums)
+
+
+def _call(
+    f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], nums: tuple[int, ...]
+) -> tuple[Any, list[Any], list[list[Value]]]:
+    """Call ``f`` with the chosen arguments made into leaves; return (result, args, leaves)."""
+    call_args = list(args)
+    leaves = []
+    for n in nums:
+        call_args[n], arg_leaves = _as_leaves(args[n], n)
+        leaves.append(arg_leaves)
+    _nesting.depth = _depth() + 1
+    try:
+        with enable_grad():
+            result = f(*call_args, **kwargs)
+    finally:
+        _nesting.depth -= 1
+    return result, call_args, leaves
+
+
+def _grads_of(output: Any, leaves: list[Value]) -> list[Any]:
+    if isinstance(output, Value) and output.requires_grad:
+        return gradients(output, leaves, create_graph=_depth() > 0)
+    if isinstance(output, (Value, numbers.Real)):
+        return [0.0] * len(leaves)  # the output does not depend on the inputs
+    raise TypeError(
+        f"the function must return a scalar (a Value or a number), got {type(output).__name__}; "
+        "for several outputs use jacobian()"
+    )
+
+
+def value_and_grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Return a function giving ``(f(*args), df/dargs[argnums])``.
+
+    With ``has_aux=True`` ``f`` returns ``(value, aux)`` and the result is
+    ``((value, aux), gradient)``. With a tuple of argnums the gradient is a tuple.
+    """
+
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums_tuple(argnums, len(args))
+        result, call_args, leaves = _call(f, args, kwargs, nums)
+        if has_aux:
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise TypeError("with has_aux=True the function must return a pair (value, aux)")
+            output, aux = result
+        else:
+            output, aux = result, None
+        flat = _grads_of(output, [leaf for group in leaves for leaf in group])
+        grads, start = [], 0
+        for n, group in zip(nums, leaves):
+            part = [_finish(g) for g in flat[start : start + len(group)]]
+            grads.append(_shape_like(call_args[n], part))
+            start += len(group)
+        gradient = grads[0] if isinstance(argnums, int) else tuple(grads)
+        value = _finish(output)
+        return ((value, aux) if has_aux else value), gradient
+
+    value_and_grad_f.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    return value_and_grad_f
+
+
+def grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Return a function computing the gradient of scalar ``f`` with respect to ``argnums``.
+
+    >>> grad(lambda x: x ** 3)(2.0)
+    12.0
+    >>> grad(grad(lambda x: x ** 3))(2.0)
+    12.0
+    """
+    both = value_and_grad(f, argnums, has_aux)
+
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        value, gradient = both(*args, **kwargs)
+        return (gradient, value[1]) if has_aux else gradient
+
+    grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    return grad_f
+
+
+def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """Return a function computing the Jacobian of ``f`` with respect to argument ``argnums``.
+
+    For a list of outputs the result is a list of rows, one per output, each shaped like
+    the argument; for a scalar output it is a single row (the gradient).
+    """
+    if not isinstance(argnums, int):
+        raise TypeError("jacobian() takes a single int argnums")
+
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums_tuple(argnums, len(args))
+        result, call_args, (leaves,) = _call(f, args, kwargs, nums)
+        outputs = result if isinstance(result, (list, tuple)) else [result]
+        rows = [
+            _shape_like(call_args[nums[0]], [_finish(g) for g in _grads_of(out, leaves)])
+            for out in outputs
+        ]
+        return rows if isinstance(result, (list, tuple)) else rows[0]
+
+    jacobian_f.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    return jacobian_f
+
+
+def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """Return a function computing the matrix of second derivatives of scalar ``f``."""
+    return jacobian(grad(f, argnums), argnums)
+
+
+class GradcheckError(AssertionError):
+    """Analytic and numerical gradients disagree; the message says where and by how much."""
+
+
+def gradcheck(
+    f: Callable[..., Any],
+    *inputs: float,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
+    """Compare ``f``'s gradients from ``backward`` with central differences in float64.
+
+    ``f`` takes one Value per input and returns a Value or a list of Values. An entry
+    passes when ``|analytic - numeric| <= atol + rtol * |numeric|`` (PyTorch's defaults).
+    Returns True; on a mismatch raises ``GradcheckError`` naming the output, the input and
+    both numbers, or returns False when ``raise_exception=False``.
+    """
+    points = [float(x) for x in inputs]
+    if not points:
+        raise ValueError("gradcheck needs at least one input")
+
+    def evaluate(xs: list[float]) -> list[float]:
+        with no_grad():
+            result = f(*[Value(x) for x in xs])
+        outs = result if isinstance(result, (list, tuple)) else [result]
+        return [o.data if isinstance(o, Value) else float(o) for o in outs]
+
+    leaves = [Value(x) for x in points]
+    result = f(*leaves)
+    outputs = result if isinstance(result, (list, tuple)) else [result]
+    failures = []
+    numeric_columns = []
+    for j in range(len(points)):
+        up, down = list(points), list(points)
+        up[j] += eps
+        down[j] -= eps
+        numeric_columns.append(
+            [(a - b) / (2 * eps) for a, b in zip(evaluate(up), evaluate(down))]
+        )
+    for i, out in enumerate(outputs):
+        if isinstance(out, Value) and out.requires_grad:
+            analytic = gradients(out, leaves)
+        else:
+            analytic = [0.0] * len(points)
+        for j, a in enumerate(analytic):
+            numeric = numeric_columns[j][i]
+            difference = abs(a - numeric)
+            if not (difference <= atol + rtol * abs(numeric)) and not (
+                math.isinf(a) and a == numeric
+            ):
+                failures.append(
+                    f"output {i}, input {j} (x = {points[j]!r}): analytic {a!r}, "
+                    f"numerical {numeric!r}, difference {difference:.3g} "
+                    f"(allowed {atol + rtol * abs(numeric):.3g})"
+                )
+    if failures:
+        if raise_exception:
+            raise GradcheckError("gradients disagree:\n  " + "\n  ".join(failures))
+        return False
+    return True
