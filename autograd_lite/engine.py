@@ -85,15 +85,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Mode(threading.local):
-    """Per-thread switches. ``plain`` is True when nodes need no extra bookkeeping."""
+    """Per-thread switches: recording on or off, anomaly checks, the current name scope."""
 
     grad_enabled = True
     anomaly = False
     scope: tuple[str, ...] = ()
-    plain = True
-
-    def refresh(self) -> None:
-        self.plain = not self.anomaly and not self.scope
 
 
 _mode = _Mode()
@@ -143,22 +139,27 @@ class enable_grad(_GradMode):  # noqa: N801 - named as in PyTorch
     _enabled = True
 
 
-@contextmanager
-def name_scope(name: str) -> Iterator[None]:
-    """Tag every node created inside with ``name`` (nested scopes give a path).
+class name_scope:  # noqa: N801 - used like a function, as contextlib managers are
+    """Tag every node created inside with ``name``; nested scopes give a path.
 
-    ``nn`` modules use this so drawings can group a neuron's or a layer's nodes.
+    ``nn`` modules run their forward pass inside one, so drawings can group a neuron's
+    or a layer's nodes. A node keeps the path as a tuple (``node.scope``), shared by
+    every node of the same call, so tagging costs no memory per node.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name_scope() expected a str, got {type(name).__name__}")
-    saved = _mode.scope
-    _mode.scope = (*saved, name)
-    _mode.refresh()
-    try:
-        yield
-    finally:
-        _mode.scope = saved
-        _mode.refresh()
+
+    __slots__ = ("name", "saved")
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name_scope() expected a str, got {type(name).__name__}")
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.saved = _mode.scope
+        _mode.scope = (*self.saved, self.name)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _mode.scope = self.saved
 
 
 class AnomalyError(FloatingPointError):
@@ -176,12 +177,10 @@ def detect_anomaly() -> Iterator[None]:
     """
     saved = _mode.anomaly
     _mode.anomaly = True
-    _mode.refresh()
     try:
         yield
     finally:
         _mode.anomaly = saved
-        _mode.refresh()
 
 
 def _user_site() -> tuple[str, int, str] | None:
@@ -408,25 +407,21 @@ def _apply(prim: Primitive, args: Sequence[Any]) -> Any:
         result = _constant(out)
     else:
         parents = tuple(a if isinstance(a, Value) else _constant(d) for a, d in zip(args, datas))
-        result = _node(out, parents, prim.local_derivatives(datas, out), prim)
-    if not mode.plain:
-        _decorate(result, prim, datas)
+        result = _node(out, parents, prim.local_derivatives(datas, out), prim, mode.scope)
+    if mode.anomaly:
+        _check_forward(result, prim, datas)
     return result
 
 
-def _decorate(node: Value, prim: Primitive, datas: Sequence[float]) -> None:
-    """Scope tags and anomaly checks: the rarely used bookkeeping, kept off the hot path."""
-    mode = _mode
-    if mode.scope:
-        node._set_meta("scope", mode.scope)
-    if mode.anomaly:
-        site = _user_site()
-        node._set_meta("site", site)
-        if not math.isfinite(node.data) and all(math.isfinite(d) for d in datas):
-            raise AnomalyError(
-                f"{prim.name} produced {node.data!r} from finite inputs {tuple(datas)!r}; "
-                f"the operation was called {_describe_site(site)}"
-            )
+def _check_forward(node: Value, prim: Primitive, datas: Sequence[float]) -> None:
+    """Under ``detect_anomaly()``: remember where the node was made; raise on a first non-finite."""
+    site = _user_site()
+    node._set_meta("site", site)
+    if not math.isfinite(node.data) and all(math.isfinite(d) for d in datas):
+        raise AnomalyError(
+            f"{prim.name} produced {node.data!r} from finite inputs {tuple(datas)!r}; "
+            f"the operation was called {_describe_site(site)}"
+        )
 
 
 # Local derivatives used by several rules, shared so nodes do not each hold a copy.
@@ -499,7 +494,13 @@ def _leaky_relu_primitive(slope: float) -> Primitive:
 _new_object = object.__new__
 
 
-def _node(data: float, parents: tuple[Value, ...], local: tuple[Any, ...], prim: Primitive) -> Value:
+def _node(
+    data: float,
+    parents: tuple[Value, ...],
+    local: tuple[Any, ...],
+    prim: Primitive,
+    scope: tuple[str, ...],
+) -> Value:
     """A new interior node; bypasses ``__init__``'s checks because its inputs are known good."""
     node = _new_object(Value)
     node.data = data
@@ -509,6 +510,7 @@ def _node(data: float, parents: tuple[Value, ...], local: tuple[Any, ...], prim:
     node._fn = prim
     node.requires_grad = True
     node.label = ""
+    node._scope = scope
     node._meta = None
     return node
 
@@ -522,6 +524,7 @@ def _constant(data: float) -> Value:
     node._fn = None
     node.requires_grad = False
     node.label = ""
+    node._scope = ()
     node._meta = None
     return node
 
@@ -539,7 +542,9 @@ class Value:
     micrograd, which builds nodes by hand and assigns ``_backward``, runs unchanged.
     """
 
-    __slots__ = ("_fn", "_local", "_meta", "_prev", "data", "grad", "label", "requires_grad")
+    __slots__ = (
+        "_fn", "_local", "_meta", "_prev", "_scope", "data", "grad", "label", "requires_grad"
+    )
 
     data: float
     grad: Any
@@ -569,10 +574,9 @@ class Value:
         self.label = label
         self.requires_grad = bool(requires_grad)
         self._meta: dict[str, Any] | None = None
+        self._scope = _mode.scope
         if _op:
             self._set_meta("op", str(_op))
-        if _mode.scope:
-            self._set_meta("scope", _mode.scope)
 
     # ---- introspection ---------------------------------------------------------------
 
@@ -621,7 +625,7 @@ class Value:
     @property
     def scope(self) -> tuple[str, ...]:
         """The ``name_scope`` path the node was created in (``()`` if none)."""
-        return self._get_meta("scope") or ()
+        return self._scope
 
     @property
     def created_at(self) -> tuple[str, int, str] | None:
@@ -884,11 +888,11 @@ def _binary(prim: Primitive, a: Any, b: Any) -> Any:
             a = _constant(da)
         if b is None:
             b = _constant(db)
-        result = _node(out, (a, b), prim.derivative(da, db, out), prim)
+        result = _node(out, (a, b), prim.derivative(da, db, out), prim, mode.scope)
     else:
         result = _constant(out)
-    if not mode.plain:
-        _decorate(result, prim, (da, db))
+    if mode.anomaly:
+        _check_forward(result, prim, (da, db))
     return result
 
 
