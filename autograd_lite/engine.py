@@ -127,19 +127,19 @@ class _GradMode:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradMode):  # noqa: N801 - named as in PyTorch
+class no_grad(_GradMode):
     """Build no graph inside: results are constants. Use as ``with no_grad():`` or ``@no_grad()``."""
 
     _enabled = False
 
 
-class enable_grad(_GradMode):  # noqa: N801 - named as in PyTorch
+class enable_grad(_GradMode):
     """Record graphs again inside a ``no_grad`` block."""
 
     _enabled = True
 
 
-class name_scope:  # noqa: N801 - used like a function, as contextlib managers are
+class name_scope:
     """Tag every node created inside with ``name``; nested scopes give a path.
 
     ``nn`` modules run their forward pass inside one, so drawings can group a neuron's
@@ -455,8 +455,11 @@ LOG = Primitive("log", _log, lambda x, out: (_div(1.0, x),), validate=False)
 TANH = Primitive("tanh", math.tanh, lambda x, out: (1.0 - out * out,), validate=False)
 SIGMOID = Primitive("sigmoid", _sigmoid, lambda x, out: (out * (1.0 - out),), validate=False)
 RELU = Primitive(
-    "relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if x > 0 else 0.0,),
-    symbol="ReLU", validate=False,
+    "relu",
+    lambda x: x if x > 0 else 0.0,
+    lambda x, out: (1.0 if x > 0 else 0.0,),
+    symbol="ReLU",
+    validate=False,
 )
 SOFTPLUS = Primitive("softplus", _softplus, lambda x, out: (sigmoid(x),), validate=False)
 SIN = Primitive("sin", _periodic(math.sin), lambda x, out: (cos(x),), validate=False)
@@ -464,15 +467,23 @@ COS = Primitive("cos", _periodic(math.cos), lambda x, out: (-sin(x),), validate=
 SQRT = Primitive("sqrt", _sqrt, lambda x, out: (_div(0.5, out),), validate=False)
 ABS = Primitive("abs", abs, lambda x, out: (_sign(x),), validate=False)
 SUM = Primitive(
-    "sum", lambda *xs: math.fsum(xs), lambda *args: (1.0,) * (len(args) - 1),
-    symbol="Σ", validate=False,
+    "sum",
+    lambda *xs: math.fsum(xs),
+    lambda *args: (1.0,) * (len(args) - 1),
+    symbol="Σ",
+    validate=False,
 )
 DOT = Primitive(
-    "dot", lambda *args: math.fsum(a * b for a, b in zip(args[: len(args) // 2], args[len(args) // 2 :])),
-    _dot_rule, symbol="·", validate=False,
+    "dot",
+    lambda *args: math.fsum(a * b for a, b in zip(args[: len(args) // 2], args[len(args) // 2 :])),
+    _dot_rule,
+    symbol="·",
+    validate=False,
 )
 LOGSUMEXP = Primitive(
-    "logsumexp", _logsumexp, lambda *args: tuple(exp(x - args[-1]) for x in args[:-1]),
+    "logsumexp",
+    _logsumexp,
+    lambda *args: tuple(exp(x - args[-1]) for x in args[:-1]),
     validate=False,
 )
 
@@ -543,7 +554,15 @@ class Value:
     """
 
     __slots__ = (
-        "_fn", "_local", "_meta", "_prev", "_scope", "data", "grad", "label", "requires_grad"
+        "_fn",
+        "_local",
+        "_meta",
+        "_prev",
+        "_scope",
+        "data",
+        "grad",
+        "label",
+        "requires_grad",
     )
 
     data: float
@@ -850,8 +869,10 @@ def _check_operand(other: Any, op: str) -> Any:
         return other
     if isinstance(other, numbers.Real):
         return float(other)
-    raise TypeError(f"unsupported operand for {op} with a Value: expected {_ACCEPTED}, "
-                    f"got {type(other).__name__}")
+    raise TypeError(
+        f"unsupported operand for {op} with a Value: expected {_ACCEPTED}, "
+        f"got {type(other).__name__}"
+    )
 
 
 def _negate_operand(other: Any, op: str) -> Any:

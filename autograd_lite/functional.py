@@ -40,7 +40,9 @@ def _as_leaves(arg: Any, position: int) -> tuple[Any, list[Value]]:
         items = [_as_leaves(a, position) for a in arg]
         if any(isinstance(a, (list, tuple)) for a in arg):
             raise TypeError(f"argument {position}: nested sequences are not supported; flatten it")
-        return type(arg)(item for item, _ in items), [leaf for _, leaves in items for leaf in leaves]
+        return type(arg)(item for item, _ in items), [
+            leaf for _, leaves in items for leaf in leaves
+        ]
     raise TypeError(
         f"argument {position}: expected a number, a Value or a list of them, "
         f"got {type(arg).__name__}"
@@ -216,9 +218,7 @@ def gradcheck(
         up, down = list(points), list(points)
         up[j] += eps
         down[j] -= eps
-        numeric_columns.append(
-            [(a - b) / (2 * eps) for a, b in zip(evaluate(up), evaluate(down))]
-        )
+        numeric_columns.append([(a - b) / (2 * eps) for a, b in zip(evaluate(up), evaluate(down))])
     for i, out in enumerate(outputs):
         if isinstance(out, Value) and out.requires_grad:
             analytic = gradients(out, leaves)
