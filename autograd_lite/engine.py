@@ -128,7 +128,7 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Build no graph inside: results are constants. Use as ``with no_grad():`` or ``@no_grad()``."""
+    """Build no graph inside: results are constants. ``with no_grad():`` or ``@no_grad()``."""
 
     _enabled = False
 
