@@ -32,8 +32,11 @@ Conventions (each pinned by a test):
 from __future__ import annotations
 
 import functools
+import inspect
+import itertools
 import math
 import numbers
+import operator
 import os
 import sys
 import threading
@@ -90,6 +93,12 @@ class _Mode(threading.local):
     grad_enabled = True
     anomaly = False
     scope: tuple[str, ...] = ()
+    # The scope to give new nodes when recording needs no extra work (grad on, no anomaly
+    # checks), else None. Operations read this one attribute: thread-local reads are slow.
+    fast_scope: tuple[str, ...] | None = ()
+
+    def refresh(self) -> None:
+        self.fast_scope = self.scope if self.grad_enabled and not self.anomaly else None
 
 
 _mode = _Mode()
@@ -108,9 +117,11 @@ class _GradMode:
     def __enter__(self) -> None:
         self._saved = _mode.grad_enabled
         _mode.grad_enabled = self._enabled
+        _mode.refresh()
 
     def __exit__(self, *exc_info: object) -> None:
         _mode.grad_enabled = self._saved
+        _mode.refresh()
 
     def __call__(self, func: F) -> F:
         enabled = self._enabled
@@ -119,10 +130,12 @@ class _GradMode:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             saved = _mode.grad_enabled
             _mode.grad_enabled = enabled
+            _mode.refresh()
             try:
                 return func(*args, **kwargs)
             finally:
                 _mode.grad_enabled = saved
+                _mode.refresh()
 
         return wrapper  # type: ignore[return-value]
 
@@ -157,9 +170,11 @@ class name_scope:
     def __enter__(self) -> None:
         self.saved = _mode.scope
         _mode.scope = (*self.saved, self.name)
+        _mode.refresh()
 
     def __exit__(self, *exc_info: object) -> None:
         _mode.scope = self.saved
+        _mode.refresh()
 
 
 class AnomalyError(FloatingPointError):
@@ -177,10 +192,12 @@ def detect_anomaly() -> Iterator[None]:
     """
     saved = _mode.anomaly
     _mode.anomaly = True
+    _mode.refresh()
     try:
         yield
     finally:
         _mode.anomaly = saved
+        _mode.refresh()
 
 
 def _user_site() -> tuple[str, int, str] | None:
@@ -300,6 +317,19 @@ def _periodic(function: Callable[[float], float]) -> Callable[[float], float]:
     return safe
 
 
+def _fsum(terms: Sequence[float]) -> float:
+    """``math.fsum`` with IEEE results where it raises: ``inf`` on overflow, ``nan`` for inf-inf."""
+    try:
+        return math.fsum(terms)
+    except OverflowError:  # a partial sum overflowed; the total, computed at half scale, may not
+        try:
+            return 2.0 * math.fsum([t * 0.5 for t in terms])
+        except OverflowError:
+            return sum(terms)  # plain float addition: ±inf
+    except ValueError:  # inf + -inf
+        return _NAN
+
+
 def _logsumexp(*xs: float) -> float:
     if not xs:
         raise ValueError("logsumexp needs at least one value")
@@ -353,7 +383,22 @@ class Primitive:
 
     def local_derivatives(self, inputs: Sequence[Any], out: Any) -> tuple[Any, ...]:
         """Call the derivative rule and check that it gave one entry per input."""
-        local = tuple(self.derivative(*inputs, out))
+        try:
+            result = self.derivative(*inputs, out)
+        except TypeError as error:
+            if self.validate and not _accepts(self.derivative, len(inputs) + 1):
+                raise TypeError(
+                    f"the derivative rule of {self.name!r} cannot take {len(inputs)} "
+                    f"input(s) and the output; write it as derivative(*inputs, out)"
+                ) from error
+            raise
+        try:
+            local = tuple(result)
+        except TypeError:
+            raise TypeError(
+                f"the derivative rule of {self.name!r} returned a {type(result).__name__}; "
+                "return a sequence with one local derivative per input, such as (d,)"
+            ) from None
         if self.validate:
             if len(local) != len(inputs):
                 raise ValueError(
@@ -367,6 +412,17 @@ class Primitive:
                         f"{type(d).__name__}; return floats or Values"
                     )
         return local
+
+
+def _accepts(function: Callable[..., Any], n_args: int) -> bool:
+    """Whether ``function`` can be called with ``n_args`` positional arguments."""
+    try:
+        inspect.signature(function).bind(*range(n_args))
+    except TypeError:
+        return False
+    except ValueError:  # no signature to inspect (some builtins): assume it can
+        return True
+    return True
 
 
 def primitive(
@@ -385,8 +441,25 @@ def primitive(
     return Primitive(name, forward, derivative, symbol=symbol)
 
 
+_get_requires_grad = operator.attrgetter("requires_grad")
+_get_prev = operator.attrgetter("_prev")
+
+
 def _apply(prim: Primitive, args: Sequence[Any]) -> Any:
     """Run ``prim`` on Values or numbers: plain numbers in give a plain float out."""
+    if not prim.validate:
+        # Fast path for built-ins on all-Value arguments (a neuron's dot node has dozens):
+        # a plain number has no .data, and anything else that has one (a NumPy scalar's
+        # buffer) fails the float arithmetic of every built-in forward; both fall through
+        # to the checked path below.
+        try:
+            datas = [a.data for a in args]
+            out = prim.forward(*datas)
+        except (AttributeError, TypeError):
+            pass
+        else:
+            if type(out) is float:
+                return _record(prim, out, tuple(args), datas, any(map(_get_requires_grad, args)))
     datas = []
     any_value = needs_grad = False
     for a in args:
@@ -402,15 +475,43 @@ def _apply(prim: Primitive, args: Sequence[Any]) -> Any:
         return out
     if type(out) is not float:
         out = _as_float(out, f"the forward function of {prim.name!r}")
+    parents = tuple(a if isinstance(a, Value) else _constant(d) for a, d in zip(args, datas))
+    return _record(prim, out, parents, datas, needs_grad)
+
+
+def _record(
+    prim: Primitive, out: float, parents: tuple[Value, ...], datas: Sequence[float], needs_grad: bool
+) -> Value:
+    """The node for ``out``: in the graph if some input takes gradients and grad is on."""
+    scope = _mode.fast_scope
+    if scope is not None and needs_grad:
+        local = prim.local_derivatives(datas, out) if prim.validate else prim.derivative(*datas, out)
+        return _node(out, parents, local, prim, scope)
+    return _record_slow(prim, out, parents, datas, needs_grad)
+
+
+def _record_slow(
+    prim: Primitive, out: float, parents: tuple[Value, ...], datas: Sequence[float], needs_grad: bool
+) -> Value:
+    """``_record`` when grad is off, nothing needs gradients, or anomaly checks are on."""
     mode = _mode
-    if not (needs_grad and mode.grad_enabled):
-        result = _constant(out)
-    else:
-        parents = tuple(a if isinstance(a, Value) else _constant(d) for a, d in zip(args, datas))
+    if needs_grad and mode.grad_enabled:
         result = _node(out, parents, prim.local_derivatives(datas, out), prim, mode.scope)
+    else:
+        result = _constant(out)
     if mode.anomaly:
         _check_forward(result, prim, datas)
     return result
+
+
+def _unary(prim: Primitive, x: Value) -> Value:
+    """``_apply`` for one Value argument (the methods ``x.relu()``, ``-x`` ...), unrolled."""
+    data = x.data
+    out = prim.forward(data)
+    scope = _mode.fast_scope
+    if scope is not None and x.requires_grad:
+        return _node(out, (x,), prim.derivative(data, out), prim, scope)
+    return _record_slow(prim, out, (x,), (data,), x.requires_grad)
 
 
 def _check_forward(node: Value, prim: Primitive, datas: Sequence[float]) -> None:
@@ -427,10 +528,15 @@ def _check_forward(node: Value, prim: Primitive, datas: Sequence[float]) -> None
 # Local derivatives used by several rules, shared so nodes do not each hold a copy.
 _ONE_ONE = (1.0, 1.0)
 _MINUS_ONE = (-1.0,)
+_ONE = (1.0,)
 
 
 def _pow_rule(x: Any, y: Any, out: Any) -> tuple[Any, Any]:
-    d_base = y * power(x, y - 1.0)
+    # d/dx x**0 = 0 everywhere, where y * x**(y - 1) would give 0 * inf = nan at x == 0 (and
+    # so nan in every higher derivative of x**n at 0). Not for an exponent that takes
+    # gradients in a gradient graph: d/dy of the full form is not 0.
+    constant_zero = (y.data == 0.0 and not y.requires_grad) if isinstance(y, Value) else y == 0.0
+    d_base = 0.0 if constant_zero else y * power(x, y - 1.0)
     # d/dy x**y = x**y log x; at x == 0 take the limit 0 (y > 0). A negative base with a
     # Value exponent is refused in power(), so x < 0 here means a constant exponent.
     d_exponent = out * log(x) if x > 0 else 0.0
@@ -441,9 +547,16 @@ def _sign(x: Any) -> float:
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
 
+def _dot_forward(*args: float) -> float:
+    n = len(args) // 2  # args = weights, inputs[, bias]
+    products = map(operator.mul, args[:n], args[n : 2 * n])
+    return _fsum(list(itertools.chain(products, args[2 * n :])))
+
+
 def _dot_rule(*args: Any) -> tuple[Any, ...]:
-    n = (len(args) - 1) // 2  # args = weights, inputs, out
-    return args[n : 2 * n] + args[:n]
+    inputs = args[:-1]  # weights, inputs[, bias]; the last argument is out
+    n = len(inputs) // 2
+    return inputs[n : 2 * n] + inputs[:n] + _ONE * (len(inputs) % 2)
 
 
 ADD = Primitive("add", lambda a, b: a + b, lambda a, b, out: _ONE_ONE, symbol="+", validate=False)
@@ -468,14 +581,14 @@ SQRT = Primitive("sqrt", _sqrt, lambda x, out: (_div(0.5, out),), validate=False
 ABS = Primitive("abs", abs, lambda x, out: (_sign(x),), validate=False)
 SUM = Primitive(
     "sum",
-    lambda *xs: math.fsum(xs),
+    lambda *xs: _fsum(xs),
     lambda *args: (1.0,) * (len(args) - 1),
     symbol="Σ",
     validate=False,
 )
 DOT = Primitive(
     "dot",
-    lambda *args: math.fsum(a * b for a, b in zip(args[: len(args) // 2], args[len(args) // 2 :])),
+    _dot_forward,
     _dot_rule,
     symbol="·",
     validate=False,
@@ -694,11 +807,13 @@ class Value:
         if create_graph:
             self._backward_create_graph(seed)
             return
-        order = topological_order(self, requires_grad_only=True)
+        if not self._prev:  # a leaf: nothing to propagate
+            self.grad += seed
+            return
+        order = _interior_order([self])
         for node in order:
-            if node._prev:
-                node.grad = 0.0
-        self.grad += seed
+            node.grad = 0.0  # interior nodes hold this pass's gradient only
+        self.grad = seed
         if _mode.anomaly:
             for node in reversed(order):
                 _checked_backward_step(node)
@@ -707,8 +822,7 @@ class Value:
         for node in reversed(order):
             local = node._local
             if local is None:
-                if node._meta is not None:
-                    node.backward_step()
+                node.backward_step()  # a hand-built, micrograd-style node
                 continue
             grad = node.grad
             for parent, d in zip(node._prev, local):
@@ -716,7 +830,7 @@ class Value:
                     parent.grad += d * grad
 
     def _backward_create_graph(self, seed: float) -> None:
-        order = topological_order(self, requires_grad_only=True)
+        order = topological_order(self, requires_grad_only=True)  # leaves too: they get grads
         grads = _backpropagate([self], [seed], order, create_graph=True)
         for node in order:
             g = grads.get(node, 0.0)
@@ -737,62 +851,74 @@ class Value:
 
     def exp(self) -> Value:
         """e ** self; ``inf`` on overflow."""
-        return _apply(EXP, (self,))
+        return _unary(EXP, self)
 
     def log(self) -> Value:
         """Natural logarithm; ``log(0) = -inf``, negative input raises ValueError."""
-        return _apply(LOG, (self,))
+        return _unary(LOG, self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent."""
-        return _apply(TANH, (self,))
+        return _unary(TANH, self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + e ** -self), computed without overflow."""
-        return _apply(SIGMOID, (self,))
+        return _unary(SIGMOID, self)
 
     def relu(self) -> Value:
         """max(self, 0); the derivative at 0 is 0."""
-        return _apply(RELU, (self,))
+        return _unary(RELU, self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """self if self > 0 else negative_slope * self; the derivative at 0 is the slope."""
-        return _apply(_leaky_relu_primitive(_as_float(negative_slope, "leaky_relu")), (self,))
+        return _unary(_leaky_relu_primitive(_as_float(negative_slope, "leaky_relu")), self)
 
     def softplus(self) -> Value:
         """log(1 + e ** self), computed without overflow."""
-        return _apply(SOFTPLUS, (self,))
+        return _unary(SOFTPLUS, self)
 
     def sin(self) -> Value:
         """Sine."""
-        return _apply(SIN, (self,))
+        return _unary(SIN, self)
 
     def cos(self) -> Value:
         """Cosine."""
-        return _apply(COS, (self,))
+        return _unary(COS, self)
 
     def sqrt(self) -> Value:
         """Square root; the derivative at 0 is ``inf``; negative input raises ValueError."""
-        return _apply(SQRT, (self,))
+        return _unary(SQRT, self)
 
     # ---- operators --------------------------------------------------------------------
     # Binary operators go through _binary, a two-argument copy of _apply: they are the
     # hottest path in the library (see benchmarks/bench_engine.py).
 
     def __add__(self, other: Any) -> Value:
+        # The hottest operations inline ADD's and MUL's forward and rule for two Values
+        # (one Python call instead of four; see benchmarks/bench_engine.py). The table
+        # entries stay the definition: tests check that both paths agree.
+        if type(other) is Value:
+            scope = _mode.fast_scope
+            if scope is not None and (self.requires_grad or other.requires_grad):
+                return _node(self.data + other.data, (self, other), _ONE_ONE, ADD, scope)
         return _binary(ADD, self, other)
 
     def __radd__(self, other: Any) -> Value:
         return _binary(ADD, other, self)
 
     def __mul__(self, other: Any) -> Value:
+        if type(other) is Value:  # inlined MUL, as in __add__
+            scope = _mode.fast_scope
+            if scope is not None and (self.requires_grad or other.requires_grad):
+                a, b = self.data, other.data
+                return _node(a * b, (self, other), (b, a), MUL, scope)
         return _binary(MUL, self, other)
 
     def __rmul__(self, other: Any) -> Value:
         return _binary(MUL, other, self)
 
     def __neg__(self) -> Value:
-        return _apply(NEG, (self,))
+        return _unary(NEG, self)
 
     def __pos__(self) -> Value:
         return self
@@ -801,13 +927,13 @@ class Value:
         return self + _negate_operand(other, "-")
 
     def __rsub__(self, other: Any) -> Value:
-        return _binary(ADD, other, -self)
+        return _binary(ADD, _check_operand(other, "-"), -self)
 
     def __truediv__(self, other: Any) -> Value:
         return self * power(_check_operand(other, "/"), -1.0)
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _binary(MUL, other, power(self, -1.0))
+        return _binary(MUL, _check_operand(other, "/"), power(self, -1.0))
 
     def __pow__(self, exponent: Any) -> Value:
         return power(self, _check_operand(exponent, "**"))
@@ -816,7 +942,7 @@ class Value:
         return power(_check_operand(base, "**"), self)
 
     def __abs__(self) -> Value:
-        return _apply(ABS, (self,))
+        return _unary(ABS, self)
 
     # Ordering compares data, so max(), sorted() and `if loss < best` work. Equality stays
     # identity: nodes are dictionary keys and set members throughout the library.
@@ -852,6 +978,9 @@ class Value:
         return f"Value({', '.join(parts)})"
 
 
+_ONLY_VALUES = {Value}
+
+
 def _short(grad: Any) -> str:
     return f"{grad:.6g}" if isinstance(grad, float) else repr(grad)
 
@@ -865,10 +994,11 @@ def _comparable(other: Any) -> float:
 
 
 def _check_operand(other: Any, op: str) -> Any:
-    if isinstance(other, Value) or type(other) is float or type(other) is int:
+    if isinstance(other, Value) or type(other) is float:
         return other
     if isinstance(other, numbers.Real):
-        return float(other)
+        # Through _as_float: an int too large for a float is a ValueError, not an OverflowError.
+        return _as_float(other, f"operand of {op}")
     raise TypeError(
         f"unsupported operand for {op} with a Value: expected {_ACCEPTED}, "
         f"got {type(other).__name__}"
@@ -901,20 +1031,18 @@ def _binary(prim: Primitive, a: Any, b: Any) -> Any:
             db = float(b)
             b = None
     out = prim.forward(da, db)
-    mode = _mode
-    if (
-        (a is not None and a.requires_grad) or (b is not None and b.requires_grad)
-    ) and mode.grad_enabled:
-        if a is None:
-            a = _constant(da)
-        if b is None:
-            b = _constant(db)
-        result = _node(out, (a, b), prim.derivative(da, db, out), prim, mode.scope)
-    else:
-        result = _constant(out)
-    if mode.anomaly:
-        _check_forward(result, prim, (da, db))
-    return result
+    needs_grad = (a is not None and a.requires_grad) or (b is not None and b.requires_grad)
+    scope = _mode.fast_scope
+    if scope is not None and needs_grad:
+        return _node(
+            out,
+            (a if a is not None else _constant(da), b if b is not None else _constant(db)),
+            prim.derivative(da, db, out),
+            prim,
+            scope,
+        )
+    parents = (a if a is not None else _constant(da), b if b is not None else _constant(db))
+    return _record_slow(prim, out, parents, (da, db), needs_grad)
 
 
 # --------------------------------------------------------------------------------------
@@ -1002,12 +1130,36 @@ def sum_values(values: Iterable[Any]) -> Any:
     return _apply(SUM, tuple(values))
 
 
-def dot(weights: Sequence[Any], inputs: Sequence[Any]) -> Any:
-    """sum(w * x) as one node: a neuron's weighted sum without 2n intermediate nodes."""
+def dot(weights: Sequence[Any], inputs: Sequence[Any], bias: Any = None) -> Any:
+    """sum(w * x) (+ bias) as one node: a neuron's weighted sum without 2n + 1 nodes.
+
+    The sum is exactly rounded (``math.fsum``), so it does not depend on the order.
+    """
     weights, inputs = tuple(weights), tuple(inputs)
     if len(weights) != len(inputs):
         raise ValueError(f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match")
-    return _apply(DOT, weights + inputs)
+    parents = weights + inputs if bias is None else (*weights, *inputs, bias)
+    scope = _mode.fast_scope
+    if scope is not None and _ONLY_VALUES.issuperset(map(type, parents)):
+        # Every neuron of a network is one of these: DOT's forward and rule inlined for
+        # all-Value arguments, in C-level map() calls (see benchmarks/bench_engine.py).
+        # The table entry DOT stays the definition; tests check that both paths agree.
+        input_data = [x.data for x in inputs]
+        weight_data = [w.data for w in weights]
+        terms = list(map(operator.mul, weight_data, input_data))
+        if bias is None:
+            local = (*input_data, *weight_data)
+        else:
+            terms.append(bias.data)
+            local = (*input_data, *weight_data, 1.0)
+        try:
+            out = math.fsum(terms)
+        except (OverflowError, ValueError):
+            out = _fsum(terms)
+        if any(map(_get_requires_grad, parents)):
+            return _node(out, parents, local, DOT, scope)
+        return _constant(out)
+    return _apply(DOT, parents)
 
 
 def logsumexp(values: Iterable[Any]) -> Any:
@@ -1062,6 +1214,34 @@ def topological_order(
     return order
 
 
+def _interior_order(roots: list[Value]) -> list[Value]:
+    """The nodes with parents that lead to ``roots``, each after its parents.
+
+    Leaves are left out: they have nothing to pass on, and backward() only needs the
+    order of the nodes it processes. Visiting them anyway would double the work of the
+    sort for a network, whose every weight is a leaf.
+    """
+    order: list[Value] = []
+    visited: set[Value] = set()
+    for root in roots:
+        if root in visited or not root._prev:
+            continue
+        visited.add(root)
+        # filter() drops leaf parents in C: a network's weights are most of the edges.
+        stack = [(root, filter(_get_prev, root._prev))]
+        while stack:
+            node, parents = stack[-1]
+            for parent in parents:
+                if parent not in visited:
+                    visited.add(parent)
+                    stack.append((parent, filter(_get_prev, parent._prev)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
 def _value_local_derivatives(node: Value) -> tuple[Any, ...]:
     """Local derivatives as Values, by calling the derivative rule on the parents."""
     prim = node._fn
@@ -1091,7 +1271,15 @@ def _backpropagate(
             if grad is None or not node._prev:
                 continue
             if create_graph:
-                local = _value_local_derivatives(node)
+                try:
+                    local = _value_local_derivatives(node)
+                except AnomalyError as error:
+                    # The rule's own operations found the inf; name the node being differentiated.
+                    inputs = tuple(p.data for p in node._prev)
+                    raise AnomalyError(
+                        f"the derivative of {node.op} at inputs {inputs!r} is not finite (the "
+                        f"node was created {_describe_site(node.created_at)}): {error}"
+                    ) from None
             elif node._local is None:
                 raise RuntimeError(
                     f"gradients() cannot go through a hand-built node (op {node._op!r}); "
@@ -1136,7 +1324,7 @@ def gradients(
     if len(seeds) != len(out_list):
         raise ValueError(f"gradients(): {len(seeds)} grad_outputs for {len(out_list)} outputs")
     live = [(o, s) for o, s in zip(out_list, seeds) if o.requires_grad]
-    order = topological_order([o for o, _ in live], requires_grad_only=True)
+    order = _interior_order([o for o, _ in live])
     grads = _backpropagate(
         [o for o, _ in live], [s for _, s in live], order, create_graph=create_graph
     )

@@ -1,0 +1,649 @@
+"""Compiled, batched replay of scalar graphs (needs numpy: ``autograd-lite[compile]``).
+
+The scalar engine builds and walks one Python object per operation per sample. But a
+model's graph has the same shape for every sample, so it can be recorded once and
+replayed as a flat program over a whole mini-batch, with a numpy vector (one entry per
+sample) in place of each float::
+
+    from autograd_lite.compile import compile_loss
+    from autograd_lite.losses import cross_entropy
+
+    step = compile_loss(model, cross_entropy, X[0], y[0])   # traces one sample
+    model.zero_grad()
+    loss = step.backward(X_batch, y_batch)    # mean loss; grads added to p.grad
+    optimizer.step()
+
+``step.backward(X, y)`` gives the same numbers as the interpreted
+``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
+of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation
+uses the engine's formula, but sums add in numpy's order rather than ``math.fsum``'s.
+Parameters are read at every call, so optimizers work unchanged.
+
+How: the trace is a list of nodes in topological order (:mod:`._trace`); nodes of the
+same depth that apply the same operation become one numpy instruction over a block of
+rows, and the neurons of a layer — ``dot`` nodes reading the same inputs — one matrix
+product ``W @ X`` (:mod:`._replay`).
+
+Targets: float targets become inputs of the program like ``x``. Int targets (class
+indices, 0/1 or ±1 labels) stay ints, because losses index lists with them; each label
+value is traced once, and traces that differ only in which outputs they read and in
+constants are merged into one program that picks per sample. Otherwise each label gets
+its own program and the batch is split by label.
+
+Limits, checked rather than assumed:
+
+* A graph whose shape depends on the data (an ``if`` on a value, ``.data`` used to
+  decide or to make new leaves) cannot be replayed. ``check`` re-traces samples and
+  compares each one's graph — operations, wiring and constants — with the compiled one,
+  raising :class:`DataDependentGraphError` that names the first differing node:
+  ``"first-batch"`` (default) tests the first batch of each input layout,
+  ``"every-batch"`` every batch, ``"off"`` none; ``check_samples`` (default 32) samples
+  spread over each tested batch are re-traced, or all of them with ``None``. Re-tracing a
+  sample costs about one interpreted forward pass, so only ``check="every-batch",
+  check_samples=None`` is a guarantee; the default is a cheap test that catches a branch
+  unless it is taken by few samples. Inputs of a different length (sequences for an RNN)
+  are not refused: each length is compiled once.
+* Traced inputs are leaf Values where the interpreted engine sees floats; the two differ
+  only for ``==``, ``!=`` and truth tests on a raw input (Values compare by identity).
+  Do not branch on ``x[i] == 0``.
+* ``Dropout`` in training mode draws a new mask for every sample: refused, with a
+  message; in eval mode it is the identity and compiles.
+* Operations defined with :func:`autograd_lite.primitive` are replayed sample by sample
+  with their own float functions (correct, not fast). Hand-built micrograd-style nodes
+  with a Python ``_backward`` are refused.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+from autograd_lite.compile._trace import (
+    DataDependentGraphError,
+    ParamTable,
+    Trace,
+    flatten_sample,
+    merge_traces,
+    single_graph,
+    trace,
+)
+from autograd_lite.engine import Value
+
+__all__ = ["CHECK_MODES", "CompiledLoss", "DataDependentGraphError", "compile_loss"]
+
+CHECK_MODES = ("first-batch", "every-batch", "off")
+
+_INSTALL = 'pip install "autograd-lite[compile]"'
+
+
+def _numpy_modules() -> tuple[ModuleType, ModuleType]:
+    """numpy and the replay module, or an ImportError that says how to install numpy."""
+    try:
+        import numpy
+
+        from autograd_lite.compile import _replay
+    except ImportError as error:
+        raise ImportError(
+            f"autograd_lite.compile replays graphs with numpy, which is not installed: "
+            f"{_INSTALL} ({error})"
+        ) from error
+    return numpy, _replay
+
+
+# --------------------------------------------------------------------------------------
+# Batches: samples grouped by layout, as arrays
+# --------------------------------------------------------------------------------------
+
+
+class _Group:
+    """Samples with one input/target layout: samples × numbers arrays and their labels."""
+
+    __slots__ = ("indices", "labels", "x", "x_layout", "y", "y_layout")
+
+    def __init__(
+        self,
+        x_layout: Any,
+        y_layout: Any,
+        indices: Any,
+        x: Any,
+        y: Any,
+        labels: list[tuple[Any, ...]] | None,
+    ) -> None:
+        self.x_layout = x_layout
+        self.y_layout = y_layout
+        self.indices = indices  # positions in the batch; None means all, in order
+        self.x = x
+        self.y = y
+        self.labels = labels  # per sample, the tuple of int targets; None if there are none
+
+
+def _layout_of_shape(shape: tuple[int, ...], leaf: str) -> Any:
+    if not shape:
+        return leaf
+    inner = _layout_of_shape(shape[1:], leaf)
+    return (inner,) * shape[0]
+
+
+def _count(layout: Any, leaf: str) -> int:
+    if isinstance(layout, tuple):
+        return sum(_count(child, leaf) for child in layout)
+    return 1 if layout == leaf else 0
+
+
+def _check_batch(X: Any, name: str) -> int:
+    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        raise TypeError(f"{name} must be a list of samples, got {type(X).__name__}")
+    n = len(X)
+    if n == 0:
+        raise ValueError(f"{name} is empty; a batch needs at least one sample")
+    return n
+
+
+def _first_leaf_is_number(X: Any) -> bool:
+    """A cheap guard before numpy converts X: numpy would turn a Value into its float."""
+    item = X
+    while isinstance(item, (list, tuple)) and item:
+        item = item[0]
+    return isinstance(item, numbers.Real) and not isinstance(item, Value)
+
+
+def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Group] | None:
+    """The usual case in one go: equal-shaped inputs and scalar targets of one kind."""
+    if isinstance(X, np.ndarray):
+        xa = X
+        if xa.dtype.kind not in "fiub" or xa.ndim < 1:
+            return None
+    else:
+        if not _first_leaf_is_number(X):
+            return None  # the slow path names what is wrong
+        try:
+            xa = np.array(X, dtype=float)  # faster than asarray: no type discovery
+        except (ValueError, TypeError):  # ragged, or not numbers
+            return None
+    n = xa.shape[0]
+    x = xa.reshape(n, -1).astype(float, copy=False)
+    x_layout = _layout_of_shape(xa.shape[1:], "n")
+    if Y is None:
+        return [_Group(x_layout, None, None, x, None, None)]
+    if isinstance(Y, np.ndarray):
+        if Y.ndim != 1:
+            return None
+        kind = Y.dtype.kind
+        floats = kind == "f" and not all_labels
+        if not (floats or kind in "iubf"):
+            return None
+        values = Y
+    else:
+        types = set(map(type, Y))
+        if all(issubclass(t, float) for t in types):
+            floats = not all_labels
+        elif all(issubclass(t, numbers.Integral) for t in types):
+            floats = False
+        else:
+            return None
+        values = Y
+    if floats:
+        y = np.asarray(values, dtype=float).reshape(n, 1)
+        return [_Group(x_layout, "f", None, x, y, None)]
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    labels = [(v,) for v in items]
+    return [_Group(x_layout, "i", None, x, np.empty((n, 0)), labels)]
+
+
+def _slow_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Group]:
+    """Any nested layouts, sample by sample, grouped by layout."""
+    buckets: dict[Any, tuple[list[int], list[list[float]], list[list[float]], list[Any]]] = {}
+    for i in range(len(X)):
+        x_layout, xs, _ = flatten_sample(X[i], "inputs X", labels=False)
+        if Y is None:
+            y_layout, ys, ints = None, [], []
+        else:
+            y_layout, ys, ints = flatten_sample(
+                Y[i], "targets y", labels=True, all_labels=all_labels
+            )
+        bucket = buckets.setdefault((x_layout, y_layout), ([], [], [], []))
+        bucket[0].append(i)
+        bucket[1].append(xs)
+        bucket[2].append(ys)
+        bucket[3].append(tuple(ints))
+    groups = []
+    for (x_layout, y_layout), (indices, xs, ys, labels) in buckets.items():
+        has_labels = y_layout is not None and _count(y_layout, "i") > 0
+        groups.append(
+            _Group(
+                x_layout,
+                y_layout,
+                np.array(indices, dtype=np.intp),
+                np.array(xs, dtype=float).reshape(len(indices), -1),
+                np.array(ys, dtype=float).reshape(len(indices), -1),
+                labels if has_labels else None,
+            )
+        )
+    return groups
+
+
+# --------------------------------------------------------------------------------------
+# Variants: one per input/target layout
+# --------------------------------------------------------------------------------------
+
+
+class _Variant:
+    """The traces and programs for one layout: a trace per label value, merged if possible."""
+
+    def __init__(self, x_layout: Any, y_layout: Any, with_loss: bool) -> None:
+        self.x_layout = x_layout
+        self.y_layout = y_layout
+        self.with_loss = with_loss
+        self.n_x = _count(x_layout, "n")
+        self.n_y = 0 if y_layout is None else _count(y_layout, "f")
+        self.traces: dict[tuple[Any, ...], Trace] = {}
+        self.codes: dict[tuple[Any, ...], int] = {}
+        self.merged: Any = None  # a Program, None (not built yet) or False (cannot merge)
+        self.per_label: dict[tuple[Any, ...], Any] = {}
+        self.checked = False
+
+    def add(self, t: Trace) -> None:
+        self.traces[t.labels] = t.keep()
+        self.codes[t.labels] = len(self.codes)
+        if self.merged is not False:
+            self.merged = None  # rebuild with the new label
+
+    def _build(self, replay: ModuleType, graph: Any, params: Sequence[Value]) -> Any:
+        outputs = list(graph.outputs)
+        if self.with_loss:
+            return replay.Program(graph, params, [graph.loss, *outputs], graph.loss)
+        return replay.Program(graph, params, outputs, None)
+
+    def merged_program(self, replay: ModuleType, params: Sequence[Value]) -> Any:
+        """The program for all labels at once, or False if their graphs differ in shape."""
+        if self.merged is None:
+            graph = merge_traces(list(self.traces.values()), self.n_x, self.n_y)
+            self.merged = False if graph is None else self._build(replay, graph, params)
+        return self.merged
+
+    def label_program(self, replay: ModuleType, params: Sequence[Value], labels: Any) -> Any:
+        """The program for the samples with one label value."""
+        if labels not in self.per_label:
+            graph = single_graph(self.traces[labels], self.n_x, self.n_y)
+            self.per_label[labels] = self._build(replay, graph, params)
+        return self.per_label[labels]
+
+    @property
+    def output_layout(self) -> Any:
+        return next(iter(self.traces.values())).output_layout
+
+
+def _outputs_as_python(layout: Any, values: Any) -> list[Any]:
+    """Per-sample outputs (outputs × samples array) in the model's own shape."""
+    if layout == "n":
+        return values[0].tolist()
+    if all(child == "n" for child in layout):
+        return values.T.tolist()
+    result = []
+    for column in values.T.tolist():
+        items = iter(column)
+
+        def build(node: Any, items: Any = items) -> Any:
+            if isinstance(node, tuple):
+                return [build(child) for child in node]
+            return next(items)
+
+        result.append(build(layout))
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# The compiled loss
+# --------------------------------------------------------------------------------------
+
+
+def _spread(n: int, count: int | None) -> list[int]:
+    """``count`` sample positions spread evenly over ``n`` (all of them for None)."""
+    if count is None or count >= n:
+        return list(range(n))
+    if count == 1:
+        return [0]
+    return sorted({round(i * (n - 1) / (count - 1)) for i in range(count)})
+
+
+def _check_samples(count: Any) -> int | None:
+    if count is None:
+        return None
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral):
+        raise TypeError(
+            f"compile_loss: check_samples must be an int or None, got {type(count).__name__}"
+        )
+    if count < 1:
+        raise ValueError(f"compile_loss: check_samples must be at least 1 (or None), got {count}")
+    return int(count)
+
+
+def _named_parameters(model: Any) -> tuple[list[Value], list[str]]:
+    if hasattr(model, "named_parameters"):
+        named = list(model.named_parameters())
+        return [p for _, p in named], [name for name, _ in named]
+    if hasattr(model, "parameters"):
+        params = list(model.parameters())
+        return params, [str(i) for i in range(len(params))]
+    return [], []
+
+
+def _dropout_layers(model: Any) -> list[tuple[str, Any]]:
+    if not hasattr(model, "named_modules"):
+        return []
+    from autograd_lite.nn import Dropout
+
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, Dropout)]
+
+
+class CompiledLoss:
+    """``loss_fn(model(x), y)`` recorded once and replayed over whole batches.
+
+    Made by :func:`compile_loss`. ``backward(X, y)`` returns the mean loss and adds its
+    gradient into ``.grad`` of every parameter (like ``(sum_values(losses) / n)
+    .backward()``); ``forward(X)`` returns the model's outputs per sample. After
+    ``backward``, :attr:`last_outputs` holds the outputs it computed along the way.
+    """
+
+    def __init__(
+        self,
+        model: Callable[[Any], Any],
+        loss_fn: Callable[[Any, Any], Any],
+        example_x: Any,
+        example_y: Any,
+        *,
+        check: str = "first-batch",
+        check_samples: int | None = 32,
+    ) -> None:
+        self._np, self._replay = _numpy_modules()
+        if not callable(model):
+            raise TypeError(f"compile_loss: model must be callable, got {type(model).__name__}")
+        if not callable(loss_fn):
+            raise TypeError(
+                f"compile_loss: loss_fn must be callable (pred, target) -> Value, "
+                f"got {type(loss_fn).__name__}"
+            )
+        if check not in CHECK_MODES:
+            raise ValueError(
+                f"compile_loss: check must be one of {list(CHECK_MODES)}, got {check!r}"
+            )
+        self.model = model
+        self.loss_fn = loss_fn
+        self.check = check
+        self.check_samples = _check_samples(check_samples)
+        self._params, self._param_names = _named_parameters(model)
+        for index, p in enumerate(self._params):
+            if not isinstance(p, Value):
+                raise TypeError(
+                    f"compile_loss: parameter {index} of the model is a {type(p).__name__}, "
+                    "not a Value"
+                )
+        self._param_table = ParamTable(self._params, self._param_names)
+        self._dropouts = _dropout_layers(model)
+        self._refuse_active_dropout()
+        self._all_labels = False
+        self._variants: dict[Any, _Variant] = {}
+        self._forward_variants: dict[Any, _Variant] = {}
+        self._last: list[tuple[Any, Any, Any]] | None = None
+        self._last_size = 0
+        # Trace the example now, so that a model or loss that cannot be traced fails here.
+        x_layout, xs, _ = flatten_sample(example_x, "example_x", labels=False)
+        y_layout, ys, ints = flatten_sample(example_y, "example_y", labels=True)
+        try:
+            first = self._trace(x_layout, xs, y_layout, ys, ints)
+        except TypeError as error:
+            if not ys:
+                raise
+            # The loss refused a Value target (losses that check their target is a
+            # number do): treat float targets as labels, one trace per distinct value.
+            y_layout, ys, ints = flatten_sample(
+                example_y, "example_y", labels=True, all_labels=True
+            )
+            try:
+                first = self._trace(x_layout, xs, y_layout, ys, ints)
+            except Exception:
+                raise error from None
+            self._all_labels = True
+        self._variant(x_layout, y_layout).add(first)
+
+    # ---- tracing and checking ----------------------------------------------------------
+
+    def _trace(
+        self,
+        x_layout: Any,
+        xs: Sequence[float],
+        y_layout: Any,
+        ys: Sequence[float],
+        ints: Sequence[Any],
+        *,
+        with_loss: bool = True,
+        full: bool = True,
+    ) -> Trace:
+        return trace(
+            self.model,
+            self.loss_fn if with_loss else None,
+            x_layout,
+            xs,
+            y_layout,
+            ys,
+            ints,
+            self._param_table,
+            full=full,
+        )
+
+    def _variant(self, x_layout: Any, y_layout: Any) -> _Variant:
+        key = (x_layout, y_layout)
+        if key not in self._variants:
+            self._variants[key] = _Variant(x_layout, y_layout, with_loss=True)
+        return self._variants[key]
+
+    def _forward_variant(self, x_layout: Any) -> _Variant:
+        if x_layout not in self._forward_variants:
+            self._forward_variants[x_layout] = _Variant(x_layout, None, with_loss=False)
+        return self._forward_variants[x_layout]
+
+    def _sample_trace(
+        self, variant: _Variant, group: _Group, i: int, *, full: bool = True
+    ) -> Trace:
+        labels = group.labels[i] if group.labels is not None else ()
+        return self._trace(
+            group.x_layout,
+            group.x[i].tolist(),
+            group.y_layout,
+            group.y[i].tolist() if variant.with_loss else (),
+            labels,
+            with_loss=variant.with_loss,
+            full=full,
+        )
+
+    def _prepare(self, variant: _Variant, group: _Group) -> None:
+        """Trace label values not seen yet; re-trace samples as ``check`` asks."""
+        traced: set[int] = set()
+        if not variant.traces or group.labels is not None:
+            wanted = [()] if group.labels is None else group.labels
+            for i, labels in enumerate(wanted):
+                if labels not in variant.traces:
+                    variant.add(self._sample_trace(variant, group, i))
+                    traced.add(i)
+        if self.check == "every-batch" or (self.check == "first-batch" and not variant.checked):
+            for i in _spread(len(group.x), self.check_samples):
+                if i in traced:
+                    continue
+                t = self._sample_trace(variant, group, i, full=False)
+                reference = variant.traces[t.labels]
+                if not reference.same_graph(t):
+                    t = self._sample_trace(variant, group, i)  # again, to say where
+                    sample = i if group.indices is None else int(group.indices[i])
+                    raise DataDependentGraphError(
+                        f"sample {sample} of the batch has a different graph than the one "
+                        f"compiled, {reference.first_difference(t)}. The graph depends on "
+                        "the data (Python control flow on values, .data used to decide, "
+                        "a varying length), so one recorded graph cannot stand for every "
+                        "sample; train this model with the interpreted engine "
+                        "(fit(..., compile=False))"
+                    )
+            variant.checked = True
+
+    def _plans(self, variant: _Variant, group: _Group) -> list[tuple[Any, Any, Any]]:
+        """(program, sample positions in the group or None for all, label codes) to run."""
+        np = self._np
+        if group.labels is None:
+            return [(variant.label_program(self._replay, self._params, ()), None, None)]
+        program = variant.merged_program(self._replay, self._params)
+        if program is not False:
+            codes = variant.codes
+            return [(program, None, np.array([codes[k] for k in group.labels], dtype=np.intp))]
+        by_label: dict[Any, list[int]] = {}
+        for i, labels in enumerate(group.labels):
+            by_label.setdefault(labels, []).append(i)
+        return [
+            (
+                variant.label_program(self._replay, self._params, labels),
+                np.array(members, dtype=np.intp),
+                None,
+            )
+            for labels, members in by_label.items()
+        ]
+
+    def _groups(self, X: Any, Y: Any) -> tuple[list[_Group], int]:
+        n = _check_batch(X, "X")
+        if Y is not None and _check_batch(Y, "y") != n:
+            raise ValueError(f"X has {n} samples but y has {len(Y)}; they must match")
+        groups = _fast_groups(self._np, X, Y, self._all_labels)
+        if groups is None:
+            groups = _slow_groups(self._np, X, Y, self._all_labels)
+        return groups, n
+
+    def _refuse_active_dropout(self) -> None:
+        for name, layer in self._dropouts:
+            if layer.training and layer.p > 0:
+                raise ValueError(
+                    f"Dropout {name or 'model'} (p={layer.p}) is in training mode: it draws a "
+                    "new mask for every sample, which one compiled graph cannot replay. Call "
+                    "model.eval() to use the compiled loss, or train with the interpreted "
+                    "engine (fit(..., compile=False))"
+                )
+
+    # ---- the public calls --------------------------------------------------------------
+
+    def backward(self, X: Sequence[Any], y: Sequence[Any]) -> float:
+        """Mean loss over the batch; adds d(mean loss)/d(param) into each ``param.grad``.
+
+        The same numbers (to about 1e-12) as the interpreted engine's
+        ``(sum_values(loss_fn(model(x), t) for x, t in zip(X, y)) / len(X)).backward()``.
+        Gradients accumulate, as ``backward()`` does: zero them between steps.
+        """
+        self._refuse_active_dropout()
+        np = self._np
+        groups, n = self._groups(X, y)
+        seed = 1.0 / n
+        runs = []
+        for group in groups:
+            variant = self._variant(group.x_layout, group.y_layout)
+            self._prepare(variant, group)
+            runs.extend((group, variant, plan) for plan in self._plans(variant, group))
+        losses = np.empty(n)
+        last = []
+        results = []
+        for group, variant, (program, members, codes) in runs:
+            x = group.x if members is None else group.x[members]
+            t = group.y if members is None else group.y[members]
+            roots, grads, free = program.run(x, t, codes, seed)
+            where = group.indices
+            if members is not None:
+                where = members if where is None else where[members]
+            losses[slice(None) if where is None else where] = roots[0]
+            last.append((where, variant.output_layout, roots[1:]))
+            results.append((program, grads, free))
+        self._apply(results)
+        self._last, self._last_size = last, n
+        return math.fsum(losses.tolist()) * (1.0 / n)
+
+    def _apply(self, results: list[tuple[Any, Any, Any]]) -> None:
+        """Add the gradients of every run into ``.grad``, once all runs have succeeded."""
+        np = self._np
+        params = self._params
+        if len(results) == 1:
+            program, grads, _ = results[0]
+            values = program.used_values
+            column = grads if program.uses_all else grads[program.used_params]
+        else:
+            grads = np.zeros(len(params))
+            used: set[int] = set()
+            for program, program_grads, _ in results:
+                grads += program_grads
+                used.update(program.used_params)
+            indices = sorted(used)
+            values = [params[k] for k in indices]
+            column = grads[indices]
+        # The one loop over Values per step: bound names, no indexing.
+        for p, g in zip(values, column.tolist()):
+            p.grad += g
+        for program, _, free in results:
+            for (_, leaf), g in zip(program.free_rows, free):
+                if leaf.requires_grad:
+                    leaf.grad += g
+
+    def forward(self, X: Sequence[Any]) -> list[Any]:
+        """The model's output for each sample: a float, or a list of floats (as it returns)."""
+        self._refuse_active_dropout()
+        groups, n = self._groups(X, None)
+        results: list[Any] = [None] * n
+        for group in groups:
+            variant = self._forward_variant(group.x_layout)
+            self._prepare(variant, group)
+            program = variant.label_program(self._replay, self._params, ())
+            roots, _, _ = program.run(group.x, None, None, None)
+            outputs = _outputs_as_python(variant.output_layout, roots)
+            if group.indices is None:
+                return outputs
+            for i, out in zip(group.indices.tolist(), outputs):
+                results[i] = out
+        return results
+
+    @property
+    def last_outputs(self) -> list[Any] | None:
+        """The model outputs of the last ``backward`` call, per sample (as :meth:`forward`)."""
+        if self._last is None:
+            return None
+        if len(self._last) == 1 and self._last[0][0] is None:
+            _, layout, values = self._last[0]
+            return _outputs_as_python(layout, values)
+        results: list[Any] = [None] * self._last_size
+        for where, layout, values in self._last:
+            for i, out in zip(where.tolist(), _outputs_as_python(layout, values)):
+                results[i] = out
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"CompiledLoss(model={type(self.model).__name__}, "
+            f"loss={getattr(self.loss_fn, '__name__', type(self.loss_fn).__name__)}, "
+            f"check={self.check!r}, layouts={len(self._variants)})"
+        )
+
+
+def compile_loss(
+    model: Callable[[Any], Any],
+    loss_fn: Callable[[Any, Any], Any],
+    example_x: Any,
+    example_y: Any,
+    *,
+    check: str = "first-batch",
+    check_samples: int | None = 32,
+) -> CompiledLoss:
+    """Trace ``loss_fn(model(x), y)`` on one example and return a :class:`CompiledLoss`.
+
+    ``model`` is any callable taking one sample (usually an ``nn.Module``; its
+    ``parameters()`` are read at every call). ``example_x`` is one input (a number or a
+    nested list of numbers), ``example_y`` its target. ``check`` (``"first-batch"``,
+    ``"every-batch"`` or ``"off"``) says which batches to test for a graph that depends on
+    the data, and ``check_samples`` how many samples of each to re-trace (spread over the
+    batch; None for all of them). See the module documentation. Needs numpy.
+    """
+    return CompiledLoss(
+        model, loss_fn, example_x, example_y, check=check, check_samples=check_samples
+    )

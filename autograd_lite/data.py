@@ -1,0 +1,332 @@
+"""Small data sets for teaching, and the helpers to split and batch them.
+
+The toy sets (two moons, circles, spirals, XOR, house prices) are generated with the
+standard library's ``random.Random(seed)``: the same seed gives the same points on every
+machine, and no numpy is needed. Every generator returns ``(X, y)`` with ``X`` a list of
+rows (lists of floats) and ``y`` a list of labels: ``int`` class labels for classification
+(0/1 for the binary sets, 0..K-1 for spirals and digits) and ``float`` targets for
+regression. :func:`autograd_lite.training.fit` uses that difference (int or float) to pick
+a loss. Hinge losses want labels -1/+1: :func:`labels_to_pm1` maps them.
+
+``load_digits()`` reads the 8x8 handwritten digits that ship inside scikit-learn (no
+download).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+__all__ = [
+    "batches",
+    "labels_to_pm1",
+    "load_digits",
+    "make_circles",
+    "make_house_prices",
+    "make_moons",
+    "make_spirals",
+    "make_xor",
+    "train_test_split",
+]
+
+Dataset = tuple[list[list[float]], list[Any]]
+
+
+# --------------------------------------------------------------------------------------
+# Argument checks shared by the generators
+# --------------------------------------------------------------------------------------
+
+
+def _check_count(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _check_noise(value: object, name: str = "noise") -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _rng(seed: object) -> random.Random:
+    # Only ints (and None, for fresh randomness): random.Random would also accept strings
+    # and bytes, which are more likely mistakes than choices.
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    return random.Random(None if seed is None else int(seed))
+
+
+def _shuffled(rng: random.Random, X: list[list[float]], y: list[Any]) -> Dataset:
+    order = list(range(len(X)))
+    rng.shuffle(order)
+    return [X[i] for i in order], [y[i] for i in order]
+
+
+def _linspace(start: float, stop: float, count: int) -> list[float]:
+    """``count`` evenly spaced numbers from start to stop inclusive (numpy.linspace)."""
+    if count == 1:
+        return [start]
+    step = (stop - start) / (count - 1)
+    return [start + i * step for i in range(count)]
+
+
+# --------------------------------------------------------------------------------------
+# Toy classification sets
+# --------------------------------------------------------------------------------------
+
+
+def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int | None = 0) -> Dataset:
+    """Two interleaving half circles, as ``sklearn.datasets.make_moons`` draws them.
+
+    Class 0 is the upper half of the unit circle centred at (0, 0); class 1 the lower
+    half of the unit circle centred at (1, 0.5). Points are evenly spaced along each arc,
+    moved by Gaussian noise of standard deviation ``noise``, then shuffled. Class 0 gets
+    ``n_samples // 2`` points and class 1 the rest. Labels are the ints 0 and 1.
+    """
+    n_samples = _check_count(n_samples, "n_samples")
+    noise = _check_noise(noise)
+    rng = _rng(seed)
+    n_upper = n_samples // 2
+    n_lower = n_samples - n_upper
+    X: list[list[float]] = []
+    y: list[int] = []
+    for t in _linspace(0.0, math.pi, n_upper) if n_upper else []:
+        X.append([math.cos(t), math.sin(t)])
+        y.append(0)
+    for t in _linspace(0.0, math.pi, n_lower):
+        X.append([1.0 - math.cos(t), 0.5 - math.sin(t)])
+        y.append(1)
+    X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
+    return _shuffled(rng, X, y)
+
+
+def make_circles(
+    n_samples: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int | None = 0
+) -> Dataset:
+    """A small circle inside a large one, as ``sklearn.datasets.make_circles`` draws them.
+
+    Class 0 lies on the unit circle, class 1 on the circle of radius ``factor`` (between 0
+    and 1, exclusive), both at evenly spaced angles, moved by Gaussian noise of standard
+    deviation ``noise``, then shuffled. Class 0 gets ``n_samples // 2`` points.
+    """
+    n_samples = _check_count(n_samples, "n_samples")
+    noise = _check_noise(noise)
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+        raise TypeError(f"factor must be a real number, got {type(factor).__name__}")
+    if not 0 < factor < 1:
+        raise ValueError(f"factor is the inner radius, between 0 and 1 (exclusive); got {factor}")
+    rng = _rng(seed)
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    X: list[list[float]] = []
+    y: list[int] = []
+    for label, count, radius in ((0, n_outer, 1.0), (1, n_inner, float(factor))):
+        for i in range(count):
+            angle = 2.0 * math.pi * i / count
+            X.append([radius * math.cos(angle), radius * math.sin(angle)])
+            y.append(label)
+    X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
+    return _shuffled(rng, X, y)
+
+
+def make_spirals(
+    n_samples: int = 200, n_classes: int = 2, noise: float = 0.05, seed: int | None = 0
+) -> Dataset:
+    """``n_classes`` interleaved spiral arms, one per class (labels 0..n_classes-1).
+
+    Arm ``c`` starts at angle ``2π c / n_classes`` and winds once around the origin while
+    its radius grows from 0.1 to 1 (an Archimedean spiral), so neighbouring arms are
+    ``0.9 / n_classes`` apart. Points are evenly spaced along each arm, moved by Gaussian
+    noise of standard deviation ``noise``, then shuffled. The classes get
+    ``n_samples // n_classes`` points each, the first ones one more when it does not divide.
+    """
+    n_samples = _check_count(n_samples, "n_samples")
+    n_classes = _check_count(n_classes, "n_classes", minimum=2)
+    if n_samples < n_classes:
+        raise ValueError(f"n_samples ({n_samples}) must be at least n_classes ({n_classes})")
+    noise = _check_noise(noise)
+    rng = _rng(seed)
+    X: list[list[float]] = []
+    y: list[int] = []
+    for label in range(n_classes):
+        count = n_samples // n_classes + (1 if label < n_samples % n_classes else 0)
+        start = 2.0 * math.pi * label / n_classes
+        for fraction in _linspace(0.0, 1.0, count):
+            radius = 0.1 + 0.9 * fraction
+            angle = start + 2.0 * math.pi * fraction
+            X.append([radius * math.cos(angle), radius * math.sin(angle)])
+            y.append(label)
+    X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X]
+    return _shuffled(rng, X, y)
+
+
+def make_xor(
+    n: int = 100, noise: float = 0.2, seed: int | None = 0, *, n_samples: int | None = None
+) -> Dataset:
+    """Four Gaussian clusters at (±1, ±1) labelled by XOR: 1 where the signs differ.
+
+    No single line separates the classes, so a model needs a hidden layer. The corners
+    take turns, so each gets ``n // 4`` points or one more; ``noise`` is the clusters'
+    standard deviation. ``n_samples`` is accepted as another name for ``n``, for
+    symmetry with the other generators.
+    """
+    if n_samples is not None:
+        n = n_samples
+    n = _check_count(n, "n")
+    noise = _check_noise(noise)
+    rng = _rng(seed)
+    corners = ((-1.0, -1.0, 0), (1.0, 1.0, 0), (-1.0, 1.0, 1), (1.0, -1.0, 1))
+    X: list[list[float]] = []
+    y: list[int] = []
+    for i in range(n):
+        a, b, label = corners[i % 4]
+        X.append([a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)])
+        y.append(label)
+    return _shuffled(rng, X, y)
+
+
+def labels_to_pm1(y: Sequence[Any]) -> list[int]:
+    """Map 0/1 labels to -1/+1 (what a hinge loss expects); -1/+1 labels pass through."""
+    for label in y:
+        if isinstance(label, bool) or not isinstance(label, numbers.Real):
+            raise TypeError(f"labels_to_pm1 expects numeric labels, got {type(label).__name__}")
+    seen = set(y)
+    if not (seen <= {0, 1} or seen <= {-1, 1}):
+        raise ValueError(f"labels_to_pm1 expects labels 0/1 or -1/+1, got {sorted(seen)[:5]!r}")
+    return [1 if label == 1 else -1 for label in y]
+
+
+# --------------------------------------------------------------------------------------
+# Regression
+# --------------------------------------------------------------------------------------
+
+
+def make_house_prices(n_samples: int = 200, seed: int | None = 0, noise: float = 0.1) -> Dataset:
+    """A made-up housing market for regression: three features, one float price.
+
+    Each row is ``[area, rooms, age]``: floor area in hundreds of square metres (uniform
+    0.5 to 2.5), the number of rooms (an integer 1 to 5, as a float) and the age in decades
+    (uniform 0 to 5). The price, in hundreds of thousands, is
+
+        0.5 + 1.5 * area + 0.2 * rooms - 0.6 * (1 - exp(-age / 2)) + noise,
+
+    larger homes cost more, extra rooms a little more, and value falls with age but levels
+    off. ``noise`` is Gaussian with that standard deviation. The features are already of
+    order 1, so they need no scaling before training.
+    """
+    n_samples = _check_count(n_samples, "n_samples")
+    noise = _check_noise(noise)
+    rng = _rng(seed)
+    X: list[list[float]] = []
+    y: list[float] = []
+    for _ in range(n_samples):
+        area = rng.uniform(0.5, 2.5)
+        rooms = float(rng.randint(1, 5))
+        age = rng.uniform(0.0, 5.0)
+        price = 0.5 + 1.5 * area + 0.2 * rooms - 0.6 * (1.0 - math.exp(-age / 2.0))
+        X.append([area, rooms, age])
+        y.append(price + rng.gauss(0.0, noise))
+    return X, y
+
+
+# --------------------------------------------------------------------------------------
+# Digits
+# --------------------------------------------------------------------------------------
+
+
+def load_digits() -> Dataset:
+    """The 1797 8x8 handwritten digits bundled with scikit-learn, ready to train on.
+
+    Each row holds the 64 pixel intensities scaled from 0..16 to [0, 1]; labels are the
+    ints 0..9. Nothing is downloaded: the file ships inside scikit-learn.
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_load_digits
+    except ImportError:
+        raise ImportError(
+            'load_digits() needs scikit-learn: pip install "autograd-lite[digits]"'
+        ) from None
+    bunch = sklearn_load_digits()
+    X = [[float(pixel) / 16.0 for pixel in row] for row in bunch.data]
+    y = [int(label) for label in bunch.target]
+    return X, y
+
+
+# --------------------------------------------------------------------------------------
+# Splitting and batching
+# --------------------------------------------------------------------------------------
+
+
+def _check_pair(X: Sequence[Any], y: Sequence[Any]) -> None:
+    for name, seq in (("X", X), ("y", y)):
+        if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
+            raise TypeError(f"{name} must be a list of samples, got {type(seq).__name__}")
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)}; they must match")
+
+
+def train_test_split(
+    X: Sequence[Any], y: Sequence[Any], test_size: float | int = 0.25, seed: int | None = 0
+) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    """Shuffle and split into ``(X_train, X_test, y_train, y_test)``, as scikit-learn does.
+
+    ``test_size`` is a fraction between 0 and 1 (the test set gets ``ceil(test_size * n)``
+    samples) or a count of test samples. Both parts keep at least one sample.
+    """
+    _check_pair(X, y)
+    n = len(X)
+    if n < 2:
+        raise ValueError(f"train_test_split needs at least 2 samples, got {n}")
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
+        raise TypeError(f"test_size must be a fraction or an int, got {type(test_size).__name__}")
+    if isinstance(test_size, numbers.Integral):
+        n_test = int(test_size)
+        if not 1 <= n_test <= n - 1:
+            raise ValueError(f"test_size as a count must be between 1 and {n - 1}, got {n_test}")
+    else:
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"test_size as a fraction must be between 0 and 1, got {test_size}")
+        n_test = min(max(math.ceil(test_size * n), 1), n - 1)
+    order = list(range(n))
+    _rng(seed).shuffle(order)
+    test, train = order[:n_test], order[n_test:]
+    return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]
+
+
+def batches(
+    X: Sequence[Any],
+    y: Sequence[Any],
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int | None = 0,
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Yield ``(X_batch, y_batch)`` pairs that together hold every sample exactly once.
+
+    With ``shuffle`` the order is a permutation drawn from ``seed`` (pass a different seed
+    each epoch for a fresh order); the last batch is smaller when ``batch_size`` does not
+    divide the number of samples.
+    """
+    _check_pair(X, y)
+    batch_size = _check_count(batch_size, "batch_size")
+    order = list(range(len(X)))
+    if shuffle:
+        _rng(seed).shuffle(order)
+    # Arguments are checked above, when batches() is called; the generator below only runs
+    # when iterated.
+    return _take_batches(X, y, order, batch_size)
+
+
+def _take_batches(
+    X: Sequence[Any], y: Sequence[Any], order: list[int], batch_size: int
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        yield [X[i] for i in chunk], [y[i] for i in chunk]

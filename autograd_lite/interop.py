@@ -1,0 +1,160 @@
+"""PyTorch interop: ``to_torch(model)`` builds the equivalent ``torch.nn`` model in float64.
+
+=============== ================================================================
+autograd_lite   torch (float64, same weights)
+=============== ================================================================
+``MLP``         ``nn.Sequential`` of ``nn.Linear`` and activation modules
+``Layer``       ``nn.Sequential(nn.Linear, activation)`` (just the Linear if linear)
+``Neuron``      the same, with one output
+``Sequential``  ``nn.Sequential`` of the converted parts
+``Dropout``     ``nn.Dropout(p)`` (same train/eval mode; masks differ)
+``Residual``    a module computing ``x + inner(x)``
+``RNNCell``     ``nn.RNNCell`` (same parameter names and layout)
+``RNN``         ``nn.RNN(batch_first=True)``; with a readout, a module returning
+                ``readout(output[:, -1])``
+=============== ================================================================
+
+Torch works on batches: an input ``[x1, x2]`` becomes a tensor of shape ``(1, 2)`` and a
+one-output MLP gives shape ``(batch, 1)`` where ours gives a single Value. PyTorch is
+imported only when ``to_torch`` is called.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from autograd_lite.nn import MLP, RNN, Dropout, Layer, Module, Neuron, Residual, RNNCell, Sequential
+
+__all__ = ["to_torch"]
+
+
+def _import_torch() -> ModuleType:
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(
+            "to_torch() needs PyTorch, which is not installed: pip install torch "
+            "(CPU wheels: https://pytorch.org/get-started/locally/)"
+        ) from error
+    return torch
+
+
+def to_torch(model: Module) -> Any:
+    """A ``torch.nn.Module`` in float64 that computes what ``model`` computes.
+
+    Supports the modules in the table above (nested freely). The result is a copy: later
+    changes to either model do not affect the other.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(
+            f"to_torch() expects an autograd_lite.nn.Module, got {type(model).__name__}"
+        )
+    torch = _import_torch()
+    with torch.no_grad():
+        converted = _convert(model, torch, _wrappers(torch))
+    return converted.train(model.training)
+
+
+@functools.cache
+def _wrappers(torch: ModuleType) -> SimpleNamespace:
+    """Small torch modules that torch.nn lacks, defined once torch is imported."""
+
+    class ResidualModule(torch.nn.Module):
+        """``x + inner(x)``."""
+
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: Any) -> Any:
+            return x + self.inner(x)
+
+    class RNNWithReadout(torch.nn.Module):
+        """``nn.RNN`` (batch first) followed by a linear readout of the last hidden state."""
+
+        def __init__(self, rnn: Any, readout: Any) -> None:
+            super().__init__()
+            self.rnn = rnn
+            self.readout = readout
+
+        def forward(self, x: Any, h0: Any = None) -> Any:
+            output, _ = self.rnn(x, h0)
+            return self.readout(output[:, -1, :])
+
+    return SimpleNamespace(Residual=ResidualModule, RNNWithReadout=RNNWithReadout)
+
+
+def _convert(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> Any:
+    nn = torch.nn
+    if isinstance(module, MLP):
+        parts = [part for layer in module.layers for part in _linear_parts(layer.neurons, torch)]
+        return nn.Sequential(*parts)
+    if isinstance(module, Layer):
+        return nn.Sequential(*_linear_parts(module.neurons, torch))
+    if isinstance(module, Neuron):
+        return nn.Sequential(*_linear_parts([module], torch))
+    if isinstance(module, Sequential):
+        return nn.Sequential(*(_convert(m, torch, wrappers) for m in module.layers))
+    if isinstance(module, Dropout):
+        return nn.Dropout(module.p)
+    if isinstance(module, Residual):
+        return wrappers.Residual(_convert(module.module, torch, wrappers))
+    if isinstance(module, RNNCell):
+        cell = nn.RNNCell(
+            module.nin, module.nhidden, nonlinearity=module.nonlinearity, dtype=torch.float64
+        )
+        _copy_rnn_weights(module, cell, "", torch)
+        return cell
+    if isinstance(module, RNN):
+        rnn = nn.RNN(
+            module.nin,
+            module.nhidden,
+            nonlinearity=module.cell.nonlinearity,
+            batch_first=True,
+            dtype=torch.float64,
+        )
+        _copy_rnn_weights(module.cell, rnn, "_l0", torch)
+        if module.nout is None:
+            return rnn
+        (readout,) = _linear_parts(module.readout.neurons, torch)
+        return wrappers.RNNWithReadout(rnn, readout)
+    supported = "MLP, Layer, Neuron, Sequential, Dropout, Residual, RNNCell, RNN"
+    raise TypeError(f"to_torch() cannot convert {type(module).__name__}; it supports {supported}")
+
+
+def _linear_parts(neurons: Sequence[Neuron], torch: ModuleType) -> list[Any]:
+    """``nn.Linear`` holding the neurons' weights, then their activation (if any)."""
+    activations = {n.activation for n in neurons}
+    if len(activations) != 1:
+        raise ValueError(
+            f"to_torch() needs one activation per layer; this layer mixes {sorted(activations)}"
+        )
+    linear = torch.nn.Linear(neurons[0].nin, len(neurons), dtype=torch.float64)
+    linear.weight.copy_(_tensor(torch, [[w.data for w in n.w] for n in neurons]))
+    linear.bias.copy_(_tensor(torch, [n.b.data for n in neurons]))
+    activation = {
+        "relu": torch.nn.ReLU,
+        "tanh": torch.nn.Tanh,
+        "sigmoid": torch.nn.Sigmoid,
+        "leaky_relu": lambda: torch.nn.LeakyReLU(0.01),  # our slope, also torch's default
+        "linear": None,
+    }[activations.pop()]
+    return [linear] if activation is None else [linear, activation()]
+
+
+def _copy_rnn_weights(cell: RNNCell, target: Any, suffix: str, torch: ModuleType) -> None:
+    """Copy weight_ih, weight_hh, bias_ih, bias_hh (torch.nn.RNN adds the suffix ``_l0``)."""
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        values = getattr(cell, name)
+        if name.startswith("weight"):
+            data = [[v.data for v in row] for row in values]
+        else:
+            data = [v.data for v in values]
+        getattr(target, name + suffix).copy_(_tensor(torch, data))
+
+
+def _tensor(torch: ModuleType, data: Any) -> Any:
+    return torch.tensor(data, dtype=torch.float64)

@@ -1,0 +1,290 @@
+"""``Module``: the base class of every network part, with PyTorch's names and semantics.
+
+A module finds its parameters and sub-modules by looking at its own attributes, in the
+order they were assigned: a ``Value`` is a parameter, a ``Module`` is a child, and lists
+or tuples of them (nested to any depth) are walked item by item. Names are the dotted
+attribute paths, so ``MLP.layers[0].neurons[3].w[1]`` is ``"layers.0.neurons.3.w.1"``.
+Attributes whose names start with ``_`` are private and never walked.
+
+Calling a module runs ``forward`` inside ``name_scope(module.scope_name)``, so every node
+the call creates records which module made it: ``("MLP", "Layer[0]", "Neuron[3]")``. A
+module stored in a list is named with its index when the list is assigned to the parent
+(a list changed in place later, by ``append`` say, is renumbered by assigning it again).
+
+Code written for micrograd, which subclasses ``Module`` and overrides ``__call__`` and
+``parameters()`` without calling ``super().__init__()``, works unchanged.
+"""
+
+from __future__ import annotations
+
+import numbers
+import random
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from autograd_lite.engine import Value, name_scope
+
+__all__ = ["Module", "module_from_spec", "module_spec", "register_module", "registered_modules"]
+
+
+class Module:
+    """Base class: parameters, sub-modules, train/eval mode, state dicts, scoped calls.
+
+    Subclasses define ``forward(*inputs)`` and, to be saved with
+    :func:`autograd_lite.serialization.save`, ``config()`` (their constructor arguments)
+    and the ``@register_module`` decorator.
+    """
+
+    # Class attributes, so modules whose __init__ never calls super().__init__() have them.
+    training: bool = True
+    _scope_name: str = "Module"  # each subclass's own name; list items get "Name[i]"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._scope_name = cls.__name__
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Stamp list items with their index once, at assignment, so the hot forward path
+        # never has to work out its own scope name.
+        if isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                if isinstance(item, Module):
+                    object.__setattr__(item, "_scope_name", f"{type(item).__name__}[{index}]")
+        object.__setattr__(self, name, value)
+
+    # ---- calling -----------------------------------------------------------------------
+
+    @property
+    def scope_name(self) -> str:
+        """The name this module's nodes are tagged with: ``"Layer[0]"``, or the class name."""
+        return self._scope_name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with name_scope(self._scope_name):
+            return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; subclasses define it and users call the module instead."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    # ---- the module tree ---------------------------------------------------------------
+
+    def _members(self) -> Iterator[tuple[str, Value | Module]]:
+        """(name, Value or Module) for each attribute, list items under dotted names."""
+        for name, attribute in vars(self).items():
+            if not name.startswith("_"):
+                yield from _walk(name, attribute)
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        """The direct sub-modules with their attribute paths (``"layers.0"``)."""
+        return [(name, m) for name, m in self._members() if isinstance(m, Module)]
+
+    def children(self) -> list[Module]:
+        """The direct sub-modules, in attribute order."""
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self) -> list[tuple[str, Module]]:
+        """This module (named ``""``) and every sub-module, depth first, each once."""
+        found: list[tuple[str, Module]] = []
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [("", self)]
+        while stack:
+            prefix, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            found.append((prefix, module))
+            kids = [(_join(prefix, name), child) for name, child in module.named_children()]
+            stack.extend(reversed(kids))
+        return found
+
+    def modules(self) -> list[Module]:
+        """This module and every sub-module, as :meth:`named_modules` orders them."""
+        return [m for _, m in self.named_modules()]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """Every parameter with its dotted name, in attribute order; a shared one once."""
+        found: list[tuple[str, Value]] = []
+        seen_values: set[int] = set()
+        seen_modules: set[int] = set()
+        self._collect_parameters("", found, seen_values, seen_modules)
+        return found
+
+    def _collect_parameters(
+        self,
+        prefix: str,
+        found: list[tuple[str, Value]],
+        seen_values: set[int],
+        seen_modules: set[int],
+    ) -> None:
+        seen_modules.add(id(self))
+        for name, member in self._members():
+            full = _join(prefix, name)
+            if isinstance(member, Module):
+                if id(member) not in seen_modules:
+                    member._collect_parameters(full, found, seen_values, seen_modules)
+            elif id(member) not in seen_values:
+                seen_values.add(id(member))
+                found.append((full, member))
+
+    def parameters(self) -> list[Value]:
+        """Every parameter, in the order of :meth:`named_parameters`."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0.0 (gradients accumulate across backward())."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    # ---- modes -------------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (Dropout active) on this module and all sub-modules."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode) expects a bool, got {type(mode).__name__}")
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (Dropout passes inputs through); same as ``train(False)``."""
+        return self.train(False)
+
+    # ---- state -------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, float]:
+        """``{name: value}`` for every parameter, in :meth:`named_parameters` order."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Set every parameter from ``state``; keys must match exactly.
+
+        Checks everything before changing anything: missing keys raise KeyError,
+        unexpected keys ValueError, a value that is not a real number TypeError.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict expects a dict, got {type(state).__name__}")
+        named = self.named_parameters()
+        expected = [name for name, _ in named]
+        expected_set = set(expected)
+        missing = [name for name in expected if name not in state]
+        unexpected = [name for name in state if name not in expected_set]
+        if missing:
+            extra = f"; unexpected keys: {unexpected}" if unexpected else ""
+            raise KeyError(f"load_state_dict: missing keys for {self!r}: {missing}{extra}")
+        if unexpected:
+            raise ValueError(f"load_state_dict: unexpected keys for {self!r}: {unexpected}")
+        for name in expected:
+            value = state[name]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(
+                    f"load_state_dict: {name!r} must be a real number, got {type(value).__name__}"
+                )
+        for name, p in named:
+            p.data = float(state[name])
+
+    # ---- construction from a description -----------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments as a JSON-serialisable dict (used to save models)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define config(); define it (returning its "
+            "constructor arguments) and decorate the class with @register_module to save it"
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Module:
+        """Build a module from :meth:`config`'s output, with freshly drawn weights."""
+        return cls(**config)
+
+    # ---- printing ----------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """What goes inside the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        kids = self.named_children()
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not kids:
+            return head + ")"
+        lines = [f"  ({name}): {_indent(repr(child))}" for name, child in kids]
+        separator = ",\n" if self.extra_repr() else "\n"
+        return head + separator + "\n".join(lines) + "\n)"
+
+
+def _walk(name: str, obj: Any) -> Iterator[tuple[str, Value | Module]]:
+    if isinstance(obj, (Value, Module)):
+        yield name, obj
+    elif isinstance(obj, (list, tuple)):
+        for index, item in enumerate(obj):
+            yield from _walk(f"{name}.{index}", item)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")
+
+
+# --------------------------------------------------------------------------------------
+# Registry: class names in saved files → classes
+# --------------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, type[Module]] = {}
+
+
+def register_module(cls: type[Module]) -> type[Module]:
+    """Class decorator: let saved files name this class (by its ``__name__``)."""
+    if not (isinstance(cls, type) and issubclass(cls, Module)):
+        raise TypeError(f"register_module expects a Module subclass, got {cls!r}")
+    existing = _REGISTRY.get(cls.__name__)
+    if existing is not None and existing is not cls:
+        raise ValueError(
+            f"a different module class named {cls.__name__!r} is already registered "
+            f"({existing.__module__}.{existing.__qualname__}); rename one of them"
+        )
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def registered_modules() -> dict[str, type[Module]]:
+    """A copy of the registry: class name → class."""
+    return dict(_REGISTRY)
+
+
+def module_spec(module: Module) -> dict[str, Any]:
+    """``{"class": name, "config": {...}}``: enough to rebuild ``module`` (without weights)."""
+    if not isinstance(module, Module):
+        raise TypeError(f"expected a Module, got {type(module).__name__}")
+    name = type(module).__name__
+    if _REGISTRY.get(name) is not type(module):
+        raise ValueError(
+            f"{name} is not registered; decorate the class with "
+            "@autograd_lite.nn.register_module so saved files can name it"
+        )
+    return {"class": name, "config": module.config()}
+
+
+def module_from_spec(spec: Mapping[str, Any]) -> Module:
+    """Rebuild a module (fresh weights) from :func:`module_spec`'s output."""
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"a module spec must be a dict, got {type(spec).__name__}")
+    for key in ("class", "config"):
+        if key not in spec:
+            raise KeyError(f"module spec is missing {key!r}; it needs 'class' and 'config'")
+    name, config = spec["class"], spec["config"]
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"unknown module class {name!r}; registered: {sorted(_REGISTRY)}")
+    if not isinstance(config, Mapping):
+        raise TypeError(f"the config of {name} must be a dict, got {type(config).__name__}")
+    # Rebuilding a model to load saved weights into must not change the random numbers
+    # the caller draws next, so the global state is put back afterwards.
+    saved = random.getstate()
+    try:
+        return cls.from_config(config)
+    finally:
+        random.setstate(saved)

@@ -1,0 +1,262 @@
+"""Saving and loading models as JSON: readable, exact, never pickled, never half-written.
+
+A model file is one JSON object::
+
+    {
+      "format": "autograd-lite-model",
+      "version": 1,
+      "class": "MLP",
+      "config": {"nin": 2, "nouts": [16, 16, 1], "activation": "relu", ...},
+      "state": {"layers.0.neurons.0.w.0": 0.6888437030500962, ...}
+    }
+
+``class`` and ``config`` rebuild the module (any class decorated with
+``@autograd_lite.nn.register_module`` whose ``config()`` returns its constructor
+arguments; ``Sequential`` and ``Residual`` nest the ``{"class", "config"}`` of their
+parts), and ``state`` is its ``state_dict()``. Floats are written with ``repr``, which
+reads back as the identical float, so a loaded model computes bit-for-bit the same
+outputs. ``save_state_dict``/``load_state_dict`` store only ``state`` (format tag
+``"autograd-lite-state"``) for a model the caller builds.
+
+Files are written atomically: the JSON goes to a temporary file in the same directory,
+is flushed to disk, and then replaces the target in one ``os.replace``; if anything fails
+the old file is untouched and the temporary file is removed. Reading a file that is not
+a complete, valid model file raises :class:`ModelFileError` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from autograd_lite.nn.module import Module, module_from_spec, module_spec
+
+__all__ = [
+    "MODEL_FORMAT",
+    "STATE_FORMAT",
+    "VERSION",
+    "ModelFileError",
+    "atomic_write_text",
+    "load",
+    "load_state_dict",
+    "save",
+    "save_state_dict",
+]
+
+MODEL_FORMAT = "autograd-lite-model"
+STATE_FORMAT = "autograd-lite-state"
+VERSION = 1
+
+PathLike = str | os.PathLike
+
+
+class ModelFileError(ValueError):
+    """A model or state file is truncated, corrupt, or does not fit the model."""
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _as_path(path: object) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path)
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` so that readers see the old file or the new one.
+
+    The text goes to a temporary file beside ``path``, is fsynced, and is moved over
+    ``path`` with ``os.replace``; on any error the temporary file is removed and ``path``
+    is unchanged. Returns the path.
+    """
+    target = _as_path(path)
+    directory = target.parent
+    # O_EXCL with a random name: never reuse or clobber another writer's temporary file.
+    # Mode 0o666 lets the umask decide the final permissions, as a plain open() would.
+    while True:
+        temporary = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _sync_directory(directory)
+    return target
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable; not every platform can open a directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _checked_state(state: Mapping[str, Any]) -> dict[str, float]:
+    """The state as plain floats; refuses values JSON cannot hold exactly."""
+    checked = {}
+    for name, value in state.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"parameter {name!r} is a {type(value).__name__}, not a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(
+                f"parameter {name!r} is {value!r}; a model with non-finite weights cannot "
+                "be saved (JSON has no nan or inf)"
+            )
+        checked[str(name)] = value
+    return checked
+
+
+def _dump(document: dict[str, Any], path: PathLike) -> Path:
+    try:
+        text = json.dumps(document, indent=1, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"the model's config() is not JSON-serialisable: {error}") from None
+    return atomic_write_text(path, text + "\n")
+
+
+def save(model: Module, path: PathLike) -> Path:
+    """Write ``model`` (class, constructor arguments and weights) to ``path`` as JSON."""
+    if not isinstance(model, Module):
+        raise TypeError(f"save() expects an autograd_lite.nn.Module, got {type(model).__name__}")
+    spec = module_spec(model)
+    document = {
+        "format": MODEL_FORMAT,
+        "version": VERSION,
+        "class": spec["class"],
+        "config": spec["config"],
+        "state": _checked_state(model.state_dict()),
+    }
+    return _dump(document, path)
+
+
+def save_state_dict(state: Mapping[str, float] | Module, path: PathLike) -> Path:
+    """Write only the weights (a ``state_dict()``, or a module's) to ``path`` as JSON."""
+    if isinstance(state, Module):
+        state = state.state_dict()
+    if not isinstance(state, Mapping):
+        raise TypeError(f"save_state_dict() expects a dict or a Module, got {type(state).__name__}")
+    document = {"format": STATE_FORMAT, "version": VERSION, "state": _checked_state(state)}
+    return _dump(document, path)
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+def _read_document(path: PathLike, expected_format: str, required: tuple[str, ...]) -> dict:
+    """The file's JSON object, with its tag, version and required keys checked."""
+    source = _as_path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelFileError(f"{source} is not a text (UTF-8) file: {error}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        # Every complete file ends with the closing brace of its object.
+        hint = "" if text.rstrip().endswith("}") else " (the file looks truncated)"
+        raise ModelFileError(f"{source} is not valid JSON{hint}: {error}") from None
+    if not isinstance(document, dict):
+        raise ModelFileError(
+            f"{source} holds a JSON {type(document).__name__}, not an {expected_format} object"
+        )
+    tag = document.get("format")
+    if tag != expected_format:
+        raise ModelFileError(
+            f"{source} is not an {expected_format} file: its format tag is {tag!r}"
+            + (" (use load_state_dict() for it)" if tag == STATE_FORMAT else "")
+            + (" (use load() for it)" if tag == MODEL_FORMAT else "")
+        )
+    version = document.get("version")
+    if version != VERSION or isinstance(version, bool):
+        raise ModelFileError(
+            f"{source} has format version {version!r}; this autograd_lite reads version {VERSION}"
+        )
+    missing = [key for key in required if key not in document]
+    if missing:
+        raise ModelFileError(f"{source} is missing {missing}; a complete file has {required}")
+    return document
+
+
+def _read_state(document: dict, source: PathLike) -> dict[str, float]:
+    state = document["state"]
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{source}: 'state' must be an object, got {type(state).__name__}")
+    numbers_read = {}
+    for name, value in state.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ModelFileError(
+                f"{source}: parameter {name!r} is {json.dumps(value)}, not a number"
+            )
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ModelFileError(
+                f"{source}: parameter {name!r} is an integer too large for a float"
+            ) from None
+        if not math.isfinite(number):
+            raise ModelFileError(f"{source}: parameter {name!r} is {value!r}, not a finite number")
+        numbers_read[name] = number
+    return numbers_read
+
+
+def _fill(model: Module, state: dict[str, float], source: PathLike) -> None:
+    """Load ``state`` into ``model``, reporting a mismatch as a file problem."""
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        raise ModelFileError(f"{source} does not fit {model!r}: {message}") from None
+
+
+def load(path: PathLike) -> Module:
+    """Rebuild the model saved by :func:`save` at ``path``, weights included."""
+    document = _read_document(path, MODEL_FORMAT, ("class", "config", "state"))
+    state = _read_state(document, path)
+    try:
+        model = module_from_spec({"class": document["class"], "config": document["config"]})
+    except (KeyError, TypeError, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        raise ModelFileError(
+            f"{path}: cannot rebuild {document['class']!r} from its config: {message}"
+        ) from None
+    _fill(model, state, path)
+    return model
+
+
+def load_state_dict(path: PathLike, model: Module | None = None) -> dict[str, float]:
+    """Read weights saved by :func:`save_state_dict`; with ``model``, also load them into it."""
+    document = _read_document(path, STATE_FORMAT, ("state",))
+    state = _read_state(document, path)
+    if model is not None:
+        if not isinstance(model, Module):
+            raise TypeError(f"model must be a Module, got {type(model).__name__}")
+        _fill(model, state, path)
+    return state

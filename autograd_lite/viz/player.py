@@ -1,0 +1,323 @@
+"""Watch backpropagation one node at a time.
+
+``backward_steps(root)`` replays ``root.backward()`` as a sequence of :class:`Step`\\ s,
+in the order ``backward()`` itself uses (``reversed(topological_order(root,
+requires_grad_only=True))``), computing into a dictionary so that the real ``.grad`` of
+the graph is left alone unless ``apply=True`` is asked for.
+
+* Step 0 is the seed: ``d(root)/d(root) = 1``.
+* Each later step takes one operation's result ``node`` (its gradient is final by then,
+  because every node that uses it came earlier) and applies the chain rule to each of
+  its inputs that takes gradients: ``parent.grad += local_derivative * node.grad``.
+  Leaves have nothing to pass on and get no step of their own.
+* ``step.grads`` holds every gradient known after the step: those of nodes not yet
+  reached are absent. The gradients are those of this one pass, starting from zero;
+  with ``apply=True`` the real ``.grad`` are updated exactly as ``backward()`` does
+  (interior nodes reset, leaves accumulate onto what they held). Each step keeps its own
+  copy, so memory grows as steps × nodes: meant for graphs small enough to look at.
+
+``player_html(root)`` turns the steps into a self-contained HTML page (the graph as inline
+SVG, inline CSS and JavaScript, nothing fetched from the network) with play, pause,
+step and a slider; :class:`Player` shows the same page inside Jupyter.
+
+Page elements have stable ids for scripts and tests: ``#play``, ``#pause``, ``#next``,
+``#prev``, ``#slider``, ``#position``, ``#step-info`` (with ``data-step`` and
+``data-node-id``), one ``li.contribution`` per input updated, and a table ``#grads``
+whose rows ``#grad-<node id>`` hold each gradient in ``data-value`` (empty until the node
+is reached). Numbers in ``data-*`` attributes are exact (shortest round-trip form); the
+visible text is rounded. SVG nodes carry the ids of :func:`~autograd_lite.viz.graph.node_ids`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from autograd_lite.engine import Value, topological_order
+from autograd_lite.viz.graph import (
+    _as_float,
+    _pipe,
+    count_drawn_nodes,
+    draw_graph,
+    node_ids,
+    write_atomically,
+)
+
+__all__ = ["Contribution", "Player", "Step", "backward_steps", "player_html"]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one step adds to one input: ``added = local_derivative * node's grad``."""
+
+    parent: Value
+    parent_id: str
+    argument: int
+    local_derivative: float
+    added: float
+    grad_after: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the backward pass: the node processed and what it gave its inputs.
+
+    ``grads`` maps every node reached so far to its gradient after this step.
+    """
+
+    index: int
+    node: Value
+    node_id: str
+    label: str
+    op: str
+    data: float
+    grad: float
+    contributions: tuple[Contribution, ...]
+    grads: Mapping[Value, float]
+
+    @property
+    def is_seed(self) -> bool:
+        """True for step 0, which only sets d(root)/d(root) = 1."""
+        return self.index == 0
+
+    def describe(self) -> str:
+        """One line per change, e.g. ``x += -3 * 0.5 = -1.5 (now -1.5)``."""
+        name = _name(self.node, self.node_id)
+        if self.is_seed:
+            return f"step 0: seed d({name})/d({name}) = {self.grad:g}"
+        lines = [f"step {self.index}: {name} ({self.op}), grad {self.grad:.6g}"]
+        for c in self.contributions:
+            lines.append(
+                f"  {_name(c.parent, c.parent_id)}.grad += {c.local_derivative:.6g} * "
+                f"{self.grad:.6g} = {c.added:.6g}  (now {c.grad_after:.6g})"
+            )
+        return "\n".join(lines)
+
+
+def _name(node: Value, node_id: str) -> str:
+    return node.label or node_id
+
+
+def _has_custom_backward(node: Value) -> bool:
+    # micrograd-style code may assign node._backward a closure; it cannot be replayed.
+    return node._backward != node.backward_step
+
+
+def backward_steps(root: Value, *, apply: bool = False) -> Iterator[Step]:
+    """Yield the steps of ``root.backward()`` one node at a time (see the module docstring).
+
+    With ``apply=True`` each step is also applied to the real ``.grad``, so that after the
+    last step the graph holds exactly what ``root.backward()`` would have left.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_steps() expected a Value, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise ValueError(
+            "backward_steps() needs a root that requires grad; this Value is a constant "
+            "(built from constants or inside no_grad()), so nothing would flow back"
+        )
+    order = topological_order(root, requires_grad_only=True)
+    for node in order:
+        if node.parents and (node.local_derivatives is None or _has_custom_backward(node)):
+            raise ValueError(
+                f"cannot replay the backward step of a hand-built node (op {node.op!r}) whose "
+                "_backward is a Python function; define the operation with primitive()"
+            )
+    ids = node_ids(root)
+    return _steps(root, order, ids, apply)
+
+
+def _steps(root: Value, order: list[Value], ids: dict[Value, str], apply: bool) -> Iterator[Step]:
+    grads: dict[Value, float] = {root: 1.0}
+    if apply:
+        for node in order:
+            if node.parents:
+                node.grad = 0.0
+        root.grad += 1.0
+    yield _make_step(0, root, ids, (), grads)
+    index = 0
+    for node in reversed(order):
+        if not node.parents:
+            continue
+        index += 1
+        grad = grads.get(node, 0.0)
+        contributions = []
+        for argument, (parent, local) in enumerate(zip(node.parents, node.local_derivatives)):
+            if not parent.requires_grad:
+                continue
+            added = _as_float(local) * grad
+            grads[parent] = grads.get(parent, 0.0) + added
+            if apply:
+                parent.grad += added
+            contributions.append(
+                Contribution(parent, ids[parent], argument, _as_float(local), added, grads[parent])
+            )
+        yield _make_step(index, node, ids, tuple(contributions), grads)
+
+
+def _make_step(
+    index: int,
+    node: Value,
+    ids: dict[Value, str],
+    contributions: tuple[Contribution, ...],
+    grads: dict[Value, float],
+) -> Step:
+    return Step(
+        index=index,
+        node=node,
+        node_id=ids[node],
+        label=node.label,
+        op=node.op,
+        data=node.data,
+        grad=grads.get(node, 0.0),
+        contributions=contributions,
+        grads=MappingProxyType(dict(grads)),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The HTML page
+# --------------------------------------------------------------------------------------
+
+_TEMPLATE = Path(__file__).with_name("player.html")
+_PLACEHOLDER = re.compile(r"__([A-Z_]+)__")
+
+
+def _number(x: float) -> float | str:
+    """A JSON-safe number: JSON has no inf or nan, so those travel as strings."""
+    return x if math.isfinite(x) else repr(x)
+
+
+def _script_json(data: Any) -> str:
+    """JSON that is safe inside a <script> element (no ``</script>`` can appear)."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _svg(root: Value, max_nodes: int, rankdir: str) -> str:
+    # The player steps through single nodes, so collapsing (draw_graph's advice) cannot help.
+    drawn = count_drawn_nodes(topological_order(root))
+    if drawn > max_nodes:
+        raise ValueError(
+            f"the player would draw {drawn} nodes, more than max_nodes={max_nodes}: step "
+            f"through a smaller graph (one sample, fewer units) or pass max_nodes={drawn}"
+        )
+    digraph = draw_graph(root, rankdir=rankdir, max_nodes=max_nodes, edge_weight=None, legend=True)
+    svg = _pipe(digraph, "svg").decode("utf-8")
+    return svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG is inline
+
+
+def player_html(
+    root: Value,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    interval_ms: int = 800,
+    max_nodes: int = 500,
+    rankdir: str = "LR",
+    title: str = "Backward pass",
+) -> str:
+    """A self-contained HTML page that plays ``root``'s backward pass; written to ``path`` if given.
+
+    The real gradients are not changed. ``interval_ms`` is the delay between steps
+    while playing; ``max_nodes`` and ``rankdir`` go to :func:`draw_graph`.
+    """
+    page = Player(
+        root, interval_ms=interval_ms, max_nodes=max_nodes, rankdir=rankdir, title=title
+    ).html
+    if path is not None:
+        write_atomically(Path(path), page.encode("utf-8"))
+    return page
+
+
+def _page(root: Value, steps: list[Step], svg: str, interval_ms: int, title: str) -> str:
+    ids = node_ids(root)
+    nodes = [
+        {"id": ids[n], "label": n.label, "op": n.op, "data": _number(n.data)}
+        for n in topological_order(root, requires_grad_only=True)
+    ]
+    step_data = [
+        {
+            "node": s.node_id,
+            "label": s.label,
+            "op": s.op,
+            "data": _number(s.data),
+            "grad": _number(s.grad),
+            "contributions": [
+                {
+                    "parent": c.parent_id,
+                    "label": c.parent.label,
+                    "argument": c.argument,
+                    "local": _number(c.local_derivative),
+                    "added": _number(c.added),
+                    "after": _number(c.grad_after),
+                }
+                for c in s.contributions
+            ],
+        }
+        for s in steps
+    ]
+    fields = {
+        "TITLE": html.escape(title),
+        "LAST_STEP": str(len(steps) - 1),
+        "SVG": svg,
+        "NODES": _script_json(nodes),
+        "STEPS": _script_json(step_data),
+        "INTERVAL": str(interval_ms),
+    }
+    # One pass over the template, so text inserted (a label in the SVG) is never rescanned.
+    return _PLACEHOLDER.sub(
+        lambda m: fields.get(m.group(1), m.group(0)), _TEMPLATE.read_text(encoding="utf-8")
+    )
+
+
+class Player:
+    """The backward-pass player for Jupyter: displays itself; ``save(path)`` writes the page.
+
+    ``.steps`` are the :func:`backward_steps`, ``.html`` the page (see :func:`player_html`
+    for the options); ``height`` is the height of the frame shown in the notebook.
+
+    >>> Player(loss)            # in a notebook cell  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        root: Value,
+        *,
+        height: int = 600,
+        interval_ms: int = 800,
+        max_nodes: int = 500,
+        rankdir: str = "LR",
+        title: str = "Backward pass",
+    ) -> None:
+        if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or interval_ms < 1:
+            raise ValueError(f"interval_ms must be a positive int, got {interval_ms!r}")
+        self.root = root
+        self.height = height
+        svg = _svg(root, max_nodes, rankdir)  # first: it refuses graphs too large to show
+        self.steps = list(backward_steps(root))
+        self.html = _page(root, self.steps, svg, interval_ms, title)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page atomically to ``path`` and return it."""
+        target = Path(path)
+        write_atomically(target, self.html.encode("utf-8"))
+        return target
+
+    def _repr_html_(self) -> str:
+        # An iframe keeps the page's script and ids apart from the notebook's own.
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
+            f'style="width: 100%; height: {int(self.height)}px; border: 0" '
+            'sandbox="allow-scripts"></iframe>'
+        )
+
+    def __repr__(self) -> str:
+        return f"Player({len(self.steps)} steps, root={self.root!r})"

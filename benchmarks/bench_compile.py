@@ -1,0 +1,372 @@
+"""Compiled batched replay (autograd_lite.compile) against the interpreted engine, micrograd
+and PyTorch, measured in the same process.
+
+Machines here are shared and noisy, so engines are timed alternately, each comparison is
+a ratio of two times taken back to back, and every number printed is a median over
+repeats. BLAS and PyTorch run on one thread each (``--threads``): on a loaded 2-core
+machine a multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take
+milliseconds.
+
+    python benchmarks/bench_compile.py            # full run (a few minutes)
+    python benchmarks/bench_compile.py --quick    # smoke run
+
+(a) One training step (zero grads, mean loss over the batch, backward, SGD update) of
+    ``MLP(64, [32, 10])`` with softmax cross-entropy at batch 256: the compiled replay
+    against the interpreted engine (the bar: at least 30x faster per sample) and against
+    PyTorch CPU tensors doing the same step in float64 and float32. micrograd 0.1.0 (its
+    own nn; a multi-class hinge loss since it has no exp or log) and the interpreted engine
+    are timed on fewer samples and compared per sample.
+(b) Cost against batch size (1, 8, 64, 512) and against hidden width.
+(c) Digits: an MLP trained with compiled steps, time and test accuracy (the bar: 95% in
+    under a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import autograd_lite as al
+from autograd_lite import losses
+from autograd_lite.compile import compile_loss
+from autograd_lite.nn import MLP
+from autograd_lite.optim import SGD, Adam
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - the benchmark needs the compile extra
+    sys.exit('numpy is not installed: pip install "autograd-lite[compile]"')
+
+N_IN, HIDDEN, N_CLASSES = 64, 32, 10
+LR = 0.05
+
+
+# ---- data and timing ------------------------------------------------------------------------
+
+
+def random_batch(n: int, n_in: int, seed: int) -> tuple[list[list[float]], list[int]]:
+    rng = random.Random(seed)
+    X = [[rng.random() for _ in range(n_in)] for _ in range(n)]
+    y = [rng.randrange(N_CLASSES) for _ in range(n)]
+    return X, y
+
+
+def timed(function: Callable[[], object]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def median_time(function: Callable[[], object], repeats: int) -> float:
+    function()  # warm-up: first call traces, compiles and checks
+    return statistics.median(timed(function) for _ in range(repeats))
+
+
+def paired(
+    functions: dict[str, tuple[Callable[[], object], int]], repeats: int
+) -> dict[str, float]:
+    """Median seconds per sample of each function, timed in alternation.
+
+    ``functions`` maps a name to (step, samples per step). Returns, per name, the median
+    time per sample, and for every name after the first, ``"<name>/<first>"``: the median
+    of the per-round ratios of its per-sample time to the first one's.
+    """
+    names = list(functions)
+    for step, _ in functions.values():
+        step()  # warm-up
+    per_sample: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
+    for _ in range(repeats):
+        round_times = {}
+        for name in names:
+            step, samples = functions[name]
+            round_times[name] = timed(step) / samples
+            per_sample[name].append(round_times[name])
+        for name in names[1:]:
+            ratios[name].append(round_times[name] / round_times[names[0]])
+    result = {name: statistics.median(times) for name, times in per_sample.items()}
+    for name, values in ratios.items():
+        result[f"{name}/{names[0]}"] = statistics.median(values)
+    return result
+
+
+def limit_threads(threads: int) -> str:
+    """One (or ``threads``) BLAS and PyTorch threads; returns a note of what was set."""
+    notes = []
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+        notes.append(f"numpy BLAS {threads}")
+    except ImportError:
+        notes.append("numpy BLAS default (threadpoolctl not installed)")
+    torch = optional_torch()
+    if torch is not None:
+        torch.set_num_threads(threads)
+        notes.append(f"torch {threads}")
+    return ", ".join(notes)
+
+
+def optional_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# ---- the steps ------------------------------------------------------------------------------
+
+
+def compiled_step(width: int = HIDDEN, loss: Callable[..., Any] = losses.cross_entropy):
+    """A function doing one compiled training step on a fixed batch, and the model."""
+    model = MLP(N_IN, [width, N_CLASSES], seed=0)
+    optimizer = SGD(model.parameters(), lr=LR)
+    X0, y0 = random_batch(1, N_IN, seed=99)
+    step = compile_loss(model, loss, X0[0], y0[0])
+
+    def make(X: Any, y: Any) -> Callable[[], float]:
+        def run() -> float:
+            optimizer.zero_grad()
+            value = step.backward(X, y)
+            optimizer.step()
+            return value
+
+        return run
+
+    return make
+
+
+def interpreted_step(loss: Callable[..., Any] = losses.cross_entropy):
+    model = MLP(N_IN, [HIDDEN, N_CLASSES], seed=0)
+    optimizer = SGD(model.parameters(), lr=LR)
+
+    def make(X: Any, y: Any) -> Callable[[], float]:
+        def run() -> float:
+            optimizer.zero_grad()
+            total = al.sum_values([loss(model(x), t) for x, t in zip(X, y)]) * (1.0 / len(X))
+            total.backward()
+            optimizer.step()
+            return total.data
+
+        return run
+
+    return make
+
+
+def micrograd_step():
+    from micrograd.engine import Value as MgValue
+    from micrograd.nn import MLP as MgMLP
+
+    random.seed(0)
+    model = MgMLP(N_IN, [HIDDEN, N_CLASSES])
+    params = model.parameters()
+
+    def make(X: Any, y: Any) -> Callable[[], float]:
+        def run() -> float:
+            total = 0
+            for x, target in zip(X, y):
+                scores = model([MgValue(v) for v in x])
+                margin = 1 - scores[target]
+                total = total + sum(
+                    (margin + s).relu() for i, s in enumerate(scores) if i != target
+                )
+            total = total * (1.0 / len(X))
+            model.zero_grad()
+            total.backward()
+            for p in params:
+                p.data -= LR * p.grad
+            return total.data
+
+        return run
+
+    return make
+
+
+def torch_step(dtype_name: str, width: int = HIDDEN):
+    torch = optional_torch()
+    dtype = getattr(torch, dtype_name)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(N_IN, width), torch.nn.ReLU(), torch.nn.Linear(width, N_CLASSES)
+    ).to(dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+
+    def make(X: Any, y: Any) -> Callable[[], float]:
+        inputs = torch.tensor(X, dtype=dtype)
+        targets = torch.tensor(y)
+
+        def run() -> float:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+
+        return run
+
+    return make
+
+
+# ---- (a) one step at batch 256 ------------------------------------------------------------
+
+
+def headline(batch: int, slow_batch: int, micrograd_batch: int, repeats: int) -> None:
+    X, y = random_batch(batch, N_IN, seed=1)
+    print(f"(a) one training step of MLP({N_IN}, [{HIDDEN}, {N_CLASSES}]), SGD, batch {batch}")
+    functions = {
+        "compiled": (compiled_step()(X, y), batch),
+        "compiled (numpy input)": (compiled_step()(np.array(X), np.array(y)), batch),
+        "interpreted": (interpreted_step()(X[:slow_batch], y[:slow_batch]), slow_batch),
+    }
+    torch = optional_torch()
+    if torch is not None:
+        functions["torch float64"] = (torch_step("float64")(X, y), batch)
+        functions["torch float32"] = (torch_step("float32")(X, y), batch)
+    result = paired(functions, repeats)
+    print("    per sample (cross-entropy; the interpreted engine on", slow_batch, "samples):")
+    for name in functions:
+        print(f"      {name:24s} {result[name] * 1e6:10.2f} µs")
+    print("    ratios (median of per-round ratios, per sample):")
+    print(f"      interpreted / compiled     {result['interpreted/compiled']:8.1f}x  (bar: >= 30x)")
+    print(f"      compiled / compiled(numpy) {1 / result['compiled (numpy input)/compiled']:8.2f}x")
+    if torch is not None:
+        print(f"      compiled / torch float64   {1 / result['torch float64/compiled']:8.2f}x")
+        print(f"      compiled / torch float32   {1 / result['torch float32/compiled']:8.2f}x")
+
+    # micrograd has no exp or log: compare on the multi-class hinge loss, per sample.
+    hinge = {
+        "compiled hinge": (compiled_step(loss=losses.multiclass_hinge)(X, y), batch),
+        "interpreted hinge": (
+            interpreted_step(loss=losses.multiclass_hinge)(X[:slow_batch], y[:slow_batch]),
+            slow_batch,
+        ),
+    }
+    try:
+        hinge["micrograd hinge"] = (
+            micrograd_step()(X[:micrograd_batch], y[:micrograd_batch]),
+            micrograd_batch,
+        )
+    except ImportError:
+        print('    micrograd not installed (pip install "autograd-lite[bench]"): skipped')
+    result = paired(hinge, repeats)
+    print("    multi-class hinge loss, per sample (micrograd on", micrograd_batch, "samples):")
+    for name in hinge:
+        print(f"      {name:24s} {result[name] * 1e6:10.2f} µs")
+    print(f"      interpreted / compiled     {result['interpreted hinge/compiled hinge']:8.1f}x")
+    if "micrograd hinge" in hinge:
+        print(f"      micrograd / compiled       {result['micrograd hinge/compiled hinge']:8.1f}x")
+
+
+# ---- (b) scaling ------------------------------------------------------------------------------
+
+
+def scaling(batches: list[int], widths: list[int], repeats: int) -> None:
+    torch = optional_torch()
+    print("(b) cost of one compiled step against batch size (width 32)")
+    print("      batch   µs/step   µs/sample   torch f64 µs/step   compiled/torch")
+    make = compiled_step()
+    make_torch = torch_step("float64") if torch is not None else None
+    for batch in batches:
+        X, y = random_batch(batch, N_IN, seed=batch)
+        functions = {"compiled": (make(X, y), 1)}
+        if make_torch is not None:
+            functions["torch"] = (make_torch(X, y), 1)
+        result = paired(functions, repeats)
+        step = result["compiled"]
+        torch_text = (
+            f"{result['torch'] * 1e6:12.1f}   {1 / result['torch/compiled']:12.2f}x"
+            if make_torch
+            else ""
+        )
+        print(f"      {batch:5d} {step * 1e6:9.1f} {step / batch * 1e6:11.2f}   {torch_text}")
+    print("    against hidden width (batch 256)")
+    print("      width   params   µs/step   torch f64 µs/step   compiled/torch")
+    X, y = random_batch(256, N_IN, seed=3)
+    for width in widths:
+        functions = {"compiled": (compiled_step(width)(X, y), 1)}
+        if torch is not None:
+            functions["torch"] = (torch_step("float64", width)(X, y), 1)
+        result = paired(functions, repeats)
+        params = N_IN * width + width + width * N_CLASSES + N_CLASSES
+        torch_text = (
+            f"{result['torch'] * 1e6:12.1f}   {1 / result['torch/compiled']:12.2f}x"
+            if torch is not None
+            else ""
+        )
+        print(f"      {width:5d} {params:8d} {result['compiled'] * 1e6:9.1f}   {torch_text}")
+
+
+# ---- (c) digits -----------------------------------------------------------------------------
+
+
+def train_digits(epochs: int, batch_size: int = 32, hidden: int = 64, seed: int = 0) -> dict:
+    """Train MLP(64, [hidden, 10]) on the digits with compiled steps; time and test accuracy."""
+    from autograd_lite.data import batches, load_digits, train_test_split
+
+    start = time.perf_counter()
+    X, y = load_digits()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, seed=seed)
+    model = MLP(64, [hidden, 10], init="he", seed=seed)
+    optimizer = Adam(model.parameters(), lr=3e-3)
+    step = compile_loss(model, losses.cross_entropy, X_train[0], y_train[0])
+    accuracy = 0.0
+    for epoch in range(epochs):
+        for X_batch, y_batch in batches(X_train, y_train, batch_size, seed=seed + epoch):
+            optimizer.zero_grad()
+            step.backward(X_batch, y_batch)
+            optimizer.step()
+        scores = np.array(step.forward(X_test))
+        accuracy = float(np.mean(scores.argmax(axis=1) == np.array(y_test)))
+    return {
+        "seconds": time.perf_counter() - start,
+        "accuracy": accuracy,
+        "epochs": epochs,
+        "train": len(X_train),
+        "test": len(X_test),
+    }
+
+
+def digits(epochs: int) -> None:
+    print(f"(c) digits: MLP(64, [64, 10]), Adam, batch 32, {epochs} epochs of compiled steps")
+    try:
+        result = train_digits(epochs)
+    except ImportError as error:
+        print(f"    skipped: {error}")
+        return
+    verdict = "meets" if result["accuracy"] >= 0.95 and result["seconds"] < 60 else "MISSES"
+    print(
+        f"    {result['train']} training / {result['test']} test samples: test accuracy "
+        f"{result['accuracy']:.2%} in {result['seconds']:.1f} s (load, compile, train, "
+        f"evaluate) — {verdict} the bar of 95% in under 60 s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few repeats, small sizes")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
+    args = parser.parse_args(argv)
+    print(
+        f"threads: {limit_threads(args.threads)}; numpy {np.__version__}; Python {sys.version.split()[0]}"
+    )
+    if args.quick:
+        headline(batch=64, slow_batch=8, micrograd_batch=2, repeats=3)
+        scaling([1, 64], [32], repeats=3)
+        digits(epochs=2)
+    else:
+        headline(batch=256, slow_batch=32, micrograd_batch=4, repeats=11)
+        scaling([1, 8, 64, 512], [8, 32, 128, 512], repeats=11)
+        digits(epochs=20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Tests for ``autograd-lite demo`` (autograd_lite/cli/demo.py), run through cli.main."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from autograd_lite import data, serialization
+from autograd_lite.cli import build_parser, main
+from autograd_lite.training import accuracy
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_demo_trains_moons_well_and_fast_and_says_where_the_pictures_are(tmp_path, capsys):
+    """The demo finishes in under 30 s, classifies the moons ≥ 95%, and lists its pictures."""
+    out = tmp_path / "demo"
+    started = time.perf_counter()
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 0
+    assert time.perf_counter() - started < 30
+    stdout = capsys.readouterr().out
+    graph = "forward_graph.svg" if shutil.which("dot") else "forward_graph.dot"
+    pictures = ["loss_curve.png", "gradient_flow.png", "decision_boundary.png", graph]
+    for name in pictures:
+        path = out / name
+        assert path.exists()
+        assert str(path.resolve()) in stdout
+    for name in pictures[:3]:
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+    # The saved model, checked on the demo's data regenerated independently of the CLI.
+    model = serialization.load(out / "model.json")
+    X, y = data.make_moons(200, seed=0)
+    assert accuracy(model, X, y) >= 0.95
+
+
+def test_demo_writes_to_autograd_lite_demo_by_default():
+    """Without --out the demo writes to ./autograd-lite-demo."""
+    args = build_parser().parse_args(["demo"])
+    assert args.out == Path("autograd-lite-demo")
+    assert args.func.__module__ == "autograd_lite.cli.demo"
+
+
+def test_demo_rejects_unknown_arguments_in_one_line(capsys):
+    """A missing --out value is reported in one line, without a traceback, with status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected one argument" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_demo_refuses_an_unwritable_output_directory(tmp_path, capsys):
+    """--out below a regular file gives one error line and exit status 2, before training."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["demo", "--out", str(blocker / "demo")]) == 2
+    assert "cannot write to --out" in capsys.readouterr().err

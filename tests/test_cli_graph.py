@@ -1,0 +1,168 @@
+"""Tests for ``autograd-lite graph``: evaluate, back-propagate, print and draw an expression.
+
+Printed gradients are checked against sympy; hostile expressions must exit with status 2
+and run nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import sympy as sp
+
+from autograd_lite.cli import main
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the dot program is missing")
+
+
+def printed_numbers(text: str) -> dict[str, float]:
+    """``out`` and each ``d(out)/dNAME`` from the command's output."""
+    found = {}
+    for line in text.splitlines():
+        match = re.match(r"(out = .*|d\(out\)/d\w+) = (\S+)$", line)
+        if match:
+            key = "out" if match.group(1).startswith("out") else match.group(1)
+            found[key] = float(match.group(2))
+    return found
+
+
+@needs_dot
+def test_the_example_from_the_brief_prints_sympys_gradients_and_writes_svg(tmp_path, capsys):
+    """tanh(x*w + b): printed value and gradients are sympy's; the SVG shows them."""
+    out = tmp_path / "graph.svg"
+    argv = ["graph", "tanh(x*w + b)", "--x", "2", "--w", "-3", "--b", "6.88", "--out", str(out)]
+    assert main(argv) == 0
+    printed = printed_numbers(capsys.readouterr().out)
+    x, w, b = sp.symbols("x w b")
+    expression = sp.tanh(x * w + b)
+    at = {x: 2, w: -3, b: sp.Rational(688, 100)}
+    assert printed["out"] == pytest.approx(float(expression.subs(at)), rel=1e-5)
+    for symbol in (x, w, b):
+        expected = float(sp.diff(expression, symbol).subs(at))
+        assert printed[f"d(out)/d{symbol}"] == pytest.approx(expected, rel=1e-5)
+    svg = out.read_text()
+    assert "</svg>" in svg and "grad" in svg
+    assert f"grad {float(sp.diff(expression, w).subs(at)):.4f}" in svg
+
+
+@needs_dot
+@pytest.mark.parametrize(
+    ("suffix", "magic"), [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".dot", b"digraph")]
+)
+def test_out_suffix_picks_the_format(tmp_path, capsys, suffix, magic):
+    """--out graph.png / .pdf / .dot writes that format."""
+    path = tmp_path / f"graph{suffix}"
+    assert main(["graph", "x * y", "--x", "1.5", "--y=-2", "--out", str(path)]) == 0
+    assert path.read_bytes().startswith(magic)
+    assert f"wrote {path}" in capsys.readouterr().out
+
+
+def test_options_may_come_before_the_expression_and_in_any_order(tmp_path, capsys):
+    """--out before the expression, --NAME=VALUE and negative values all work."""
+    path = tmp_path / "g.dot"
+    assert main(["graph", "--out", str(path), "x ** 2 - y", "--y=-1", "--x", "-3"]) == 0
+    printed = printed_numbers(capsys.readouterr().out)
+    assert printed == {"out": 10.0, "d(out)/dx": -6.0, "d(out)/dy": -1.0}  # 9 + 1; 2x; -1
+    assert "rankdir=LR" in path.read_text()
+    assert main(["graph", "x", "--x", "1", "--rankdir", "TB", "--out", str(path)]) == 0
+    assert "rankdir=TB" in path.read_text()
+
+
+def test_without_out_nothing_is_written(tmp_path, capsys, monkeypatch):
+    """No --out: the numbers are printed and no file appears."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", "sigmoid(z)", "--z", "0"]) == 0
+    assert printed_numbers(capsys.readouterr().out) == {"out": 0.5, "d(out)/dz": 0.25}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_expression_without_variables_has_no_gradients(capsys):
+    """'2 + 3' prints 5 and says there is nothing to differentiate."""
+    assert main(["graph", "2 + 3"]) == 0
+    output = capsys.readouterr().out
+    assert "= 5" in output and "no variables" in output
+
+
+HOSTILE = [
+    "__import__('os').system('touch pwned')",
+    "open('pwned', 'w')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "x.__class__",
+    "lambda: 0",
+    "[x for x in ()]",
+    "exec('import os')",
+    "tanh(x=1)",
+    "'x'",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE)
+def test_hostile_expressions_exit_2_and_run_nothing(expression, tmp_path, capsys, monkeypatch):
+    """Anything outside the grammar: one line on stderr, exit status 2, no file created."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", expression, "--x", "1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("autograd-lite graph: error:")
+    assert "not allowed" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["x * y", "--x", "1"], "no value for y: pass --y VALUE"),
+        (["x", "--x", "1", "--z", "2"], "unknown option --z: the expression has x"),
+        (["x", "--x", "abc"], "--x expects a number, got 'abc'"),
+        (["x", "--x", "nan"], "--x expects a finite number"),
+        (["x", "--x"], "--x needs a value"),
+        (["x", "--x", "1", "--x", "2"], "--x is given twice"),
+        (["x", "--x", "1", "stray"], "expected --NAME VALUE, got 'stray'"),
+        (["x", "--x", "1", "--out", "g.jpg"], "--out must end in one of .svg"),
+        (["x", "--x", "1", "--rankdir", "XY"], "--rankdir must be one of LR"),
+        (["out + 1", "--out", "g.dot"], "'out' is taken by the --out option"),
+        (["log(x)", "--x", "-1"], "log is defined for x >= 0"),
+        (["x +", "--x", "1"], "not a valid expression"),
+    ],
+)
+def test_user_mistakes_exit_2_with_a_clear_message(argv, message, tmp_path, capsys, monkeypatch):
+    """Each mistake gives exit status 2 and says what to do."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_dot_program_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    """Without Graphviz's dot an SVG cannot be made: exit 2 with install instructions."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert main(["graph", "x * 2", "--x", "1", "--out", str(tmp_path / "g.svg")]) == 2
+    assert "apt-get install graphviz" in capsys.readouterr().err
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_help_shows_the_example(capsys):
+    """--help after the expression prints the sub-command's help with an example."""
+    assert main(["graph", "x", "--help"]) == 0
+    output = capsys.readouterr().out
+    assert "--NAME VALUE" in output and "tanh(x*w + b)" in output
+
+
+def test_the_installed_command_runs(tmp_path):
+    """python -m autograd_lite graph ... works end to end in a fresh process."""
+    result = subprocess.run(
+        [sys.executable, "-m", "autograd_lite", "graph", "x * x", "--x", "3"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert printed_numbers(result.stdout) == {"out": 9.0, "d(out)/dx": 6.0}

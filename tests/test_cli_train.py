@@ -1,0 +1,256 @@
+"""Tests for ``autograd-lite train`` (autograd_lite/cli/train.py), run through cli.main."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from autograd_lite import data, serialization
+from autograd_lite.cli import main
+from autograd_lite.cli import train as cli_train
+from autograd_lite.training import evaluate
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+QUICK = ["--samples", "24", "--hidden", "3", "--epochs", "2", "--no-progress"]
+# Most tests are about training, not pictures, which take seconds to draw.
+FAST = [*QUICK, "--no-plots"]
+
+
+def _compile_available():
+    try:
+        import numpy  # noqa: F401
+
+        from autograd_lite.compile import compile_loss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _scores(stdout):
+    """{"train": (loss, accuracy or None), "test": ...} parsed from the printed summary."""
+    scores = {}
+    for line in stdout.splitlines():
+        words = line.split()
+        if words and words[0] in ("train", "test") and words[1] == "loss":
+            accuracy = float(words[4].rstrip("%")) / 100 if len(words) > 3 else None
+            scores[words[0]] = (float(words[2]), accuracy)
+    return scores
+
+
+def test_train_writes_the_model_history_and_pictures(tmp_path, capsys):
+    """A moons run prints train/test scores and writes every promised file."""
+    out = tmp_path / "run"
+    status = main(["train", "--dataset", "moons", *QUICK, "--out", str(out)])
+    assert status == 0
+    captured = capsys.readouterr()
+    names = {"model.json", "history.json", "loss_curve.png", "gradient_flow.png"}
+    names |= {"decision_boundary.png"}
+    names |= {"forward_graph.svg" if shutil.which("dot") else "forward_graph.dot"}
+    assert names <= {p.name for p in out.iterdir()}
+    for name in ("loss_curve.png", "gradient_flow.png", "decision_boundary.png"):
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+    if shutil.which("dot"):
+        assert "<svg" in (out / "forward_graph.svg").read_text()
+    history = json.loads((out / "history.json").read_text())
+    assert [r["epoch"] for r in history["records"]] == [1, 2]
+    assert set(_scores(captured.out)) == {"train", "test"}
+    for name in names:
+        assert name in captured.out
+
+
+def test_printed_scores_are_those_of_the_saved_model(tmp_path, capsys):
+    """The saved model, scored on the same seeded split, gives the printed loss and accuracy."""
+    out = tmp_path / "run"
+    main(["train", "--dataset", "circles", *FAST, "--seed", "3", "--out", str(out)])
+    printed = _scores(capsys.readouterr().out)
+    model = serialization.load(out / "model.json")
+    X, y = data.make_circles(24, seed=3)
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=0.25, seed=3)
+    for name, (X_part, y_part) in {"train": (X_train, y_train), "test": (X_test, y_test)}.items():
+        scores = evaluate(model, X_part, y_part)
+        assert printed[name][0] == pytest.approx(scores["loss"], abs=5e-5)
+        assert printed[name][1] == pytest.approx(scores["accuracy"], abs=5e-4)
+
+
+def test_same_seed_gives_the_same_model(tmp_path, capsys):
+    """Two runs with one seed save identical weights; another seed differs."""
+
+    def state(seed, name):
+        out = tmp_path / name
+        main(
+            [
+                "train",
+                "--dataset",
+                "xor",
+                *QUICK,
+                "--batch-size",
+                "5",
+                "--seed",
+                seed,
+                "--out",
+                str(out),
+            ]
+        )
+        return json.loads((out / "model.json").read_text())["state"]
+
+    assert state("1", "a") == state("1", "b")
+    assert state("1", "a") != state("2", "c")
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "rmsprop"])
+def test_every_optimizer_trains(tmp_path, capsys, optimizer):
+    """Each --optimizer choice runs and prints its default learning rate."""
+    out = tmp_path / optimizer
+    assert main(["train", *FAST, "--optimizer", optimizer, "--out", str(out)]) == 0
+    expected_lr = cli_train.DEFAULT_LR[optimizer]
+    assert f"{optimizer} (lr {expected_lr:g})" in capsys.readouterr().out
+
+
+def test_no_plots_saves_only_the_model_and_history(tmp_path, capsys):
+    """--no-plots writes model.json and history.json and nothing else."""
+    out = tmp_path / "run"
+    assert main(["train", *FAST, "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"model.json", "history.json"}
+
+
+def test_house_prices_is_a_regression_without_a_decision_boundary(tmp_path, capsys):
+    """--dataset house trains one linear output, prints losses only, draws no boundary."""
+    out = tmp_path / "house"
+    assert main(["train", "--dataset", "house", *QUICK, "--out", str(out)]) == 0
+    scores = _scores(capsys.readouterr().out)
+    assert scores["train"][1] is None and scores["test"][1] is None
+    assert not (out / "decision_boundary.png").exists()
+    assert serialization.load(out / "model.json").nouts[-1] == 1
+
+
+def test_spirals_with_three_classes_get_three_outputs(tmp_path, capsys):
+    """--classes 3 on spirals builds a three-output model and draws its regions."""
+    out = tmp_path / "spirals"
+    args = ["train", "--dataset", "spirals", "--classes", "3", *QUICK, "--out", str(out)]
+    assert main(args) == 0
+    assert serialization.load(out / "model.json").nouts[-1] == 3
+    assert (out / "decision_boundary.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_digits_without_compile_suggests_it(tmp_path, capsys):
+    """--dataset digits without --compile trains but prints a note suggesting --compile."""
+    out = tmp_path / "digits"
+    args = ["train", "--dataset", "digits", "--samples", "30", "--hidden", "2", "--epochs", "1"]
+    assert main([*args, "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "add --compile" in captured.err
+    assert serialization.load(out / "model.json").nouts == [2, 10]
+
+
+@pytest.mark.skipif(not _compile_available(), reason="autograd_lite.compile not available")
+def test_compile_gives_the_same_model_as_the_interpreter(tmp_path, capsys):
+    """--compile trains to the same weights as the interpreted run (digits subset)."""
+    args = ["train", "--dataset", "digits", "--samples", "120", "--hidden", "8", "--epochs", "3"]
+    args += ["--batch-size", "32", "--no-progress", "--no-plots"]
+    main([*args, "--compile", "--out", str(tmp_path / "compiled")])
+    main([*args, "--out", str(tmp_path / "interpreted")])
+    compiled = json.loads((tmp_path / "compiled" / "model.json").read_text())["state"]
+    interpreted = json.loads((tmp_path / "interpreted" / "model.json").read_text())["state"]
+    assert compiled.keys() == interpreted.keys()
+    assert list(compiled.values()) == pytest.approx(list(interpreted.values()), rel=1e-6, abs=1e-9)
+
+
+def test_without_graphviz_dot_the_forward_graph_is_saved_as_dot(tmp_path, capsys, monkeypatch):
+    """With no `dot` program the graph is written as forward_graph.dot with a one-line note."""
+    monkeypatch.setattr(cli_train.shutil, "which", lambda name: None)
+    out = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(out)]) == 0
+    assert (out / "forward_graph.dot").read_text().lstrip().startswith("digraph")
+    assert not (out / "forward_graph.svg").exists()
+    notes = [line for line in capsys.readouterr().err.splitlines() if "Graphviz" in line]
+    assert len(notes) == 1
+
+
+def test_without_matplotlib_the_plots_are_skipped_with_a_note(tmp_path, capsys, monkeypatch):
+    """A missing matplotlib skips the pictures with notes; the model is still saved."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "run"
+    assert main(["train", *QUICK, "--out", str(out)]) == 0
+    assert (out / "model.json").exists() and not (out / "loss_curve.png").exists()
+    err = capsys.readouterr().err
+    assert "skipped loss_curve.png" in err and 'pip install "autograd-lite[viz]"' in err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["--hidden", "0"], "positive whole numbers separated by commas"),
+        (["--hidden", "16,x"], "got '16,x'"),
+        (["--epochs", "-1"], "--epochs: expected a positive whole number, got '-1'"),
+        (["--epochs", "0"], "--epochs: expected a positive whole number"),
+        (["--lr", "abc"], "--lr: expected a positive number, got 'abc'"),
+        (["--lr", "nan"], "--lr: expected a positive number"),
+        (["--batch-size", "0"], "--batch-size: expected a positive whole number"),
+        (["--test-size", "1.5"], "--test-size: expected a number between 0 and 1"),
+        (["--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_status_2(args, fragment, capsys):
+    """Each bad argument is reported in one line naming it, with exit status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_compile_without_numpy_is_one_line_saying_what_to_install(tmp_path, capsys, monkeypatch):
+    """--compile without the compile extra exits with status 2 and the pip command."""
+    monkeypatch.setitem(sys.modules, "autograd_lite.compile", None)
+    status = main(["train", *FAST, "--compile", "--out", str(tmp_path / "run")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert 'pip install "autograd-lite[compile]"' in err and "Traceback" not in err
+
+
+def test_unwritable_output_directory_is_refused_before_training(tmp_path, capsys):
+    """--out below a regular file is reported in one line (status 2) before any training."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    status = main(["train", *FAST, "--out", str(blocker / "run")])
+    assert status == 2
+    captured = capsys.readouterr()
+    assert "cannot write to --out" in captured.err
+    assert "training" not in captured.out
+
+
+def test_help_runs_as_a_program():
+    """`autograd-lite --help` works in a fresh process and lists train and demo."""
+    program = shutil.which("autograd-lite")
+    command = [program] if program else [sys.executable, "-m", "autograd_lite"]
+    result = subprocess.run(
+        [*command, "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0
+    assert "train" in result.stdout and "demo" in result.stdout
+    result = subprocess.run(
+        [*command, "train", "--epochs", "x"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "--epochs" in result.stderr
+
+
+def test_train_help_lists_every_option(capsys):
+    """`train --help` documents each option the brief names."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--dataset", "--hidden", "--activation", "--optimizer", "--lr", "--epochs"):
+        assert option in text
+    for option in ("--batch-size", "--seed", "--out", "--compile", "--no-progress", "--no-plots"):
+        assert option in text

@@ -1,0 +1,335 @@
+"""Tests for autograd_lite.data: toy data sets, digits, splitting and batching.
+
+Geometry is checked against scikit-learn's generators (an independent implementation)
+and against the closed-form shapes the docstrings promise.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from collections import Counter
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from autograd_lite import data
+
+GENERATORS = {
+    "moons": lambda seed: data.make_moons(60, seed=seed),
+    "circles": lambda seed: data.make_circles(60, seed=seed),
+    "spirals": lambda seed: data.make_spirals(60, n_classes=3, seed=seed),
+    "xor": lambda seed: data.make_xor(60, seed=seed),
+    "house": lambda seed: data.make_house_prices(60, seed=seed),
+}
+
+
+def _sorted_points(X):
+    return sorted((round(a, 9), round(b, 9)) for a, b in X)
+
+
+# ---- shapes, types, determinism ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_generators_return_rows_of_floats_and_one_label_per_row(name):
+    """Every generator returns n rows of floats of one width and n labels."""
+    X, y = GENERATORS[name](0)
+    assert len(X) == len(y) == 60
+    width = 3 if name == "house" else 2
+    assert all(len(row) == width and all(type(v) is float for v in row) for row in X)
+    expected_label_type = float if name == "house" else int
+    assert all(type(label) is expected_label_type for label in y)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_same_seed_gives_the_same_data(name):
+    """Generating twice with one seed gives identical data."""
+    assert GENERATORS[name](7) == GENERATORS[name](7)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_different_seeds_give_different_data(name):
+    """Two seeds give different points."""
+    assert GENERATORS[name](1)[0] != GENERATORS[name](2)[0]
+
+
+def test_seed_none_draws_fresh_randomness():
+    """seed=None is accepted and gives data that differs between calls."""
+    assert data.make_moons(20, seed=None)[0] != data.make_moons(20, seed=None)[0]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (lambda: data.make_moons("10"), TypeError, "str"),
+        (lambda: data.make_moons(0), ValueError, "at least 1"),
+        (lambda: data.make_moons(10, noise=-0.1), ValueError, ">= 0"),
+        (lambda: data.make_moons(10, noise=math.nan), ValueError, ">= 0"),
+        (lambda: data.make_moons(10, seed="a"), TypeError, "seed"),
+        (lambda: data.make_circles(10, factor=1.0), ValueError, "between 0 and 1"),
+        (lambda: data.make_spirals(10, n_classes=1), ValueError, "n_classes"),
+        (lambda: data.make_spirals(2, n_classes=3), ValueError, "at least n_classes"),
+        (lambda: data.make_xor(2.5), TypeError, "float"),
+        (lambda: data.make_house_prices(-1), ValueError, "at least 1"),
+    ],
+)
+def test_generators_reject_bad_arguments_with_clear_errors(call, error, fragment):
+    """Bad sizes, noise, factors and seeds raise errors naming the problem."""
+    with pytest.raises(error, match=fragment):
+        call()
+
+
+# ---- class balance ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100])
+def test_moons_and_circles_split_the_classes_in_half(n):
+    """Class 0 gets n // 2 points and class 1 the rest, as scikit-learn does."""
+    for make in (data.make_moons, data.make_circles):
+        counts = Counter(make(n)[1])
+        assert counts[0] == n // 2 and counts[1] == n - n // 2
+
+
+@given(n=st.integers(3, 300), k=st.integers(2, 5))
+@settings(max_examples=40, deadline=None)
+def test_spiral_classes_differ_in_size_by_at_most_one(n, k):
+    """Spirals give every one of the k classes n // k or n // k + 1 points."""
+    assume(n >= k)
+    counts = Counter(data.make_spirals(n, n_classes=k)[1])
+    assert set(counts) == set(range(k))
+    assert sum(counts.values()) == n
+    assert max(counts.values()) - min(counts.values()) <= 1
+
+
+def test_xor_balances_the_four_corners():
+    """XOR puts n / 4 points at each corner and labels 1 exactly where the signs differ."""
+    X, y = data.make_xor(200, noise=0.2, seed=3)
+    corners = Counter((math.copysign(1, a), math.copysign(1, b)) for a, b in X)
+    assert sorted(corners.values()) == [50, 50, 50, 50]
+    assert all(label == (1 if a * b < 0 else 0) for (a, b), label in zip(X, y))
+
+
+def test_make_xor_accepts_n_samples_as_an_alias_for_n():
+    """make_xor(n_samples=k) is make_xor(n=k), like the other generators' keyword."""
+    assert data.make_xor(n_samples=12, seed=4) == data.make_xor(n=12, seed=4)
+
+
+# ---- geometry ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [2, 9, 100])
+def test_noiseless_moons_are_scikit_learns_moons(n):
+    """Without noise the points and labels equal sklearn.datasets.make_moons's."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    X, y = data.make_moons(n, noise=0.0)
+    X_ref, y_ref = sklearn_datasets.make_moons(n, noise=None, shuffle=False)
+    for label in (0, 1):
+        ours = _sorted_points(x for x, t in zip(X, y) if t == label)
+        theirs = _sorted_points(x for x, t in zip(X_ref.tolist(), y_ref) if t == label)
+        assert ours == theirs
+
+
+@pytest.mark.parametrize("n", [2, 9, 100])
+def test_noiseless_circles_are_scikit_learns_circles(n):
+    """Without noise the points and labels equal sklearn.datasets.make_circles's."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    X, y = data.make_circles(n, noise=0.0, factor=0.3)
+    X_ref, y_ref = sklearn_datasets.make_circles(n, noise=None, factor=0.3, shuffle=False)
+    for label in (0, 1):
+        ours = _sorted_points(x for x, t in zip(X, y) if t == label)
+        theirs = _sorted_points(x for x, t in zip(X_ref.tolist(), y_ref) if t == label)
+        assert ours == theirs
+
+
+def test_moons_are_two_interleaving_half_circles():
+    """Class 0 sits on the upper unit half circle at (0, 0), class 1 on the lower at (1, .5)."""
+    X, y = data.make_moons(2000, noise=0.1, seed=5)
+    upper = [x for x, t in zip(X, y) if t == 0]
+    lower = [x for x, t in zip(X, y) if t == 1]
+    # Points are evenly spaced in angle over [0, π]: the mean of cos is 0, of sin is 2/π.
+    # The noise (σ = 0.1 over 1000 points) moves a mean by about 0.003.
+    assert statistics.fmean(a for a, _ in upper) == pytest.approx(0.0, abs=0.02)
+    assert statistics.fmean(b for _, b in upper) == pytest.approx(2 / math.pi, abs=0.02)
+    assert statistics.fmean(a for a, _ in lower) == pytest.approx(1.0, abs=0.02)
+    assert statistics.fmean(b for _, b in lower) == pytest.approx(0.5 - 2 / math.pi, abs=0.02)
+    # Distances to each arc's centre average the radius 1 (noise adds about σ²/2).
+    assert statistics.fmean(math.hypot(a, b) for a, b in upper) == pytest.approx(1.0, abs=0.02)
+    assert statistics.fmean(math.hypot(a - 1, b - 0.5) for a, b in lower) == pytest.approx(
+        1.0, abs=0.02
+    )
+    # Interleaving: each moon's tip reaches past the other's centre line.
+    assert max(a for a, _ in upper) > 0.9 and min(a for a, _ in lower) < 0.1
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.1])
+def test_noise_is_gaussian_with_the_requested_spread(noise):
+    """The radial spread of circle points around radius 1 has standard deviation ≈ noise."""
+    X, y = data.make_circles(4000, noise=noise, factor=0.5, seed=11)
+    residuals = [math.hypot(a, b) - 1.0 for (a, b), t in zip(X, y) if t == 0]
+    assert statistics.pstdev(residuals) == pytest.approx(noise, rel=0.1)
+
+
+def test_noiseless_spirals_lie_on_their_arms():
+    """Without noise each point is on arm c: radius 0.1 + 0.9 f at angle 2πc/k + 2πf."""
+    k = 3
+    X, y = data.make_spirals(90, n_classes=k, noise=0.0)
+    for (a, b), label in zip(X, y):
+        radius = math.hypot(a, b)
+        assert 0.1 - 1e-12 <= radius <= 1.0 + 1e-12
+        fraction = (radius - 0.1) / 0.9
+        angle = 2 * math.pi * label / k + 2 * math.pi * fraction
+        assert a == pytest.approx(radius * math.cos(angle), abs=1e-9)
+        assert b == pytest.approx(radius * math.sin(angle), abs=1e-9)
+
+
+def test_default_spirals_are_learnable():
+    """At the default noise the arms stay apart: 1-nearest-neighbour scores over 95%."""
+    neighbors = pytest.importorskip("sklearn.neighbors")
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    X, y = data.make_spirals(300, n_classes=2)
+    scores = model_selection.cross_val_score(neighbors.KNeighborsClassifier(1), X, y, cv=5)
+    assert scores.mean() > 0.95
+
+
+def test_noiseless_house_prices_follow_the_documented_formula():
+    """With noise=0 the price is exactly the formula in the docstring; features in range."""
+    X, y = data.make_house_prices(300, seed=2, noise=0.0)
+    for (area, rooms, age), price in zip(X, y):
+        assert 0.5 <= area <= 2.5 and rooms in {1.0, 2.0, 3.0, 4.0, 5.0} and 0 <= age <= 5
+        expected = 0.5 + 1.5 * area + 0.2 * rooms - 0.6 * (1 - math.exp(-age / 2))
+        assert price == pytest.approx(expected, abs=1e-12)
+
+
+def test_house_price_noise_is_recovered_by_least_squares():
+    """Least squares (numpy) recovers the coefficients, and the residual spread is the noise."""
+    np = pytest.importorskip("numpy")
+    X, y = data.make_house_prices(3000, seed=8, noise=0.1)
+    design = np.array([[1.0, a, r, 1 - math.exp(-g / 2)] for a, r, g in X])
+    coefficients, *_ = np.linalg.lstsq(design, np.array(y), rcond=None)
+    assert coefficients == pytest.approx([0.5, 1.5, 0.2, -0.6], abs=0.05)
+    residuals = np.array(y) - design @ coefficients
+    assert float(residuals.std()) == pytest.approx(0.1, rel=0.1)
+
+
+def test_labels_to_pm1_maps_zero_to_minus_one():
+    """0/1 labels become -1/+1, and -1/+1 labels are unchanged."""
+    assert data.labels_to_pm1([0, 1, 1, 0]) == [-1, 1, 1, -1]
+    assert data.labels_to_pm1([-1, 1]) == [-1, 1]
+    with pytest.raises(ValueError, match="0/1 or -1/\\+1"):
+        data.labels_to_pm1([0, 1, 2])
+    with pytest.raises(TypeError, match="str"):
+        data.labels_to_pm1(["a"])
+
+
+# ---- digits -----------------------------------------------------------------------------
+
+
+def test_load_digits_scales_scikit_learns_digits_to_unit_range():
+    """Digits: 1797 rows of 64 floats in [0, 1], sklearn's pixels / 16, labels 0..9 ints."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    X, y = data.load_digits()
+    reference = sklearn_datasets.load_digits()
+    assert len(X) == len(y) == 1797
+    assert all(len(row) == 64 for row in X)
+    assert min(min(row) for row in X) == 0.0 and max(max(row) for row in X) == 1.0
+    assert X[5] == [p / 16 for p in reference.data[5].tolist()]
+    assert set(y) == set(range(10)) and all(type(label) is int for label in y)
+    assert y == reference.target.tolist()
+
+
+def test_load_digits_without_scikit_learn_says_what_to_install(monkeypatch):
+    """Without scikit-learn, load_digits raises ImportError naming the extra to install."""
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r'pip install "autograd-lite\[digits\]"'):
+        data.load_digits()
+
+
+# ---- train_test_split -------------------------------------------------------------------
+
+
+@given(n=st.integers(2, 200), fraction=st.floats(0.01, 0.99), seed=st.integers(0, 10**6))
+@settings(max_examples=60, deadline=None)
+def test_train_test_split_partitions_the_samples(n, fraction, seed):
+    """The split is a partition of the samples, pairs stay together, the test part is ceil(f n)."""
+    X = [[float(i)] for i in range(n)]
+    y = [i * 10 for i in range(n)]
+    X_train, X_test, y_train, y_test = data.train_test_split(X, y, test_size=fraction, seed=seed)
+    assert len(X_test) == min(max(math.ceil(fraction * n), 1), n - 1)
+    assert sorted(int(row[0]) for row in X_train + X_test) == list(range(n))
+    assert all(int(row[0]) * 10 == t for row, t in zip(X_train + X_test, y_train + y_test))
+
+
+def test_train_test_split_is_seeded():
+    """Same seed gives the same split; another seed gives another."""
+    X, y = data.make_moons(50)
+    assert data.train_test_split(X, y, seed=1) == data.train_test_split(X, y, seed=1)
+    assert data.train_test_split(X, y, seed=1) != data.train_test_split(X, y, seed=2)
+
+
+def test_train_test_split_takes_a_count():
+    """An int test_size is the number of test samples."""
+    X, y = data.make_moons(20)
+    assert len(data.train_test_split(X, y, test_size=3)[1]) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "fragment"),
+    [
+        (([[1.0], [2.0]], [1]), {}, ValueError, "2 samples but y has 1"),
+        (([[1.0]], [1]), {}, ValueError, "at least 2"),
+        (([[1.0], [2.0]], [1, 2]), {"test_size": 1.5}, ValueError, "between 0 and 1"),
+        (([[1.0], [2.0]], [1, 2]), {"test_size": 2}, ValueError, "between 1 and 1"),
+        (([[1.0], [2.0]], [1, 2]), {"test_size": "half"}, TypeError, "str"),
+        (("ab", [1, 2]), {}, TypeError, "X must be a list"),
+    ],
+)
+def test_train_test_split_rejects_bad_arguments(args, kwargs, error, fragment):
+    """Mismatched lengths, too few samples and bad test sizes raise clear errors."""
+    with pytest.raises(error, match=fragment):
+        data.train_test_split(*args, **kwargs)
+
+
+# ---- batches ----------------------------------------------------------------------------
+
+
+@given(
+    n=st.integers(1, 120),
+    batch_size=st.integers(1, 50),
+    shuffle=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+@settings(max_examples=80, deadline=None)
+def test_batches_cover_every_sample_exactly_once(n, batch_size, shuffle, seed):
+    """One pass over batches() yields each sample once, in full batches plus one remainder."""
+    X = [[float(i)] for i in range(n)]
+    y = list(range(n))
+    pairs = list(data.batches(X, y, batch_size, shuffle=shuffle, seed=seed))
+    seen = [t for _, y_batch in pairs for t in y_batch]
+    assert sorted(seen) == y
+    assert [len(x_batch) for x_batch, _ in pairs[:-1]] == [batch_size] * (len(pairs) - 1)
+    assert 1 <= len(pairs[-1][0]) <= batch_size
+    assert all(int(row[0]) == t for xb, yb in pairs for row, t in zip(xb, yb))
+    if not shuffle:
+        assert seen == y
+
+
+def test_batches_are_seeded():
+    """Same seed, same order; another seed, another order."""
+    X, y = [[float(i)] for i in range(40)], list(range(40))
+
+    def order(seed):
+        return [t for _, yb in data.batches(X, y, 8, seed=seed) for t in yb]
+
+    assert order(3) == order(3)
+    assert order(3) != order(4)
+
+
+def test_batches_check_arguments_when_called_not_when_iterated():
+    """A bad batch size fails at the call, before any iteration."""
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        data.batches([[1.0]], [1], 0)
+    with pytest.raises(TypeError, match="batch_size must be an int, got float"):
+        data.batches([[1.0]], [1], 2.0)

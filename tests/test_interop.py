@@ -1,0 +1,171 @@
+"""Tests for autograd_lite.interop.to_torch: the torch model computes our outputs to 1e-12."""
+
+from __future__ import annotations
+
+import builtins
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograd_lite.interop import to_torch
+from autograd_lite.nn import (
+    MLP,
+    RNN,
+    Dropout,
+    Layer,
+    Module,
+    Neuron,
+    Residual,
+    RNNCell,
+    Sequential,
+)
+from tests.oracles import assert_close, require_torch
+
+torch = require_torch()
+
+
+def as_floats(result) -> list[float]:
+    """Our output (a Value or a list of Values) as a flat list of floats."""
+    items = result if isinstance(result, list) else [result]
+    return [v.data for v in items]
+
+
+def torch_floats(tensor) -> list[float]:
+    """A torch output for one sample as a flat list of floats."""
+    return tensor.detach().reshape(-1).tolist()
+
+
+def assert_all_close(mine: list[float], theirs: list[float]) -> None:
+    """Same length and every entry within 1e-12."""
+    assert len(mine) == len(theirs)
+    for a, b in zip(mine, theirs):
+        assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    x=st.lists(st.floats(-5, 5), min_size=3, max_size=3),
+    activation=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu", "linear"]),
+    output_activation=st.sampled_from(["linear", "sigmoid"]),
+)
+def test_mlp_converts_to_a_torch_model_with_the_same_outputs(
+    seed: int, x: list[float], activation: str, output_activation: str
+) -> None:
+    """to_torch(MLP) computes the same outputs (1e-12) on random inputs and weights."""
+    model = MLP(3, [6, 4, 2], activation, output_activation, init="he", seed=seed)
+    converted = to_torch(model)
+    assert next(converted.parameters()).dtype == torch.float64
+    expected = converted(torch.tensor([x], dtype=torch.float64))
+    assert_all_close(as_floats(model(x)), torch_floats(expected))
+
+
+def test_a_one_output_mlp_gives_a_batch_by_one_tensor() -> None:
+    """Our single Value corresponds to torch's (batch, 1) output, row by row."""
+    model = MLP(2, [16, 16, 1], seed=0)
+    converted = to_torch(model)
+    rng = random.Random(0)
+    batch = [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(8)]
+    expected = converted(torch.tensor(batch, dtype=torch.float64))
+    assert tuple(expected.shape) == (8, 1)
+    assert_all_close([model(x).data for x in batch], torch_floats(expected))
+
+
+@pytest.mark.parametrize(
+    ("make", "x"),
+    [
+        pytest.param(lambda: Layer(3, 2, "tanh", seed=1), [0.5, -0.5, 2.0], id="layer"),
+        pytest.param(lambda: Layer(3, 2, "linear", seed=1), [0.5, -0.5, 2.0], id="linear-layer"),
+        pytest.param(
+            lambda: Neuron(3, "sigmoid", rng=random.Random(2)), [1.0, 2.0, 3.0], id="neuron"
+        ),
+        pytest.param(
+            lambda: Sequential(
+                Layer(2, 4, "relu", seed=3),
+                Dropout(0.5, seed=0),
+                Residual(Layer(4, 4, "tanh", seed=4)),
+                Layer(4, 3, "linear", seed=5),
+            ).eval(),
+            [0.7, -1.3],
+            id="sequential",
+        ),
+    ],
+)
+def test_feed_forward_modules_convert_with_the_same_outputs(make, x) -> None:
+    """Layers, single neurons and Sequential/Residual/Dropout stacks match to 1e-12."""
+    model = make()
+    expected = to_torch(model)(torch.tensor([x], dtype=torch.float64))
+    assert_all_close(as_floats(model(x)), torch_floats(expected))
+
+
+def test_rnn_cell_converts_to_torch_rnncell() -> None:
+    """to_torch(RNNCell) is a torch.nn.RNNCell with the same step function."""
+    cell = RNNCell(3, 4, "relu", seed=0)
+    converted = to_torch(cell)
+    assert isinstance(converted, torch.nn.RNNCell)
+    x, h = [0.5, -1.0, 0.25], [0.1, 0.2, -0.3, 0.4]
+    expected = converted(
+        torch.tensor([x], dtype=torch.float64), torch.tensor([h], dtype=torch.float64)
+    )
+    assert_all_close(as_floats(cell(x, h)), torch_floats(expected))
+
+
+def test_rnn_converts_with_and_without_a_readout() -> None:
+    """RNN → torch.nn.RNN (every hidden state); RNN(nout=…) → RNN plus linear readout."""
+    rng = random.Random(1)
+    sequence = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(5)]
+    inputs = torch.tensor([sequence], dtype=torch.float64)
+
+    plain = RNN(2, 3, seed=2)
+    output, _ = to_torch(plain)(inputs)
+    states = plain(sequence)
+    for t, state in enumerate(states):
+        assert_all_close(as_floats(state), torch_floats(output[0, t]))
+
+    with_readout = RNN(2, 3, nout=2, seed=3)
+    assert_all_close(
+        as_floats(with_readout(sequence)), torch_floats(to_torch(with_readout)(inputs))
+    )
+
+
+def test_the_copy_is_independent_and_keeps_the_training_mode() -> None:
+    """Changing our weights later does not change the torch copy; eval mode carries over."""
+    model = Sequential(Layer(1, 1, "linear", seed=0), Dropout(0.5, seed=0)).eval()
+    converted = to_torch(model)
+    assert not converted.training and not converted[1].training
+    before = converted(torch.tensor([[1.0]], dtype=torch.float64)).item()
+    model.layers[0].neurons[0].w[0].data += 1.0
+    assert converted(torch.tensor([[1.0]], dtype=torch.float64)).item() == before
+    assert to_torch(model.train()).training
+
+
+def test_unsupported_modules_and_mixed_layers_are_refused() -> None:
+    """A custom module raises TypeError listing what is supported; mixed activations ValueError."""
+
+    class Custom(Module):
+        pass
+
+    with pytest.raises(TypeError, match="cannot convert Custom; it supports MLP"):
+        to_torch(Custom())
+    with pytest.raises(TypeError, match="Module, got list"):
+        to_torch([Layer(1, 1)])
+    layer = Layer(2, 2, seed=0)
+    layer.neurons[1].activation = "tanh"
+    with pytest.raises(ValueError, match="mixes"):
+        to_torch(layer)
+
+
+def test_missing_torch_gives_an_install_hint(monkeypatch) -> None:
+    """Without PyTorch, to_torch raises ImportError saying how to install it."""
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    with pytest.raises(ImportError, match="pip install torch"):
+        to_torch(MLP(1, [1], seed=0))

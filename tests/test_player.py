@@ -1,0 +1,284 @@
+"""Tests for autograd_lite.viz.player: the backward pass one step at a time, and its page.
+
+The steps are checked against ``backward()`` (they must end where it ends, exactly),
+against sympy (the gradients themselves), and against the chain rule step by step.
+The page is checked here as text; tests/test_player_browser.py drives it in Chromium.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import shutil
+
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+
+from autograd_lite import Value, sqrt, tanh, topological_order
+from autograd_lite.viz.graph import node_ids
+from autograd_lite.viz.player import Player, Step, backward_steps, player_html
+from tests.oracles import assert_close, symbolic_derivatives, sympy_backend
+from tests.strategies import ENGINE, programs, run, run_engine
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the dot program is missing")
+
+
+def micrograd_neuron():
+    """o = tanh(x1*w1 + x2*w2 + b) from the micrograd lecture, and its leaves."""
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    o = tanh(x1 * w1 + x2 * w2 + b)
+    o.label = "o"
+    return o, [x1, x2, w1, w2, b]
+
+
+# --------------------------------------------------------------------------------------
+# backward_steps
+# --------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs(max_steps=8))
+def test_last_step_holds_exactly_what_backward_leaves(program):
+    """Random graphs: the replayed gradients equal backward()'s, bit for bit, for every node."""
+    inputs = [Value(p) for p in program.point]
+    out = run_engine(program, inputs)
+    steps = list(backward_steps(out))
+    assert all(node.grad == 0.0 for node in topological_order(out))  # nothing touched
+    out.backward()
+    final = steps[-1].grads
+    for node in topological_order(out, requires_grad_only=True):
+        assert final[node] == node.grad
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(max_steps=5))
+def test_replayed_gradients_match_sympy(program):
+    """Random graphs: the gradients of the inputs after the last step are sympy's."""
+    symbols = sp.symbols(f"x0:{program.n_inputs}")
+    inputs = [Value(p) for p in program.point]
+    result = run(program, [(ENGINE, inputs), (sympy_backend(), symbols)])
+    out, expression = result.items
+    _, gradient, _ = symbolic_derivatives(expression, symbols, order=1)(program.point)
+    final = list(backward_steps(out))[-1].grads
+    for leaf, expected in zip(inputs, gradient):
+        assert_close(float(final.get(leaf, 0.0)), expected, rtol=1e-9, atol=1e-9, what="grad")
+
+
+def test_steps_follow_the_order_of_backward():
+    """Step 0 seeds the output; then every operation in reverse topological order."""
+    o, _ = micrograd_neuron()
+    steps = list(backward_steps(o))
+    expected = [n for n in reversed(topological_order(o, requires_grad_only=True)) if n.parents]
+    assert steps[0].node is o and steps[0].is_seed and steps[0].grad == 1.0
+    assert steps[0].contributions == () and dict(steps[0].grads) == {o: 1.0}
+    assert [s.node for s in steps[1:]] == expected
+    assert [s.index for s in steps] == list(range(len(steps)))
+    ids = node_ids(o)
+    assert all(s.node_id == ids[s.node] for s in steps)
+
+
+@settings(max_examples=40, deadline=None)
+@given(programs(max_steps=8))
+def test_each_step_applies_the_chain_rule_to_a_final_gradient(program):
+    """A node's grad is final when processed, and each input gains local * grad."""
+    out = run_engine(program, [Value(p) for p in program.point])
+    steps = list(backward_steps(out))
+    final = steps[-1].grads
+    previous = dict(steps[0].grads)
+    for step in steps[1:]:
+        assert step.grad == final[step.node]
+        expected_parents = [(i, p) for i, p in enumerate(step.node.parents) if p.requires_grad]
+        assert [(c.argument, c.parent) for c in step.contributions] == expected_parents
+        for c in step.contributions:
+            assert c.local_derivative == step.node.local_derivatives[c.argument]
+            assert c.added == c.local_derivative * step.grad
+            assert c.grad_after == previous.get(c.parent, 0.0) + c.added
+            previous[c.parent] = c.grad_after
+        assert dict(step.grads) == previous
+
+
+def test_local_derivatives_in_the_steps_match_sympy():
+    """The micrograd neuron: each step's local derivative is sympy's partial derivative."""
+    o, (x1, _, w1, _, _) = micrograd_neuron()
+    steps = list(backward_steps(o))
+    n = o.parents[0]
+    tanh_step = steps[1]
+    assert tanh_step.node is o
+    t = sp.Symbol("t")
+    expected = float(sp.diff(sp.tanh(t), t).subs(t, sp.Float(n.data, 30)))
+    assert tanh_step.contributions[0].local_derivative == pytest.approx(expected, rel=1e-14)
+    x1w1 = next(s for s in steps if s.node.op == "mul" and s.node.parents == (x1, w1))
+    assert [c.local_derivative for c in x1w1.contributions] == [w1.data, x1.data]
+
+
+def test_a_value_used_twice_gets_two_contributions():
+    """a * a passes a gradient to a along each argument: two contributions, summed."""
+    a = Value(3.0, label="a")
+    out = a * a
+    (_, step) = backward_steps(out)
+    assert [c.argument for c in step.contributions] == [0, 1]
+    assert [c.parent for c in step.contributions] == [a, a]
+    assert step.grads[a] == 6.0 == 2 * a.data  # d(a^2)/da
+
+
+def test_constants_receive_nothing():
+    """A literal constant gets no contribution, as backward() gives it no gradient."""
+    x = Value(2.0, label="x")
+    out = x * 5.0
+    (_, step) = backward_steps(out)
+    assert [c.parent for c in step.contributions] == [x]
+    assert out.parents[1] not in step.grads
+
+
+def test_real_gradients_are_left_alone_unless_asked():
+    """Replaying does not change any .grad; apply=True ends exactly where backward() does."""
+    first, leaves_a = micrograd_neuron()
+    second, leaves_b = micrograd_neuron()
+    for leaf in (*leaves_a, *leaves_b):
+        leaf.grad = 0.25  # leaves accumulate: replay must add to this only when applied
+    first.backward()
+    before = [n.grad for n in topological_order(second)]
+    list(backward_steps(second))
+    assert [n.grad for n in topological_order(second)] == before
+    list(backward_steps(second, apply=True))
+    assert [n.grad for n in topological_order(second)] == [n.grad for n in topological_order(first)]
+
+
+def test_describe_reads_as_the_chain_rule():
+    """Step.describe() names the node and shows `parent.grad += local * grad`."""
+    a = Value(3.0, label="a")
+    out = a * a
+    out.label = "out"
+    seed, step = backward_steps(out)
+    assert seed.describe() == "step 0: seed d(out)/d(out) = 1"
+    assert "a.grad += 3 * 1 = 3  (now 3)" in step.describe()
+    assert "a.grad += 3 * 1 = 3  (now 6)" in step.describe()
+
+
+def test_bad_roots_are_refused():
+    """Not a Value, a constant, or a hand-built node with a closure: clear errors."""
+    with pytest.raises(TypeError, match="got float"):
+        backward_steps(1.0)
+    with pytest.raises(ValueError, match="constant"):
+        backward_steps(Value(1.0, requires_grad=False))
+    a = Value(1.0)
+    hand_built = Value(2.0, (a,), "double")
+    hand_built._backward = lambda: None
+    with pytest.raises(ValueError, match="primitive"):
+        backward_steps(hand_built)
+
+
+def test_a_steps_grads_cannot_be_changed():
+    """Step.grads is read-only, so one step cannot corrupt the next."""
+    o, _ = micrograd_neuron()
+    step: Step = next(iter(backward_steps(o)))
+    with pytest.raises(TypeError):
+        step.grads[o] = 2.0  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------------------
+# player_html and Player (as text; the browser test runs the page)
+# --------------------------------------------------------------------------------------
+
+
+def embedded(page: str, name: str):
+    """The JSON constant ``name`` embedded in the page's script."""
+    match = re.search(rf"const {name} = (.*);\n", page)
+    return json.loads(match.group(1))
+
+
+@needs_dot
+def test_page_embeds_the_steps_and_the_controls():
+    """The page carries every step (node id, grads) and the control ids the brief fixes."""
+    o, _ = micrograd_neuron()
+    page = player_html(o)
+    for element in ("play", "pause", "next", "prev", "slider", "step-info", "grads"):
+        assert f'id="{element}"' in page
+    steps = list(backward_steps(o))
+    data = embedded(page, "STEPS")
+    assert [s["node"] for s in data] == [s.node_id for s in steps]
+    for s, d in zip(steps, data):
+        assert d["grad"] == s.grad
+        assert [(c["parent"], c["after"]) for c in d["contributions"]] == [
+            (c.parent_id, c.grad_after) for c in s.contributions
+        ]
+    assert f'max="{len(steps) - 1}"' in page
+    for node_id in node_ids(o).values():  # every value node of the SVG has its id
+        assert f'id="{node_id}"' in page
+
+
+@needs_dot
+def test_page_is_self_contained():
+    """No script, style, image or font is fetched: nothing points at the network."""
+    o, _ = micrograd_neuron()
+    page = player_html(o)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<link" not in page and "@import" not in page and "url(" not in page
+
+
+@needs_dot
+def test_hostile_labels_cannot_break_out_of_the_script():
+    """A label containing </script> and a placeholder name stays text."""
+    x = Value(1.5, label="</script><script>alert(1)</script> __STEPS__")
+    out = x * x
+    page = player_html(out)
+    assert page.count("</script>") == 1
+    assert "<script>alert(1)" not in page
+    assert embedded(page, "NODES")[0]["label"] == x.label
+
+
+@needs_dot
+def test_infinite_gradients_survive_the_page():
+    """sqrt'(0) = inf travels as the string 'inf' (JSON has no infinity)."""
+    x = Value(0.0, label="x")
+    out = sqrt(x)
+    data = embedded(player_html(out), "STEPS")
+    assert data[-1]["contributions"][0]["local"] == "inf"
+    assert math.isinf(list(backward_steps(out))[-1].grads[x])
+
+
+@needs_dot
+def test_page_is_written_atomically_to_path(tmp_path):
+    """player_html(root, path) writes the same page it returns, with no temporary left."""
+    o, _ = micrograd_neuron()
+    path = tmp_path / "player.html"
+    page = player_html(o, path)
+    assert path.read_text(encoding="utf-8") == page
+    assert [p.name for p in tmp_path.iterdir()] == ["player.html"]
+
+
+@needs_dot
+def test_player_shows_in_jupyter_as_an_iframe(tmp_path):
+    """Player._repr_html_ embeds the escaped page in an iframe's srcdoc; save() writes it."""
+    o, _ = micrograd_neuron()
+    player = Player(o, height=400)
+    shown = player._repr_html_()
+    assert shown.startswith("<iframe srcdoc=")
+    srcdoc = re.match(r'<iframe srcdoc="([^"]*)"', shown).group(1)
+    assert html.unescape(srcdoc) == player.html
+    assert "height: 400px" in shown
+    assert player.save(tmp_path / "p.html").read_text(encoding="utf-8") == player.html
+    assert f"{len(player.steps)} steps" in repr(player)
+
+
+def test_page_options_are_checked():
+    """A non-positive interval is refused before any drawing happens."""
+    o, _ = micrograd_neuron()
+    with pytest.raises(ValueError, match="interval_ms"):
+        player_html(o, interval_ms=0)
+
+
+def test_a_graph_too_large_to_show_is_refused_before_any_work():
+    """Over max_nodes the player says to use a smaller graph; it cannot collapse nodes."""
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(30):
+        y = y * 1.01
+    # x, then per product a constant 1.01, the result and its operation: 1 + 30 * 3.
+    with pytest.raises(ValueError, match=r"player would draw 91 nodes.*max_nodes=91"):
+        player_html(y, max_nodes=20)

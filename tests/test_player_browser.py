@@ -1,0 +1,217 @@
+"""The backward-pass player page in a real browser (headless Chromium via playwright).
+
+Each test loads the page from a file:// URL, drives the controls, and reads the DOM:
+the step shown and every gradient must be those of ``backward_steps``, the end of the
+pass must hold what ``backward()`` gives, and the page must log no errors and fetch
+nothing. Skipped when playwright or /usr/bin/chromium is missing, unless
+``AUTOGRAD_LITE_REQUIRE_BROWSER=1`` (CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograd_lite import Value, relu, tanh, topological_order
+from autograd_lite.viz.graph import node_ids
+from autograd_lite.viz.player import backward_steps, player_html
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+REQUIRE_BROWSER_ENV = "AUTOGRAD_LITE_REQUIRE_BROWSER"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get(REQUIRE_BROWSER_ENV) == "1":
+        pytest.fail(f"{REQUIRE_BROWSER_ENV}=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    if shutil.which("dot") is None:
+        _unavailable("the Graphviz dot program is missing")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def example():
+    """Reuse (x thrice), a constant and a dead ReLU: o = tanh(x*w + b) * x + relu(-x)."""
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.8813735870195432, label="b")
+    o = tanh(x * w + b) * x + relu(x * -1.0)
+    o.label = "o"
+    return o
+
+
+@pytest.fixture()
+def open_player(browser, tmp_path):
+    """Write the player for a root, open it, and check for console errors and requests after."""
+    pages = []
+
+    def open_(root, **options):
+        path = tmp_path / "player.html"
+        player_html(root, path, **options)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        problems = []
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on(
+            "request",
+            lambda r: r.url.startswith("file://") or problems.append(f"fetched {r.url}"),
+        )
+        page.goto(path.as_uri())
+        pages.append((page, problems))
+        return page
+
+    yield open_
+    for page, problems in pages:
+        page.close()
+        assert problems == []
+
+
+# Everything the page shows about the current step, read in one round trip.
+SNAPSHOT = """() => {
+  const info = document.getElementById("step-info");
+  const grads = {};
+  for (const row of document.querySelectorAll("#grads tbody tr")) {
+    grads[row.dataset.nodeId] = row.querySelector("td.grad").dataset.value;
+  }
+  const current = document.getElementById(info.dataset.nodeId);
+  return {
+    step: info.dataset.step,
+    nodeId: info.dataset.nodeId,
+    node: document.getElementById("step-node").textContent,
+    grad: document.getElementById("step-grad").dataset.value,
+    contributions: [...document.querySelectorAll("li.contribution")].map(i => ({...i.dataset})),
+    grads: grads,
+    highlighted: current !== null && current.classList.contains("current"),
+    position: document.getElementById("position").textContent,
+  };
+}"""
+
+
+def assert_page_shows(page, step, ids) -> dict:
+    """The page shows ``step``: its node, its grad, its contributions and every grad so far."""
+    shown = page.evaluate(SNAPSHOT)
+    assert shown["step"] == str(step.index)
+    assert shown["nodeId"] == step.node_id
+    assert shown["node"] == (step.label or step.node_id)
+    assert float(shown["grad"]) == step.grad
+    assert [
+        (i["parentId"], int(i["argument"]), float(i["local"]), float(i["added"]), float(i["after"]))
+        for i in shown["contributions"]
+    ] == [
+        (c.parent_id, c.argument, c.local_derivative, c.added, c.grad_after)
+        for c in step.contributions
+    ]
+    expected = {ids[node]: grad for node, grad in step.grads.items()}
+    for node_id, text in shown["grads"].items():
+        if node_id in expected:
+            assert float(text) == expected[node_id], node_id
+        else:
+            assert text == "", node_id
+    assert shown["highlighted"]
+    return shown
+
+
+def test_slider_shows_each_step_and_its_gradients(open_player):
+    """Moving the slider to step k shows step k's node and exactly backward_steps' grads."""
+    root = example()
+    steps = list(backward_steps(root))
+    ids = node_ids(root)
+    page = open_player(root)
+    assert_page_shows(page, steps[0], ids)
+    for k in (3, len(steps) - 1, 1, 5):
+        page.eval_on_selector(
+            "#slider", "(s, k) => { s.value = k; s.dispatchEvent(new Event('input')); }", k
+        )
+        shown = assert_page_shows(page, steps[k], ids)
+        assert shown["position"] == f"{k} / {len(steps) - 1}"
+
+
+def test_next_and_back_buttons_walk_the_steps(open_player):
+    """Clicking next k times shows step k; back returns; the ends disable the buttons."""
+    root = example()
+    steps = list(backward_steps(root))
+    ids = node_ids(root)
+    page = open_player(root)
+    assert page.is_disabled("#prev")
+    for k in range(1, len(steps)):
+        page.click("#next")
+        assert_page_shows(page, steps[k], ids)
+    assert page.is_disabled("#next")
+    page.click("#prev")
+    page.click("#prev")
+    assert_page_shows(page, steps[-3], ids)
+    page.keyboard.press("ArrowRight")
+    assert_page_shows(page, steps[-2], ids)
+
+
+def test_play_runs_to_the_end_where_grads_equal_backward(open_player):
+    """Play advances by itself and stops at the last step, which shows backward()'s grads."""
+    root = example()
+    page = open_player(root, interval_ms=15)
+    last = len(list(backward_steps(root))) - 1
+    page.click("#play")
+    page.wait_for_function(
+        f"document.getElementById('step-info').dataset.step === '{last}'", timeout=10_000
+    )
+    assert page.is_disabled("#pause") and not page.is_disabled("#play")
+    root.backward()
+    ids = node_ids(root)
+    shown = page.evaluate(SNAPSHOT)["grads"]
+    for node in topological_order(root, requires_grad_only=True):
+        assert float(shown[ids[node]]) == node.grad
+    # The drawing's own "grad" text was rewritten too.
+    x = next(n for n in topological_order(root) if n.label == "x")
+    svg_text = page.eval_on_selector(
+        f"[id='{ids[x]}']",
+        "g => [...g.querySelectorAll('text')].map(t => t.textContent).join(' ')",
+    )
+    assert f"grad {x.grad:.4f}" in svg_text
+
+
+def test_pause_stops_playing(open_player):
+    """After pause the step no longer changes."""
+    root = example()
+    page = open_player(root, interval_ms=200)
+    page.click("#play")
+    page.wait_for_function("document.getElementById('step-info').dataset.step !== '0'")
+    page.click("#pause")
+    stopped = page.get_attribute("#step-info", "data-step")
+    page.wait_for_timeout(600)
+    assert page.get_attribute("#step-info", "data-step") == stopped
+    assert int(stopped) < len(list(backward_steps(root))) - 1
+
+
+def test_contribution_edges_are_highlighted(open_player):
+    """At a step, the edges into the current operation carry the 'flow' class."""
+    root = example()
+    steps = list(backward_steps(root))
+    page = open_player(root)
+    page.click("#next")
+    step = steps[1]
+    for c in step.contributions:
+        edge_id = f"{step.node_id}_op-{c.argument}"
+        assert page.eval_on_selector(f"[id='{edge_id}']", "e => e.classList.contains('flow')")
