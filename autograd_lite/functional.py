@@ -31,7 +31,11 @@ def _depth() -> int:
 def _as_leaves(arg: Any, position: int) -> tuple[Any, list[Value]]:
     """The argument with its numbers made into leaf Values, and those leaves in order."""
     if isinstance(arg, Value):
-        leaf = arg if arg.requires_grad else Value(arg.data)
+        # A Value that takes gradients (an outer transform's variable) gets a new identity
+        # node, not itself: differentiating with respect to the Value itself would also
+        # count its other uses in f (grad(lambda x: grad(lambda y: x * y)(x)) would be 2,
+        # not 1). The identity node keeps the link the outer transform differentiates along.
+        leaf = arg + 0.0 if arg.requires_grad else Value(arg.data)
         return leaf, [leaf]
     if isinstance(arg, numbers.Real):
         leaf = Value(float(arg))
@@ -77,9 +81,10 @@ def _call(
     """Call ``f`` with the chosen arguments made into leaves; return (result, args, leaves)."""
     call_args = list(args)
     leaves = []
-    for n in nums:
-        call_args[n], arg_leaves = _as_leaves(args[n], n)
-        leaves.append(arg_leaves)
+    with enable_grad():  # the identity nodes of _as_leaves must be recorded
+        for n in nums:
+            call_args[n], arg_leaves = _as_leaves(args[n], n)
+            leaves.append(arg_leaves)
     _nesting.depth = _depth() + 1
     try:
         with enable_grad():

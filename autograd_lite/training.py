@@ -72,7 +72,8 @@ class History:
     Each record has ``"epoch"`` (1, 2, ...), ``"loss"``, ``"accuracy"`` (None for
     regression), ``"lr"`` (the first parameter group's learning rate during the epoch),
     ``"grad_norms"`` ({layer name: L2 norm of its parameters' gradients} at the last step
-    of the epoch, layers named by :func:`layer_of`), ``"time"`` (seconds since training
+    of the epoch, layers named by :func:`layer_of`; a module with ``parameters()`` but no
+    ``named_parameters()`` reports one group, ``"parameters"``), ``"time"`` (seconds since training
     started, at the end of the epoch) and, when test data is given, ``"test_loss"`` and
     ``"test_accuracy"``. ``best_epoch`` and ``stopped_epoch`` are set by early stopping.
     """
@@ -424,8 +425,8 @@ def layer_of(parameter_name: str) -> str:
 def _named_parameters(model: Any) -> list[tuple[str, Value]]:
     if hasattr(model, "named_parameters"):
         return list(model.named_parameters())
-    # micrograd-style modules have parameters() only: number them.
-    return [(str(i), p) for i, p in enumerate(model.parameters())]
+    # micrograd-style modules have parameters() only: one group, named "parameters".
+    return [(f"parameters.{i}", p) for i, p in enumerate(model.parameters())]
 
 
 def _layer_groups(named: list[tuple[str, Value]]) -> dict[str, list[Value]]:

@@ -1,9 +1,10 @@
 """Engine benchmark: autograd_lite against micrograd 0.1.0, measured in the same process.
 
 Machines here are noisy, so every number is a ratio between the two engines timed
-alternately in one run, and each ratio is the median over repeats.
+alternately in one run, and each ratio is the median over repeats (see _harness.py:
+each engine runs blocks of consecutive steps, as a training loop does).
 
-    python benchmarks/bench_engine.py            # full run (about a minute)
+    python benchmarks/bench_engine.py            # full run (a few minutes)
     python benchmarks/bench_engine.py --quick    # smoke run
 
 (a) building and back-propagating a long chain;
@@ -19,15 +20,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
+import itertools
 import random
-import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+
+from _harness import HEADER, paired, row
 
 import autograd_lite as al
+from autograd_lite.data import labels_to_pm1, make_moons
 
 try:
     from micrograd.engine import Value as MgValue
@@ -39,19 +41,10 @@ except ImportError:  # pragma: no cover - the benchmark needs its peer
 # ---- shared data ------------------------------------------------------------------------
 
 
-def two_moons(n: int, noise: float, seed: int) -> tuple[list[list[float]], list[float]]:
-    """Two interleaving half circles with labels -1/+1, as in micrograd's demo."""
-    rng = random.Random(seed)
-    xs, ys = [], []
-    for i in range(n):
-        t = math.pi * rng.random()
-        if i % 2 == 0:
-            x, y, label = math.cos(t), math.sin(t), -1.0
-        else:
-            x, y, label = 1 - math.cos(t), 0.5 - math.sin(t), 1.0
-        xs.append([x + rng.gauss(0, noise), y + rng.gauss(0, noise)])
-        ys.append(label)
-    return xs, ys
+def two_moons(n: int, seed: int) -> tuple[list[list[float]], list[int]]:
+    """Two-moons points (noise 0.1) with labels -1/+1, as in micrograd's demo."""
+    X, y = make_moons(n_samples=n, noise=0.1, seed=seed)
+    return X, labels_to_pm1(y)
 
 
 # ---- (b) one training step, each engine as its users write it -------------------------
@@ -78,7 +71,7 @@ class InlineMLP:
     def __init__(self, sizes: list[int], seed: int) -> None:
         rng = random.Random(seed)
         self.layers = []
-        for nin, nout in zip(sizes, sizes[1:]):
+        for nin, nout in itertools.pairwise(sizes):
             neurons = [
                 ([al.Value(rng.uniform(-1, 1)) for _ in range(nin)], al.Value(0.0))
                 for _ in range(nout)
@@ -122,35 +115,7 @@ def chain(value_type: type, length: int) -> None:
     y.backward()
 
 
-# ---- timing helpers -----------------------------------------------------------------------
-
-
-def timed(function: Callable[[], object], gc_enabled: bool) -> float:
-    gc.collect()
-    if gc_enabled:
-        gc.enable()
-    else:
-        gc.disable()
-    try:
-        start = time.perf_counter()
-        function()
-        return time.perf_counter() - start
-    finally:
-        gc.enable()
-
-
-def paired_ratio(
-    slow: Callable[[], object], fast: Callable[[], object], repeats: int, gc_enabled: bool
-) -> tuple[float, float, float]:
-    """Median micrograd time, median autograd_lite time, median of per-pair ratios."""
-    slow_times, fast_times, ratios = [], [], []
-    for _ in range(repeats):
-        s = timed(slow, gc_enabled)
-        f = timed(fast, gc_enabled)
-        slow_times.append(s)
-        fast_times.append(f)
-        ratios.append(s / f)
-    return statistics.median(slow_times), statistics.median(fast_times), statistics.median(ratios)
+# ---- (c) and (d) -------------------------------------------------------------------------
 
 
 def bytes_per_node(value_type: type, length: int) -> float:
@@ -192,52 +157,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repeats, small sizes")
     args = parser.parse_args(argv)
-    repeats = 3 if args.quick else 11
-    chain_length = 2_000 if args.quick else 20_000
+    repeats = 3 if args.quick else 7
+    block = 3 if args.quick else 10  # consecutive training steps per timed block
 
-    xs, ys = two_moons(32, 0.1, seed=1)
+    xs, ys = two_moons(32, seed=1)
+    random.seed(1)
     mg_model = MgMLP(2, [16, 16, 1])
     al_model = InlineMLP([2, 16, 16, 1], seed=1)
 
-    print(f"Python {sys.version.split()[0]}; medians of {repeats} paired runs\n")
-    print(f"{'benchmark':<44}{'micrograd':>12}{'autograd_lite':>15}{'ratio':>9}")
+    print(f"Python {sys.version.split()[0]}; medians of {repeats} paired blocks\n")
+    print(HEADER)
     for gc_enabled in (True, False):
         tag = "gc on" if gc_enabled else "gc off"
-        mg, me, ratio = paired_ratio(
-            lambda: chain(MgValue, 400),  # micrograd's recursion limit caps its chain
+        result = paired(
+            lambda: chain(MgValue, 400),  # micrograd's recursive sort caps its depth
             lambda: chain(al.Value, 400),
-            repeats,
-            gc_enabled,
+            repeats=repeats,
+            slow_steps=20,
+            fast_steps=20,
+            gc_enabled=gc_enabled,
         )
-        print(f"{'(a) chain of 800 ops, ' + tag:<44}{mg * 1e3:>10.2f}ms{me * 1e3:>13.2f}ms"
-              f"{ratio:>8.1f}x")
-        mg, me, ratio = paired_ratio(
+        print(row(f"(a) chain of 800 operations, {tag}", result))
+        result = paired(
             lambda: micrograd_step(mg_model, xs, ys),
             lambda: autograd_lite_step(al_model, xs, ys),
-            repeats,
-            gc_enabled,
+            repeats=repeats,
+            slow_steps=block,
+            fast_steps=block * 5,
+            gc_enabled=gc_enabled,
         )
-        print(f"{'(b) MLP(2,[16,16,1]) step, 32 points, ' + tag:<44}{mg * 1e3:>10.2f}ms"
-              f"{me * 1e3:>13.2f}ms{ratio:>8.1f}x")
-
-    al_long = statistics.median(
-        timed(lambda: chain(al.Value, chain_length), True) for _ in range(3)
-    )
-    print(f"{'(a) autograd_lite alone, chain of ' + format(2 * chain_length, ',') + ' ops':<44}"
-          f"{'':>12}{al_long * 1e3:>13.2f}ms")
+        print(row(f"(b) MLP(2,[16,16,1]) step, 32 points, {tag}", result))
 
     mg_bytes = bytes_per_node(MgValue, 400)
     al_bytes = bytes_per_node(al.Value, 400)
-    print(f"{'(c) bytes per node':<44}{mg_bytes:>12.0f}{al_bytes:>15.0f}"
-          f"{al_bytes / mg_bytes:>8.2f}x")
+    share = al_bytes / mg_bytes
+    print(f"{'(c) bytes per node':<52}{mg_bytes:>12.0f}{al_bytes:>14.0f}{share:>9.2f}x")
 
     limit = 100_000 if args.quick else 1_000_000
     mg_depth = deepest_backward(MgValue, limit)
     start = time.perf_counter()
     al_depth = deepest_backward(al.Value, limit)
     elapsed = time.perf_counter() - start
-    print(f"{'(d) deepest chain back-propagated':<44}{mg_depth:>12,}{al_depth:>15,}"
-          f"   (tried up to {limit:,}; {elapsed:.1f}s for autograd_lite)")
+    print(f"{'(d) deepest chain back-propagated':<52}{mg_depth:>12,}{al_depth:>14,}")
+    print(f"    (tried 1-2-5 steps up to {limit:,} nodes; autograd_lite took {elapsed:.1f} s)")
     return 0
 
 

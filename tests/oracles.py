@@ -349,6 +349,23 @@ def _lane_of(arg: Any, lane: int) -> Any:
 _DIGITS = 40
 
 
+def exact_values(
+    expressions: Sequence[Any], symbols: Sequence[Any], point: Sequence[float]
+) -> list[float]:
+    """sympy expressions evaluated at ``point`` in mpmath at 40 digits, then rounded to float."""
+    import mpmath
+    import sympy as sp
+
+    function = sp.lambdify(symbols, list(expressions), modules=_lambdify_modules())
+    with mpmath.workdps(_DIGITS):
+        return [_to_float(v) for v in function(*[mpmath.mpf(p) for p in point])]
+
+
+def _lambdify_modules() -> list[Any]:
+    """Where lambdify finds functions: the kinks first, then mpmath."""
+    return [sympy_backend().kinks.numeric, "mpmath"]
+
+
 def symbolic_derivatives(
     expression: Any, symbols: Sequence[Any], *, order: int = 2
 ) -> Callable[[Sequence[float]], tuple[float, list[float], list[list[float]]]]:
@@ -367,7 +384,7 @@ def symbolic_derivatives(
     upper = [(i, j) for i in range(n) for j in range(i, n)] if order >= 2 else []
     second = [sp.diff(gradient[i], symbols[j]) for i, j in upper]
     flat = [expression, *gradient, *second]
-    function = sp.lambdify(symbols, flat, modules=[sympy_backend().kinks.numeric, "mpmath"])
+    function = sp.lambdify(symbols, flat, modules=_lambdify_modules())
 
     def evaluate(point: Sequence[float]) -> tuple[float, list[float], list[list[float]]]:
         with mpmath.workdps(_DIGITS):

@@ -86,7 +86,7 @@ def test_same_seed_gives_the_same_model(tmp_path, capsys):
                 "train",
                 "--dataset",
                 "xor",
-                *QUICK,
+                *FAST,
                 "--batch-size",
                 "5",
                 "--seed",

@@ -611,6 +611,48 @@ def test_random_graphs_match_the_interpreted_engine(spec, data):
     assert_all_close(outputs_, ref_outputs, "outputs")
 
 
+def pick_difference(out, t):
+    return out[t] - 0.5 * out[(t + 1) % len(out)]
+
+
+def label_scaled(out, t):
+    return sum_values(out) * (t - 1.5)
+
+
+def label_branch(out, t):
+    return al.tanh(out[0]) if t == 0 else sum_values(out[1:]) * 0.25
+
+
+LABEL_LOSSES = {
+    "cross_entropy": losses.cross_entropy,
+    "multiclass_hinge": losses.multiclass_hinge,
+    "pick_difference": pick_difference,  # two label-dependent reads
+    "label_scaled": label_scaled,  # the label as a constant
+    "label_branch": label_branch,  # different graphs: one program per label
+}
+
+
+@pytest.mark.slow
+@settings(max_examples=80)
+@given(random_models(), st.sampled_from(sorted(LABEL_LOSSES)), st.data())
+def test_random_graphs_with_int_labels_match_the_interpreted_engine(spec, loss_name, data):
+    """Class-index targets (picks, label constants, per-label programs) match the engine."""
+    n_inputs, weights, steps, outputs = spec
+    assume(len(outputs) >= 2)
+    model = RandomGraph(n_inputs, weights, steps, outputs)
+    loss_fn = LABEL_LOSSES[loss_name]
+    batch = data.draw(st.integers(1, 6))
+    sample = st.lists(coordinate, min_size=n_inputs, max_size=n_inputs)
+    X = [data.draw(sample) for _ in range(batch)]
+    y = [data.draw(st.integers(0, len(outputs) - 1)) for _ in range(batch)]
+    ref_loss, ref_grads, _ = interpreted(model, loss_fn, X, y)
+    assume(not near_kink(model))
+    step = compile_loss(model, loss_fn, X[0], y[0])
+    loss, grads, _ = compiled(step, model, X, y)
+    assert_close(loss, ref_loss, rtol=TOLERANCE, atol=TOLERANCE, what="mean loss")
+    assert_all_close(grads, ref_grads, "gradient")
+
+
 # --------------------------------------------------------------------------------------
 # Refusals: data-dependent graphs, active dropout, hand-built nodes, bad arguments
 # --------------------------------------------------------------------------------------
@@ -678,6 +720,31 @@ def test_check_modes_decide_which_batches_are_re_traced():
     assert CHECK_MODES == ("first-batch", "every-batch", "off")
 
 
+def test_check_samples_none_re_traces_every_sample():
+    """A branch taken by one sample in 100 is caught with check_samples=None, not by a sample."""
+    X = [[1.0 + i, 0.5] for i in range(100)]
+    X[50] = [-1.0, 0.5]  # not among the 32 samples spread over the batch
+    y = [0.0] * 100
+    exhaustive = compile_loss(Branchy(), losses.mse, X[0], 0.0, check_samples=None)
+    with pytest.raises(DataDependentGraphError, match="sample 50 "):
+        exhaustive.backward(X, y)
+    sampled = compile_loss(Branchy(), losses.mse, X[0], 0.0)
+    sampled.backward(X, y)  # documented: 32 spread samples are a test, not a proof
+
+
+@given(st.integers(1, 500), st.one_of(st.none(), st.integers(1, 64)))
+def test_checked_samples_are_spread_over_the_whole_batch(n, count):
+    """The re-traced positions are distinct, in range, include both ends, and number min(n, k)."""
+    from autograd_lite.compile import _spread
+
+    chosen = _spread(n, count)
+    assert chosen == sorted(set(chosen))
+    assert len(chosen) == (n if count is None else min(n, count))
+    assert chosen[0] == 0 and all(0 <= i < n for i in chosen)
+    if count is None or count > 1:
+        assert chosen[-1] == n - 1
+
+
 def test_active_dropout_is_refused_and_eval_mode_is_not():
     """Dropout in training mode raises a ValueError saying to call eval(); in eval it compiles."""
     model = Sequential(Layer(2, 3), Dropout(0.5), Layer(3, 1))
@@ -714,6 +781,10 @@ def test_bad_arguments_get_clear_errors():
         compile_loss(model, "mse", [1.0, 2.0], 0.0)
     with pytest.raises(ValueError, match=r"check must be one of \['first-batch'"):
         compile_loss(model, losses.mse, [1.0, 2.0], 0.0, check="sometimes")
+    with pytest.raises(ValueError, match="check_samples must be at least 1"):
+        compile_loss(model, losses.mse, [1.0, 2.0], 0.0, check_samples=0)
+    with pytest.raises(TypeError, match="check_samples must be an int or None, got float"):
+        compile_loss(model, losses.mse, [1.0, 2.0], 0.0, check_samples=2.5)
     with pytest.raises(TypeError, match="got a Value"):
         compile_loss(model, losses.mse, [Value(1.0), 2.0], 0.0)
     step = compile_loss(model, losses.mse, [1.0, 2.0], 0.0)

@@ -21,6 +21,7 @@ from autograd_lite.nn import MLP, RNN, Dropout, Module, Sequential
 from autograd_lite.optim import SGD, Adam
 from autograd_lite.optim.lr_scheduler import CyclicLR, LambdaLR, StepLR
 from autograd_lite.training import EarlyStopping, History, accuracy, fit, layer_of, predict
+from tests.oracles import require_torch
 
 # ---- helpers ----------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class Identity(Module):
 @pytest.mark.parametrize("kind", ["binary", "pm1", "multiclass", "regression"])
 def test_full_batch_fit_matches_pytorch(kind, compile):
     """loss='auto' picks BCE/hinge/cross-entropy/MSE, and every step equals PyTorch's."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     X, y, model, activation = _task(kind)
     layers = _torch_layers(torch, model)
     l2, epochs = 1e-3, 4
@@ -164,7 +165,7 @@ def test_full_batch_fit_matches_pytorch(kind, compile):
 
 def test_minibatch_adam_with_scheduler_and_test_set_matches_pytorch():
     """Mini-batches (in the order fit drew), Adam, StepLR and test scores equal PyTorch's."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     X, y = data.make_house_prices(26, seed=5)
     X_test, y_test = data.make_house_prices(7, seed=6)
     model = MLP(3, [4, 1], activation="tanh", seed=5)
@@ -269,6 +270,36 @@ def test_fit_reproduces_micrograds_own_training_loop():
     assert [p.data for p in model.parameters()] == pytest.approx(expected, rel=1e-12)
 
 
+def test_fit_trains_a_module_written_for_micrograd():
+    """A micrograd-style class (parameters() only, no Module base) trains; one norm group."""
+
+    class LinearScore:  # written as for micrograd, with only the import changed
+        def __init__(self):
+            rng = random.Random(0)
+            self.w = [Value(rng.uniform(-1, 1)) for _ in range(2)]
+            self.b = Value(0)
+
+        def __call__(self, x):
+            return sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+
+        def parameters(self):
+            return [*self.w, self.b]
+
+    X, y = data.make_moons(30, seed=3)
+    model = LinearScore()
+    history = fit(
+        model,
+        X,
+        data.labels_to_pm1(y),
+        optimizer=SGD(model.parameters(), lr=0.1),
+        epochs=10,
+        progress=False,
+    )
+    losses = history.series("loss")
+    assert losses[-1] < losses[0]
+    assert set(history.records[-1]["grad_norms"]) == {"parameters"}
+
+
 def test_cyclic_lr_steps_after_every_batch():
     """A CyclicLR advances once per batch (PyTorch's convention), other schedulers per epoch."""
     X, y = data.make_moons(12)
@@ -295,7 +326,7 @@ def test_cyclic_lr_steps_after_every_batch():
 )
 def test_named_losses_are_pytorchs(name, kind):
     """Each loss name gives the batch loss PyTorch's function of that name gives."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     F = torch.nn.functional
     X, y, model, activation = _task(kind)
     with torch.no_grad():
@@ -398,7 +429,7 @@ def test_accuracy_agrees_with_scikit_learn():
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])
 def test_evaluate_scores_like_pytorch(kind):
     """evaluate() gives PyTorch's mean loss (no penalty) and the accuracy (None for targets)."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     X, y, model, activation = _task(kind)
     layers = _torch_layers(torch, model)
     with torch.no_grad():
@@ -795,7 +826,7 @@ def _micrograd_demo(X, y, model):
 @pytest.mark.slow
 def test_micrograds_demo_reaches_100_percent_exactly_as_in_micrograd():
     """micrograd's demo (its data, its weights, its recipe) reaches 100%, matching PyTorch."""
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     # micrograd's demo: np.random.seed(1337); make_moons(n_samples=100, noise=0.1); labels
     # y*2-1; random.seed(1337); MLP(2, [16, 16, 1]).

@@ -22,7 +22,7 @@ DEMO_SETTINGS = {
     "hidden": (16, 16),
     "activation": "relu",
     "optimizer": "adam",
-    "lr": 0.03,
+    "lr": 0.02,
     "epochs": 30,
     "batch_size": 16,
     "seed": 0,

@@ -418,16 +418,26 @@ def _write_outputs(
 
 
 def _forward_graph(model: Any, x0: Any, out: Path) -> Path:
-    """One sample's forward graph, a box per neuron: SVG, or DOT without Graphviz's ``dot``."""
+    """One sample's forward graph, a box per neuron: SVG, or DOT without Graphviz's ``dot``.
+
+    For a one-output model the output is back-propagated first, so each box also shows
+    d(output)/d(neuron) instead of zeros; the model's gradients are cleared after.
+    """
+    from autograd_lite.engine import Value
     from autograd_lite.viz.graph import GraphvizNotFoundError, render
 
     root = model(x0)
-    if shutil.which("dot") is not None:
-        try:
-            return render(root, out / "forward_graph.svg", collapse="neuron")
-        except GraphvizNotFoundError:
-            pass
-    path = render(root, out / "forward_graph.dot", collapse="neuron")
+    if isinstance(root, Value):
+        root.backward()
+    try:
+        if shutil.which("dot") is not None:
+            try:
+                return render(root, out / "forward_graph.svg", collapse="neuron")
+            except GraphvizNotFoundError:
+                pass
+        path = render(root, out / "forward_graph.dot", collapse="neuron")
+    finally:
+        model.zero_grad()
     _note(
         "the Graphviz `dot` program is not installed, so the forward graph was saved as "
         "DOT source (forward_graph.dot); install Graphviz to get forward_graph.svg"
