@@ -87,26 +87,36 @@ F = TypeVar("F", bound=Callable[..., Any])
 # --------------------------------------------------------------------------------------
 
 
-class _Mode(threading.local):
-    """Per-thread switches: recording on or off, anomaly checks, the current name scope."""
+class _State:
+    """One thread's switches: recording on or off, anomaly checks, the current name scope."""
 
-    grad_enabled = True
-    anomaly = False
-    scope: tuple[str, ...] = ()
-    # The scope to give new nodes when recording needs no extra work (grad on, no anomaly
-    # checks), else None. Operations read this one attribute: thread-local reads are slow.
-    fast_scope: tuple[str, ...] | None = ()
+    __slots__ = ("anomaly", "fast_scope", "grad_enabled", "scope")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+        self.scope: tuple[str, ...] = ()
+        # The scope to give new nodes when recording needs no extra work (grad on, no
+        # anomaly checks), else None: the hot paths read this one attribute.
+        self.fast_scope: tuple[str, ...] | None = ()
 
     def refresh(self) -> None:
         self.fast_scope = self.scope if self.grad_enabled and not self.anomaly else None
 
 
-_mode = _Mode()
+class _PerThread(threading.local):
+    """Holds each thread's ``_State``; one thread-local read gets all switches at once."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+
+
+_local = _PerThread()
 
 
 def is_grad_enabled() -> bool:
     """Whether operations in this thread currently record a graph."""
-    return _mode.grad_enabled
+    return _local.state.grad_enabled
 
 
 class _GradMode:
@@ -115,27 +125,30 @@ class _GradMode:
     _enabled: bool
 
     def __enter__(self) -> None:
-        self._saved = _mode.grad_enabled
-        _mode.grad_enabled = self._enabled
-        _mode.refresh()
+        state = _local.state
+        self._saved = state.grad_enabled
+        state.grad_enabled = self._enabled
+        state.refresh()
 
     def __exit__(self, *exc_info: object) -> None:
-        _mode.grad_enabled = self._saved
-        _mode.refresh()
+        state = _local.state
+        state.grad_enabled = self._saved
+        state.refresh()
 
     def __call__(self, func: F) -> F:
         enabled = self._enabled
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            saved = _mode.grad_enabled
-            _mode.grad_enabled = enabled
-            _mode.refresh()
+            state = _local.state
+            saved = state.grad_enabled
+            state.grad_enabled = enabled
+            state.refresh()
             try:
                 return func(*args, **kwargs)
             finally:
-                _mode.grad_enabled = saved
-                _mode.refresh()
+                state.grad_enabled = saved
+                state.refresh()
 
         return wrapper  # type: ignore[return-value]
 
@@ -167,14 +180,20 @@ class name_scope:
             raise TypeError(f"name_scope() expected a str, got {type(name).__name__}")
         self.name = name
 
+    # Entered once per module call by nn, so both halves are kept to a few attribute
+    # operations on the thread's state.
     def __enter__(self) -> None:
-        self.saved = _mode.scope
-        _mode.scope = (*self.saved, self.name)
-        _mode.refresh()
+        state = _local.state
+        self.saved = saved = state.scope
+        state.scope = scope = (*saved, self.name)
+        if state.fast_scope is not None:
+            state.fast_scope = scope
 
     def __exit__(self, *exc_info: object) -> None:
-        _mode.scope = self.saved
-        _mode.refresh()
+        state = _local.state
+        state.scope = self.saved
+        if state.fast_scope is not None:
+            state.fast_scope = self.saved
 
 
 class AnomalyError(FloatingPointError):
@@ -190,14 +209,14 @@ def detect_anomaly() -> Iterator[None]:
     An operation whose inputs are already non-finite does not raise again: the error
     names the first one. Costs time; meant for debugging.
     """
-    saved = _mode.anomaly
-    _mode.anomaly = True
-    _mode.refresh()
+    saved = _local.state.anomaly
+    _local.state.anomaly = True
+    _local.state.refresh()
     try:
         yield
     finally:
-        _mode.anomaly = saved
-        _mode.refresh()
+        _local.state.anomaly = saved
+        _local.state.refresh()
 
 
 def _user_site() -> tuple[str, int, str] | None:
@@ -480,21 +499,31 @@ def _apply(prim: Primitive, args: Sequence[Any]) -> Any:
 
 
 def _record(
-    prim: Primitive, out: float, parents: tuple[Value, ...], datas: Sequence[float], needs_grad: bool
+    prim: Primitive,
+    out: float,
+    parents: tuple[Value, ...],
+    datas: Sequence[float],
+    needs_grad: bool,
 ) -> Value:
     """The node for ``out``: in the graph if some input takes gradients and grad is on."""
-    scope = _mode.fast_scope
+    scope = _local.state.fast_scope
     if scope is not None and needs_grad:
-        local = prim.local_derivatives(datas, out) if prim.validate else prim.derivative(*datas, out)
+        local = (
+            prim.local_derivatives(datas, out) if prim.validate else prim.derivative(*datas, out)
+        )
         return _node(out, parents, local, prim, scope)
     return _record_slow(prim, out, parents, datas, needs_grad)
 
 
 def _record_slow(
-    prim: Primitive, out: float, parents: tuple[Value, ...], datas: Sequence[float], needs_grad: bool
+    prim: Primitive,
+    out: float,
+    parents: tuple[Value, ...],
+    datas: Sequence[float],
+    needs_grad: bool,
 ) -> Value:
     """``_record`` when grad is off, nothing needs gradients, or anomaly checks are on."""
-    mode = _mode
+    mode = _local.state
     if needs_grad and mode.grad_enabled:
         result = _node(out, parents, prim.local_derivatives(datas, out), prim, mode.scope)
     else:
@@ -508,7 +537,7 @@ def _unary(prim: Primitive, x: Value) -> Value:
     """``_apply`` for one Value argument (the methods ``x.relu()``, ``-x`` ...), unrolled."""
     data = x.data
     out = prim.forward(data)
-    scope = _mode.fast_scope
+    scope = _local.state.fast_scope
     if scope is not None and x.requires_grad:
         return _node(out, (x,), prim.derivative(data, out), prim, scope)
     return _record_slow(prim, out, (x,), (data,), x.requires_grad)
@@ -529,6 +558,7 @@ def _check_forward(node: Value, prim: Primitive, datas: Sequence[float]) -> None
 _ONE_ONE = (1.0, 1.0)
 _MINUS_ONE = (-1.0,)
 _ONE = (1.0,)
+_ZERO = (0.0,)
 
 
 def _pow_rule(x: Any, y: Any, out: Any) -> tuple[Any, Any]:
@@ -706,7 +736,7 @@ class Value:
         self.label = label
         self.requires_grad = bool(requires_grad)
         self._meta: dict[str, Any] | None = None
-        self._scope = _mode.scope
+        self._scope = _local.state.scope
         if _op:
             self._set_meta("op", str(_op))
 
@@ -814,7 +844,7 @@ class Value:
         for node in order:
             node.grad = 0.0  # interior nodes hold this pass's gradient only
         self.grad = seed
-        if _mode.anomaly:
+        if _local.state.anomaly:
             for node in reversed(order):
                 _checked_backward_step(node)
             return
@@ -867,6 +897,14 @@ class Value:
 
     def relu(self) -> Value:
         """max(self, 0); the derivative at 0 is 0."""
+        data = self.data
+        scope = _local.state.fast_scope
+        if scope is not None and self.requires_grad:  # RELU inlined, as in __add__
+            return (
+                _node(data, (self,), _ONE, RELU, scope)
+                if data > 0
+                else (_node(0.0, (self,), _ZERO, RELU, scope))
+            )
         return _unary(RELU, self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
@@ -898,7 +936,7 @@ class Value:
         # (one Python call instead of four; see benchmarks/bench_engine.py). The table
         # entries stay the definition: tests check that both paths agree.
         if type(other) is Value:
-            scope = _mode.fast_scope
+            scope = _local.state.fast_scope
             if scope is not None and (self.requires_grad or other.requires_grad):
                 return _node(self.data + other.data, (self, other), _ONE_ONE, ADD, scope)
         return _binary(ADD, self, other)
@@ -908,7 +946,7 @@ class Value:
 
     def __mul__(self, other: Any) -> Value:
         if type(other) is Value:  # inlined MUL, as in __add__
-            scope = _mode.fast_scope
+            scope = _local.state.fast_scope
             if scope is not None and (self.requires_grad or other.requires_grad):
                 a, b = self.data, other.data
                 return _node(a * b, (self, other), (b, a), MUL, scope)
@@ -1032,7 +1070,7 @@ def _binary(prim: Primitive, a: Any, b: Any) -> Any:
             b = None
     out = prim.forward(da, db)
     needs_grad = (a is not None and a.requires_grad) or (b is not None and b.requires_grad)
-    scope = _mode.fast_scope
+    scope = _local.state.fast_scope
     if scope is not None and needs_grad:
         return _node(
             out,
@@ -1114,7 +1152,7 @@ def power(base: Any, exponent: Any) -> Any:
     if (
         isinstance(exponent, Value)
         and exponent.requires_grad
-        and _mode.grad_enabled
+        and _local.state.grad_enabled
         and (base.data if isinstance(base, Value) else _as_float(base, "pow")) < 0
     ):
         b = base.data if isinstance(base, Value) else base
@@ -1139,7 +1177,7 @@ def dot(weights: Sequence[Any], inputs: Sequence[Any], bias: Any = None) -> Any:
     if len(weights) != len(inputs):
         raise ValueError(f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match")
     parents = weights + inputs if bias is None else (*weights, *inputs, bias)
-    scope = _mode.fast_scope
+    scope = _local.state.fast_scope
     if scope is not None and _ONLY_VALUES.issuperset(map(type, parents)):
         # Every neuron of a network is one of these: DOT's forward and rule inlined for
         # all-Value arguments, in C-level map() calls (see benchmarks/bench_engine.py).
@@ -1264,7 +1302,7 @@ def _backpropagate(
     grads: dict[Value, Any] = {}
     for out, seed in zip(outputs, seeds):
         grads[out] = grads[out] + seed if out in grads else seed
-    anomaly = _mode.anomaly
+    anomaly = _local.state.anomaly
     with enable_grad() if create_graph else no_grad():
         for node in reversed(order):
             grad = grads.get(node)

@@ -1,11 +1,11 @@
 """Compiled batched replay (autograd_lite.compile) against the interpreted engine, micrograd
 and PyTorch, measured in the same process.
 
-Machines here are shared and noisy, so engines are timed alternately, each comparison is
-a ratio of two times taken back to back, and every number printed is a median over
-repeats. BLAS and PyTorch run on one thread each (``--threads``): on a loaded 2-core
-machine a multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take
-milliseconds.
+Machines here are shared and noisy, so engines are timed alternately (in blocks of
+consecutive steps, garbage collector on: see _harness.py), each comparison is a ratio of
+two times taken back to back, and every number printed is a median over repeats. BLAS
+and PyTorch run on one thread each (``--threads``): on a loaded 2-core machine a
+multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milliseconds.
 
     python benchmarks/bench_compile.py            # full run (a few minutes)
     python benchmarks/bench_compile.py --quick    # smoke run
@@ -24,13 +24,14 @@ milliseconds.
 from __future__ import annotations
 
 import argparse
-import gc
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from _harness import time_block  # benchmarks/ is on sys.path when a script there runs
 
 import autograd_lite as al
 from autograd_lite import losses
@@ -57,37 +58,30 @@ def random_batch(n: int, n_in: int, seed: int) -> tuple[list[list[float]], list[
     return X, y
 
 
-def timed(function: Callable[[], object]) -> float:
-    gc.collect()
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
-
-
-def median_time(function: Callable[[], object], repeats: int) -> float:
-    function()  # warm-up: first call traces, compiles and checks
-    return statistics.median(timed(function) for _ in range(repeats))
-
-
 def paired(
     functions: dict[str, tuple[Callable[[], object], int]], repeats: int
 ) -> dict[str, float]:
-    """Median seconds per sample of each function, timed in alternation.
+    """Median seconds per sample of each function, timed in alternating blocks.
 
-    ``functions`` maps a name to (step, samples per step). Returns, per name, the median
+    ``functions`` maps a name to (step, samples per step). Each round times every
+    function once, in a block of consecutive steps with the garbage collector on (see
+    _harness.py); fast steps (under 5 ms) run 5 to a block. Returns, per name, the median
     time per sample, and for every name after the first, ``"<name>/<first>"``: the median
     of the per-round ratios of its per-sample time to the first one's.
     """
     names = list(functions)
-    for step, _ in functions.values():
-        step()  # warm-up
+    blocks = {}
+    for name, (step, _) in functions.items():
+        start = time.perf_counter()
+        step()  # warm-up: the first call traces, compiles and checks
+        blocks[name] = 5 if time.perf_counter() - start < 5e-3 else 1
     per_sample: dict[str, list[float]] = {name: [] for name in names}
     ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
     for _ in range(repeats):
         round_times = {}
         for name in names:
             step, samples = functions[name]
-            round_times[name] = timed(step) / samples
+            round_times[name] = time_block(step, blocks[name], gc_enabled=True) / samples
             per_sample[name].append(round_times[name])
         for name in names[1:]:
             ratios[name].append(round_times[name] / round_times[names[0]])

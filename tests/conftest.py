@@ -1,4 +1,4 @@
-"""Shared pytest configuration: Hypothesis profiles and engine state between tests."""
+"""Shared pytest configuration: Hypothesis profiles and a check that tests restore engine modes."""
 
 from __future__ import annotations
 
@@ -27,22 +27,28 @@ settings.load_profile(
 )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_engine_modes() -> Iterator[None]:
-    """Fail a test that leaves grad recording off, anomaly checks on or a name scope open."""
-    from autograd_lite import engine
+def _changed_engine_modes() -> list[str]:
+    """Which of this thread's engine modes differ from the defaults, seen through the API."""
+    from autograd_lite import Value, is_grad_enabled
 
+    probe = Value(1.0)
+    changed = []
+    if not is_grad_enabled():
+        changed.append("grad recording is off (a no_grad() block was not closed)")
+    elif (probe * 1.0).created_at is not None:
+        changed.append("detect_anomaly() is still on")
+    if probe.scope != ():
+        changed.append(f"name_scope {probe.scope!r} is still open")
+    return changed
+
+
+@pytest.fixture(autouse=True)
+def _engine_modes_are_restored() -> Iterator[None]:
+    """Fail a test that leaves grad recording off, anomaly checks on or a name scope open."""
     yield
-    mode = engine._mode
-    leaked = {
-        "grad_enabled": mode.grad_enabled is not True,
-        "anomaly": mode.anomaly is not False,
-        "scope": mode.scope != (),
-    }
-    changed = [name for name, is_changed in leaked.items() if is_changed]
+    changed = _changed_engine_modes()
     if changed:
-        # Reset, so that one leaking test does not fail every test after it.
-        mode.grad_enabled, mode.anomaly, mode.scope = True, False, ()
-        if hasattr(mode, "refresh"):  # the engine caches a summary of the modes
-            mode.refresh()
-        pytest.fail(f"the test left engine modes changed: {', '.join(changed)}")
+        from autograd_lite import enable_grad
+
+        enable_grad().__enter__()  # turn recording back on so later tests are not affected
+        pytest.fail("the test left engine modes changed: " + "; ".join(changed))

@@ -8,6 +8,7 @@ has an exact sympy twin and a PyTorch twin with the same structure.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import os
 from collections.abc import Callable, Sequence
@@ -59,8 +60,10 @@ def assert_close(
     actual: float, expected: float, *, rtol: float = 1e-12, atol: float = 1e-12, what: str = ""
 ) -> None:
     """Assert :func:`is_close`, with a message that shows both numbers and the difference."""
-    if not isinstance(actual, float):
-        raise AssertionError(f"{what}: expected a float, got {type(actual).__name__} {actual!r}")
+    # A Value (or anything but a plain real number) where a number belongs is itself a bug.
+    if not isinstance(actual, numbers.Real) or isinstance(actual, bool):
+        raise AssertionError(f"{what}: expected a number, got {type(actual).__name__} {actual!r}")
+    actual, expected = float(actual), float(expected)
     if not is_close(actual, expected, rtol=rtol, atol=atol):
         difference = abs(actual - expected) if math.isfinite(actual - expected) else math.nan
         raise AssertionError(
@@ -115,7 +118,7 @@ def partial_difference(f: Callable[..., float], point: Sequence[float], index: i
 # Backends: the same function names in autograd_lite, sympy and PyTorch
 # --------------------------------------------------------------------------------------
 # Each backend offers exp, log, tanh, sigmoid, relu, leaky_relu(x, slope), softplus, sin,
-# cos, sqrt, abs, sum_values(xs), dot(ws, xs), logsumexp(xs) and softmax(xs) -> list.
+# cos, sqrt, abs, sum_values(xs), dot(ws, xs, bias=0), logsumexp(xs), softmax(xs) -> list.
 # Arithmetic operators come from the objects themselves.
 
 ENGINE = SimpleNamespace(
@@ -196,7 +199,7 @@ def _sympy_backend() -> SimpleNamespace:
         sqrt=sp.sqrt,
         abs=kinks.Abs,
         sum_values=lambda xs: sp.Add(*xs),
-        dot=lambda ws, xs: sp.Add(*[w * x for w, x in zip(ws, xs)]),
+        dot=lambda ws, xs, bias=0: sp.Add(*[w * x for w, x in zip(ws, xs)], bias),
         logsumexp=lambda xs: sp.log(sp.Add(*[sp.exp(x) for x in xs])),
         softmax=lambda xs: [sp.exp(x) / sp.Add(*[sp.exp(v) for v in xs]) for x in xs],
     )
@@ -224,7 +227,7 @@ def _torch_backend(torch: ModuleType) -> SimpleNamespace:
         sqrt=torch.sqrt,
         abs=torch.abs,
         sum_values=lambda xs: stack(xs).sum(),
-        dot=lambda ws, xs: (stack(ws) * stack(xs)).sum(),
+        dot=lambda ws, xs, bias=0.0: (stack(ws) * stack(xs)).sum() + bias,
         logsumexp=lambda xs: torch.logsumexp(stack(xs), 0),
         softmax=lambda xs: list(torch.softmax(stack(xs), 0).unbind()),
     )

@@ -117,6 +117,20 @@ def _int_power(a: Lockstep, c: float) -> Lockstep:
     return positive(a) ** c
 
 
+call = lockstep_call
+
+
+def _dot(a: list[Lockstep], s: Step) -> Lockstep:
+    """dot(weights, inputs): choice 1 makes the first weight a constant, choice 2 adds a bias."""
+    half = len(a) // 2
+    weights: list[Any] = list(a[:half])
+    if s.choice == 1:
+        weights[0] = s.constant
+    if s.choice == 2:
+        return call("dot", weights, a[half:], a[0])
+    return call("dot", weights, a[half:])
+
+
 @dataclass(frozen=True)
 class OpSpec:
     """How to draw and build one kind of step."""
@@ -132,8 +146,6 @@ NONZERO_CONSTANTS = tuple(c for c in CONSTANTS if c != 0.0)
 EXPONENTS = (2.0, 3.0, 1.0, 0.0, -1.0, -2.0, 0.5, 1.5, -0.5)
 POSITIVE_BASES = (2.0, 0.5, 3.0, 1.0)
 SLOPES = (0.01, 0.2)
-
-call = lockstep_call
 
 OPS: dict[str, OpSpec] = {
     "add": OpSpec((2,), lambda a, s, e: a[0] + a[1]),
@@ -168,17 +180,7 @@ OPS: dict[str, OpSpec] = {
         choices=len(SLOPES),
     ),
     "sum_values": OpSpec((1, 2, 3, 4), lambda a, s, e: call("sum_values", a)),
-    "dot": OpSpec(
-        (2, 4, 6),
-        # Half the weights may be a constant, so dot mixes Values and numbers.
-        lambda a, s, e: call(
-            "dot",
-            [s.constant if s.choice and i == 0 else w for i, w in enumerate(a[: len(a) // 2])],
-            a[len(a) // 2 :],
-        ),
-        CONSTANTS,
-        choices=2,
-    ),
+    "dot": OpSpec((2, 4, 6), lambda a, s, e: _dot(a, s), CONSTANTS, choices=3),
     "logsumexp": OpSpec((1, 2, 3), lambda a, s, e: call("logsumexp", a)),
     "softmax": OpSpec((2, 3), lambda a, s, e: call("softmax", a)[s.choice % len(a)], choices=3),
 }

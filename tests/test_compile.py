@@ -588,7 +588,6 @@ coordinate = st.one_of(
 )
 
 
-@pytest.mark.slow
 @settings(max_examples=150)
 @given(random_models(), st.data())
 def test_random_graphs_match_the_interpreted_engine(spec, data):
@@ -632,7 +631,6 @@ LABEL_LOSSES = {
 }
 
 
-@pytest.mark.slow
 @settings(max_examples=80)
 @given(random_models(), st.sampled_from(sorted(LABEL_LOSSES)), st.data())
 def test_random_graphs_with_int_labels_match_the_interpreted_engine(spec, loss_name, data):

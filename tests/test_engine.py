@@ -218,6 +218,8 @@ CASES = [
     Case("dot([w1, w2], [x1, x2])", lambda B, *v: B.dot(v[:2], v[2:]), VECTORS_4),
     Case("dot([2, w], [x, y])", lambda B, w, x, y: B.dot([2.0, w], [x, y]), VECTORS),
     Case("dot([w, w], [w, x])", lambda B, w, x, y: B.dot([w, w], [w, x]), VECTORS),
+    Case("dot([w, x], [y, 2], bias=z)", lambda B, *v: B.dot(v[:2], [v[2], 2.0], v[3]), VECTORS_4),
+    Case("dot([w], [x], bias=w)", lambda B, w, x, y: B.dot([w], [x], w), VECTORS),
     Case("logsumexp(x)", lambda B, x: B.logsumexp([x]), tuple((p,) for p in GENERAL)),
     Case("logsumexp(x, y, z)", lambda B, *xs: B.logsumexp(xs), VECTORS, shifts=True),
     Case("logsumexp(x, x)", lambda B, x, y, z: B.logsumexp([x, x]), VECTORS, shifts=True),
@@ -286,6 +288,22 @@ def test_primitive_methods_match_sympy(case: Case) -> None:
         got = engine_derivatives(lambda *xs: case.function(ENGINE_METHODS, *xs), point)
         check_against(
             got, evaluate(point), f"{case.name} (method) at {point}", atol=ATOL * case.scale(point)
+        )
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if len(c.points[0]) == 1], ids=repr)
+def test_primitive_second_derivative_by_nested_grad(case: Case) -> None:
+    """grad(grad(f)) of each one-input primitive equals sympy's second derivative."""
+    evaluate = exact(case.name)
+    second = ag.grad(ag.grad(lambda x: case.function(ENGINE, x)))
+    for point in case.points:
+        _, _, hessian = evaluate(point)
+        assert_close(
+            second(*point),
+            hessian[0][0],
+            rtol=RTOL,
+            atol=ATOL * case.scale(point),
+            what=f"grad(grad({case.name})) at {point}",
         )
 
 
@@ -361,8 +379,8 @@ def test_random_graphs_match_sympy(program: Program) -> None:
     )
 
 
-@settings(max_examples=2000)
-@given(programs(max_inputs=4, max_steps=10))
+@settings(max_examples=1500)
+@given(programs(max_inputs=4, max_steps=8))
 def test_random_graphs_match_torch(program: Program) -> None:
     """Values, gradients and Hessians of random graphs equal PyTorch's in float64."""
     torch = require_torch()

@@ -17,7 +17,10 @@ sample) in place of each float::
 ``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
 of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation
 uses the engine's formula, but sums add in numpy's order rather than ``math.fsum``'s.
-Parameters are read at every call, so optimizers work unchanged.
+Parameters are read at every call, so optimizers work unchanged. ``step.forward(X)``
+returns the model's outputs per sample, and ``step.last_outputs`` those computed by the
+last ``backward``. ``X`` may be a list of samples or a numpy array (faster: no
+conversion); ``y`` a list or a 1-D array.
 
 How: the trace is a list of nodes in topological order (:mod:`._trace`); nodes of the
 same depth that apply the same operation become one numpy instruction over a block of
@@ -51,6 +54,13 @@ Limits, checked rather than assumed:
 * Operations defined with :func:`autograd_lite.primitive` are replayed sample by sample
   with their own float functions (correct, not fast). Hand-built micrograd-style nodes
   with a Python ``_backward`` are refused.
+* Sums are not exactly rounded. Where a kink (``relu``, ``abs``) sits on a sum that
+  rounds to within a few units in the last place of 0, the two engines may take
+  different sides; a partial sum beyond the largest float (1e308) overflows to ``inf``
+  here where ``math.fsum`` recovers.
+* A loss that refuses a Value target (the library's ``binary_cross_entropy_with_logits``
+  and ``hinge`` check that targets are numbers) gets float targets as labels instead:
+  one trace per distinct target value, which suits 0/1 and ±1 targets, not regression.
 """
 
 from __future__ import annotations
@@ -99,9 +109,13 @@ def _numpy_modules() -> tuple[ModuleType, ModuleType]:
 
 
 class _Group:
-    """Samples with one input/target layout: samples × numbers arrays and their labels."""
+    """Samples with one input/target layout: samples × numbers arrays and their labels.
 
-    __slots__ = ("indices", "labels", "x", "x_layout", "y", "y_layout")
+    Labels (the int parts of the targets) come as a list of tuples, one per sample, or,
+    for scalar targets given all at once, as a 1-D array (no per-sample Python work).
+    """
+
+    __slots__ = ("_distinct", "indices", "label_array", "labels", "x", "x_layout", "y", "y_layout")
 
     def __init__(
         self,
@@ -111,13 +125,46 @@ class _Group:
         x: Any,
         y: Any,
         labels: list[tuple[Any, ...]] | None,
+        label_array: Any = None,
     ) -> None:
         self.x_layout = x_layout
         self.y_layout = y_layout
         self.indices = indices  # positions in the batch; None means all, in order
         self.x = x
         self.y = y
-        self.labels = labels  # per sample, the tuple of int targets; None if there are none
+        self.labels = labels
+        self.label_array = label_array
+        self._distinct: Any = None
+
+    @property
+    def has_labels(self) -> bool:
+        return self.labels is not None or self.label_array is not None
+
+    def label(self, i: int) -> tuple[Any, ...]:
+        """Sample ``i``'s labels as a tuple (``()`` when the targets have none)."""
+        if self.label_array is not None:
+            return (self.label_array[i].item(),)
+        return () if self.labels is None else self.labels[i]
+
+    def distinct(self, np: ModuleType) -> tuple[list[tuple[Any, ...]], list[int], Any]:
+        """(label tuples, first sample of each, each sample's index into that list)."""
+        if self._distinct is None:
+            if self.label_array is not None:
+                values, first, inverse = np.unique(
+                    self.label_array, return_index=True, return_inverse=True
+                )
+                keys = [(v,) for v in values.tolist()]
+                self._distinct = (keys, first.tolist(), inverse.reshape(-1))
+            else:
+                index: dict[tuple[Any, ...], int] = {}
+                first, inverse = [], []
+                for i, key in enumerate(self.labels or [() for _ in range(len(self.x))]):
+                    code = index.setdefault(key, len(index))
+                    if code == len(first):
+                        first.append(i)
+                    inverse.append(code)
+                self._distinct = (list(index), first, np.array(inverse, dtype=np.intp))
+        return self._distinct
 
 
 def _layout_of_shape(shape: tuple[int, ...], leaf: str) -> Any:
@@ -188,9 +235,11 @@ def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Grou
     if floats:
         y = np.asarray(values, dtype=float).reshape(n, 1)
         return [_Group(x_layout, "f", None, x, y, None)]
-    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    labels = [(v,) for v in items]
-    return [_Group(x_layout, "i", None, x, np.empty((n, 0)), labels)]
+    if not isinstance(values, np.ndarray):
+        if len(types) != 1:
+            return None  # ints and bools mixed: keep each sample's own type
+        values = np.asarray(values)
+    return [_Group(x_layout, "i", None, x, np.empty((n, 0)), None, values)]
 
 
 def _slow_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Group]:
@@ -448,13 +497,12 @@ class CompiledLoss:
     def _sample_trace(
         self, variant: _Variant, group: _Group, i: int, *, full: bool = True
     ) -> Trace:
-        labels = group.labels[i] if group.labels is not None else ()
         return self._trace(
             group.x_layout,
             group.x[i].tolist(),
             group.y_layout,
             group.y[i].tolist() if variant.with_loss else (),
-            labels,
+            group.label(i),
             with_loss=variant.with_loss,
             full=full,
         )
@@ -462,9 +510,9 @@ class CompiledLoss:
     def _prepare(self, variant: _Variant, group: _Group) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks."""
         traced: set[int] = set()
-        if not variant.traces or group.labels is not None:
-            wanted = [()] if group.labels is None else group.labels
-            for i, labels in enumerate(wanted):
+        if not variant.traces or group.has_labels:
+            keys, first, _ = group.distinct(self._np)
+            for labels, i in zip(keys, first):
                 if labels not in variant.traces:
                     variant.add(self._sample_trace(variant, group, i))
                     traced.add(i)
@@ -490,22 +538,20 @@ class CompiledLoss:
     def _plans(self, variant: _Variant, group: _Group) -> list[tuple[Any, Any, Any]]:
         """(program, sample positions in the group or None for all, label codes) to run."""
         np = self._np
-        if group.labels is None:
+        if not group.has_labels:
             return [(variant.label_program(self._replay, self._params, ()), None, None)]
+        keys, _, inverse = group.distinct(np)
         program = variant.merged_program(self._replay, self._params)
         if program is not False:
-            codes = variant.codes
-            return [(program, None, np.array([codes[k] for k in group.labels], dtype=np.intp))]
-        by_label: dict[Any, list[int]] = {}
-        for i, labels in enumerate(group.labels):
-            by_label.setdefault(labels, []).append(i)
+            lookup = np.array([variant.codes[k] for k in keys], dtype=np.intp)
+            return [(program, None, lookup[inverse])]
         return [
             (
                 variant.label_program(self._replay, self._params, labels),
-                np.array(members, dtype=np.intp),
+                np.flatnonzero(inverse == j),
                 None,
             )
-            for labels, members in by_label.items()
+            for j, labels in enumerate(keys)
         ]
 
     def _groups(self, X: Any, Y: Any) -> tuple[list[_Group], int]:

@@ -17,8 +17,9 @@ Every kernel computes what the engine's float function computes (the same stable
 for sigmoid, softplus and logsumexp; ``relu'(0) = 0``; IEEE infinities), and the
 backward pass multiplies the same local derivatives by the incoming gradient
 (``local * grad``, so ``0 * inf`` is ``nan`` here exactly when it is in the engine).
-Sums (``sum``, ``dot``, the batch mean) add in a different order than ``math.fsum``: results
-agree to a few units in the last place of the largest term.
+Sums (``sum``, ``dot``, and each weight's gradient summed over the batch) add in numpy's
+order rather than as ``math.fsum`` does: results agree to a few units in the last place
+of the largest term.
 """
 
 from __future__ import annotations
