@@ -1178,23 +1178,29 @@ def dot(weights: Sequence[Any], inputs: Sequence[Any], bias: Any = None) -> Any:
         raise ValueError(f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match")
     parents = weights + inputs if bias is None else (*weights, *inputs, bias)
     scope = _local.state.fast_scope
-    if scope is not None and _ONLY_VALUES.issuperset(map(type, parents)):
-        # Every neuron of a network is one of these: DOT's forward and rule inlined for
-        # all-Value arguments, in C-level map() calls (see benchmarks/bench_engine.py).
-        # The table entry DOT stays the definition; tests check that both paths agree.
-        input_data = [x.data for x in inputs]
-        weight_data = [w.data for w in weights]
-        terms = list(map(operator.mul, weight_data, input_data))
-        if bias is None:
-            local = (*input_data, *weight_data)
-        else:
-            terms.append(bias.data)
-            local = (*input_data, *weight_data, 1.0)
+    if scope is not None:
+        # Every neuron of a network is one of these: DOT's forward and rule inlined, in
+        # C-level map() calls (see benchmarks/bench_engine.py). The table entry DOT stays
+        # the definition; tests check that both paths agree. A plain number has no .data,
+        # and the buffer that a NumPy scalar calls .data fails the multiplication: both
+        # take the checked path below.
+        try:
+            input_data = [x.data for x in inputs]
+            weight_data = [w.data for w in weights]
+            terms = list(map(operator.mul, weight_data, input_data))
+            if bias is None:
+                local = (*input_data, *weight_data)
+            else:
+                terms.append(bias.data + 0.0)
+                local = (*input_data, *weight_data, 1.0)
+            needs_grad = any(map(_get_requires_grad, parents))
+        except (AttributeError, TypeError):
+            return _apply(DOT, parents)
         try:
             out = math.fsum(terms)
         except (OverflowError, ValueError):
             out = _fsum(terms)
-        if any(map(_get_requires_grad, parents)):
+        if needs_grad:
             return _node(out, parents, local, DOT, scope)
         return _constant(out)
     return _apply(DOT, parents)

@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - the benchmark needs its peer
 
 
 def micrograd_hinge_epoch(model: MgMLP, X: list[list[float]], y: list[int]) -> float:
-    inputs = [list(map(MgValue, row)) for row in X]
+    inputs = [list(map(MgValue, sample)) for sample in X]
     scores = list(map(model, inputs))
     data_loss = sum((1 + -yi * si).relu() for yi, si in zip(y, scores)) * (1.0 / len(y))
     total = data_loss + 1e-4 * sum(p * p for p in model.parameters())
@@ -50,10 +50,10 @@ def micrograd_hinge_epoch(model: MgMLP, X: list[list[float]], y: list[int]) -> f
 
 
 def micrograd_multiclass_epoch(model: MgMLP, X: list[list[float]], y: list[int]) -> float:
-    inputs = [list(map(MgValue, row)) for row in X]
+    inputs = [list(map(MgValue, sample)) for sample in X]
     sample_losses = []
-    for row, target in zip(inputs, y):
-        scores = model(row)
+    for sample, target in zip(inputs, y):
+        scores = model(sample)
         margins = [(1 + s - scores[target]).relu() for j, s in enumerate(scores) if j != target]
         sample_losses.append(sum(margins) * (1.0 / len(scores)))
     total = sum(sample_losses) * (1.0 / len(sample_losses))

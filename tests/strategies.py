@@ -110,10 +110,12 @@ def off_kink(a: Lockstep, exact: bool) -> Lockstep:
 
 
 def _int_power(a: Lockstep, c: float) -> Lockstep:
+    # An integral exponent goes in as an int: sympy differentiates (u**2)**2.0 into a form
+    # that divides by u, which is 0/0 at u == 0, but (u**2)**2 into 2 u**2 * 2u.
     if c == int(c) and c >= 0:
-        return a**c
+        return a ** int(c)
     if c == int(c):
-        return nonzero(a) ** c
+        return nonzero(a) ** int(c)
     return positive(a) ** c
 
 

@@ -1099,6 +1099,46 @@ def test_node_introspection() -> None:
     assert x.op == "" and x._op == "" and x.primitive is None
 
 
+def test_op_names_and_symbols_follow_the_documented_table() -> None:
+    """.op and ._op of each primitive's node are the names other modules (drawing) rely on."""
+    x, y = Value(0.5), Value(2.0)
+    nodes = {
+        "add": (x + y, "+"),
+        "mul": (x * y, "*"),
+        "neg": (-x, "neg"),
+        "pow": (x**y, "**"),
+        "exp": (ag.exp(x), "exp"),
+        "log": (ag.log(x), "log"),
+        "tanh": (ag.tanh(x), "tanh"),
+        "sigmoid": (ag.sigmoid(x), "sigmoid"),
+        "relu": (ag.relu(x), "ReLU"),
+        "leaky_relu": (ag.leaky_relu(x), "leaky_relu"),
+        "softplus": (ag.softplus(x), "softplus"),
+        "sin": (ag.sin(x), "sin"),
+        "cos": (ag.cos(x), "cos"),
+        "sqrt": (ag.sqrt(x), "sqrt"),
+        "abs": (abs(x), "abs"),
+        "sum": (ag.sum_values([x, y]), "Σ"),
+        "dot": (ag.dot([x], [y]), "·"),
+        "logsumexp": (ag.logsumexp([x, y]), "logsumexp"),
+    }
+    for name, (node, symbol) in nodes.items():
+        assert (node.op, node._op) == (name, symbol)
+        assert node.primitive is not None and node.primitive.name == name
+    assert (x - y).op == "add" and (x / y).op == "mul"  # composed as micrograd does
+
+
+def test_backward_from_a_leaf_and_gradients_of_an_output_itself() -> None:
+    """A leaf's backward() adds 1 to its own grad; d(out)/d(out) is 1."""
+    x = Value(4.0)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+    y = x * 3
+    assert gradients(y, [y, x]) == [1.0, 3.0]
+    assert topological_order(x) == [x]
+
+
 def test_repr_shows_data_grad_op_and_label() -> None:
     """repr() names the data, the gradient, the operation and the label."""
     x = Value(2.0, label="x")

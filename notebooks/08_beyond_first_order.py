@@ -1,0 +1,278 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 8. Beyond first order
+#
+# `backward()` gives first derivatives. This notebook goes further: derivatives of
+# derivatives, the Hessian matrix and Newton's method; then extending the engine with a
+# primitive of our own, checked numerically (and a wrong one caught); and finally
+# `detect_anomaly`, which finds the line of code that produced a `nan`.
+#
+# ## Derivatives of derivatives
+#
+# `grad(f)` turns a function of numbers into the function computing its derivative, and
+# since each primitive's derivative rule is itself written with engine operations
+# (`tanh'` is `1 - tanh²`), the result can be differentiated again. Start with the
+# simplest call:
+
+# %%
+from autograd_lite import grad, tanh
+
+d_tanh = grad(tanh)
+print("tanh'(0.5)  =", d_tanh(0.5))
+print("by hand     =", 1 - tanh(0.5) ** 2)
+print("tanh''(0.5) =", grad(d_tanh)(0.5))
+print("by hand     =", -2 * tanh(0.5) * (1 - tanh(0.5) ** 2))
+
+# %% [markdown]
+# Nesting `grad` four times gives four derivatives of tanh, drawn here on $[-4, 4]$:
+
+# %%
+# %matplotlib inline
+import matplotlib.pyplot as plt
+
+xs = [i / 20 for i in range(-80, 81)]
+derivative = tanh
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(xs, [tanh(x) for x in xs], label="tanh")
+for order in range(1, 5):
+    derivative = grad(derivative)
+    ax.plot(xs, [derivative(x) for x in xs], label=f"derivative {order}")
+ax.set_xlabel("x")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## The Hessian
+#
+# For a function of several variables the second derivatives form a matrix, the
+# *Hessian* $H_{ij} = \partial^2 f / \partial x_i \partial x_j$. `hessian(f)` computes it
+# (as the Jacobian of the gradient). For $f(x, y) = x^2 y + \sin y$, by hand:
+#
+# $$H = \begin{pmatrix} 2y & 2x \\ 2x & -\sin y \end{pmatrix}$$
+
+# %%
+import math
+
+from autograd_lite import hessian, sin
+
+
+def f(v):
+    x, y = v
+    return x**2 * y + sin(y)
+
+
+print("hessian(f) at (1, 2):", hessian(f)([1.0, 2.0]))
+print("by hand:             ", [[2 * 2.0, 2 * 1.0], [2 * 1.0, -math.sin(2.0)]])
+
+# %% [markdown]
+# ## Newton's method
+#
+# Gradient descent steps along $-g$ with a step size we must guess. Newton's method uses
+# the curvature too: near a minimum $f$ looks like a quadratic bowl, whose bottom is at
+# $x - H^{-1} g$. We try it on Rosenbrock's banana-shaped valley, $f(x, y) = (1 - x)^2 +
+# 100 (y - x^2)^2$, with its minimum at $(1, 1)$, famously slow for gradient descent. The
+# $2 \times 2$ system is solved by hand (Cramer's rule).
+
+# %%
+from autograd_lite import value_and_grad
+
+
+def rosenbrock(v):
+    x, y = v
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+def newton_step(f, point):
+    value, (g0, g1) = value_and_grad(f)(point)
+    (h00, h01), (h10, h11) = hessian(f)(point)
+    det = h00 * h11 - h01 * h10
+    step = ((h11 * g0 - h01 * g1) / det, (h00 * g1 - h10 * g0) / det)
+    return [point[0] - step[0], point[1] - step[1]], value
+
+
+point = [-1.2, 1.0]
+newton_path = [tuple(point)]
+for iteration in range(7):
+    point, value = newton_step(rosenbrock, point)
+    newton_path.append(tuple(point))
+    print(f"iteration {iteration}: f = {value:.3g}, next point ({point[0]:.6f}, {point[1]:.6f})")
+
+# %% [markdown]
+# Six iterations bring it to the minimum to eleven digits, and the seventh lands on it
+# exactly. (Newton's method is not a descent method: its second step jumps to
+# $(0.76, -3.18)$, far uphill at $f \approx 1400$. It goes wherever the local quadratic
+# model has its minimum, and trusts the model.)
+#
+# Gradient descent from the same start, with the largest step size that stays stable
+# here, 0.001:
+
+# %%
+from autograd_lite.viz.plots import plot_trajectories
+
+point = [-1.2, 1.0]
+gd_path = [tuple(point)]
+steps = 0
+while rosenbrock(point) > 1e-6:
+    g = grad(rosenbrock)(point)
+    point = [point[0] - 0.001 * g[0], point[1] - 0.001 * g[1]]
+    gd_path.append(tuple(point))
+    steps += 1
+print(f"gradient descent needs {steps} steps to get f below 1e-6")
+
+
+def surface(x, y):
+    return rosenbrock([x, y])
+
+
+fig, ax = plt.subplots(figsize=(6, 4))
+paths = {"gradient descent (every 200th step)": gd_path[::200], "Newton": newton_path}
+plot_trajectories(surface, paths, bounds=(-1.6, 1.6, -3.4, 1.6), log_levels=True, ax=ax)
+plt.show()
+
+# %% [markdown]
+# Thousands of steps against six. So why does everyone train networks with first-order
+# methods? Because the Hessian of a network with $n$ parameters has $n^2$ entries (a
+# billion for a small network of 30 000 weights), and each Newton step solves an
+# $n \times n$ linear system. Second-order ideas survive in cheaper forms: quasi-Newton
+# methods, and the per-coordinate scaling of RMSprop and Adam.
+#
+# ## A primitive of our own
+#
+# The engine has a short table of primitives; everything else is composed from them.
+# When a function is not composable from them, or composing it is unstable or slow, we
+# can add one. `primitive(name, forward, derivative)` takes the forward function on
+# floats and a rule that returns one local derivative per input; it receives the inputs
+# and the output. Here is the error function,
+# $\mathrm{erf}'(x) = \frac{2}{\sqrt\pi} e^{-x^2}$, with the rule written with the
+# engine's `exp` so that it can be differentiated again:
+
+# %%
+from autograd_lite import Value, exp, primitive
+
+erf = primitive("erf", math.erf, lambda x, out: (2 / math.sqrt(math.pi) * exp(-x * x),))
+
+x = Value(0.5, label="x")
+y = erf(x)
+y.backward()
+print("erf(0.5) =", y.data, "  erf'(0.5) =", x.grad)
+print("erf''(0.5) =", grad(grad(erf))(0.5), "  by hand:", -2 * 0.5 * x.grad)
+
+# %% [markdown]
+# A derivative rule is easy to get wrong, and a wrong rule trains a network quietly
+# badly, with no error anywhere. `gradcheck(f, *inputs)` compares the gradient from
+# `backward()` with central finite differences in float64 (an independent method, as in
+# [notebook 1](01_derivatives_and_the_chain_rule.ipynb)). We check `erf` alone and
+# inside a composition:
+
+# %%
+from autograd_lite import gradcheck
+
+print(gradcheck(erf, 0.3))
+print(gradcheck(lambda x, y: erf(x * y) + erf(y) ** 2, 0.7, -1.1))
+
+# %% [markdown]
+# Now a deliberately wrong rule, with the factor 2 forgotten:
+
+# %%
+wrong_erf = primitive("wrong_erf", math.erf, lambda x, out: (exp(-x * x) / math.sqrt(math.pi),))
+print("gradcheck passes:", gradcheck(wrong_erf, 0.3, raise_exception=False))
+
+# %% [markdown]
+# By default `gradcheck` raises a `GradcheckError` that says which input disagrees and by
+# how much:
+
+# %%
+from autograd_lite import GradcheckError
+
+try:
+    gradcheck(wrong_erf, 0.3)
+except GradcheckError as error:
+    print(f"GradcheckError: {error}")
+
+# %% [markdown]
+# The analytic derivative is exactly half the numerical one: the missing factor 2.
+#
+# ## Finding the line that made a `nan`
+#
+# The distance from the origin, $\sqrt{x^2 + y^2}$, is a common piece of a model (a norm,
+# a radius). Its value at the origin is fine, 0. Its gradient there is not:
+
+# %%
+from autograd_lite import sqrt
+
+
+def distance(x, y):
+    squared = x * x + y * y
+    return sqrt(squared)
+
+
+x, y = Value(0.0), Value(0.0)
+d = distance(x, y)
+d.backward()
+print("distance:", d.data, "  gradient:", x.grad, y.grad)
+
+# %% [markdown]
+# A `nan` gradient poisons every parameter it touches at the next optimiser step, and in
+# a large model the `nan` shows up far from where it was made. `detect_anomaly()` checks
+# every value and every gradient as it is computed, remembers where each node was
+# created, and raises an `AnomalyError` at the *first* non-finite number, naming the
+# operation and the line:
+
+# %%
+from autograd_lite import AnomalyError, detect_anomaly
+
+try:
+    with detect_anomaly():
+        x, y = Value(0.0), Value(0.0)
+        distance(x, y).backward()
+except AnomalyError as error:
+    print(f"AnomalyError: {error}")
+
+# %% [markdown]
+# It points at the `sqrt` in `distance()` (the file is this notebook's cell, as Python
+# names it): at 0, $\sqrt{\cdot}$ has derivative $\frac{1}{2\sqrt{0}} = \infty$, and on
+# the next step back, $x \cdot x$ multiplies that $\infty$ by its local derivative
+# $2x = 0$, which gives `nan`. The checks slow everything down, so they are for
+# debugging, not training.
+#
+# The fix is to give the function a sensible derivative at the origin. The norm has no
+# derivative there, but 0 is a valid *subgradient* (as the engine takes $\mathrm{relu}'(0)
+# = 0$). A primitive with that rule, checked away from the origin and at it:
+
+
+# %%
+def norm_derivative(x, y, out):
+    if out == 0:  # the origin: take the subgradient 0
+        return (0.0, 0.0)
+    return (x / out, y / out)
+
+
+norm = primitive("norm", math.hypot, norm_derivative)
+
+print(gradcheck(norm, 3.0, -4.0), gradcheck(norm, 0.0, 0.0))
+x, y = Value(0.0), Value(0.0)
+norm(x, y).backward()
+print("gradient at the origin:", x.grad, y.grad)
+
+# %% [markdown]
+# (`math.hypot` also avoids the overflow of squaring very large inputs.)
+#
+# ## What we saw
+#
+# * Derivative rules are written with engine operations, so `grad` nests: higher
+#   derivatives, `hessian`, Newton's method.
+# * `primitive(name, forward, derivative)` extends the engine; `gradcheck` compares it
+#   with finite differences and catches a wrong rule.
+# * `detect_anomaly()` stops at the first `nan` or `inf` and says which operation, created
+#   on which line, produced it.
+#
+# Next, [notebook 9](09_regression.ipynb) fits a regression model and reads its weights.
