@@ -31,6 +31,7 @@ Conventions (each pinned by a test):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -50,6 +51,7 @@ __all__ = [
     "Value",
     "abs_",
     "cos",
+    "dense",
     "detect_anomaly",
     "dot",
     "enable_grad",
@@ -579,8 +581,8 @@ def _sign(x: Any) -> float:
 
 def _dot_forward(*args: float) -> float:
     n = len(args) // 2  # args = weights, inputs[, bias]
-    products = map(operator.mul, args[:n], args[n : 2 * n])
-    return _fsum(list(itertools.chain(products, args[2 * n :])))
+    # bias + w0 x0 + w1 x1 + ..., in that order (plain float addition, as in PyTorch).
+    return sum(map(operator.mul, args[:n], args[n : 2 * n]), args[2 * n] if len(args) % 2 else 0.0)
 
 
 def _dot_rule(*args: Any) -> tuple[Any, ...]:
@@ -1169,9 +1171,9 @@ def sum_values(values: Iterable[Any]) -> Any:
 
 
 def dot(weights: Sequence[Any], inputs: Sequence[Any], bias: Any = None) -> Any:
-    """sum(w * x) (+ bias) as one node: a neuron's weighted sum without 2n + 1 nodes.
+    """bias + sum(w * x) as one node: a neuron's weighted sum without 2n + 1 nodes.
 
-    The sum is exactly rounded (``math.fsum``), so it does not depend on the order.
+    The terms are added in order, bias first, with plain float addition.
     """
     weights, inputs = tuple(weights), tuple(inputs)
     if len(weights) != len(inputs):
@@ -1180,30 +1182,119 @@ def dot(weights: Sequence[Any], inputs: Sequence[Any], bias: Any = None) -> Any:
     scope = _local.state.fast_scope
     if scope is not None:
         # Every neuron of a network is one of these: DOT's forward and rule inlined, in
-        # C-level map() calls (see benchmarks/bench_engine.py). The table entry DOT stays
-        # the definition; tests check that both paths agree. A plain number has no .data,
-        # and the buffer that a NumPy scalar calls .data fails the multiplication: both
-        # take the checked path below.
+        # C-level map() and sum() calls (see benchmarks/bench_engine.py). The table entry
+        # DOT stays the definition; tests check that both paths agree. A plain number has
+        # no .data, and the buffer that a NumPy scalar calls .data fails the arithmetic:
+        # both take the checked path below.
         try:
             input_data = [x.data for x in inputs]
             weight_data = [w.data for w in weights]
-            terms = list(map(operator.mul, weight_data, input_data))
             if bias is None:
+                out = sum(map(operator.mul, weight_data, input_data), 0.0)
                 local = (*input_data, *weight_data)
             else:
-                terms.append(bias.data + 0.0)
+                out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
                 local = (*input_data, *weight_data, 1.0)
             needs_grad = any(map(_get_requires_grad, parents))
         except (AttributeError, TypeError):
             return _apply(DOT, parents)
-        try:
-            out = math.fsum(terms)
-        except (OverflowError, ValueError):
-            out = _fsum(terms)
         if needs_grad:
             return _node(out, parents, local, DOT, scope)
         return _constant(out)
     return _apply(DOT, parents)
+
+
+def dense(
+    weight_rows: Sequence[Sequence[Value]],
+    inputs: Sequence[Any],
+    biases: Sequence[Value] | None = None,
+    activation: Callable[[Value], Value] | None = None,
+    *,
+    names: Sequence[str] | None = None,
+) -> list[Value]:
+    """A layer of neurons: ``activation(dot(w, inputs, b))`` for each row ``w``, as a list.
+
+    The same nodes as calling :func:`dot` and the activation row by row, built in one
+    pass that reads the inputs once for the whole layer (a layer's neurons all see the
+    same inputs; see benchmarks/bench_nn.py). ``activation`` is a function of one Value,
+    such as ``Value.relu``. ``names`` gives each row's nodes a ``name_scope`` of its own,
+    as ``nn`` gives each neuron.
+    """
+    inputs = tuple(inputs)
+    rows = [tuple(weights) for weights in weight_rows]
+    bias_list: list[Any] = [None] * len(rows) if biases is None else list(biases)
+    name_list = list(names) if names is not None else None
+    if len(bias_list) != len(rows) or (name_list is not None and len(name_list) != len(rows)):
+        raise ValueError(
+            f"dense: {len(rows)} weight rows, {len(bias_list)} biases and "
+            f"{'no' if name_list is None else len(name_list)} names; give one of each per row"
+        )
+    n = len(inputs)
+    for weights in rows:
+        if len(weights) != n:
+            raise ValueError(f"dense: a row has {len(weights)} weights for {n} inputs")
+    state = _local.state
+    scope = state.fast_scope
+    try:
+        if scope is None:
+            raise AttributeError  # no_grad() or detect_anomaly(): the checked path below
+        input_data = [x.data for x in inputs]
+        inputs_need_grad = any(map(_get_requires_grad, inputs))
+        sum(input_data, 0.0)  # a NumPy scalar's .data buffer fails here
+    except (AttributeError, TypeError):
+        return [
+            _dense_row(w, inputs, b, activation, nm)
+            for w, b, nm in _rows(rows, bias_list, name_list)
+        ]
+    outputs = []
+    try:
+        for weights, bias, name in _rows(rows, bias_list, name_list):
+            try:
+                weight_data = [w.data for w in weights]
+                if bias is None:
+                    out = sum(map(operator.mul, weight_data, input_data), 0.0)
+                    parents = weights + inputs
+                    local = (*input_data, *weight_data)
+                else:
+                    out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
+                    parents = (*weights, *inputs, bias)
+                    local = (*input_data, *weight_data, 1.0)
+                needs_grad = (
+                    inputs_need_grad
+                    or any(map(_get_requires_grad, weights))
+                    or (bias is not None and bias.requires_grad)
+                )
+            except (AttributeError, TypeError):
+                outputs.append(_dense_row(weights, inputs, bias, activation, name))
+                continue
+            row_scope = scope if name is None else (*scope, name)
+            node = _node(out, parents, local, DOT, row_scope) if needs_grad else _constant(out)
+            if activation is not None:
+                # The activation's node belongs to the same row: its scope too.
+                state.scope = state.fast_scope = row_scope
+                node = activation(node)
+                state.scope = state.fast_scope = scope
+            outputs.append(node)
+    finally:
+        state.scope = state.fast_scope = scope
+    return outputs
+
+
+def _rows(rows: list[Any], biases: list[Any], names: list[str] | None) -> Iterator[tuple[Any, ...]]:
+    return zip(rows, biases, names if names is not None else itertools.repeat(None))
+
+
+def _dense_row(
+    weights: Sequence[Any],
+    inputs: Sequence[Any],
+    bias: Any,
+    activation: Callable[[Value], Value] | None,
+    name: str | None,
+) -> Value:
+    """One row of :func:`dense` through :func:`dot`: the checked path."""
+    with name_scope(name) if name is not None else contextlib.nullcontext():
+        node = dot(weights, inputs, bias)
+        return node if activation is None else activation(node)
 
 
 def logsumexp(values: Iterable[Any]) -> Any:

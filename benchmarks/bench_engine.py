@@ -66,27 +66,28 @@ def micrograd_step(model: MgMLP, xs: list[list[float]], ys: list[float]) -> floa
 
 
 class InlineMLP:
-    """MLP(2, [16, 16, 1]) on the engine alone: one dot node per neuron, relu, linear out."""
+    """MLP(2, [16, 16, 1]) on the engine alone: a dot node and a relu per neuron, linear out.
+
+    Each layer is one ``dense`` call, which builds those nodes reading the inputs once.
+    """
 
     def __init__(self, sizes: list[int], seed: int) -> None:
         rng = random.Random(seed)
         self.layers = []
         for nin, nout in itertools.pairwise(sizes):
-            neurons = [
-                ([al.Value(rng.uniform(-1, 1)) for _ in range(nin)], al.Value(0.0))
-                for _ in range(nout)
-            ]
-            self.layers.append(neurons)
+            weights = [[al.Value(rng.uniform(-1, 1)) for _ in range(nin)] for _ in range(nout)]
+            self.layers.append((weights, [al.Value(0.0) for _ in range(nout)]))
 
     def parameters(self) -> list[al.Value]:
-        return [p for layer in self.layers for w, b in layer for p in (*w, b)]
+        return [p for weights, biases in self.layers for row in weights for p in row] + [
+            b for _, biases in self.layers for b in biases
+        ]
 
     def __call__(self, x: list[float]) -> al.Value:
         x = [al.Value(v, requires_grad=False) for v in x]  # as micrograd's demo wraps inputs
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            outs = [al.dot(w, x, b) for w, b in layer]
-            x = outs if i == last else [o.relu() for o in outs]
+        for i, (weights, biases) in enumerate(self.layers):
+            x = al.dense(weights, x, biases, None if i == last else al.Value.relu)
         return x[0]
 
 

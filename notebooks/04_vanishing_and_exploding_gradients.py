@@ -236,29 +236,33 @@ plt.show()
 # %%
 from autograd_lite.training import fit
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
 for ax, (activation, scheme) in zip(axes, [("sigmoid", "xavier"), ("relu", "he")]):
     net = MLP(2, [16] * 10 + [1], activation=activation, init=scheme, seed=0)
     history = fit(net, X, y, epochs=60, progress=False, compile=True)
     plot_gradient_flow(history, ax=ax)
+    for depth, line in enumerate(ax.get_lines()):  # first layer dark, last layer light
+        line.set_color(plt.cm.viridis(depth / 10))
     ax.set_title(
         f"{activation}, {scheme} init: final accuracy {history.records[-1]['accuracy']:.2f}"
     )
-    ax.get_legend().remove()
+    ax.get_legend().remove()  # one legend for both: the same layers in the same colours
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=7)
 plt.show()
 
 # %% [markdown]
-# On the left the ten sigmoid layers start spread over six orders of magnitude; on the
-# right the ReLU layers stay within one. The sigmoid network does learn something,
-# because Adam divides each parameter's step by the running size of its own gradient,
-# which partly hides a vanishing gradient; plain SGD would leave its first layers
-# where they started.
+# On the left the eleven layers of the sigmoid network start spread over six orders of
+# magnitude (the first layer, darkest, at the bottom); on the right the ReLU layers stay
+# within one. The sigmoid network does learn something, because Adam divides each
+# parameter's step by the running size of its own gradient, which partly hides a
+# vanishing gradient; plain SGD would leave its first layers where they started.
 #
 # ## What we saw
 #
 # * Backpropagation multiplies one factor per layer; deep networks turn that into
 #   vanishing or exploding gradients.
-# * Sigmoid units shrink the gradient by at least 4× per layer; ReLU units do not.
+# * A sigmoid unit's slope is at most 1/4, so the gradient shrinks at every sigmoid
+#   layer unless the weights are large; a ReLU's slope is 1 where it is active.
 # * Initialisation sets the scale of the signal: He for ReLU, Xavier for tanh.
 # * `clip_grad_norm_` caps the length of a step and keeps one bad gradient from killing
 #   a network.

@@ -121,7 +121,7 @@ for name, path in paths.items():
 # %%
 from autograd_lite.viz.plots import plot_trajectories
 
-fig, ax = plt.subplots(figsize=(7, 4.5))
+fig, ax = plt.subplots(figsize=(6.5, 4))
 plot_trajectories(camel, paths, bounds=(-2.2, 2.0, -1.5, 1.5), ax=ax)
 plt.show()
 
@@ -181,9 +181,9 @@ for step in range(8):
 
 # %% [markdown]
 # Within a few steps the numbers overflow to `inf`, and then `inf - inf` gives `nan`.
-# Adam's step is roughly bounded by its learning rate whatever the gradient; for SGD, a smaller
-# rate or gradient clipping (see [notebook 4](04_vanishing_and_exploding_gradients.ipynb))
-# prevents it.
+# Adam's step is roughly bounded by its learning rate whatever the gradient; for SGD, a
+# smaller rate or gradient clipping
+# (see [notebook 4](04_vanishing_and_exploding_gradients.ipynb)) prevents it.
 #
 # ## What we saw
 #

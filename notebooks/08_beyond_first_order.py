@@ -133,9 +133,9 @@ def surface(x, y):
     return rosenbrock([x, y])
 
 
-fig, ax = plt.subplots(figsize=(6, 4))
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
 paths = {"gradient descent (every 200th step)": gd_path[::200], "Newton": newton_path}
-plot_trajectories(surface, paths, bounds=(-1.6, 1.6, -3.4, 1.6), log_levels=True, ax=ax)
+plot_trajectories(surface, paths, bounds=(-1.6, 1.6, -3.4, 1.6), levels=20, log_levels=True, ax=ax)
 plt.show()
 
 # %% [markdown]

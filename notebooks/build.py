@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import time
@@ -59,11 +60,29 @@ def execute(notebook: Any, *, timeout: int = CELL_TIMEOUT) -> float:
             kernel_name=KERNEL_NAME,
             timeout=timeout,
             record_timing=False,
+            # One stream output per cell, not as many as the kernel happened to flush.
+            coalesce_streams=True,
             resources={"metadata": {"path": workdir}},
         )
         started = time.perf_counter()
         client.execute()
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+    _drop_addresses(notebook)
+    return seconds
+
+
+# "<graphviz.graphs.Digraph at 0x7f29546243d0>": an object's default repr names its
+# memory address, which differs on every run.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
+def _drop_addresses(notebook: Any) -> None:
+    """Remove memory addresses from plain-text fallbacks of rich outputs (drawings, pages)."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", ()):
+            data = output.get("data", {})
+            if "text/plain" in data and len(data) > 1:
+                data["text/plain"] = _ADDRESS.sub(">", data["text/plain"])
 
 
 def write_atomically(notebook: Any, target: Path) -> None:

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from autograd_lite.engine import Value, dot
+from autograd_lite.engine import Value, dense, dot
 from autograd_lite.nn.init import canonical_scheme, initial_weights, make_rng
 from autograd_lite.nn.module import Module, module_from_spec, module_spec, register_module
 
@@ -219,7 +219,19 @@ class Layer(Module):
         """Each neuron's output, as a list (even for one neuron)."""
         _input_length(x, self.nin, "Layer")
         x = _as_nodes(x)
-        return [neuron(x) for neuron in self.neurons]
+        neurons = self.neurons
+        activate = neurons[0]._activate if neurons else None
+        if all(type(n) is Neuron and n._activate is activate for n in neurons):
+            # The engine builds the same nodes as calling each neuron, in one pass that
+            # reads the inputs once for the whole layer (see benchmarks/bench_nn.py).
+            return dense(
+                [n.w for n in neurons],
+                x,
+                [n.b for n in neurons],
+                activate,
+                names=[n._scope_name for n in neurons],
+            )
+        return [neuron(x) for neuron in neurons]
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments; ValueError if the neurons no longer share one activation."""
