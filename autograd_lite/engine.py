@@ -1019,6 +1019,7 @@ class Value:
 
 
 _ONLY_VALUES = {Value}
+_RELU_METHOD = Value.relu
 
 
 def _short(grad: Any) -> str:
@@ -1269,7 +1270,13 @@ def dense(
                 continue
             row_scope = scope if name is None else (*scope, name)
             node = _node(out, parents, local, DOT, row_scope) if needs_grad else _constant(out)
-            if activation is not None:
+            if activation is _RELU_METHOD and needs_grad:  # the usual case, RELU inlined
+                node = (
+                    _node(out, (node,), _ONE, RELU, row_scope)
+                    if out > 0
+                    else (_node(0.0, (node,), _ZERO, RELU, row_scope))
+                )
+            elif activation is not None:
                 # The activation's node belongs to the same row: its scope too.
                 state.scope = state.fast_scope = row_scope
                 node = activation(node)
