@@ -590,9 +590,14 @@ def plot_gradient_flow(
                 "history from training.fit() or a model after backward()"
             )
         epochs = _epochs(records)
-        for name in layers:
+        # Colour by depth on a sequential map: the default cycle repeats after ten layers.
+        from matplotlib import colormaps
+
+        cmap = colormaps["viridis"]
+        for depth, name in enumerate(layers):
             values = [_number((r.get("grad_norms") or {}).get(name)) for r in records]
-            ax.plot(epochs, _positive_or_nan(_nan_for_none(values)), label=name)
+            colour = cmap(depth / max(len(layers) - 1, 1) * 0.9)
+            ax.plot(epochs, _positive_or_nan(_nan_for_none(values)), label=name, color=colour)
         ax.set_xlabel("epoch")
         ax.legend(loc="best", fontsize="small")
         ax.set_title("Gradient flow")
