@@ -1174,35 +1174,13 @@ def sum_values(values: Iterable[Any]) -> Any:
 def dot(weights: Sequence[Any], inputs: Sequence[Any], bias: Any = None) -> Any:
     """bias + sum(w * x) as one node: a neuron's weighted sum without 2n + 1 nodes.
 
-    The terms are added in order, bias first, with plain float addition.
+    The terms are added in order, bias first, with plain float addition. Plain numbers
+    among the arguments are constants; with only numbers, the result is a float.
     """
     weights, inputs = tuple(weights), tuple(inputs)
     if len(weights) != len(inputs):
         raise ValueError(f"dot: {len(weights)} weights but {len(inputs)} inputs; they must match")
-    parents = weights + inputs if bias is None else (*weights, *inputs, bias)
-    scope = _local.state.fast_scope
-    if scope is not None:
-        # Every neuron of a network is one of these: DOT's forward and rule inlined, in
-        # C-level map() and sum() calls (see benchmarks/bench_engine.py). The table entry
-        # DOT stays the definition; tests check that both paths agree. A plain number has
-        # no .data, and the buffer that a NumPy scalar calls .data fails the arithmetic:
-        # both take the checked path below.
-        try:
-            input_data = [x.data for x in inputs]
-            weight_data = [w.data for w in weights]
-            if bias is None:
-                out = sum(map(operator.mul, weight_data, input_data), 0.0)
-                local = (*input_data, *weight_data)
-            else:
-                out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
-                local = (*input_data, *weight_data, 1.0)
-            needs_grad = any(map(_get_requires_grad, parents))
-        except (AttributeError, TypeError):
-            return _apply(DOT, parents)
-        if needs_grad:
-            return _node(out, parents, local, DOT, scope)
-        return _constant(out)
-    return _apply(DOT, parents)
+    return dense([weights], inputs, None if bias is None else [bias])[0]
 
 
 def dense(
@@ -1298,10 +1276,11 @@ def _dense_row(
     activation: Callable[[Value], Value] | None,
     name: str | None,
 ) -> Value:
-    """One row of :func:`dense` through :func:`dot`: the checked path."""
+    """One row of :func:`dense` through the primitive table: the checked path."""
+    parents = (*weights, *inputs) if bias is None else (*weights, *inputs, bias)
     with name_scope(name) if name is not None else contextlib.nullcontext():
-        node = dot(weights, inputs, bias)
-        return node if activation is None else activation(node)
+        node = _apply(DOT, parents)
+        return node if activation is None or not isinstance(node, Value) else activation(node)
 
 
 def logsumexp(values: Iterable[Any]) -> Any:

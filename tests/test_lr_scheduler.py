@@ -10,33 +10,16 @@ from __future__ import annotations
 
 import json
 import math
-import random
 
 import pytest
 
 import autograd_lite.optim as optim
 from autograd_lite import Value, exp, tanh
 from autograd_lite.optim import lr_scheduler
+from tests.optimizer_problems import OBJECTIVES, STEPS, TOLERANCE, tiny_network
 from tests.oracles import require_torch
 
-STEPS = 50
-TOLERANCE = 1e-10
-
-XOR_DATA = [((-1.0, -1.0), -1.0), ((-1.0, 1.0), 1.0), ((1.0, -1.0), 1.0), ((1.0, 1.0), -1.0)]
-
-
-def tiny_network(p, tanh_fn):
-    """Mean squared error of a 2-3-1 tanh network on XOR: 13 parameters."""
-    loss = 0.0
-    for (x1, x2), target in XOR_DATA:
-        hidden = [tanh_fn(p[2 * j] * x1 + p[2 * j + 1] * x2 + p[6 + j]) for j in range(3)]
-        output = p[9] * hidden[0] + p[10] * hidden[1] + p[11] * hidden[2] + p[12]
-        loss = loss + (output - target) ** 2
-    return loss / len(XOR_DATA)
-
-
-_rng = random.Random(0)
-START = [_rng.uniform(-1.0, 1.0) for _ in range(13)]
+START = OBJECTIVES["tiny_network"][1]
 
 
 def engine_run(make_optimizer, make_scheduler, steps=STEPS):
