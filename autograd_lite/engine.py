@@ -1200,7 +1200,7 @@ def dense(
     as ``nn`` gives each neuron.
     """
     inputs = tuple(inputs)
-    rows = [tuple(weights) for weights in weight_rows]
+    rows = list(weight_rows)
     bias_list: list[Any] = [None] * len(rows) if biases is None else list(biases)
     name_list = list(names) if names is not None else None
     if len(bias_list) != len(rows) or (name_list is not None and len(name_list) != len(rows)):
@@ -1232,7 +1232,7 @@ def dense(
                 weight_data = [w.data for w in weights]
                 if bias is None:
                     out = sum(map(operator.mul, weight_data, input_data), 0.0)
-                    parents = weights + inputs
+                    parents = (*weights, *inputs)
                     local = (*input_data, *weight_data)
                 else:
                     out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
