@@ -87,7 +87,7 @@ class InlineMLP:
         x = [al.Value(v, requires_grad=False) for v in x]  # as micrograd's demo wraps inputs
         last = len(self.layers) - 1
         for i, (weights, biases) in enumerate(self.layers):
-            x = al.dense(weights, x, biases, None if i == last else al.Value.relu)
+            x = al.dense(weights, x, biases, None if i == last else al.Value.relu, fuse=True)
         return x[0]
 
 

@@ -110,12 +110,15 @@ def test_neuron_gradients_match_torch(activation: str) -> None:
         assert_close(mine.grad, float(theirs), what=activation)
 
 
-def test_neuron_weighted_sum_is_one_node() -> None:
-    """A linear neuron is one dot node; a relu neuron is that node and one relu node."""
+def test_neuron_is_one_node() -> None:
+    """Linear: one dot node; relu, tanh, sigmoid: one fused node; leaky_relu: dot, then it."""
     linear = Neuron(5, "linear", rng=random.Random(0))([Value(1.0) for _ in range(5)])
     assert [node.op for node in interior_nodes(linear)] == ["dot"]
-    relu = Neuron(5, rng=random.Random(0))([Value(1.0)] * 5)
-    assert [node.op for node in interior_nodes(relu)] == ["dot", "relu"]
+    for activation in ("relu", "tanh", "sigmoid"):
+        out = Neuron(5, activation, rng=random.Random(0))([Value(1.0)] * 5)
+        assert [node.op for node in interior_nodes(out)] == [f"dot_{activation}"]
+    leaky = Neuron(5, "leaky_relu", rng=random.Random(0))([Value(1.0)] * 5)
+    assert [node.op for node in interior_nodes(leaky)] == ["dot", "leaky_relu"]
 
 
 def test_micrograd_nonlin_flag_maps_to_relu_and_linear() -> None:
@@ -169,7 +172,7 @@ def test_activation_can_be_changed_after_construction() -> None:
     layer = Layer(2, 3, rng=random.Random(0))
     layer.activation = "tanh"
     assert all(n.activation == "tanh" for n in layer.neurons)
-    assert all(node.op == "tanh" for node in layer([1.0, 1.0]))
+    assert all(node.op == "dot_tanh" for node in layer([1.0, 1.0]))
     with pytest.raises(ValueError, match="expected one of"):
         layer.activation = "swish"
 
@@ -231,13 +234,13 @@ def test_mlp_needs_a_list_of_widths(nouts) -> None:
         MLP(2, nouts)
 
 
-def test_mlp_graph_is_two_nodes_deep_per_layer() -> None:
-    """Each hidden layer adds a dot and an activation; the linear output adds one dot."""
+def test_mlp_graph_is_one_node_deep_per_layer() -> None:
+    """Each layer, hidden (fused dot and activation) or linear output, adds one node of depth."""
     out = MLP(2, [8, 8, 1], seed=0)([1.0, -1.0])
     depth: dict[Value, int] = {}
     for node in topological_order(out):
         depth[node] = 1 + max((depth[p] for p in node.parents), default=-1)
-    assert depth[out] == 5
+    assert depth[out] == 3
 
 
 # --------------------------------------------------------------------------------------

@@ -311,6 +311,14 @@ _ELEMENTWISE: dict[str, type[_Kernel]] = {
 }
 
 
+# The activations that the engine fuses into a neuron's dot node.
+_FUSED_ACTIVATIONS: dict[str, type[_Kernel]] = {
+    "dot_relu": _Relu,
+    "dot_tanh": _Tanh,
+    "dot_sigmoid": _Sigmoid,
+}
+
+
 def _kernel(key: Any, strict_pow: bool) -> _Kernel:
     if isinstance(key, str):
         if key == "pow":
@@ -559,6 +567,35 @@ class _Dot(_Instruction):
                 b.add(grads, a.fetch(stores) * g_total)
 
 
+class _DotActivation(_Dot):
+    """A fused neuron (``dot_relu``, ``dot_tanh``, ``dot_sigmoid``): ``act(W @ X + b)``.
+
+    The activation's kernel is applied to the sums in place; going back, the incoming
+    gradient is scaled by the activation's slope, which each of these can compute from
+    its output alone (relu: output > 0 exactly when the sum is), then ``_Dot`` goes on.
+    """
+
+    def __init__(self, out, rows, batch_slots, need, activation: _Kernel) -> None:
+        super().__init__(out, rows, batch_slots, need)
+        self.activation = activation
+
+    def forward(self, stores, ctx):
+        super().forward(stores, ctx)
+        table = stores[self.out.store]
+        table[self.out.index] = self.activation.forward(table[self.out.index])
+
+    def backward(self, stores, grads, ctx):
+        out = self.out.fetch(stores)
+        slope = self.activation.local([out], out, [True])[0]
+        table = grads[self.out.store]
+        incoming = np.array(table[self.out.index])
+        table[self.out.index] = incoming * slope
+        try:
+            super().backward(stores, grads, ctx)
+        finally:
+            table[self.out.index] = incoming
+
+
 class _Pick(_Instruction):
     """Operands that depend on a sample's label: row ``table[member, label]`` per sample."""
 
@@ -761,6 +798,9 @@ class Program:
                 ).any(axis=0)
                 if kernel_name == "dot":
                     instruction = _Dot(out, rows, kinds, need)
+                elif kernel_name in _FUSED_ACTIVATIONS:
+                    activation = _FUSED_ACTIVATIONS[kernel_name]()
+                    instruction = _DotActivation(out, rows, kinds, need, activation)
                 elif kernel_name == "sum":
                     instruction = _Sum(out, _Slots(rows, kinds))
                 elif kernel_name == "logsumexp":

@@ -154,6 +154,9 @@ _BUILTIN_NAMES: dict[Primitive, str] = {
     engine.ABS: "abs",
     engine.SUM: "sum",
     engine.DOT: "dot",
+    engine.DOT_RELU: "dot_relu",
+    engine.DOT_TANH: "dot_tanh",
+    engine.DOT_SIGMOID: "dot_sigmoid",
     engine.LOGSUMEXP: "logsumexp",
 }
 # The engine makes one leaky_relu primitive per slope, all from the same lambda: its code

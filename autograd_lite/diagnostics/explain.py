@@ -119,6 +119,14 @@ class Explanation:
         )
 
 
+# Fused neurons (weighted sum and activation in one node): the activation's slope, which
+# each can compute from its output.
+_FUSED_SLOPES = {
+    "dot_tanh": lambda out: 1.0 - out * out,
+    "dot_sigmoid": lambda out: out * (1.0 - out),
+}
+
+
 def _factor_warning(node: Value, parent: Value, factor: float, saturation: float) -> str | None:
     """Why a factor blocks (or breaks) the gradient along a path, if it does."""
     if not math.isfinite(factor):
@@ -127,6 +135,14 @@ def _factor_warning(node: Value, parent: Value, factor: float, saturation: float
         return (
             f"dead ReLU: {_name(node)} has input {_number(parent.data)} <= 0, "
             "so nothing flows back through it"
+        )
+    if node.op == "dot_relu" and node.data == 0:  # a fused neuron: its sum was <= 0
+        return f"dead ReLU: {_name(node)} has a weighted sum <= 0, so nothing flows back through it"
+    fused_slope = _FUSED_SLOPES.get(node.op)
+    if fused_slope is not None and abs(fused_slope(node.data)) < saturation:
+        return (
+            f"saturated {node.op[4:]}: {_name(node)} has slope "
+            f"{fused_slope(node.data):.3g} (output {_number(node.data)})"
         )
     if node.op in _SATURATING and abs(factor) < saturation:
         return (

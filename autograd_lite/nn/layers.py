@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from autograd_lite.engine import Value, dense, dot
+from autograd_lite.engine import Value, dense
 from autograd_lite.nn.init import canonical_scheme, initial_weights, make_rng
 from autograd_lite.nn.module import Module, module_from_spec, module_spec, register_module
 
@@ -105,7 +105,10 @@ class Neuron(Module):
     accepted and means ``"relu"``/``"linear"``. Weights come from ``init`` (see
     :mod:`autograd_lite.nn.init`) drawn from ``rng`` (the global ``random`` module when
     None); ``fan_out`` is the width of the layer the neuron is part of, used by Xavier
-    init. The bias starts at 0. The weighted sum including the bias is one ``dot`` node.
+    init. The bias starts at 0. A neuron is one node: its weighted sum, bias and activation
+    fused (op ``dot_relu``, ``dot_tanh`` or ``dot_sigmoid``, drawn ``ReLU(·)``; a linear
+    or leaky_relu neuron is a ``dot`` node, followed by a ``leaky_relu`` node). Fusing
+    halves the nodes of a network and gives the same values and gradients.
     """
 
     def __init__(
@@ -150,13 +153,12 @@ class Neuron(Module):
     def forward(self, x: Sequence[Any]) -> Value:
         """``activation(w · x + b)`` for a list of ``nin`` Values or numbers."""
         try:
-            total = dot(self.w, x, self.b)  # one node for the weighted sum and the bias
+            # One node for the weighted sum, the bias and the activation (as a Layer does).
+            return dense([self.w], x, [self.b], self._activate, fuse=True)[0]
         except (TypeError, ValueError):
             # Diagnose only on failure: checking every call costs time on the hot path.
             _input_length(x, len(self.w), "Neuron")
             raise
-        activate = self._activate
-        return total if activate is None else activate(total)
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
@@ -222,14 +224,15 @@ class Layer(Module):
         neurons = self.neurons
         activate = neurons[0]._activate if neurons else None
         if all(type(n) is Neuron and n._activate is activate for n in neurons):
-            # The engine builds the same nodes as calling each neuron, in one pass that
-            # reads the inputs once for the whole layer (see benchmarks/bench_nn.py).
+            # One pass over the inputs for the whole layer, and one node per neuron: its
+            # weighted sum and activation fused (see benchmarks/bench_nn.py).
             return dense(
                 [n.w for n in neurons],
                 x,
                 [n.b for n in neurons],
                 activate,
                 names=[n._scope_name for n in neurons],
+                fuse=True,
             )
         return [neuron(x) for neuron in neurons]
 
