@@ -642,6 +642,8 @@ def _fused_with_dot(activation: Primitive, slope: Callable[[Any], Any]) -> Primi
 
     def derivative(*args: Any) -> tuple[Any, ...]:
         factor = slope(args[-1])
+        if factor == 0:  # a dead ReLU passes back exactly 0, even behind an infinite input
+            return (0.0,) * (len(args) - 1)
         return tuple(d * factor for d in _dot_rule(*args))
 
     return Primitive(
@@ -882,6 +884,11 @@ class Value:
                 node.backward_step()  # a hand-built, micrograd-style node
                 continue
             grad = node.grad
+            if node._fn is DOT_RELU and node.data == 0.0 and grad - grad == 0.0:
+                # A dead fused ReLU: every local derivative is 0.0, and times a finite
+                # gradient adds nothing, so its (many) edges are skipped. Its parents
+                # were zeroed above, as this pass's interior nodes all are.
+                continue
             for parent, d in zip(node._prev, local):
                 if parent.requires_grad:
                     parent.grad += d * grad

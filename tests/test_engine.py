@@ -1439,3 +1439,130 @@ def test_anomaly_reports_log_of_zero() -> None:
     """log(0) = -inf from a finite input is an anomaly, named with its input."""
     with detect_anomaly(), pytest.raises(AnomalyError, match=r"log produced -inf.*\(0\.0,\)"):
         ag.log(Value(0.0))
+
+
+# --------------------------------------------------------------------------------------
+# dense(): a layer of neurons in one call, fused or not
+# --------------------------------------------------------------------------------------
+
+_DENSE_ACTIVATIONS = {"relu": Value.relu, "tanh": Value.tanh, "sigmoid": Value.sigmoid}
+
+
+def _dense_problem(seed: int) -> tuple[list[list[float]], list[float], list[float]]:
+    """Weights (4 rows of 3), biases and inputs, with some sums negative and some positive."""
+    import random
+
+    rng = random.Random(seed)
+    weights = [[rng.uniform(-1.5, 1.5) for _ in range(3)] for _ in range(4)]
+    biases = [rng.uniform(-1.0, 1.0) for _ in range(4)]
+    inputs = [rng.uniform(-2.0, 2.0) for _ in range(3)]
+    return weights, biases, inputs
+
+
+@pytest.mark.parametrize("activation", sorted(_DENSE_ACTIVATIONS))
+@pytest.mark.parametrize("fuse", [False, True])
+def test_dense_matches_torch_to_second_order(activation: str, fuse: bool) -> None:
+    """dense() values, gradients and second derivatives equal PyTorch's in float64."""
+    torch = require_torch()
+    for seed in range(5):
+        w, b, x = _dense_problem(seed)
+        ws = [[Value(v) for v in row] for row in w]
+        bs = [Value(v) for v in b]
+        xs = [Value(v) for v in x]
+        outs = ag.dense(ws, xs, bs, _DENSE_ACTIVATIONS[activation], fuse=fuse)
+        loss = ag.sum_values(o * o for o in outs)
+        leaves = [v for row in ws for v in row] + bs + xs
+        first = ag.gradients(loss, leaves, create_graph=True)
+        second = ag.gradients(first[-1], leaves)  # d/d(everything) of d loss / d x[2]
+
+        tw = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+        tb = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+        tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        tout = getattr(torch, activation)(tw @ tx + tb)
+        tloss = (tout * tout).sum()
+        tfirst = torch.autograd.grad(tloss, (tw, tb, tx), create_graph=True)
+        tflat = torch.cat([g.reshape(-1) for g in tfirst])
+        tsecond = torch.autograd.grad(tfirst[2][2], (tw, tb, tx), allow_unused=True)
+        tsecond_flat = torch.cat([g.reshape(-1) for g in tsecond])
+
+        for mine, theirs in zip(outs, tout.tolist()):
+            assert_close(mine.data, theirs, what=f"{activation} value")
+        for mine, theirs in zip(first, tflat.tolist()):
+            assert_close(mine.data, theirs, what=f"{activation} gradient")
+        for mine, theirs in zip(second, tsecond_flat.tolist()):
+            assert_close(float(mine), theirs, what=f"{activation} second derivative")
+
+
+@pytest.mark.parametrize("activation", sorted(_DENSE_ACTIVATIONS))
+def test_fused_neuron_gradients_match_central_differences(activation: str) -> None:
+    """A fused neuron's backward() agrees with float64 central differences in every input."""
+    w, b, x = _dense_problem(11)
+    point = [*w[0], b[0], *x]
+
+    def value(*p: float) -> float:
+        with ag.no_grad():
+            out = ag.dense(
+                [list(p[:3])], list(p[4:]), [p[3]], _DENSE_ACTIVATIONS[activation], fuse=True
+            )[0]
+        return out.data if isinstance(out, Value) else float(out)
+
+    leaves = [Value(v) for v in point]
+    out = ag.dense(
+        [leaves[:3]], leaves[4:], [leaves[3]], _DENSE_ACTIVATIONS[activation], fuse=True
+    )[0]
+    out.backward()
+    for index, leaf in enumerate(leaves):
+        assert_close(leaf.grad, partial_difference(value, point, index), rtol=1e-6, atol=1e-8)
+
+
+def test_dense_fast_path_agrees_with_the_primitive_table() -> None:
+    """The inlined dense() path and the table's DOT_RELU/DOT_TANH/DOT_SIGMOID rules agree."""
+    from autograd_lite.engine import DOT_RELU, DOT_SIGMOID, DOT_TANH
+
+    table = {"relu": DOT_RELU, "tanh": DOT_TANH, "sigmoid": DOT_SIGMOID}
+    for seed in range(10):
+        w, b, x = _dense_problem(seed)
+        ws = [[Value(v) for v in row] for row in w]
+        bs = [Value(v) for v in b]
+        xs = [Value(v) for v in x]
+        for name, activation in _DENSE_ACTIVATIONS.items():
+            fast = ag.dense(ws, xs, bs, activation, fuse=True)
+            for row, node in zip(range(4), fast):
+                slow = table[name](*ws[row], *xs, bs[row])
+                assert node.op == f"dot_{name}" and node.data == slow.data
+                assert node.local_derivatives == slow.local_derivatives
+
+
+def test_dead_fused_relu_passes_back_exactly_zero() -> None:
+    """A fused ReLU whose sum is <= 0 gives every weight and input gradient 0, even at inf."""
+    w = [Value(-1.0), Value(2.0)]
+    x = [Value(1.0), Value(-math.inf)]
+    out = ag.dense([w], x, [Value(0.0)], Value.relu, fuse=True)[0]
+    assert out.data == 0.0
+    (out * 3.0).backward()
+    assert [v.grad for v in (*w, *x)] == [0.0, 0.0, 0.0, 0.0]
+    assert ag.gradients(out * 3.0, [*w, *x]) == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_backward_skipping_a_dead_neuron_still_refreshes_what_is_behind_it() -> None:
+    """An interior node reached only through a dead neuron shows 0 on the next pass, not stale."""
+    a = Value(2.0)
+    hidden = a * 1.0  # interior, feeds only the neuron below
+    weight = Value(1.0)
+    live = ag.dense([[weight]], [hidden], [Value(0.0)], Value.relu, fuse=True)[0]
+    live.backward()
+    assert hidden.grad == 1.0 and a.grad == 1.0
+    weight.data = -1.0  # the same graph shape, now dead
+    dead = ag.dense([[weight]], [hidden], [Value(0.0)], Value.relu, fuse=True)[0]
+    dead.backward()
+    assert dead.data == 0.0
+    assert hidden.grad == 0.0  # this pass's gradient, not the old 1.0
+    assert a.grad == 1.0  # a leaf keeps what it had: nothing was added
+
+
+def test_dense_refuses_mismatched_rows() -> None:
+    """A row with the wrong number of weights, or a missing bias, is a clear ValueError."""
+    with pytest.raises(ValueError, match="2 weights for 3 inputs"):
+        ag.dense([[Value(1.0), Value(2.0)]], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="one of each per row"):
+        ag.dense([[Value(1.0)], [Value(2.0)]], [1.0], [Value(0.0)])
