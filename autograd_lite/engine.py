@@ -1272,11 +1272,9 @@ def dense(
                 if bias is None:
                     out = sum(map(operator.mul, weight_data, input_data), 0.0)
                     parents = (*weights, *inputs)
-                    local = (*input_data, *weight_data)
                 else:
                     out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
                     parents = (*weights, *inputs, bias)
-                    local = (*input_data, *weight_data, 1.0)
                 needs_grad = (
                     inputs_need_grad
                     or any(map(_get_requires_grad, weights))
@@ -1286,13 +1284,22 @@ def dense(
                 outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
                 continue
             row_scope = scope if name is None else (*scope, name)
+            if fused is DOT_RELU and out <= 0:  # a dead neuron: its local derivatives are 0
+                outputs.append(
+                    _node(0.0, parents, (0.0,) * len(parents), fused, row_scope)
+                    if needs_grad
+                    else _constant(0.0)
+                )
+                continue
+            # DOT's local derivatives: d/dw = x, d/dx = w, d/dbias = 1.
+            if bias is None:
+                local = (*input_data, *weight_data)
+            else:
+                local = (*input_data, *weight_data, 1.0)
             if fused is not None:
                 # DOT_RELU / DOT_TANH / DOT_SIGMOID inlined: the activation of the sum,
                 # and DOT's local derivatives times the activation's slope.
-                if fused is DOT_RELU:
-                    if out <= 0:
-                        out, local = 0.0, (0.0,) * len(local)
-                else:
+                if fused is not DOT_RELU:
                     out = _tanh_or_sigmoid(fused, out)
                     slope = 1.0 - out * out if fused is DOT_TANH else out * (1.0 - out)
                     local = tuple(map(operator.mul, local, itertools.repeat(slope)))
