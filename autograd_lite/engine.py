@@ -1050,8 +1050,6 @@ class Value:
         return f"Value({', '.join(parts)})"
 
 
-_ONLY_VALUES = {Value}
-_RELU_METHOD = Value.relu
 # The activations dense(..., fuse=True) folds into the neuron's node.
 _FUSED = {Value.relu: DOT_RELU, Value.tanh: DOT_TANH, Value.sigmoid: DOT_SIGMOID}
 
@@ -1300,7 +1298,7 @@ def dense(
                 # DOT_RELU / DOT_TANH / DOT_SIGMOID inlined: the activation of the sum,
                 # and DOT's local derivatives times the activation's slope.
                 if fused is not DOT_RELU:
-                    out = _tanh_or_sigmoid(fused, out)
+                    out = math.tanh(out) if fused is DOT_TANH else _sigmoid(out)
                     slope = 1.0 - out * out if fused is DOT_TANH else out * (1.0 - out)
                     local = tuple(map(operator.mul, local, itertools.repeat(slope)))
                 outputs.append(
@@ -1308,13 +1306,7 @@ def dense(
                 )
                 continue
             node = _node(out, parents, local, DOT, row_scope) if needs_grad else _constant(out)
-            if activation is _RELU_METHOD and needs_grad:  # the usual case, RELU inlined
-                node = (
-                    _node(out, (node,), _ONE, RELU, row_scope)
-                    if out > 0
-                    else (_node(0.0, (node,), _ZERO, RELU, row_scope))
-                )
-            elif activation is not None:
+            if activation is not None:
                 # The activation's node belongs to the same row: its scope too.
                 state.scope = state.fast_scope = row_scope
                 node = activation(node)
@@ -1344,10 +1336,6 @@ def _dense_row(
             return _apply(fused, parents)
         node = _apply(DOT, parents)
         return node if activation is None or not isinstance(node, Value) else activation(node)
-
-
-def _tanh_or_sigmoid(fused: Primitive, z: float) -> float:
-    return math.tanh(z) if fused is DOT_TANH else _sigmoid(z)
 
 
 def logsumexp(values: Iterable[Any]) -> Any:

@@ -75,3 +75,8 @@ def assert_same_trajectory(ours, theirs, tolerance=TOLERANCE):
             assert math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance), (
                 f"step {step}, parameter {index}: ours {a!r}, torch {b!r}"
             )
+
+
+def negated(objective):
+    """-objective: maximising it is minimising the objective."""
+    return lambda p, tanh_fn: -objective(p, tanh_fn)

@@ -19,6 +19,7 @@ from tests.optimizer_problems import (
     OBJECTIVES,
     assert_same_trajectory,
     engine_trajectory,
+    negated,
     torch_trajectory,
 )
 from tests.oracles import require_torch
@@ -41,11 +42,6 @@ CONFIGS = {
 }
 # Configurations that climb: they run on the negated objective, so they still descend the valley.
 MAXIMIZING = {"maximize"}
-
-
-def negated(objective):
-    """-objective: maximising it is minimising the objective."""
-    return lambda p, tanh_fn: -objective(p, tanh_fn)
 
 
 @pytest.mark.parametrize("objective_name", sorted(OBJECTIVES))
