@@ -463,7 +463,6 @@ def primitive(
 
 
 _get_requires_grad = operator.attrgetter("requires_grad")
-_get_prev = operator.attrgetter("_prev")
 
 
 def _apply(prim: Primitive, args: Sequence[Any]) -> Any:
@@ -633,6 +632,16 @@ LOGSUMEXP = Primitive(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _zeros(n: int) -> tuple[float, ...]:
+    """``n`` zeros, as one tuple shared by every caller asking for that length.
+
+    A layer's dead ReLU neurons all have these local derivatives; sharing one tuple spares
+    an allocation per neuron, and the garbage collector's scans of it.
+    """
+    return (0.0,) * n
+
+
 def _fused_with_dot(activation: Primitive, slope: Callable[[Any], Any]) -> Primitive:
     """``activation(dot(...))`` as one primitive: a neuron in one node.
 
@@ -643,7 +652,7 @@ def _fused_with_dot(activation: Primitive, slope: Callable[[Any], Any]) -> Primi
     def derivative(*args: Any) -> tuple[Any, ...]:
         factor = slope(args[-1])
         if factor == 0:  # a dead ReLU passes back exactly 0, even behind an infinite input
-            return (0.0,) * (len(args) - 1)
+            return _zeros(len(args) - 1)
         return tuple(d * factor for d in _dot_rule(*args))
 
     return Primitive(
@@ -1252,8 +1261,15 @@ def dense(
     try:
         if scope is None:
             raise AttributeError  # no_grad() or detect_anomaly(): the checked path below
-        input_data = [x.data for x in inputs]
-        inputs_need_grad = any(map(_get_requires_grad, inputs))
+        nodes = inputs
+        try:
+            input_data = [x.data for x in inputs]
+        except AttributeError:
+            # Plain numbers become constant nodes here, once for the whole layer, rather
+            # than once per row on the checked path (a first layer's inputs are numbers).
+            nodes = tuple([_constant(x) if type(x) is float else _as_constant(x) for x in inputs])
+            input_data = [x.data for x in nodes]
+        inputs_need_grad = any(map(_get_requires_grad, nodes))
         sum(input_data, 0.0)  # a NumPy scalar's .data buffer fails here
     except (AttributeError, TypeError):
         fused = _FUSED.get(activation) if fuse else None
@@ -1269,10 +1285,10 @@ def dense(
                 weight_data = [w.data for w in weights]
                 if bias is None:
                     out = sum(map(operator.mul, weight_data, input_data), 0.0)
-                    parents = (*weights, *inputs)
+                    parents = (*weights, *nodes)
                 else:
                     out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
-                    parents = (*weights, *inputs, bias)
+                    parents = (*weights, *nodes, bias)
                 needs_grad = (
                     inputs_need_grad
                     or any(map(_get_requires_grad, weights))
@@ -1284,7 +1300,7 @@ def dense(
             row_scope = scope if name is None else (*scope, name)
             if fused is DOT_RELU and out <= 0:  # a dead neuron: its local derivatives are 0
                 outputs.append(
-                    _node(0.0, parents, (0.0,) * len(parents), fused, row_scope)
+                    _node(0.0, parents, _zeros(len(parents)), fused, row_scope)
                     if needs_grad
                     else _constant(0.0)
                 )
@@ -1315,6 +1331,11 @@ def dense(
     finally:
         state.scope = state.fast_scope = scope
     return outputs
+
+
+def _as_constant(x: Any) -> Value:
+    """``x`` itself if it is a Value, else a constant node for the number x."""
+    return x if isinstance(x, Value) else _constant(_as_float(x, "dense"))
 
 
 def _rows(rows: list[Any], biases: list[Any], names: list[str] | None) -> Iterator[tuple[Any, ...]]:
@@ -1394,24 +1415,34 @@ def _interior_order(roots: list[Value]) -> list[Value]:
     """The nodes with parents that lead to ``roots``, each after its parents.
 
     Leaves are left out: they have nothing to pass on, and backward() only needs the
-    order of the nodes it processes. Visiting them anyway would double the work of the
-    sort for a network, whose every weight is a leaf.
+    order of the nodes it processes. The same depth-first order as
+    :func:`topological_order`, found with less work: see the comments below.
     """
     order: list[Value] = []
-    visited: set[Value] = set()
+    # Every node met goes into ``seen``, leaves too. A network's weights and inputs are
+    # each a parent of many nodes (a first-layer neuron has 129 leaf parents), so after
+    # the first meeting a parent is skipped by a set lookup in C; and a node whose
+    # parents were all met before is placed at once with one issuperset() call, instead
+    # of asking every parent for its own parents (see benchmarks/bench_nn.py).
+    seen: set[Value] = set()
+    unseen = functools.partial(itertools.filterfalse, seen.__contains__)
     for root in roots:
-        if root in visited or not root._prev:
+        if root in seen or not root._prev:
             continue
-        visited.add(root)
-        # filter() drops leaf parents in C: a network's weights are most of the edges.
-        stack = [(root, filter(_get_prev, root._prev))]
+        seen.add(root)
+        stack = [(root, unseen(root._prev))]
         while stack:
             node, parents = stack[-1]
             for parent in parents:
-                if parent not in visited:
-                    visited.add(parent)
-                    stack.append((parent, filter(_get_prev, parent._prev)))
-                    break
+                seen.add(parent)
+                grandparents = parent._prev
+                if not grandparents:
+                    continue  # a leaf
+                if seen.issuperset(grandparents):
+                    order.append(parent)  # every parent of it is placed already
+                    continue
+                stack.append((parent, unseen(grandparents)))
+                break
             else:
                 stack.pop()
                 order.append(node)

@@ -1085,6 +1085,57 @@ def test_topological_order_can_leave_out_constants() -> None:
     assert len(both) == len(set(both)) == 7
 
 
+def _interior_ancestors(root: Value) -> set[Value]:
+    """Every node with parents that leads to ``root``, by plain recursion (small graphs)."""
+    found: set[Value] = set()
+
+    def visit(node: Value) -> None:
+        if node._prev and node not in found:
+            found.add(node)
+            for parent in node._prev:
+                visit(parent)
+
+    visit(root)
+    return found
+
+
+def _check_backward_order(root: Value) -> None:
+    """backward()'s order: each interior ancestor once, after its parents, as in a DFS."""
+    from autograd_lite.engine import _interior_order
+
+    order = _interior_order([root])
+    assert len(order) == len(set(order))
+    assert set(order) == _interior_ancestors(root)
+    position = {node: i for i, node in enumerate(order)}
+    assert all(position[p] < position[n] for n in order for p in n._prev if p._prev)
+    assert order == [n for n in topological_order(root) if n._prev]
+
+
+@settings(max_examples=300)
+@given(programs(max_inputs=4, max_steps=10))
+def test_backward_order_holds_each_interior_node_once_after_its_parents(program: Program) -> None:
+    """On random graphs with reuse, backward's order is complete, parent-first and DFS order."""
+    out = run_engine(program, [Value(p) for p in program.point])
+    if isinstance(out, Value):
+        _check_backward_order(out)
+
+
+def test_backward_order_on_layers_sharing_their_leaves() -> None:
+    """Neurons sharing weights and inputs (leaves met many times) are each ordered once."""
+    import random
+
+    rng = random.Random(5)
+    w1 = [[Value(rng.uniform(-1, 1)) for _ in range(6)] for _ in range(5)]
+    w2 = [[Value(rng.uniform(-1, 1)) for _ in range(5)] for _ in range(3)]
+    losses = []
+    for _ in range(4):
+        x = [rng.uniform(-1, 1) for _ in range(6)]
+        hidden = ag.dense(w1, x, None, Value.relu, fuse=True)
+        scores = ag.dense(w2, hidden)
+        losses.append(ag.sum_values(s * s for s in scores) + hidden[0])
+    _check_backward_order(ag.sum_values(losses))
+
+
 def test_node_introspection() -> None:
     """op, _op, parents, local_derivatives, primitive, is_leaf describe how a node was made."""
     x, y = Value(2.0, label="x"), Value(5.0)
@@ -1558,6 +1609,40 @@ def test_backward_skipping_a_dead_neuron_still_refreshes_what_is_behind_it() -> 
     assert dead.data == 0.0
     assert hidden.grad == 0.0  # this pass's gradient, not the old 1.0
     assert a.grad == 1.0  # a leaf keeps what it had: nothing was added
+
+
+def test_dense_makes_number_inputs_constants_shared_by_every_row() -> None:
+    """Plain-number inputs become one constant node each, shared by all rows; grads as Values."""
+    w, b, x = _dense_problem(3)
+    ws = [[Value(v) for v in row] for row in w]
+    bs = [Value(v) for v in b]
+    outs = ag.dense(ws, [x[0], 2, x[2]], bs, Value.tanh, fuse=True)
+    constants = [out._prev[3:6] for out in outs]
+    assert all(c == constants[0] for c in constants)  # the same nodes, not copies
+    assert [c.data for c in constants[0]] == [x[0], 2.0, x[2]]
+    assert type(constants[0][1].data) is float
+    assert not any(c.requires_grad for c in constants[0])
+    ag.sum_values(outs).backward()
+
+    twin_ws = [[Value(v) for v in row] for row in w]
+    twin_bs = [Value(v) for v in b]
+    xs = [Value(v, requires_grad=False) for v in (x[0], 2.0, x[2])]
+    ag.sum_values(ag.dense(twin_ws, xs, twin_bs, Value.tanh, fuse=True)).backward()
+    got = [v.grad for v in (*(v for row in ws for v in row), *bs)]
+    expected = [v.grad for v in (*(v for row in twin_ws for v in row), *twin_bs)]
+    assert got == expected and any(g != 0.0 for g in got)
+    with pytest.raises(TypeError, match="got str"):
+        ag.dense(ws, [1.0, "2", 3.0], bs)
+
+
+def test_dead_fused_relus_share_one_tuple_of_zero_derivatives() -> None:
+    """Dead neurons of a layer reuse one zeros tuple instead of allocating one each."""
+    weights = [[Value(-1.0), Value(-2.0)], [Value(-3.0), Value(-0.5)], [Value(1.0), Value(1.0)]]
+    outs = ag.dense(weights, [1.0, 1.0], None, Value.relu, fuse=True)
+    assert [o.data for o in outs] == [0.0, 0.0, 2.0]
+    assert outs[0].local_derivatives == (0.0,) * 4
+    assert outs[0]._local is outs[1]._local
+    assert outs[2].local_derivatives == (1.0, 1.0, 1.0, 1.0)
 
 
 def test_dense_refuses_mismatched_rows() -> None:

@@ -220,12 +220,12 @@ class Layer(Module):
     def forward(self, x: Sequence[Any]) -> list[Value]:
         """Each neuron's output, as a list (even for one neuron)."""
         _input_length(x, self.nin, "Layer")
-        x = _as_nodes(x)
         neurons = self.neurons
         activate = neurons[0]._activate if neurons else None
         if all(type(n) is Neuron and n._activate is activate for n in neurons):
             # One pass over the inputs for the whole layer, and one node per neuron: its
-            # weighted sum and activation fused (see benchmarks/bench_nn.py).
+            # weighted sum and activation fused (see benchmarks/bench_nn.py). dense()
+            # makes plain numbers constant nodes once, shared by every neuron.
             return dense(
                 [n.w for n in neurons],
                 x,
@@ -234,6 +234,7 @@ class Layer(Module):
                 names=[n._scope_name for n in neurons],
                 fuse=True,
             )
+        x = _as_nodes(x)  # one constant per number, shared by every neuron
         return [neuron(x) for neuron in neurons]
 
     def config(self) -> dict[str, Any]:
