@@ -707,7 +707,7 @@ def _node(
     return node
 
 
-def _constant(data: float) -> Value:
+def _constant(data: float, scope: tuple[str, ...] = ()) -> Value:
     node = _new_object(Value)
     node.data = data
     node.grad = 0.0
@@ -716,7 +716,7 @@ def _constant(data: float) -> Value:
     node._fn = None
     node.requires_grad = False
     node.label = ""
-    node._scope = ()
+    node._scope = scope
     node._meta = None
     return node
 
@@ -1267,7 +1267,8 @@ def dense(
         except AttributeError:
             # Plain numbers become constant nodes here, once for the whole layer, rather
             # than once per row on the checked path (a first layer's inputs are numbers).
-            nodes = tuple([_constant(x) if type(x) is float else _as_constant(x) for x in inputs])
+            # They belong to the caller's scope, as Value(x, requires_grad=False) would.
+            nodes = tuple([_as_constant(x, scope) for x in inputs])
             input_data = [x.data for x in nodes]
         inputs_need_grad = any(map(_get_requires_grad, nodes))
         sum(input_data, 0.0)  # a NumPy scalar's .data buffer fails here
@@ -1333,9 +1334,11 @@ def dense(
     return outputs
 
 
-def _as_constant(x: Any) -> Value:
-    """``x`` itself if it is a Value, else a constant node for the number x."""
-    return x if isinstance(x, Value) else _constant(_as_float(x, "dense"))
+def _as_constant(x: Any, scope: tuple[str, ...]) -> Value:
+    """``x`` itself if it is a Value, else a constant node for the number x in ``scope``."""
+    if type(x) is float:
+        return _constant(x, scope)
+    return x if isinstance(x, Value) else _constant(_as_float(x, "dense"), scope)
 
 
 def _rows(rows: list[Any], biases: list[Any], names: list[str] | None) -> Iterator[tuple[Any, ...]]:

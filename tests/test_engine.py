@@ -1612,7 +1612,7 @@ def test_backward_skipping_a_dead_neuron_still_refreshes_what_is_behind_it() -> 
 
 
 def test_dense_makes_number_inputs_constants_shared_by_every_row() -> None:
-    """Plain-number inputs become one constant node each, shared by all rows; grads as Values."""
+    """Number inputs become one constant each, shared by all rows, in the caller's scope."""
     w, b, x = _dense_problem(3)
     ws = [[Value(v) for v in row] for row in w]
     bs = [Value(v) for v in b]
@@ -1633,6 +1633,9 @@ def test_dense_makes_number_inputs_constants_shared_by_every_row() -> None:
     assert got == expected and any(g != 0.0 for g in got)
     with pytest.raises(TypeError, match="got str"):
         ag.dense(ws, [1.0, "2", 3.0], bs)
+    with name_scope("layer"):  # made for the caller, like Value(x, requires_grad=False)
+        scoped = ag.dense(ws, [1.0, 2, 3.0], bs)
+    assert [c.scope for c in scoped[0]._prev[3:6]] == [("layer",)] * 3
 
 
 def test_dead_fused_relus_share_one_tuple_of_zero_derivatives() -> None:
