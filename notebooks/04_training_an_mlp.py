@@ -188,6 +188,6 @@ print(
 #   early stopping, other losses and optimisers (the default is `Adam` with rate 0.01).
 # * More data or bigger networks make the interpreted loop slow, because every operation
 #   of every sample is a Python object; `compile=True` is the way out, and
-#   [notebook 7](07_real_data_digits.ipynb) uses it to train on 1347 images.
+#   [notebook 10](10_real_data_digits.ipynb) uses it to train on 1347 images.
 # * Why did this network train so easily? [Notebook 4](04_vanishing_and_exploding_gradients.ipynb)
 #   shows networks that do not.

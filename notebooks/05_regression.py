@@ -131,7 +131,7 @@ for decade in range(5):
 #
 # An MLP with one hidden layer of 8 tanh units can bend. We train it the same way, for
 # 1000 epochs (with `compile=True` to make them quick; see
-# [notebook 7](07_real_data_digits.ipynb)).
+# [notebook 10](10_real_data_digits.ipynb)).
 
 # %%
 from autograd_lite.nn import MLP

@@ -183,7 +183,7 @@ for step in range(8):
 # Within a few steps the numbers overflow to `inf`, and then `inf - inf` gives `nan`.
 # Adam's step is roughly bounded by its learning rate whatever the gradient; for SGD, a
 # smaller rate or gradient clipping
-# (see [notebook 4](04_vanishing_and_exploding_gradients.ipynb)) prevents it.
+# (see [notebook 6](06_vanishing_and_exploding_gradients.ipynb)) prevents it.
 #
 # ## What we saw
 #

@@ -275,4 +275,4 @@ print("gradient at the origin:", x.grad, y.grad)
 # * `detect_anomaly()` stops at the first `nan` or `inf` and says which operation, created
 #   on which line, produced it.
 #
-# Next, [notebook 9](09_regression.ipynb) fits a regression model and reads its weights.
+# Next, [notebook 5](05_regression.ipynb) fits a regression model and reads its weights.

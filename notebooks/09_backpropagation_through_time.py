@@ -23,7 +23,7 @@
 #
 # What *is* new is the length of the paths. The gradient that reaches an early step has
 # gone back through every later step, a product of one factor per step, and
-# [notebook 4](04_vanishing_and_exploding_gradients.ipynb) showed what long products do.
+# [notebook 6](06_vanishing_and_exploding_gradients.ipynb) showed what long products do.
 #
 # ## One cell, one step
 #
@@ -86,7 +86,7 @@ print("one sample:", [round(v, 2) for v in X[0]], "-> target", round(y[0], 2))
 # We train three networks, on sequences of length 3, 6 and 12, for 40 epochs of Adam in
 # mini-batches of 20, and score each on 100 new sequences. `compile=True` replays the
 # graph with numpy over each batch (the interpreted engine computes the same numbers, a
-# few times more slowly; see [notebook 7](07_real_data_digits.ipynb)).
+# few times more slowly; see [notebook 10](10_real_data_digits.ipynb)).
 
 # %%
 # %matplotlib inline
@@ -200,7 +200,7 @@ plt.show()
 # %% [markdown]
 # Now the gradient *grows* going back in time, by orders of magnitude over 12 steps; on
 # longer sequences it overflows. Gradient clipping (`optim.clip_grad_norm_`, see
-# [notebook 4](04_vanishing_and_exploding_gradients.ipynb)) is the standard guard.
+# [notebook 6](06_vanishing_and_exploding_gradients.ipynb)) is the standard guard.
 #
 # ## What we saw
 #

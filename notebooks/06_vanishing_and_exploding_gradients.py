@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 4. Vanishing and exploding gradients
 #
-# The network of [notebook 3](03_training_an_mlp.ipynb) had two hidden layers and
+# The network of [notebook 4](04_training_an_mlp.ipynb) had two hidden layers and
 # trained without trouble. Deeper networks often do not. The gradient of the loss with
 # respect to a first-layer weight is a product of one factor per layer on the way back,
 # and a product of many factors is easily tiny (the gradient *vanishes*: the first
@@ -223,7 +223,7 @@ plt.show()
 # The clipped run starts just as badly (a gradient norm of 37) but every step has length
 # at most $0.1 \times 1$, and the loss comes down steadily. Clipping does not fix the
 # initialisation (He's would), but it is cheap insurance, standard for recurrent networks
-# ([notebook 6](06_backpropagation_through_time.ipynb)), where gradients can grow with
+# ([notebook 9](09_backpropagation_through_time.ipynb)), where gradients can grow with
 # the length of the sequence.
 #
 # ## Gradient flow during training
