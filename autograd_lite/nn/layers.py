@@ -12,6 +12,7 @@ multiplications, which makes graphs shallow and training many times faster.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,13 @@ from typing import Any
 
 from autograd_lite.engine import Value, dense
 from autograd_lite.nn.init import canonical_scheme, initial_weights, make_rng
-from autograd_lite.nn.module import Module, module_from_spec, module_spec, register_module
+from autograd_lite.nn.module import (
+    Module,
+    config_arguments,
+    module_from_spec,
+    module_spec,
+    register_module,
+)
 
 __all__ = ["ACTIVATIONS", "MLP", "Dropout", "Layer", "Neuron", "Residual", "Sequential"]
 
@@ -68,6 +75,16 @@ def _check_count(n: object, name: str) -> int:
     if n < 1:
         raise ValueError(f"{name} must be a positive int, got {n}")
     return int(n)
+
+
+def _check_widths(nouts: object) -> list[int]:
+    """An MLP's layer widths: a non-empty list of positive ints."""
+    if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
+        shown = repr(nouts) if len(repr(nouts)) <= 80 else type(nouts).__name__
+        raise TypeError(
+            f"nouts must be a non-empty list of layer widths such as [16, 16, 1], got {shown}"
+        )
+    return [_check_count(n, "each layer width in nouts") for n in nouts]
 
 
 def _as_nodes(inputs: Sequence[Any]) -> list[Value]:
@@ -164,6 +181,12 @@ class Neuron(Module):
         """Constructor arguments."""
         return {"nin": self.nin, "activation": self.activation, "init": self.init}
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """``nin`` weights and a bias."""
+        arguments = config_arguments(cls, config, ("nin", "activation", "init"))
+        return _check_count(arguments["nin"], "nin") + 1
+
     def extra_repr(self) -> str:
         return f"{self.nin}, {self.activation}"
 
@@ -253,6 +276,13 @@ class Layer(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """``nout`` neurons of ``nin`` weights and a bias."""
+        arguments = config_arguments(cls, config, ("nin", "nout", "activation", "init", "seed"))
+        nin = _check_count(arguments["nin"], "nin")
+        return _check_count(arguments["nout"], "nout") * (nin + 1)
+
     def __repr__(self) -> str:
         return f"Layer({self.nin} → {self.nout}, {self.activation})"
 
@@ -277,11 +307,7 @@ class MLP(Module):
         seed: int | None = None,
     ) -> None:
         nin = _check_count(nin, "nin")
-        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
-            raise TypeError(
-                f"nouts must be a non-empty list of layer widths such as [16, 16, 1], got {nouts!r}"
-            )
-        widths = [_check_count(n, "each layer width in nouts") for n in nouts]
+        widths = _check_widths(nouts)
         self.activation = _check_activation(activation)
         self.output_activation = _check_activation(output_activation, "output_activation")
         self.init = canonical_scheme(init)
@@ -335,6 +361,14 @@ class MLP(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """A weight per input and a bias for every neuron of every layer."""
+        keys = ("nin", "nouts", "activation", "output_activation", "init", "seed")
+        arguments = config_arguments(cls, config, keys)
+        sizes = [_check_count(arguments["nin"], "nin"), *_check_widths(arguments["nouts"])]
+        return sum(nout * (nin + 1) for nin, nout in itertools.pairwise(sizes))
+
     def __repr__(self) -> str:
         text = f"MLP({self.nin}, {self.nouts}, activation={self.activation!r}"
         if self.output_activation != "linear":
@@ -386,6 +420,12 @@ class Dropout(Module):
         """Constructor arguments."""
         return {"p": self.p, "seed": self.seed}
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """Dropout has no parameters."""
+        config_arguments(cls, config, ("p", "seed"))
+        return 0
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
@@ -421,10 +461,21 @@ class Sequential(Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Sequential:
         """Rebuild from :meth:`config`'s output."""
-        specs = config.get("modules")
+        return cls(*(module_from_spec(spec) for spec in cls.nested_specs(config)))
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """None of its own; its modules' are counted from :meth:`nested_specs`."""
+        cls.nested_specs(config)
+        return 0
+
+    @classmethod
+    def nested_specs(cls, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The specs in ``config["modules"]``."""
+        specs = config_arguments(cls, config, ("modules",))["modules"]
         if not isinstance(specs, list):
             raise TypeError("Sequential config needs 'modules': a list of module specs")
-        return cls(*(module_from_spec(spec) for spec in specs))
+        return specs
 
 
 @register_module
@@ -466,6 +517,17 @@ class Residual(Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Residual:
         """Rebuild from :meth:`config`'s output."""
+        return cls(module_from_spec(cls.nested_specs(config)[0]))
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """None of its own; the wrapped module's are counted from :meth:`nested_specs`."""
+        cls.nested_specs(config)
+        return 0
+
+    @classmethod
+    def nested_specs(cls, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The wrapped module's spec."""
         if "module" not in config:
             raise TypeError("Residual config needs 'module': a module spec")
-        return cls(module_from_spec(config["module"]))
+        return [config_arguments(cls, config, ("module",))["module"]]

@@ -17,6 +17,7 @@ Code written for micrograd, which subclasses ``Module`` and overrides ``__call__
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import random
 from collections.abc import Iterator, Mapping
@@ -24,7 +25,21 @@ from typing import Any
 
 from autograd_lite.engine import Value, name_scope
 
-__all__ = ["Module", "module_from_spec", "module_spec", "register_module", "registered_modules"]
+__all__ = [
+    "MAX_NESTING",
+    "Module",
+    "config_arguments",
+    "module_from_spec",
+    "module_spec",
+    "register_module",
+    "registered_modules",
+    "spec_parameter_count",
+]
+
+# How deeply modules may nest in a spec (a Residual around a Sequential around ... ); a
+# saved file deeper than this is refused before anything is built, so a hostile file
+# cannot reach Python's recursion limit in the recursive parts (construction, forward).
+MAX_NESTING = 32
 
 
 class Module:
@@ -170,10 +185,14 @@ class Module:
         missing = [name for name in expected if name not in state]
         unexpected = [name for name in state if name not in expected_set]
         if missing:
-            extra = f"; unexpected keys: {unexpected}" if unexpected else ""
-            raise KeyError(f"load_state_dict: missing keys for {self!r}: {missing}{extra}")
+            extra = f"; unexpected keys: {_some(unexpected)}" if unexpected else ""
+            raise KeyError(
+                f"load_state_dict: missing keys for {_short(self)}: {_some(missing)}{extra}"
+            )
         if unexpected:
-            raise ValueError(f"load_state_dict: unexpected keys for {self!r}: {unexpected}")
+            raise ValueError(
+                f"load_state_dict: unexpected keys for {_short(self)}: {_some(unexpected)}"
+            )
         for name in expected:
             value = state[name]
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -196,6 +215,23 @@ class Module:
     def from_config(cls, config: Mapping[str, Any]) -> Module:
         """Build a module from :meth:`config`'s output, with freshly drawn weights."""
         return cls(**config)
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int | None:
+        """How many parameters ``from_config(config)`` creates, worked out without building.
+
+        Loading checks this against the weights in the file *before* building, so a small
+        file cannot ask for a huge model. Count only this module's own parameters (those
+        of :meth:`nested_specs` are added by the caller); raise TypeError or ValueError
+        for a config the constructor would refuse. None (the default) means "unknown",
+        and such a class can be neither saved nor loaded.
+        """
+        return None
+
+    @classmethod
+    def nested_specs(cls, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The specs of the modules ``config`` nests (``Sequential``, ``Residual``); none here."""
+        return []
 
     # ---- printing ----------------------------------------------------------------------
 
@@ -229,6 +265,19 @@ def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
 
 
+def _some(names: list[str], shown: int = 10) -> str:
+    """The first few names of a list, so that a message stays short for any file."""
+    if len(names) <= shown:
+        return repr(names)
+    return f"{names[:shown]!r} and {len(names) - shown} more"
+
+
+def _short(module: Module, limit: int = 200) -> str:
+    """A module's repr cut to one readable line for error messages."""
+    text = " ".join(repr(module).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # --------------------------------------------------------------------------------------
 # Registry: class names in saved files → classes
 # --------------------------------------------------------------------------------------
@@ -237,7 +286,41 @@ _REGISTRY: dict[str, type[Module]] = {}
 
 
 def register_module(cls: type[Module]) -> type[Module]:
-    """Class decorator: let saved files name this class (by its ``__name__``)."""
+    """Class decorator: let saved files name this class (by its ``__name__``).
+
+    A registered class describes itself with three methods, so that a saved file can be
+    checked before anything is built (a 200-byte file must not be able to ask for a
+    model of a billion weights):
+
+    * ``config()``: the constructor arguments, as JSON-serialisable data;
+    * ``parameter_count(config)`` (classmethod): how many parameters that config creates,
+      computed from the config alone (``nout * (nin + 1)`` for a ``Layer``); raise
+      TypeError/ValueError for a config the constructor would refuse. Use
+      :func:`config_arguments` to check the keys and fill in defaults. A class that keeps
+      the default (None, "unknown") can be neither saved nor loaded: it fails safe;
+    * ``nested_specs(config)`` (classmethod), only for containers: the specs of the
+      modules the config nests (``Sequential``'s ``"modules"``), counted separately.
+
+    For example::
+
+        @register_module
+        class Affine(Module):
+            def __init__(self, n: int = 1) -> None:
+                self.w = [Value(1.0) for _ in range(n)]
+
+            def config(self) -> dict:
+                return {"n": len(self.w)}
+
+            @classmethod
+            def parameter_count(cls, config) -> int:
+                n = config_arguments(cls, config, ("n",))["n"]
+                if not isinstance(n, int) or n < 1:
+                    raise ValueError(f"n must be a positive int, got {n!r}")
+                return n
+
+    ``save`` checks that the count matches the model, so a wrong count shows up the first
+    time the class is saved, not when someone loads a file.
+    """
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise TypeError(f"register_module expects a Module subclass, got {cls!r}")
     existing = _REGISTRY.get(cls.__name__)
@@ -268,8 +351,8 @@ def module_spec(module: Module) -> dict[str, Any]:
     return {"class": name, "config": module.config()}
 
 
-def module_from_spec(spec: Mapping[str, Any]) -> Module:
-    """Rebuild a module (fresh weights) from :func:`module_spec`'s output."""
+def _resolve(spec: Any) -> tuple[type[Module], Mapping[str, Any]]:
+    """The registered class a spec names and its config, both checked."""
     if not isinstance(spec, Mapping):
         raise TypeError(f"a module spec must be a dict, got {type(spec).__name__}")
     for key in ("class", "config"):
@@ -278,9 +361,80 @@ def module_from_spec(spec: Mapping[str, Any]) -> Module:
     name, config = spec["class"], spec["config"]
     cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown module class {name!r}; registered: {sorted(_REGISTRY)}")
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise ValueError(f"unknown module class {shown}; registered: {sorted(_REGISTRY)}")
     if not isinstance(config, Mapping):
         raise TypeError(f"the config of {name} must be a dict, got {type(config).__name__}")
+    return cls, config
+
+
+def config_arguments(
+    cls: type[Module], config: Mapping[str, Any], keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """``config`` with the constructor's defaults filled in, checked to use only ``keys``.
+
+    For ``parameter_count``: a saved config names only what ``config()`` writes, so any
+    other key (say ``rng``, which a file cannot hold) is a TypeError, as is a missing
+    argument that has no default.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"the config of {cls.__name__} must be a dict, got {type(config).__name__}")
+    unexpected = [key for key in config if key not in keys]
+    if unexpected:
+        raise TypeError(
+            f"{cls.__name__} config has unexpected key(s) {_some(unexpected)}; "
+            f"it takes {list(keys)}"
+        )
+    parameters = inspect.signature(cls).parameters
+    arguments = {
+        key: parameters[key].default
+        for key in keys
+        if key in parameters and parameters[key].default is not inspect.Parameter.empty
+    }
+    arguments.update(config)
+    missing = [key for key in keys if key not in arguments]
+    if missing:
+        raise TypeError(f"{cls.__name__} config is missing {missing}")
+    return arguments
+
+
+def spec_parameter_count(spec: Mapping[str, Any], limit: int | None = None) -> int:
+    """The number of parameters a spec describes, checked without building anything.
+
+    Walks the spec and its nested specs iteratively, refusing unknown classes, classes
+    that cannot count their parameters, and nesting deeper than :data:`MAX_NESTING`.
+    With ``limit``, stops as soon as the count exceeds it (a ValueError saying "at
+    least"), so a hostile spec costs no more than the part of it that was read.
+    """
+    total = 0
+    stack: list[tuple[Any, str, int]] = [(spec, "the model", 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ValueError(f"modules are nested deeper than {MAX_NESTING} levels (at {where})")
+        cls, config = _resolve(item)
+        count = cls.parameter_count(config)
+        if count is None:
+            raise ValueError(
+                f"{cls.__name__} does not define parameter_count(config), so the size of a "
+                "saved one cannot be checked before it is built; define it (see register_module)"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise TypeError(
+                f"{cls.__name__}.parameter_count() must return an int >= 0, got {count!r}"
+            )
+        total += count
+        if limit is not None and total > limit:
+            raise ValueError(f"its config implies at least {total} parameters")
+        nested = cls.nested_specs(config)
+        for index, child in reversed(list(enumerate(nested))):
+            stack.append((child, f"{where} → {cls.__name__}[{index}]", depth + 1))
+    return total
+
+
+def module_from_spec(spec: Mapping[str, Any]) -> Module:
+    """Rebuild a module (fresh weights) from :func:`module_spec`'s output."""
+    cls, config = _resolve(spec)
     # Rebuilding a model to load saved weights into must not change the random numbers
     # the caller draws next, so the global state is put back afterwards.
     saved = random.getstate()
