@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import random
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -45,15 +46,33 @@ def _check_count(value: object, name: str, minimum: int = 1) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value > sys.maxsize:
+        raise ValueError(
+            f"{name} must be at most sys.maxsize ({sys.maxsize}), got an int of "
+            f"{int(value).bit_length()} bits"
+        )
     return int(value)
 
 
-def _check_noise(value: object, name: str = "noise") -> float:
+def _check_real(value: object, name: str) -> float:
+    """A real number (not bool) as a float; ValueError for an int too large for a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value >= 0):
+        hint = "; use .item() for a one-element array" if hasattr(value, "shape") else ""
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}{hint}")
+    try:
+        return float(value)
+    except OverflowError:
+        digits = int(int(value).bit_length() * math.log10(2))
+        raise ValueError(
+            f"{name}: got an int of about 10**{digits}; it does not fit in a float"
+        ) from None
+
+
+def _check_noise(value: object, name: str = "noise") -> float:
+    number = _check_real(value, name)
+    if not (math.isfinite(number) and number >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return number
 
 
 def _rng(seed: object) -> random.Random:
@@ -119,8 +138,7 @@ def make_circles(
     """
     n_samples = _check_count(n_samples, "n_samples")
     noise = _check_noise(noise)
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
-        raise TypeError(f"factor must be a real number, got {type(factor).__name__}")
+    factor = _check_real(factor, "factor")
     if not 0 < factor < 1:
         raise ValueError(f"factor is the inner radius, between 0 and 1 (exclusive); got {factor}")
     rng = _rng(seed)
@@ -286,12 +304,17 @@ def train_test_split(
     if n < 2:
         raise ValueError(f"train_test_split needs at least 2 samples, got {n}")
     if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
-        raise TypeError(f"test_size must be a fraction or an int, got {type(test_size).__name__}")
+        raise TypeError(
+            f"test_size must be a real number (a fraction) or an int (a count), "
+            f"got {type(test_size).__name__}"
+        )
     if isinstance(test_size, numbers.Integral):
         n_test = int(test_size)
         if not 1 <= n_test <= n - 1:
-            raise ValueError(f"test_size as a count must be between 1 and {n - 1}, got {n_test}")
+            shown = n_test if n_test.bit_length() < 64 else f"an int of {n_test.bit_length()} bits"
+            raise ValueError(f"test_size as a count must be between 1 and {n - 1}, got {shown}")
     else:
+        test_size = _check_real(test_size, "test_size")
         if not 0.0 < test_size < 1.0:
             raise ValueError(f"test_size as a fraction must be between 0 and 1, got {test_size}")
         n_test = min(max(math.ceil(test_size * n), 1), n - 1)

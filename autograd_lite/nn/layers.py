@@ -15,11 +15,12 @@ from __future__ import annotations
 import itertools
 import numbers
 import random
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dense
-from autograd_lite.nn.init import canonical_scheme, initial_weights, make_rng
+from autograd_lite.nn.init import canonical_scheme, checked_seed, initial_weights, make_rng
 from autograd_lite.nn.module import (
     Module,
     config_arguments,
@@ -74,6 +75,11 @@ def _check_count(n: object, name: str) -> int:
         raise TypeError(f"{name} must be a positive int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"{name} must be a positive int, got {n}")
+    if n > sys.maxsize:  # no list can be that long; building one would only exhaust memory
+        raise ValueError(
+            f"{name} must be at most sys.maxsize ({sys.maxsize}), got an int of "
+            f"{int(n).bit_length()} bits"
+        )
     return int(n)
 
 
@@ -214,7 +220,7 @@ class Layer(Module):
         nout = _check_count(nout, "nout")
         activation = _resolve_activation(activation, nonlin)
         generator = rng if rng is not None else make_rng(seed)
-        self.seed = seed
+        self.seed = checked_seed(seed)
         self.neurons = [
             Neuron(nin, activation, init=init, rng=generator, fan_out=nout) for _ in range(nout)
         ]
@@ -311,7 +317,7 @@ class MLP(Module):
         self.activation = _check_activation(activation)
         self.output_activation = _check_activation(output_activation, "output_activation")
         self.init = canonical_scheme(init)
-        self.seed = seed
+        self.seed = checked_seed(seed)
         rng = make_rng(seed)
         sizes = [nin, *widths]
         last = len(widths) - 1
@@ -394,14 +400,23 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, seed: int | None = None) -> None:
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"Dropout(p): p must be a number in [0, 1], got {type(p).__name__}")
-        if not 0.0 <= p <= 1.0:
+            raise TypeError(
+                f"Dropout(p): p must be a real number in [0, 1], got {type(p).__name__}"
+            )
+        try:
+            probability = float(p)
+        except OverflowError:
+            raise ValueError(
+                f"Dropout(p): p is an int of {int(p).bit_length()} bits; it does not fit in "
+                "a float, and a probability is in [0, 1]"
+            ) from None
+        if not 0.0 <= probability <= 1.0:
             raise ValueError(f"Dropout(p): p is a probability and must be in [0, 1], got {p}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"Dropout seed must be an int or None, got {type(seed).__name__}")
-        self.p = float(p)
-        self.seed = seed
-        self.rng = random.Random(seed)
+        self.p = probability
+        self.seed = None if seed is None else int(seed)
+        self.rng = random.Random(self.seed)
 
     def forward(self, x: Any) -> Any:
         """Drop and rescale in training mode; the identity in eval mode."""

@@ -156,7 +156,13 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode (Dropout active) on this module and all sub-modules."""
         if not isinstance(mode, bool):
-            raise TypeError(f"train(mode) expects a bool, got {type(mode).__name__}")
+            kind = type(mode)
+            name = (
+                kind.__name__
+                if kind.__module__ == "builtins"
+                else f"{kind.__module__}.{kind.__name__}"
+            )
+            raise TypeError(f"train(mode) expects a bool (True or False), got {name}")
         for module in self.modules():
             module.training = mode
         return self

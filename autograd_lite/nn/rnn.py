@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dot, relu, tanh
-from autograd_lite.nn.init import make_rng
+from autograd_lite.nn.init import checked_seed, make_rng
 from autograd_lite.nn.layers import Layer, _as_nodes, _check_count
 from autograd_lite.nn.module import Module, config_arguments, register_module
 
@@ -75,7 +75,7 @@ class RNNCell(Module):
                 f"unknown nonlinearity {nonlinearity!r}; expected one of {list(NONLINEARITIES)}"
             )
         self.nonlinearity = nonlinearity
-        self.seed = seed
+        self.seed = checked_seed(seed)
         generator = rng if rng is not None else make_rng(seed)
         bound = 1.0 / math.sqrt(self.nhidden)
 
@@ -142,7 +142,7 @@ class RNN(Module):
         seed: int | None = None,
     ) -> None:
         rng = make_rng(seed)
-        self.seed = seed
+        self.seed = checked_seed(seed)
         self.cell = RNNCell(nin, nhidden, nonlinearity, rng=rng)
         self.nout = None if nout is None else _check_count(nout, "nout")
         if self.nout is not None:

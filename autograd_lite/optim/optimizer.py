@@ -404,7 +404,7 @@ def as_real(name: str, value: Any) -> float:
     ValueError for an int too large for a float.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        hint = "; use .item()" if hasattr(value, "item") and hasattr(value, "shape") else ""
+        hint = "; use .item() for a one-element array" if hasattr(value, "shape") else ""
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}{hint}")
     try:
         return float(value)
@@ -449,4 +449,12 @@ def check_unit_interval(name: str, value: Any) -> None:
 def check_flag(name: str, value: Any) -> None:
     """Raise unless ``value`` is a bool."""
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+        raise TypeError(f"{name} must be True or False, got {type_name(value)}")
+
+
+def type_name(value: Any) -> str:
+    """The type's name, qualified when it would read as a builtin (``numpy.bool``)."""
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__name__
+    return f"{kind.__module__.split('.')[0]}.{kind.__name__}"
