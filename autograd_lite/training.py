@@ -549,7 +549,9 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 def _check_real(value: Any, name: str) -> float:
     """A real number (not bool) as a float; ValueError for an int too large for a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a number, got {type(value).__name__} (int, float or another real)"
+        )
     try:
         return float(value)
     except OverflowError:
