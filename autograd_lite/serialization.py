@@ -241,7 +241,7 @@ def _read_document(path: PathLike, expected_format: str, required: tuple[str, ..
             + (" (use load() for it)" if tag == MODEL_FORMAT else "")
         )
     version = document.get("version")
-    if version != VERSION or isinstance(version, bool):
+    if type(version) is not int or version != VERSION:  # not 1.0, not True
         raise ModelFileError(
             f"{source} has format version {version!r}; this autograd_lite reads version {VERSION}"
         )

@@ -272,10 +272,11 @@ def _indent(text: str) -> str:
 
 
 def _some(names: list[str], shown: int = 10) -> str:
-    """The first few names of a list, so that a message stays short for any file."""
+    """The first few names of a list, each cut short, so a message stays short for any file."""
+    clipped = [name if len(name) <= 60 else name[:57] + "..." for name in map(str, names[:shown])]
     if len(names) <= shown:
-        return repr(names)
-    return f"{names[:shown]!r} and {len(names) - shown} more"
+        return repr(clipped)
+    return f"{clipped!r} and {len(names) - shown} more"
 
 
 def _short(module: Module, limit: int = 200) -> str:

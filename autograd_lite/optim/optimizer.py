@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -227,7 +228,7 @@ class Optimizer:
             absent = [key for key in self.defaults if key not in saved]
             if absent:
                 raise ValueError(f"saved parameter group {number} is missing {absent}")
-            restored = {k: _from_json(k, copy.deepcopy(v)) for k, v in saved.items()}
+            restored = {k: _from_json(k, _plain_copy(k, v, number)) for k, v in saved.items()}
             restored[_PARAMS_KEY] = group[_PARAMS_KEY]
             restored.pop(_NAMES_KEY, None)
             if _NAMES_KEY in group:
@@ -267,8 +268,11 @@ class Optimizer:
         for key, value in entry.items():
             what = f"the saved {key!r} of parameter {index}"
             if key == "step":
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(f"{what} must be an int >= 0, got {value!r:.40}")
+                # Bounded, because the update raises beta to this power.
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise TypeError(f"{what} must be an int, got {type(value).__name__}")
+                if not 0 <= value <= sys.maxsize:
+                    raise ValueError(f"{what} must be from 0 to sys.maxsize, got {value!r:.40}")
                 checked[key] = value
             else:
                 checked[key] = as_real(what, value)
@@ -379,6 +383,21 @@ def _saved_indices(saved: Any, number: int) -> list[int]:
                 f"got {type(item).__name__}"
             )
     return indices
+
+
+def _plain_copy(key: Any, value: Any, number: int) -> Any:
+    """A copy of a saved hyperparameter, which is a number, bool, str, None or a flat list
+    of them (``betas``); anything deeper is refused rather than deep-copied, so a hostile
+    state cannot reach the recursion limit."""
+    scalars = (int, float, str, type(None))
+    if isinstance(value, scalars):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(item, scalars) for item in value):
+        return list(value)
+    raise TypeError(
+        f"hyperparameter {key!r:.40} of saved parameter group {number} must be a number, "
+        f"bool, str, None or a flat list of them, got {type(value).__name__}"
+    )
 
 
 def _state_index(key: Any) -> int:
