@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from autograd_lite import serialization
 from autograd_lite.engine import Value
 from autograd_lite.nn import MLP, RNN, Dropout, Layer, Module, Residual, RNNCell, Sequential
-from autograd_lite.nn.module import _REGISTRY, MAX_NESTING, register_module
+from autograd_lite.nn.module import _REGISTRY, MAX_NESTING, config_arguments, register_module
 from autograd_lite.serialization import (
     ModelFileError,
     atomic_write_text,
@@ -505,3 +505,37 @@ def test_save_checks_parameter_count_against_the_model(tmp_path) -> None:
             save(Miscounted(), tmp_path / "m.json")
     finally:
         _REGISTRY.pop("Miscounted")
+
+
+def test_the_register_module_docstring_example_saves_and_loads(tmp_path) -> None:
+    """A class written as register_module's docstring shows round-trips, and its count is used."""
+
+    @register_module
+    class Affine(Module):
+        def __init__(self, n: int = 1) -> None:
+            self.w = [Value(1.0) for _ in range(n)]
+
+        def config(self) -> dict:
+            return {"n": len(self.w)}
+
+        @classmethod
+        def parameter_count(cls, config) -> int:
+            n = config_arguments(cls, config, ("n",))["n"]
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"n must be a positive int, got {n!r}")
+            return n
+
+    try:
+        model = Affine(3)
+        model.w[1].data = -2.5
+        loaded = load(save(model, tmp_path / "affine.json"))
+        assert loaded.state_dict() == model.state_dict()
+        document = json.loads((tmp_path / "affine.json").read_text())
+        write(tmp_path / "huge.json", document | {"config": {"n": 10**9}})
+        with pytest.raises(ModelFileError, match="at least 1000000000 parameters"):
+            load(tmp_path / "huge.json")
+        write(tmp_path / "odd.json", document | {"config": {"n": 3, "rng": 1}})
+        with pytest.raises(ModelFileError, match=r"unexpected key.*'rng'"):
+            load(tmp_path / "odd.json")
+    finally:
+        _REGISTRY.pop("Affine")

@@ -310,6 +310,9 @@ def register_module(cls: type[Module]) -> type[Module]:
 
     For example::
 
+        from autograd_lite import Value
+        from autograd_lite.nn.module import Module, config_arguments, register_module
+
         @register_module
         class Affine(Module):
             def __init__(self, n: int = 1) -> None:
