@@ -180,8 +180,8 @@ def save(model: Module, path: PathLike) -> Path:
     if declared != len(state):
         raise ValueError(
             f"the parameter_count() of {spec['class']} and the modules in it says {declared} "
-            f"parameters, but the model has {len(state)}; fix parameter_count so that "
-            "saved files can be checked before they are loaded"
+            f"state_dict entries, but the model has {len(state)}; fix parameter_count (it "
+            "counts parameters and buffers) so that saved files can be checked before loading"
         )
     document = {
         "format": MODEL_FORMAT,

@@ -224,10 +224,11 @@ class Module:
 
     @classmethod
     def parameter_count(cls, config: Mapping[str, Any]) -> int | None:
-        """How many parameters ``from_config(config)`` creates, worked out without building.
+        """How many entries ``from_config(config).state_dict()`` has, worked out without
+        building: its parameters, plus its buffers if it keeps any (running statistics).
 
         Loading checks this against the weights in the file *before* building, so a small
-        file cannot ask for a huge model. Count only this module's own parameters (those
+        file cannot ask for a huge model. Count only this module's own entries (those
         of :meth:`nested_specs` are added by the caller); raise TypeError or ValueError
         for a config the constructor would refuse. None (the default) means "unknown",
         and such a class can be neither saved nor loaded.
@@ -300,8 +301,9 @@ def register_module(cls: type[Module]) -> type[Module]:
     model of a billion weights):
 
     * ``config()``: the constructor arguments, as JSON-serialisable data;
-    * ``parameter_count(config)`` (classmethod): how many parameters that config creates,
-      computed from the config alone (``nout * (nin + 1)`` for a ``Layer``); raise
+    * ``parameter_count(config)`` (classmethod): how many entries the built module's
+      ``state_dict()`` has (parameters, and buffers such as running statistics), computed
+      from the config alone (``nout * (nin + 1)`` for a ``Layer``); raise
       TypeError/ValueError for a config the constructor would refuse. Use
       :func:`config_arguments` to check the keys and fill in defaults. A class that keeps
       the default (None, "unknown") can be neither saved nor loaded: it fails safe;
