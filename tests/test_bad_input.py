@@ -36,9 +36,11 @@ from autograd_lite.data import (
     make_xor,
     train_test_split,
 )
+from autograd_lite.interop import to_torch
 from autograd_lite.nn import MLP, RNN, Dropout, Layer, Neuron, RNNCell, Sequential
 from autograd_lite.optim import lr_scheduler as S
 from autograd_lite.training import EarlyStopping, fit
+from autograd_lite.viz import backward_steps, draw_dot
 
 
 class LooksLikeAValue:
@@ -73,6 +75,8 @@ ACCEPTED = {
     "flag": r"bool|True or False",
     "seed": r"\bint\b",
     "count-or-none": r"\bint\b",
+    "value": r"\bValues?\b",
+    "module": r"\bModule\b",
 }
 
 
@@ -130,6 +134,9 @@ BAD = {
 
 
 BAD["count-or-none"] = [b for b in BAD["count"] if b.name != "None"]
+# Where a Value or a Module is expected, a number is as wrong as a string.
+BAD["value"] = [*_wrong_everywhere(), Bad("float", 0.5, TypeError, r"\bfloat\b")]
+BAD["module"] = [*BAD["value"], Bad("Value", Value(0.5), TypeError, r"\bValue\b")]
 
 
 def _accepted_forms(kind: str, good: Any) -> list[tuple[str, Any]]:
@@ -372,7 +379,22 @@ ROWS = [
     ),
     Row("EarlyStopping(patience=)", "count", 2, lambda v: EarlyStopping(patience=v)),
     Row("EarlyStopping(min_delta=)", "real", 0.5, lambda v: EarlyStopping(min_delta=v)),
+    # interop, viz, diagnostics, serialization: their first argument
+    Row("to_torch(model)", "module", None, lambda v: to_torch(v)),
+    Row("save(model, path)", "module", None, lambda v: serialization.save(v, "unused.json")),
+    Row("draw_dot(root)", "value", None, lambda v: draw_dot(v)),
+    Row("backward_steps(root)", "value", None, lambda v: list(backward_steps(v))),
+    Row("clip_grad_value_(params)", "value", None, lambda v: optim.clip_grad_value_([v], 1.0)),
+    Row("SGD(params)", "value", None, lambda v: optim.SGD([v], lr=0.1)),
+    Row("l2_penalty(params)", "value", None, lambda v: L.l2_penalty([v], 0.1)),
 ]
+
+# Defects found by this suite in modules other helpers are rewriting today, reported to the
+# coordinator rather than fixed here: strict, so the fix makes these cases fail as XPASS.
+KNOWN_ELSEWHERE = {
+    "draw_dot(root)-ndarray-0d": "viz/graph.py (helper D): 'iteration over a 0-d array'",
+    "draw_dot(root)-ndarray": "viz/graph.py (helper D): names the items (float64), not ndarray",
+}
 
 
 def _cases() -> list[Any]:
@@ -380,7 +402,11 @@ def _cases() -> list[Any]:
     cases = []
     for row in ROWS:
         for bad in BAD[row.kind]:
-            cases.append(pytest.param(row, bad, id=f"{row.what}-{bad.name}"))
+            name = f"{row.what}-{bad.name}"
+            marks = []
+            if name in KNOWN_ELSEWHERE:
+                marks = [pytest.mark.xfail(reason=KNOWN_ELSEWHERE[name], strict=True)]
+            cases.append(pytest.param(row, bad, id=name, marks=marks))
     return cases
 
 
