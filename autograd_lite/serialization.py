@@ -180,8 +180,9 @@ def save(model: Module, path: PathLike) -> Path:
     if declared != len(state):
         raise ValueError(
             f"the parameter_count() of {spec['class']} and the modules in it says {declared} "
-            f"state_dict entries, but the model has {len(state)}; fix parameter_count (it "
-            "counts parameters and buffers) so that saved files can be checked before loading"
+            f"state_dict entries, but the model has {len(state)}: either the model uses one "
+            "module or parameter in two places, which its config cannot describe, or "
+            "parameter_count is wrong (it counts parameters and buffers)"
         )
     document = {
         "format": MODEL_FORMAT,

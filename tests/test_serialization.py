@@ -539,3 +539,11 @@ def test_the_register_module_docstring_example_saves_and_loads(tmp_path) -> None
             load(tmp_path / "odd.json")
     finally:
         _REGISTRY.pop("Affine")
+
+
+def test_a_model_sharing_a_layer_is_refused_when_saving(tmp_path) -> None:
+    """Sequential(layer, layer) saves one set of weights for two layers: refused, not written."""
+    layer = Layer(2, 2, seed=0)
+    with pytest.raises(ValueError, match="one module or parameter in two places"):
+        save(Sequential(layer, layer), tmp_path / "shared.json")
+    assert not (tmp_path / "shared.json").exists()
