@@ -364,3 +364,14 @@ def test_config_must_be_defined_to_save() -> None:
     """The base config() says how to make a custom module saveable."""
     with pytest.raises(NotImplementedError, match="register_module"):
         MicrogradStyle().config()
+
+
+def test_load_state_dict_with_an_int_too_large_for_a_float_changes_nothing() -> None:
+    """A ValueError naming the entry, and no parameter is set (not half-loaded)."""
+    model = MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    state = dict(before)
+    state[list(state)[-1]] = 10**400
+    with pytest.raises(ValueError, match="does not fit in a float"):
+        model.load_state_dict(state)
+    assert model.state_dict() == before

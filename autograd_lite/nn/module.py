@@ -199,14 +199,22 @@ class Module:
             raise ValueError(
                 f"load_state_dict: unexpected keys for {_short(self)}: {_some(unexpected)}"
             )
+        numbers_read = {}
         for name in expected:
             value = state[name]
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(
                     f"load_state_dict: {name!r} must be a real number, got {type(value).__name__}"
                 )
+            try:
+                numbers_read[name] = float(value)
+            except OverflowError:
+                raise ValueError(
+                    f"load_state_dict: {name!r} is an int of {int(value).bit_length()} bits; "
+                    "it does not fit in a float"
+                ) from None
         for name, p in named:
-            p.data = float(state[name])
+            p.data = numbers_read[name]
 
     # ---- construction from a description -----------------------------------------------
 
