@@ -62,8 +62,8 @@ def clip_grad_value_(parameters: Value | Iterable[Value], clip_value: float) -> 
     """Clamp every gradient into ``[-clip_value, clip_value]``, each on its own."""
     params = _trainable(parameters, "clip_grad_value_")
     limit = _non_negative(clip_value, "clip_value")
-    for param in params:
-        grad = _grad_as_float(param)
+    grads = [_grad_as_float(param) for param in params]  # all read before any is changed
+    for param, grad in zip(params, grads):
         # Written with comparisons so that a nan gradient stays nan, as torch.clamp keeps it.
         if grad > limit:
             grad = limit
