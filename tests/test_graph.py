@@ -364,6 +364,11 @@ def box_labels(digraph) -> dict[str, str]:
     return dict(re.findall(r'\t(g\d+) \[label="([^"]*)"', digraph.source))
 
 
+def box_tooltips(digraph) -> dict[str, str]:
+    """Group id -> tooltip of the collapsed boxes (it says how many values each holds)."""
+    return dict(re.findall(r'\t(g\d+) \[.*tooltip="([^"]*)"', digraph.source))
+
+
 def test_max_nodes_guard_says_what_to_do():
     """Over the limit, a ValueError names the size and the three ways out."""
     x = Value(0.5, label="x")
@@ -385,12 +390,14 @@ def test_collapse_neuron_draws_one_box_per_neuron():
     loss.backward()
     digraph = draw_graph(loss, collapse="neuron")
     labels = box_labels(digraph)
+    tooltips = box_tooltips(digraph)
     assert len(labels) == len(neurons)
     for (layer, j), members in neurons.items():
         scope = f"Net / Layer[{layer}] / Neuron[{j}]"
-        (label,) = [text for text in labels.values() if text.startswith(f"{{ {scope} |")]
+        (group,) = [g for g, text in labels.items() if text.startswith(f"{{ {scope} |")]
+        label = labels[group]
         out = members[-1]
-        assert f"| {len(members)} nodes |" in label
+        assert tooltips[group] == f"{scope}: {len(members)} values drawn as one box"
         assert f"data {out.data:.4f} | grad {out.grad:.4f}" in label
     # The inputs stay outside, drawn as themselves.
     for x in inputs:
@@ -399,7 +406,7 @@ def test_collapse_neuron_draws_one_box_per_neuron():
 
 @needs_dot
 def test_collapsed_edges_connect_the_boxes_that_exchange_values():
-    """Layer-0 neurons feed every layer-1 neuron; nothing inside a box is drawn."""
+    """Layer-0 neurons feed every layer-1 neuron through one junction (3 + 2 edges, not 3 × 2)."""
     loss, inputs, neurons = scoped_network()
     parsed = parse(draw_graph(loss, collapse="neuron", legend=False))
     boxes = {
@@ -408,11 +415,14 @@ def test_collapsed_edges_connect_the_boxes_that_exchange_values():
         if name.startswith("g")
     }
     pairs = edge_pairs(parsed)
-    for j in range(3):
-        for k in range(2):
-            tail = boxes[f"Net / Layer[0] / Neuron[{j}]"]
-            head = boxes[f"Net / Layer[1] / Neuron[{k}]"]
-            assert pairs[(tail, head)] == 1
+    junctions = {name for name in parsed["nodes"] if re.fullmatch(r"j\d+", name)}
+    tails = [boxes[f"Net / Layer[0] / Neuron[{j}]"] for j in range(3)]
+    heads = [boxes[f"Net / Layer[1] / Neuron[{k}]"] for k in range(2)]
+    (junction,) = [j for j in junctions if all(pairs[(t, j)] == 1 for t in tails)]
+    for head in heads:
+        assert pairs[(junction, head)] == 1
+        for tail in tails:
+            assert pairs[(tail, head)] == 0
     assert not any(tail == head for tail, head in pairs)
     # Drawn as themselves: every value outside all scopes except the absorbed parameters.
     order = topological_order(loss)
@@ -425,12 +435,14 @@ def test_collapsed_edges_connect_the_boxes_that_exchange_values():
 def test_collapse_layer_draws_one_box_per_layer():
     """collapse='layer': one box per layer, counting every node its neurons hold."""
     loss, _, neurons = scoped_network()
-    labels = box_labels(draw_graph(loss, collapse="layer"))
+    digraph = draw_graph(loss, collapse="layer")
+    labels = box_labels(digraph)
+    tooltips = box_tooltips(digraph)
     assert len(labels) == 2
     for layer in (0, 1):
         count = sum(len(m) for (where, _), m in neurons.items() if where == layer)
-        (label,) = [t for t in labels.values() if t.startswith(f"{{ Net / Layer[{layer}] |")]
-        assert f"| {count} nodes |" in label
+        (group,) = [g for g, t in labels.items() if t.startswith(f"{{ Net / Layer[{layer}] |")]
+        assert tooltips[group] == f"Net / Layer[{layer}]: {count} values drawn as one box"
 
 
 def test_leaves_made_above_the_grouping_level_are_placed_by_their_consumers():
@@ -443,15 +455,20 @@ def test_leaves_made_above_the_grouping_level_are_placed_by_their_consumers():
             with name_scope(f"Neuron[{j}]"):
                 outputs.append(w[j] * shared)
     loss = outputs[0] + outputs[1]
-    neuron_view = draw_graph(loss, collapse="neuron")
+    neuron_view = draw_graph(loss, collapse="neuron", show_grad=True)
     assert sorted(box_labels(neuron_view).values()) == [
-        "{ Net / Layer[0] / Neuron[0] | 2 nodes | data 1.0000 | grad 0.0000 }",
-        "{ Net / Layer[0] / Neuron[1] | 2 nodes | data -2.0000 | grad 0.0000 }",
+        "{ Net / Layer[0] / Neuron[0] | data 1.0000 | grad 0.0000 }",
+        "{ Net / Layer[0] / Neuron[1] | data -2.0000 | grad 0.0000 }",
+    ]
+    assert sorted(box_tooltips(neuron_view).values()) == [
+        "Net / Layer[0] / Neuron[0]: 2 values drawn as one box",
+        "Net / Layer[0] / Neuron[1]: 2 values drawn as one box",
     ]
     assert "{ data 2.0000 }" in neuron_view.source  # the shared constant, on its own
-    layer_view = draw_graph(loss, collapse="layer")
-    assert list(box_labels(layer_view).values()) == [
-        "{ Net / Layer[0] | 5 nodes | 2 outputs | max abs grad 0.0000 }"
+    layer_view = draw_graph(loss, collapse="layer", show_grad=True)
+    assert list(box_labels(layer_view).values()) == ["{ Net / Layer[0] | 2 outputs | max abs grad 0.0000 }"]
+    assert list(box_tooltips(layer_view).values()) == [
+        "Net / Layer[0]: 5 values drawn as one box"
     ]
 
 

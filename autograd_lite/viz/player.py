@@ -35,7 +35,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -48,8 +48,10 @@ from autograd_lite.viz.graph import (
     count_drawn_nodes,
     draw_graph,
     node_ids,
+    node_names,
     write_atomically,
 )
+from autograd_lite.viz.rules import equation, rule_text
 
 __all__ = ["Contribution", "Player", "Step", "backward_steps", "player_html"]
 
@@ -64,6 +66,10 @@ class Contribution:
     local_derivative: float
     added: float
     grad_after: float
+    name: str = ""
+    """The input's visible name (as on the drawing)."""
+    rule: str = ""
+    """The local-derivative rule with names and numbers, e.g. ``∂o/∂n = 1 − o² = 0.5``."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,11 @@ class Step:
     grad: float
     contributions: tuple[Contribution, ...]
     grads: Mapping[Value, float]
+    name: str = ""
+    """The node's visible name: its label, module path, ``x[i]`` or id (as on the drawing)."""
+    rule: str = ""
+    """How the node was computed and the rule for each input, e.g.
+    ``o = tanh(n): ∂o/∂n = 1 − o² = 0.5`` (the seed: ``∂L/∂L = 1``)."""
 
     @property
     def is_seed(self) -> bool:
@@ -89,21 +100,18 @@ class Step:
         return self.index == 0
 
     def describe(self) -> str:
-        """One line per change, e.g. ``x += -3 * 0.5 = -1.5 (now -1.5)``."""
-        name = _name(self.node, self.node_id)
+        """The rule, then one line per change, e.g. ``x.grad += -3 * 0.5 = -1.5 (now -1.5)``."""
+        name = self.name or self.label or self.node_id
         if self.is_seed:
             return f"step 0: seed d({name})/d({name}) = {self.grad:g}"
         lines = [f"step {self.index}: {name} ({self.op}), grad {self.grad:.6g}"]
         for c in self.contributions:
+            lines.append(f"  {c.rule}")
             lines.append(
-                f"  {_name(c.parent, c.parent_id)}.grad += {c.local_derivative:.6g} * "
+                f"  {c.name or c.parent_id}.grad += {c.local_derivative:.6g} * "
                 f"{self.grad:.6g} = {c.added:.6g}  (now {c.grad_after:.6g})"
             )
         return "\n".join(lines)
-
-
-def _name(node: Value, node_id: str) -> str:
-    return node.label or node_id
 
 
 def _has_custom_backward(node: Value) -> bool:
@@ -111,11 +119,19 @@ def _has_custom_backward(node: Value) -> bool:
     return node._backward != node.backward_step
 
 
-def backward_steps(root: Value, *, apply: bool = False) -> Iterator[Step]:
+def backward_steps(
+    root: Value,
+    *,
+    apply: bool = False,
+    model: Any = None,
+    inputs: Iterable[Value] = (),
+) -> Iterator[Step]:
     """Yield the steps of ``root.backward()`` one node at a time (see the module docstring).
 
     With ``apply=True`` each step is also applied to the real ``.grad``, so that after the
-    last step the graph holds exactly what ``root.backward()`` would have left.
+    last step the graph holds exactly what ``root.backward()`` would have left. ``model``
+    (an ``nn.Module``) names its parameters by module path in ``Step.name``,
+    ``Contribution.name`` and the rules; ``inputs`` names unlabelled inputs ``x[i]``.
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps() expected a Value, got {type(root).__name__}")
@@ -132,17 +148,21 @@ def backward_steps(root: Value, *, apply: bool = False) -> Iterator[Step]:
                 "_backward is a Python function; define the operation with primitive()"
             )
     ids = node_ids(root)
-    return _steps(root, order, ids, apply)
+    names = node_names(root, model=model, inputs=inputs)
+    return _steps(root, order, ids, names, apply)
 
 
-def _steps(root: Value, order: list[Value], ids: dict[Value, str], apply: bool) -> Iterator[Step]:
+def _steps(
+    root: Value, order: list[Value], ids: dict[Value, str], names: dict[Value, str], apply: bool
+) -> Iterator[Step]:
     grads: dict[Value, float] = {root: 1.0}
     if apply:
         for node in order:
             if node.parents:
                 node.grad = 0.0
         root.grad += 1.0
-    yield _make_step(0, root, ids, (), grads)
+    seed_rule = f"∂{names[root]}/∂{names[root]} = 1"
+    yield _make_step(0, root, ids, names, (), grads, seed_rule)
     index = 0
     for node in reversed(order):
         if not node.parents:
@@ -150,25 +170,42 @@ def _steps(root: Value, order: list[Value], ids: dict[Value, str], apply: bool) 
         index += 1
         grad = grads.get(node, 0.0)
         contributions = []
+        parent_names = [names[p] for p in node.parents]
         for argument, (parent, local) in enumerate(zip(node.parents, node.local_derivatives)):
             if not parent.requires_grad:
                 continue
-            added = _as_float(local) * grad
+            local_float = _as_float(local)
+            added = local_float * grad
             grads[parent] = grads.get(parent, 0.0) + added
             if apply:
                 parent.grad += added
+            rule = rule_text(node, argument, names[node], parent_names, local_float)
             contributions.append(
-                Contribution(parent, ids[parent], argument, _as_float(local), added, grads[parent])
+                Contribution(
+                    parent,
+                    ids[parent],
+                    argument,
+                    local_float,
+                    added,
+                    grads[parent],
+                    name=names[parent],
+                    rule=rule,
+                )
             )
-        yield _make_step(index, node, ids, tuple(contributions), grads)
+        rule = equation(node, names[node], parent_names)
+        if contributions:
+            rule += ": " + "; ".join(c.rule for c in contributions)
+        yield _make_step(index, node, ids, names, tuple(contributions), grads, rule)
 
 
 def _make_step(
     index: int,
     node: Value,
     ids: dict[Value, str],
+    names: dict[Value, str],
     contributions: tuple[Contribution, ...],
     grads: dict[Value, float],
+    rule: str,
 ) -> Step:
     return Step(
         index=index,
@@ -180,6 +217,8 @@ def _make_step(
         grad=grads.get(node, 0.0),
         contributions=contributions,
         grads=MappingProxyType(dict(grads)),
+        name=names[node],
+        rule=rule,
     )
 
 
