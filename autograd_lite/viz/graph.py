@@ -442,7 +442,7 @@ def _value_record(node: Value, kind: str, show_grad: bool, digits: int, name: st
     elif node.label:
         fields.append(_record_text(node.label))
     fields.append(f"data {format_number(node.data, digits)}")
-    if show_grad and kind != "constant":
+    if show_grad and kind != "constant" and node.requires_grad:
         fields.append(f"grad {format_number(_as_float(node.grad), digits)}")
     return "{ " + " | ".join(fields) + " }"
 
@@ -786,7 +786,7 @@ def estimate_size(drawing: _Drawing, rankdir: str) -> tuple[float, float]:
         label = attrs.get("label", "")
         if attrs.get("shape") in ("record", "Mrecord"):
             fields = [f.strip(" {}") for f in label.split(" | ")] or [""]
-            if horizontal_records:  # Graphviz lays a {a | b} record sideways in LR
+            if horizontal_records and label.startswith("{"):  # Graphviz lays a {a | b} record sideways in LR
                 width = sum(len(f) * _CHAR_PX + _FIELD_PAD_PX for f in fields)
                 height = _ROW_PX
             else:
@@ -891,6 +891,7 @@ def draw_graph(
     names: Mapping[Value, str] | None = None,
     title: str | None = None,
     legend: bool = True,
+    stack_records: bool = False,
     digits: int = 4,
     format: str = "svg",
 ) -> graphviz.Digraph:
@@ -909,7 +910,9 @@ def draw_graph(
     parameters by module path and makes every other leaf that takes gradients or feeds a
     neuron an input, named ``x[i]`` unless labelled; ``names`` overrides any node's
     name. ``title`` goes above the drawing (a default one says what is drawn; ``""`` for
-    none); ``legend`` adds the key to every colour and mark; ``digits`` sets the
+    none); ``legend`` adds the key to every colour and mark; ``stack_records=True`` puts a
+    value's name, data and grad one under the other in every direction (with "LR" they
+    are side by side otherwise, which makes wide drawings); ``digits`` sets the
     precision of numbers; ``format`` is the output format of the Digraph's own
     ``render()``/``pipe()``.
     """
@@ -1001,6 +1004,12 @@ def draw_graph(
             visible,
             edge_labels,
         )
+    if stack_records and rankdir in ("LR", "RL"):
+        # A record's outer braces flip its fields' direction; in LR, none stacks them.
+        for _, attrs, _ in drawing.nodes:
+            label = attrs.get("label", "")
+            if attrs.get("shape") == "record" and label.startswith("{ ") and label.endswith(" }"):
+                attrs["label"] = label[2:-2]
     width, height = estimate_size(drawing, rankdir)
     if max(width, height) > max_size:
         raise ValueError(

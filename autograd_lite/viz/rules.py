@@ -19,13 +19,13 @@ from typing import Any
 
 from autograd_lite.engine import Value
 
-__all__ = ["RULES", "equation", "rule_text"]
+__all__ = ["RULES", "equation", "rule_text", "short_number"]
 
 # (node, argument, output name, input names, local derivative as a float) -> "symbolic"
 _Rule = Callable[[Value, int, str, Sequence[str], float], str]
 
 
-def _num(x: float) -> str:
+def short_number(x: float) -> str:
     """A number as the player prints it: 4 significant digits, no '-0'."""
     if x == 0:
         return "0"
@@ -62,8 +62,8 @@ def _dot_rule(node: Value, argument: int, out: str, names: Sequence[str], local:
         return partner if partner != "1" else "1 (a bias)"
     symbol, slope = _fused_slope(node, out)
     if partner == "1":
-        return f"{symbol} (a bias) = {_num(slope)}"
-    return f"{symbol} · {_paren(partner)} = {_num(slope)} × {_num(value)}"
+        return f"{symbol} (a bias) = {short_number(slope)}"
+    return f"{symbol} · {_paren(partner)} = {short_number(slope)} × {short_number(value)}"
 
 
 RULES: dict[str, _Rule] = {
@@ -138,14 +138,14 @@ def rule_text(
     op = node.op
     rule: _Rule | None = RULES.get(op)
     if rule is None:
-        return f"{head} = {_num(local)} (the local derivative of {op or 'this node'})"
+        return f"{head} = {short_number(local)} (the local derivative of {op or 'this node'})"
     symbolic = rule(node, argument, out, names, local)
-    if symbolic in ("1", "−1", "1 (a bias)", _num(local)) or symbolic.endswith(f"= {_num(local)}"):
+    if symbolic in ("1", "−1", "1 (a bias)", short_number(local)) or symbolic.endswith(f"= {short_number(local)}"):
         text = f"{head} = {symbolic}"
     else:
-        text = f"{head} = {symbolic} = {_num(local)}"
+        text = f"{head} = {symbolic} = {short_number(local)}"
     if op == "dot_relu" and node.data <= 0:
         text += ": dead ReLU (its weighted sum is ≤ 0), it blocks the gradient"
     elif op == "relu" and local == 0:
-        text += f": dead ReLU ({names[0]} = {_num(node.parents[0].data)} ≤ 0), it blocks the gradient"
+        text += f": dead ReLU ({names[0]} = {short_number(node.parents[0].data)} ≤ 0), it blocks the gradient"
     return text
