@@ -480,11 +480,13 @@ def test_report_prints_a_table_and_converts_to_json():
 
 
 def test_all_zero_gradients_ask_whether_backward_ran():
-    """Without a backward pass every gradient is 0: 'vanishing', asking about backward()."""
+    """Without a backward pass every gradient is 0: 'no gradients' (issue 13), asking about backward()."""
     model = MLP(2, [3, 1], seed=0)
     report = gradient_health(model)
     assert all(layer.grad_norm == 0.0 for layer in report.layers)
-    assert report.verdict == "vanishing"
+    assert report.verdict == "no gradients"
+    assert all(layer.verdict == "no gradients" for layer in report.layers)
+    assert "ReLU" not in report.remedy and "backward()" in report.remedy
     assert "backward()" in report.explanation
 
 
