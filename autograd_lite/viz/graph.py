@@ -75,6 +75,7 @@ __all__ = [
     "GraphvizNotFoundError",
     "draw_dot",
     "draw_graph",
+    "model_graph",
     "node_ids",
     "node_names",
     "parameter_names",
@@ -589,6 +590,8 @@ def _draw_collapsed(
         fields = [_record_text(name)]
         fill = FILL_COLOURS["group"]
         if len(outputs) == 1:
+            if outputs[0] in roots:
+                fill = FILL_COLOURS["output"]
             fields.append(f"data {format_number(outputs[0].data, digits)}")
             if show_grad:
                 fields.append(f"grad {format_number(_as_float(outputs[0].grad), digits)}")
@@ -739,6 +742,7 @@ def _legend(kinds_present: Iterable[str], marks: Iterable[str]) -> str:
         "local": ("white", "edge label: the local derivative ∂(result)/∂(input)"),
         "flowlabel": ("white", "edge label: gradient flowing back (local derivative × grad)"),
         "nograd": ("white", "no backward pass has run: gradients are not shown"),
+        "plain": ("white", "thin black edge: carries data only (its input takes no gradient)"),
     }
     for mark in marks:
         colour, text = texts[mark]
@@ -757,6 +761,10 @@ def _marks(drawing: _Drawing, show_grad: bool, edge_labels: str | None) -> list[
         found.append("flow")
     if any(a.get("style") == "dashed" for a in styles):
         found.append("zero")
+    if show_grad and "flow" in found and any(
+        "penwidth" not in a and "style" not in a and "color" not in a for a in styles
+    ):
+        found.append("plain")
     if any(a.get("color") == _NON_FINITE_RED for a in styles):
         found.append("nonfinite")
     if any(attrs.get("fillcolor") == _DEAD_FILL for _, attrs, _ in drawing.nodes):
@@ -1039,12 +1047,70 @@ def draw_graph(
             present.add("group")
             if ("inputs",) in keys.values():
                 present.add("input")
+            if any(keys.get(r) is not None for r in roots):
+                present.add("output")
         marks = _marks(drawing, show_grad, edge_labels)
         dot.node("legend", label=_legend(present, marks), shape="plaintext", id="legend")
     return dot
 
 
 draw_dot = draw_graph
+
+
+def model_graph(
+    model: Any,
+    x: Sequence[Any],
+    *,
+    max_size: int = 3000,
+    rankdir: str = "LR",
+) -> graphviz.Digraph:
+    """The forward graph of ``model`` on one sample ``x``, drawn as finely as stays readable.
+
+    The inputs are named ``x[0]``, ``x[1]`` ... and the parameters by module path. One box
+    per neuron (a layer's boxes joined to the next layer's through one junction), or one
+    box per layer when that would be larger than ``max_size`` pixels. A model with one
+    output is back-propagated so that the boxes show d(output)/d(neuron); the gradients
+    the parameters held before are restored afterwards. With several outputs no backward
+    pass runs, and the drawing shows no gradients (rather than zeros) and says why.
+    """
+    from autograd_lite.engine import no_grad
+
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        raise TypeError(f"model_graph() expected one sample (a list of numbers), got {type(x).__name__}")
+    inputs = [Value(_as_float(v), label=f"x[{i}]", requires_grad=False) for i, v in enumerate(x)]
+    parameters = list(model.parameters()) if hasattr(model, "parameters") else []
+    saved = [p.grad for p in parameters]
+    output = model(inputs)
+    roots = [output] if isinstance(output, Value) else list(output)
+    single = len(roots) == 1 and roots[0].requires_grad
+    try:
+        if single:
+            roots[0].backward()
+        grains = (("neuron", "one box per neuron"), ("layer", "one box per layer"))
+        for collapse, grain in grains:
+            title = f"One sample through {type(model).__name__}: {len(inputs)} inputs, {grain}"
+            if not single:
+                title += f"; {len(roots)} outputs, so no backward pass and no gradients"
+            try:
+                return draw_graph(
+                    roots,
+                    collapse=collapse,
+                    model=model,
+                    inputs=inputs,
+                    max_size=max_size,
+                    max_nodes=10_000,
+                    show_grad=single,
+                    rankdir=rankdir,
+                    title=title,
+                )
+            except ValueError:
+                if collapse == grains[-1][0]:
+                    raise
+        raise RuntimeError("unreachable: the last grain returns or raises")
+    finally:
+        with no_grad():
+            for p, grad in zip(parameters, saved):
+                p.grad = grad
 
 
 def render(
