@@ -662,3 +662,174 @@ def test_rendered_files_get_the_permissions_open_would_give(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+# --------------------------------------------------------------------------------------
+# Issue 13: drawings a student can read
+# --------------------------------------------------------------------------------------
+
+
+def _layout_size(digraph) -> tuple[float, float]:
+    """The drawn size in pixels (96 per inch) from Graphviz's own layout."""
+    result = subprocess.run(
+        [DOT_PROGRAM, "-Tjson0"], input=digraph.source, capture_output=True, text=True, check=True
+    )
+    x0, y0, x1, y1 = map(float, json.loads(result.stdout)["bb"].split(","))
+    return (x1 - x0) * 96 / 72, (y1 - y0) * 96 / 72
+
+
+def test_model_names_parameters_by_path_and_inputs_as_x():
+    """With model=, weights read layers.0.neurons.1.w[0] and the unlabelled inputs x[0], x[1]."""
+    from autograd_lite.nn import MLP
+
+    model = MLP(2, [2, 1], seed=0)
+    out = model([0.5, -1.0])
+    source = draw_graph(out, model=model).source
+    assert "layers.0.neurons.1.w[0]" in source and "layers.1.neurons.0.b" in source
+    order = topological_order(out)
+    inputs = [n for n in order if n.is_leaf and not n.requires_grad and n.data in (0.5, -1.0)]
+    for i, node in enumerate(sorted(inputs, key=lambda n: n.data, reverse=True)):
+        line = re.search(rf"\tv{order.index(node)} \[.*", source).group(0)
+        assert f"x[{i}]" in line and FILL_COLOURS["input"] in line
+
+
+def test_grads_are_omitted_until_a_backward_pass_runs():
+    """Before backward() no 'grad' appears and the title says why; after it, the gradients do."""
+    o, _ = micrograd_neuron()
+    before = draw_graph(o).source
+    assert "grad " not in before and "no backward pass" in before
+    o.backward()
+    after = draw_graph(o).source
+    assert "grad 1.0000" in after and "no backward pass" not in after
+
+
+def test_edge_labels_local_writes_each_local_derivative():
+    """edge_labels='local': the edge from w1 into x1*w1 reads x1 = 2, the one from n into tanh 1 - o**2."""
+    o, leaves = micrograd_neuron()
+    o.backward()
+    digraph = draw_graph(o, edge_labels="local")
+    ids = {n: f"v{i}" for i, n in enumerate(topological_order(o))}
+    product = next(n for n in topological_order(o) if n.op == "mul" and leaves["w1"] in n.parents)
+    edge = re.search(rf"\t{ids[leaves['w1']]} -> {ids[product]}_op \[(.*)\]", digraph.source)
+    assert re.search(r'label="?2\.000"? ', edge.group(1))
+    slope = float(sp.sech(sp.Float(o.parents[0].data)) ** 2)
+    edge = re.search(rf"\t{ids[o.parents[0]]} -> {ids[o]}_op \[(.*)\]", digraph.source)
+    assert re.search(rf'label="?{slope:.3f}"? ', edge.group(1))
+    assert "the local derivative" in digraph.source  # in the legend
+
+
+def test_operation_to_result_edges_are_weighted_by_the_results_grad():
+    """The edge tanh -> o carries o.grad = 1: 1 + 3 * 1/1.5 wide, 1.5 = |w1| * 0.5 being the largest flow."""
+    o, leaves = micrograd_neuron()
+    o.backward()
+    source = draw_graph(o).source
+    ids = {n: f"v{i}" for i, n in enumerate(topological_order(o))}
+    largest = abs(leaves["w1"].data) * (1 - o.data**2)  # x1's flow, the largest in the graph
+    edge = re.search(rf"\t{ids[o]}_op -> {ids[o]} \[(.*)\]", source).group(1)
+    assert f"penwidth={1 + 3 * 1.0 / largest:.2f}" in edge
+    n = o.parents[0]
+    edge = re.search(rf"\t{ids[n]}_op -> {ids[n]} \[(.*)\]", source).group(1)
+    assert f"penwidth={1 + 3 * n.grad / largest:.2f}" in edge
+
+
+def test_dead_relus_are_marked_in_full_and_collapsed_drawings():
+    """A ReLU with output 0 is filled and labelled dead, and the legend says what that means."""
+    x = Value(-1.0, label="x")
+    y = relu(x * 2.0)
+    y.backward()
+    source = draw_graph(y).source
+    assert "dead" in re.search(r"\tv\d+_op \[.*ReLU.*", source).group(0)
+    assert "dead ReLU: output 0" in source
+    loss, _, neurons = scoped_network()
+    # Add a unit whose sum is -2 (dead) in a scope of its own.
+    with name_scope("Net"), name_scope("Layer[0]"), name_scope("Neuron[9]"):
+        dead_unit = relu(dot([Value(1.0)], [Value(-2.0, requires_grad=False)]))
+    total = loss + dead_unit
+    total.backward()
+    collapsed = draw_graph(total, collapse="neuron").source
+    assert collapsed.count("| dead ReLU }") == 1
+    assert "dead ReLU: output 0" in collapsed
+
+
+def test_collapsed_neurons_are_in_natural_order():
+    """Neuron[2] is numbered (and so placed) before Neuron[10]."""
+    w = Value(1.0, label="w")
+    outputs = []
+    with name_scope("Net"), name_scope("Layer[0]"):
+        for j in (10, 2, 1):
+            with name_scope(f"Neuron[{j}]"):
+                outputs.append(w * float(j))
+    labels = box_labels(draw_graph(outputs, collapse="neuron"))
+    order = [labels[f"g{i}"].split(" | ")[0] for i in range(3)]
+    assert order == [f"{{ Net / Layer[0] / Neuron[{j}]" for j in (1, 2, 10)]
+
+
+@needs_dot
+def test_size_guard_is_in_drawn_pixels_and_the_estimate_is_close():
+    """A graph under max_nodes that would be huge is refused; the estimate is within 2x of dot's."""
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(60):
+        y = tanh(y)
+    with pytest.raises(ValueError, match=r"about \d+ × \d+ pixels, more than max_size=4000"):
+        draw_graph(y, max_size=4000)
+    from autograd_lite.nn import MLP
+    from autograd_lite.viz import graph as graph_module
+
+    o, _ = micrograd_neuron()
+    model = MLP(3, [8, 8, 1], seed=0)
+
+    for root, options in ((o, {}), (y, {}), (model([0.1, 0.2, 0.3]), {"collapse": "neuron"})):
+        drawing_sizes = []
+        original = graph_module.estimate_size
+
+        def spy(drawing, rankdir):
+            size = original(drawing, rankdir)
+            drawing_sizes.append(size)
+            return size
+
+        graph_module.estimate_size = spy
+        try:
+            digraph = draw_graph(root, max_size=10**6, legend=False, title="", **options)
+        finally:
+            graph_module.estimate_size = original
+        (estimated,) = drawing_sizes
+        real = _layout_size(digraph)
+        for e, r in zip(estimated, real):
+            assert r / 2 < e < r * 2, (estimated, real)
+
+
+def test_legend_covers_every_mark_used():
+    """Dashed, weighted and junction marks each get a legend row when (and only when) drawn."""
+    loss, _, _ = scoped_network()
+    loss.backward()
+    source = draw_graph(loss, collapse="neuron").source
+    legend = re.search(r"legend \[label=<(.*)>", source).group(1)
+    assert "junction" in legend and "thicker, darker edge" in legend
+    assert ("dashed edge" in legend) == ("style=dashed" in source)
+    o, _ = micrograd_neuron()
+    plain = draw_graph(o).source
+    legend = re.search(r"legend \[label=<(.*)>", plain).group(1)
+    assert "junction" not in legend and "dashed" not in legend
+
+
+@needs_dot
+def test_model_graph_is_readable_for_a_wide_input_and_several_outputs():
+    """64 inputs become one box, 10 outputs mean no gradients (not zeros), grads are restored."""
+    from autograd_lite.nn import MLP
+    from autograd_lite.viz.graph import model_graph
+
+    model = MLP(64, [16, 16, 10], seed=0)
+    for p in model.parameters():
+        p.grad = 0.25
+    digraph = model_graph(model, [0.1] * 64)
+    assert "inputs x[0] … x[63]" in digraph.source
+    assert "grad " not in digraph.source.split("legend")[0]
+    assert "no backward pass" in digraph.source
+    assert all(p.grad == 0.25 for p in model.parameters())
+    width, height = _layout_size(digraph)
+    assert max(width, height) < 3000
+    single = MLP(2, [16, 16, 1], seed=0)
+    drawn = model_graph(single, [0.5, -0.5]).source
+    assert "grad 1.0000" in drawn and "x[0]" in drawn and "x[1]" in drawn
+    assert all(p.grad == 0.0 for p in single.parameters())
