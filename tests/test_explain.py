@@ -7,6 +7,7 @@ differences; single path products against sympy's partial derivatives.
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import pytest
@@ -291,3 +292,18 @@ def test_top_must_be_a_positive_int():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="top must be a positive int"):
             explain(x * 2, x, top=bad)
+
+
+def test_a_dead_fused_relu_shows_its_weighted_sum_and_no_minus_zero():
+    """Notebook 02's dead unit: the text shows Σ = w·x + b (computed here) and a product of 0, never -0."""
+    nn = pytest.importorskip("autograd_lite.nn")
+    model = nn.MLP(2, [3, 1], seed=0)
+    x = [Value(1.0, label="x0"), Value(-2.0, label="x1")]
+    loss = (model(x) - 1.0) ** 2
+    neuron = model.layers[0].neurons[0]
+    total = sum(w.data * xi.data for w, xi in zip(neuron.w, x)) + neuron.b.data
+    assert total < 0  # this unit is dead on this sample
+    text = str(explain(loss, neuron.w[0]))
+    assert f"relu(Σ={total:.4g})=0" in text
+    assert f"weighted sum {total:.4g} <= 0" in text
+    assert not re.search(r"(?<![\w.])-0(?![.\d])", text)

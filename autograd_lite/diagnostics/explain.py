@@ -39,15 +39,28 @@ _Link = tuple[Any, ...]
 
 
 def _number(x: float) -> str:
-    return f"{x:.4g}"
+    return f"{x + 0.0:.4g}"  # + 0.0 turns -0.0 into 0.0: no "-0" in print
+
+
+def _weighted_sum(node: Value) -> float:
+    """The sum ``Σ w·x + b`` inside a fused neuron (``dot_relu`` ...), from its inputs."""
+    datas = [p.data for p in node.parents]
+    n = len(datas) // 2
+    return math.fsum([*(w * x for w, x in zip(datas[:n], datas[n : 2 * n])), *datas[2 * n :]])
 
 
 def _name(node: Value) -> str:
-    """A label if the node has one, else its operation and value, e.g. ``tanh(0.7616)``."""
+    """A label if the node has one, else its operation and value, e.g. ``tanh(0.7616)``.
+
+    A fused neuron shows its weighted sum too, ``relu(Σ=-0.343)=0``: the sum is what
+    decides whether a ReLU is dead.
+    """
     if node.label:
         return node.label
     if node.is_leaf:
         return f"leaf({_number(node.data)})" if node.requires_grad else _number(node.data)
+    if node.op in ("dot_relu", "dot_tanh", "dot_sigmoid"):
+        return f"{node.op[4:]}(Σ={_number(_weighted_sum(node))})={_number(node.data)}"
     return f"{node.op}({_number(node.data)})"
 
 
@@ -126,7 +139,7 @@ class Explanation:
         """:meth:`by_layer` as text: one line per layer, the factor and the running product."""
         lines = [f"{'layer':<28} {'factor':>12} {'running product':>16}"]
         for name, factor, running in self.by_layer(index):
-            lines.append(f"{name:<28} {factor:>12.4g} {running:>16.4g}")
+            lines.append(f"{name:<28} {factor + 0.0:>12.4g} {running + 0.0:>16.4g}")
         return "\n".join(lines)
 
     @property
@@ -147,14 +160,14 @@ class Explanation:
             return f"d({out})/d({x}) = 0: {out} does not depend on {x} (no path)"
         n = self.n_paths
         head = (
-            f"d({out})/d({x}) = {self.total:.6g}, the sum over {n} "
+            f"d({out})/d({x}) = {self.total + 0.0:.6g}, the sum over {n} "
             f"path{'s' if n != 1 else ''} of the product of local derivatives"
         )
         if n > len(self.paths):
             head += f"; the {len(self.paths)} largest:"
         lines = [head, f"{'#':>4}  {'product':>12}  path ({out} <- {x})"]
         for i, path in enumerate(self.paths, 1):
-            lines.append(f"{i:>4}  {path.product:>12.6g}  {path}")
+            lines.append(f"{i:>4}  {path.product + 0.0:>12.6g}  {path}")
             lines.extend(f"{'':>4}  {'':>12}  ! {w}" for w in path.warnings)
         return "\n".join(lines)
 
@@ -183,7 +196,11 @@ def _factor_warning(node: Value, parent: Value, factor: float, saturation: float
             "so nothing flows back through it"
         )
     if node.op == "dot_relu" and node.data == 0:  # a fused neuron: its sum was <= 0
-        return f"dead ReLU: {_name(node)} has a weighted sum <= 0, so nothing flows back through it"
+        total = _number(_weighted_sum(node))
+        return (
+            f"dead ReLU: {_name(node)} has weighted sum {total} <= 0, "
+            "so nothing flows back through it"
+        )
     fused_slope = _FUSED_SLOPES.get(node.op)
     if fused_slope is not None and abs(fused_slope(node.data)) < saturation:
         return (
