@@ -159,8 +159,10 @@ print(explain(loss, model.layers[0].neurons[0].w[0]))
 # %%
 unit0 = model.layers[0].neurons[0]
 weighted_sum = sum(w.data * xi.data for w, xi in zip(unit0.w, x)) + unit0.b.data
-print(f"unit 0: {unit0.w[0].data:.4f} * 1.0 + {unit0.w[1].data:.4f} * (-2.0) + "
-      f"{unit0.b.data:.4f} = {weighted_sum:.4f}")
+print(
+    f"unit 0: {unit0.w[0].data:.4f} * 1.0 + {unit0.w[1].data:.4f} * (-2.0) + "
+    f"{unit0.b.data:.4f} = {weighted_sum:.4f}"
+)
 assert weighted_sum < 0
 
 # %% [markdown]

@@ -251,7 +251,7 @@ def test_top_k_paths_are_the_k_largest_of_the_full_enumeration(program):
 
 
 def test_top_k_on_a_deep_sigmoid_network_is_fast_and_exact():
-    """A 10-layer sigmoid MLP (16**10 paths): the 5 largest in seconds, total = central difference."""
+    """A 10-layer sigmoid MLP (16**10 paths): top 5 in seconds, total = central difference."""
     nn = pytest.importorskip("autograd_lite.nn")
     model = nn.MLP(2, [16] * 10 + [1], activation="sigmoid", init="xavier", seed=0)
     point = [0.5, -0.3]
@@ -270,7 +270,7 @@ def test_top_k_on_a_deep_sigmoid_network_is_fast_and_exact():
 
 
 def test_by_layer_shows_where_the_product_shrinks():
-    """The per-layer view multiplies to the path's product; each sigmoid layer is a factor below 1/4."""
+    """by_layer multiplies to the path's product; each sigmoid layer's factor is below 1/4."""
     nn = pytest.importorskip("autograd_lite.nn")
     model = nn.MLP(2, [8] * 6 + [1], activation="sigmoid", init="xavier", seed=1)
     out = model([0.2, 0.4])
@@ -279,7 +279,9 @@ def test_by_layer_shows_where_the_product_shrinks():
     rows = explanation.by_layer()
     assert [name for name, _, _ in rows] == [f"MLP / Layer[{i}]" for i in range(6, -1, -1)]
     assert rows[-1][2] == pytest.approx(explanation.paths[0].product, rel=1e-12)
-    assert math.prod(f for _, f, _ in rows) == pytest.approx(explanation.paths[0].product, rel=1e-12)
+    assert math.prod(f for _, f, _ in rows) == pytest.approx(
+        explanation.paths[0].product, rel=1e-12
+    )
     # Between two sigmoid layers the factor is sigma' * w, with sigma' <= 1/4 and |w| < 1 here.
     for _, factor, _ in rows[1:-1]:
         assert abs(factor) < 0.25
@@ -295,7 +297,7 @@ def test_top_must_be_a_positive_int():
 
 
 def test_a_dead_fused_relu_shows_its_weighted_sum_and_no_minus_zero():
-    """Notebook 02's dead unit: the text shows Σ = w·x + b (computed here) and a product of 0, never -0."""
+    """Notebook 02's dead unit: the text shows Σ = w·x + b (computed here) and 0, never -0."""
     nn = pytest.importorskip("autograd_lite.nn")
     model = nn.MLP(2, [3, 1], seed=0)
     x = [Value(1.0, label="x0"), Value(-2.0, label="x1")]

@@ -466,10 +466,10 @@ def test_leaves_made_above_the_grouping_level_are_placed_by_their_consumers():
     ]
     assert "{ data 2.0000 }" in neuron_view.source  # the shared constant, on its own
     layer_view = draw_graph(loss, collapse="layer", show_grad=True)
-    assert list(box_labels(layer_view).values()) == ["{ Net / Layer[0] | 2 outputs | max abs grad 0.0000 }"]
-    assert list(box_tooltips(layer_view).values()) == [
-        "Net / Layer[0]: 5 values drawn as one box"
+    assert list(box_labels(layer_view).values()) == [
+        "{ Net / Layer[0] | 2 outputs | max abs grad 0.0000 }"
     ]
+    assert list(box_tooltips(layer_view).values()) == ["Net / Layer[0]: 5 values drawn as one box"]
 
 
 def test_collapse_by_depth_and_validation():
@@ -704,7 +704,7 @@ def test_grads_are_omitted_until_a_backward_pass_runs():
 
 
 def test_edge_labels_local_writes_each_local_derivative():
-    """edge_labels='local': the edge from w1 into x1*w1 reads x1 = 2, the one from n into tanh 1 - o**2."""
+    """edge_labels='local': w1 -> x1*w1 reads x1 = 2, n -> tanh reads 1 - o**2 (sympy)."""
     o, leaves = micrograd_neuron()
     o.backward()
     digraph = draw_graph(o, edge_labels="local")
@@ -719,7 +719,7 @@ def test_edge_labels_local_writes_each_local_derivative():
 
 
 def test_operation_to_result_edges_are_weighted_by_the_results_grad():
-    """The edge tanh -> o carries o.grad = 1: 1 + 3 * 1/1.5 wide, 1.5 = |w1| * 0.5 being the largest flow."""
+    """tanh -> o carries o.grad = 1: 1 + 3 * 1/1.5 wide, as 1.5 = |w1| * 0.5 is the largest flow."""
     o, leaves = micrograd_neuron()
     o.backward()
     source = draw_graph(o).source
@@ -740,7 +740,7 @@ def test_dead_relus_are_marked_in_full_and_collapsed_drawings():
     source = draw_graph(y).source
     assert "dead" in re.search(r"\tv\d+_op \[.*ReLU.*", source).group(0)
     assert "dead ReLU: output 0" in source
-    loss, _, neurons = scoped_network()
+    loss, _, _ = scoped_network()
     # Add a unit whose sum is -2 (dead) in a scope of its own.
     with name_scope("Net"), name_scope("Layer[0]"), name_scope("Neuron[9]"):
         dead_unit = relu(dot([Value(1.0)], [Value(-2.0, requires_grad=False)]))
@@ -783,7 +783,7 @@ def test_size_guard_is_in_drawn_pixels_and_the_estimate_is_close():
         drawing_sizes = []
         original = graph_module.estimate_size
 
-        def spy(drawing, rankdir):
+        def spy(drawing, rankdir, original=original, drawing_sizes=drawing_sizes):
             size = original(drawing, rankdir)
             drawing_sizes.append(size)
             return size

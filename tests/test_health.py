@@ -202,7 +202,7 @@ def test_deep_relu_with_he_init_is_healthy():
 
 
 def test_sigmoid_network_whose_first_layer_gets_0_6_percent_is_vanishing():
-    """Issue 13's network: 10 sigmoid layers, first layer at 0.6% of the last (PyTorch): 'vanishing'."""
+    """Issue 13's network: 10 sigmoid layers, the first at 0.6% of the last (PyTorch): vanishing."""
     X, y = _regression_data()
     model = _deep("sigmoid", init="he", scale=2.45)
     _mse_backward(model, X, y)
@@ -221,7 +221,7 @@ def test_sigmoid_network_whose_first_layer_gets_0_6_percent_is_vanishing():
     [(2.0, 1e-3, 1e-2, "vanishing"), (4.0, 1e-2, 1e-1, "weak")],
 )
 def test_layers_far_below_the_output_layer_are_never_healthy(scale, low, high, verdict):
-    """A first layer at 0.1-1% of the output layer's gradient is vanishing, at 1-10% weak: never green."""
+    """A first layer at 0.1-1% of the output layer's gradient is vanishing, at 1-10% weak."""
     X, y = _regression_data()
     model = _deep("sigmoid", init="he", scale=scale)
     _mse_backward(model, X, y)
@@ -236,7 +236,7 @@ def test_layers_far_below_the_output_layer_are_never_healthy(scale, low, high, v
 
 
 def test_calibration_over_twenty_seeds():
-    """On 20 seeds (PyTorch's norms): He-ReLU and Xavier-tanh never vanish; Xavier-sigmoid always does."""
+    """On 20 seeds (PyTorch's norms): He-ReLU, Xavier-tanh never vanish; Xavier-sigmoid always."""
     X, y = _regression_data()
     for seed in range(20):
         for activation, init, vanishes in (
@@ -259,7 +259,7 @@ def test_calibration_over_twenty_seeds():
 
 
 def test_an_exploded_network_is_never_healthy():
-    """Notebook 06's network after 20 steps of SGD at lr 0.1: weights ~1e20, output layer |grad|/|w| ~1e-23."""
+    """Notebook 06's network after 20 SGD steps at lr 0.1: weights ~1e20, |grad|/|w| ~1e-23."""
     from autograd_lite.data import make_moons
     from autograd_lite.losses import binary_cross_entropy_with_logits
 
@@ -563,7 +563,7 @@ def test_report_prints_a_table_and_converts_to_json():
 
 
 def test_all_zero_gradients_ask_whether_backward_ran():
-    """Without a backward pass every gradient is 0: 'no gradients' (issue 13), asking about backward()."""
+    """Without a backward pass every gradient is 0: 'no gradients', asking about backward()."""
     model = MLP(2, [3, 1], seed=0)
     report = gradient_health(model)
     assert all(layer.grad_norm == 0.0 for layer in report.layers)

@@ -285,10 +285,14 @@ def test_a_graph_too_large_to_show_is_refused_before_any_work():
 
 
 def test_each_step_carries_the_rule_with_names():
-    """The lecture neuron: o = tanh(n) gives ∂o/∂n = 1 − o² with sympy's number; a product names its partner."""
+    """o = tanh(n) gives ∂o/∂n = 1 − o² with sympy's number; a product names its partner."""
     import sympy as sp
 
-    x1, w1, b = Value(2.0, label="x1"), Value(-3.0, label="w1"), Value(6.8813735870195432, label="b")
+    x1, w1, b = (
+        Value(2.0, label="x1"),
+        Value(-3.0, label="w1"),
+        Value(6.8813735870195432, label="b"),
+    )
     n = x1 * w1 + b
     n.label = "n"
     o = n.tanh()

@@ -224,7 +224,9 @@ def _boxes(page) -> dict:
           const box = el => { const r = el.getBoundingClientRect();
                               return [r.x, r.y, r.width, r.height].map(v => Math.round(v)); };
           const out = {};
-          for (const id of ["graph", "step-info", "controls", "grads"]) out[id] = box(document.getElementById(id));
+          for (const id of ["graph", "step-info", "controls", "grads"]) {
+            out[id] = box(document.getElementById(id));
+          }
           for (const g of document.querySelectorAll("#graph g.node")) out[g.id] = box(g);
           return out;
         }"""
@@ -257,7 +259,9 @@ def test_the_page_shows_each_steps_rule(open_player):
             page.click("#next")
         rule = page.eval_on_selector("#step-rule", "e => e.dataset.rule")
         assert rule == step.rule
-        shown = page.eval_on_selector_all("li.contribution", "items => items.map(i => i.textContent)")
+        shown = page.eval_on_selector_all(
+            "li.contribution", "items => items.map(i => i.textContent)"
+        )
         for text, c in zip(shown, step.contributions):
             assert text.startswith(c.rule.split(": dead")[0])
     tanh_step = next(s for s in steps if s.op == "tanh")

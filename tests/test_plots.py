@@ -366,7 +366,7 @@ def test_gradient_flow_needs_grad_norms():
 
 
 def test_health_plot_colours_dots_by_verdict_and_has_no_empty_panel(tmp_path):
-    """Each layer's dot has its verdict's colour; a non-finite one is a cross at the top; no X, no third panel."""
+    """Dots take the verdict's colour, a non-finite one is a cross at the top; no X, 2 panels."""
     model = MLP(1, [1, 1], activation="linear", seed=0)
     # The output bias starts at 0: log(bias) gives it an inf gradient, the rest explode.
     (model([3.0]) * 1e6 + log(model.layers[1].neurons[0].b)).backward()
@@ -403,6 +403,9 @@ def test_health_plot_draws_the_thresholds_and_ratios_of_the_report():
     ratio_ax = figure.axes[0]
     dots = [line.get_ydata()[0] for line in ratio_ax.get_lines() if line.get_marker() == "o"]
     assert dots == [layer.grad_ratio_to_output for layer in report.layers]
+    if not any(layer.saturated_share for layer in report.layers):
+        assert len(figure.axes) == 2
+        assert "no layer has dead ReLUs or saturated units" in figure.get_supxlabel()
     bands = [patch.get_y() + patch.get_height() for patch in ratio_ax.patches]
     assert report.thresholds.vanishing_ratio in [pytest.approx(b) for b in bands]
     assert report.thresholds.weak_ratio in [pytest.approx(b) for b in bands]

@@ -67,7 +67,7 @@ def test_tanh_rule_reads_as_the_lecture_writes_it():
     ],
 )
 def test_rules_state_the_symbolic_form_and_sympys_number(make, symbolic, derivative):
-    """The rule's number for argument 0 is sympy's derivative; its symbolic form is the textbook one."""
+    """The rule's number is sympy's derivative; its symbolic form is the textbook one."""
     a, b = Value(0.7), Value(-1.3)
     node = make(a, b)
     names = ["a", "b"][: len(node.parents)]

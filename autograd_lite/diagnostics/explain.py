@@ -305,7 +305,9 @@ def _top_paths(
     if output not in counts:
         return (), 0.0
     # best[node]: up to k (product, link) pairs; link = (node, factor, argument, warning, rest)
-    best: dict[Value, list[tuple[float, _Link]]] = {output: [(1.0, (output, None, None, None, None))]}
+    best: dict[Value, list[tuple[float, _Link]]] = {
+        output: [(1.0, (output, None, None, None, None))]
+    }
     sums: dict[Value, float] = {output: 1.0}
     for node in reversed(order):
         if node is x or node not in best:

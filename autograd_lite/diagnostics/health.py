@@ -507,7 +507,10 @@ def _judge_layer(layer: LayerHealth, limits: HealthThresholds) -> str | None:
             f"gradient norm is {layer.update_ratio:.3g} times the weight norm "
             f"(above {limits.exploding_update_ratio:g}): one step would swamp the weights"
         )
-    elif layer.n_params and layer.weight_norm / math.sqrt(layer.n_params) > limits.exploded_weight_rms:
+    elif (
+        layer.n_params
+        and layer.weight_norm / math.sqrt(layer.n_params) > limits.exploded_weight_rms
+    ):
         layer.verdict = EXPLODING
         rms = layer.weight_norm / math.sqrt(layer.n_params)
         layer.explanation = (

@@ -761,8 +761,10 @@ def _marks(drawing: _Drawing, show_grad: bool, edge_labels: str | None) -> list[
         found.append("flow")
     if any(a.get("style") == "dashed" for a in styles):
         found.append("zero")
-    if show_grad and "flow" in found and any(
-        "penwidth" not in a and "style" not in a and "color" not in a for a in styles
+    if (
+        show_grad
+        and "flow" in found
+        and any("penwidth" not in a and "style" not in a and "color" not in a for a in styles)
     ):
         found.append("plain")
     if any(a.get("color") == _NON_FINITE_RED for a in styles):
@@ -794,7 +796,9 @@ def estimate_size(drawing: _Drawing, rankdir: str) -> tuple[float, float]:
         label = attrs.get("label", "")
         if attrs.get("shape") in ("record", "Mrecord"):
             fields = [f.strip(" {}") for f in label.split(" | ")] or [""]
-            if horizontal_records and label.startswith("{"):  # Graphviz lays a {a | b} record sideways in LR
+            if horizontal_records and label.startswith(
+                "{"
+            ):  # Graphviz lays a {a | b} record sideways in LR
                 width = sum(len(f) * _CHAR_PX + _FIELD_PAD_PX for f in fields)
                 height = _ROW_PX
             else:
@@ -1076,7 +1080,9 @@ def model_graph(
     from autograd_lite.engine import no_grad
 
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
-        raise TypeError(f"model_graph() expected one sample (a list of numbers), got {type(x).__name__}")
+        raise TypeError(
+            f"model_graph() expected one sample (a list of numbers), got {type(x).__name__}"
+        )
     inputs = [Value(_as_float(v), label=f"x[{i}]", requires_grad=False) for i, v in enumerate(x)]
     parameters = list(model.parameters()) if hasattr(model, "parameters") else []
     saved = [p.grad for p in parameters]

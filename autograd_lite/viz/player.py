@@ -56,7 +56,6 @@ from autograd_lite.viz.rules import equation, rule_text, short_number
 __all__ = ["Contribution", "Player", "Step", "backward_steps", "player_html"]
 
 
-
 @dataclass(frozen=True)
 class Contribution:
     """What one step adds to one input: ``added = local_derivative * node's grad``."""
@@ -335,14 +334,20 @@ def _forward_phase(order: list[Value], names: dict[Value, str], ids: dict[Value,
                 "phase": "forward",
                 "node": ids[node],
                 "data": _number(node.data),
-                "rule": f"{formula}, that is {numbers.split(' = ', 1)[1]} = {short_number(node.data)}",
+                "rule": (
+                    f"{formula}, that is {numbers.split(' = ', 1)[1]} = {short_number(node.data)}"
+                ),
             }
         )
     return steps
 
 
 def _update_phase(
-    parameters: list[Value], grads: Mapping[Value, float], names: dict[Value, str], ids: dict[Value, str], lr: float
+    parameters: list[Value],
+    grads: Mapping[Value, float],
+    names: dict[Value, str],
+    ids: dict[Value, str],
+    lr: float,
 ) -> list:
     """One page step per parameter: gradient descent, ``p.data -= lr · p.grad``."""
     steps = []
@@ -357,7 +362,8 @@ def _update_phase(
                 "grad": _number(grad),
                 "rule": (
                     f"{names[p]}.data −= lr · {names[p]}.grad: "
-                    f"{short_number(p.data)} − {short_number(lr)} × {short_number(grad)} = {short_number(after)}"
+                    f"{short_number(p.data)} − {short_number(lr)} × {short_number(grad)} = "
+                    f"{short_number(after)}"
                 ),
             }
         )

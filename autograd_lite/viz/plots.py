@@ -616,8 +616,9 @@ def plot_health(report: HealthReport, path: PathLike | None = None) -> Any:
     ``vanishing_ratio``, weak below ``weak_ratio``), dots coloured by the layer's verdict;
     a layer with no gradient at all (or a non-finite one) is marked at the bottom (top)
     edge with a cross. Middle: the gradient and weight norms themselves (dots, log axis):
-    weights that have blown up show here. Right, when the report has them: the shares of
-    dead ReLUs and saturated units. Dots rather than bars, because a bar on a log axis
+    weights that have blown up show here. Right, when some layer has any: the shares of
+    dead ReLUs and saturated units (when X was given and there are none, a note under
+    the panels says so). Dots rather than bars, because a bar on a log axis
     starts wherever the axis does, which can make a healthy layer look empty.
     """
     if not isinstance(report, HealthReport):
@@ -627,7 +628,8 @@ def plot_health(report: HealthReport, path: PathLike | None = None) -> Any:
         )
     dead = [layer.dead_relu_share for layer in report.layers]
     saturated = [layer.saturated_share for layer in report.layers]
-    has_shares = _present(dead) or _present(saturated)
+    # A panel of bars all at 0 looks empty: say it in words instead.
+    has_shares = any(v for v in [*dead, *saturated] if v is not None)
     panels = 3 if has_shares else 2
     figure = _figure_class()(figsize=(4.6 * panels, 4.2), layout="constrained")
     axes = figure.subplots(1, panels)
@@ -670,7 +672,9 @@ def plot_health(report: HealthReport, path: PathLike | None = None) -> Any:
         Patch(color="tab:blue", alpha=0.25, label=f"vanishing band (< {limits.vanishing_ratio:g})")
     )
     if limits.weak_ratio > limits.vanishing_ratio:
-        handles.append(Patch(color="tab:orange", alpha=0.25, label=f"weak band (< {limits.weak_ratio:g})"))
+        handles.append(
+            Patch(color="tab:orange", alpha=0.25, label=f"weak band (< {limits.weak_ratio:g})")
+        )
     if any(not (r is not None and r > 0 and math.isfinite(r)) for r in ratios):
         handles.append(
             Line2D([], [], marker="x", ls="", color="grey", label="0 (bottom) or nan/inf (top)")
@@ -680,8 +684,12 @@ def plot_health(report: HealthReport, path: PathLike | None = None) -> Any:
     norms_ax = axes[1]
     grad_norms = [layer.grad_norm for layer in report.layers]
     weight_norms = [layer.weight_norm for layer in report.layers]
-    norms_ax.plot(positions, _positive_or_nan(grad_norms), "o-", color="tab:purple", label="gradient norm")
-    norms_ax.plot(positions, _positive_or_nan(weight_norms), "s--", color="dimgrey", label="weight norm")
+    norms_ax.plot(
+        positions, _positive_or_nan(grad_norms), "o-", color="tab:purple", label="gradient norm"
+    )
+    norms_ax.plot(
+        positions, _positive_or_nan(weight_norms), "s--", color="dimgrey", label="weight norm"
+    )
     norms_ax.set_yscale("log")
     norms_ax.set_xticks(positions, names, rotation=45, ha="right")
     norms_ax.set_ylabel("L2 norm")
@@ -710,6 +718,11 @@ def plot_health(report: HealthReport, path: PathLike | None = None) -> Any:
         shares_ax.set_xticks(positions, names, rotation=45, ha="right")
         shares_ax.set_ylabel("share of units")
         shares_ax.set_title(f"Dead and saturated units ({report.samples} samples)")
+    elif _present(dead) or _present(saturated):
+        figure.supxlabel(
+            f"no layer has dead ReLUs or saturated units on X ({report.samples} samples)",
+            fontsize="small",
+        )
     return _finish(figure, path)
 
 

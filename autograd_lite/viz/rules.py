@@ -15,7 +15,6 @@ every primitive the engine defines has an entry, so a new primitive without a ru
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from autograd_lite.engine import Value
 
@@ -140,12 +139,15 @@ def rule_text(
     if rule is None:
         return f"{head} = {short_number(local)} (the local derivative of {op or 'this node'})"
     symbolic = rule(node, argument, out, names, local)
-    if symbolic in ("1", "−1", "1 (a bias)", short_number(local)) or symbolic.endswith(f"= {short_number(local)}"):
+    if symbolic in ("1", "−1", "1 (a bias)", short_number(local)) or symbolic.endswith(
+        f"= {short_number(local)}"
+    ):
         text = f"{head} = {symbolic}"
     else:
         text = f"{head} = {symbolic} = {short_number(local)}"
     if op == "dot_relu" and node.data <= 0:
         text += ": dead ReLU (its weighted sum is ≤ 0), it blocks the gradient"
     elif op == "relu" and local == 0:
-        text += f": dead ReLU ({names[0]} = {short_number(node.parents[0].data)} ≤ 0), it blocks the gradient"
+        below = short_number(node.parents[0].data)
+        text += f": dead ReLU ({names[0]} = {below} ≤ 0), it blocks the gradient"
     return text
