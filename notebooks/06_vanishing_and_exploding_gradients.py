@@ -87,8 +87,9 @@ for seed in range(1, 5):
 # factors. A step size that suits the last layer barely moves the first.
 #
 # `explain` shows the product being formed. The gradient of the network's output with
-# respect to one first-layer weight is a sum over $16^{10}$ paths, one per choice of a
-# unit in each layer; `top=3` finds the three largest without listing the others, and
+# respect to one first-layer weight is a sum over $16^9$ paths (the count is printed
+# below), one per choice of a unit in each of the nine hidden layers after the weight's
+# own; `top=3` finds the three largest without listing the others, and
 # `layer_table()` shows, along the largest path, the factor each layer contributes and
 # the running product:
 
@@ -101,6 +102,7 @@ output.backward()
 weight = sigmoid_net.layers[0].neurons[0].w[0]
 why = explain(output, weight, top=3)
 print(f"{why.n_paths:,} paths; their sum {why.total:.3e} is weight.grad = {weight.grad:.3e}")
+assert why.n_paths == 16**9
 print(why.layer_table())
 factors = [abs(f) for _, f, _ in why.by_layer()[1:-1]]
 print(f"\nhidden-to-hidden factors between {min(factors):.3f} and {max(factors):.3f}")

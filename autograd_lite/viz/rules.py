@@ -32,7 +32,8 @@ def short_number(x: float) -> str:
 
 
 def _paren(name: str) -> str:
-    return name if name.replace("_", "").replace(".", "").isalnum() else f"({name})"
+    plain = name.replace("_", "").replace(".", "").replace("[", "").replace("]", "")
+    return name if plain.isalnum() else f"({name})"
 
 
 def _dot_partner(node: Value, argument: int, names: Sequence[str]) -> tuple[str, float]:
