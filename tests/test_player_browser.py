@@ -271,11 +271,11 @@ def test_the_page_shows_each_steps_rule(open_player):
 def test_speed_control_changes_the_pace(open_player):
     """At 4× the player reaches the end in a quarter of the time it takes at 1×."""
     root = example()
-    page = open_player(root, interval_ms=120)
+    page = open_player(root, interval_ms=400)
     page.select_option("#speed", "4")
     last = len(list(backward_steps(root))) - 1
     page.click("#play")
     page.wait_for_function(
         f"document.getElementById('step-info').dataset.step === '{last}'",
-        timeout=last * 120 * 0.9,
+        timeout=last * 400 * 0.9,
     )
