@@ -354,3 +354,14 @@ def test_forward_and_update_phases_add_their_steps_to_the_page():
         Player(y, lr=-1.0)
     with pytest.raises(TypeError, match="forward"):
         Player(y, forward=1)
+
+
+def test_describe_never_prints_minus_zero():
+    """A dead ReLU's step adds 0 × a negative gradient: described as 0, not -0."""
+    from autograd_lite import relu
+
+    x = Value(-1.0, label="x")
+    y = relu(x) * -3.0
+    text = "\n".join(step.describe() for step in backward_steps(y))
+    assert "x.grad += 0 * -3 = 0" in text
+    assert not re.search(r"(?<![\w.])-0(?![.\d])", text)

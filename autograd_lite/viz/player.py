@@ -107,9 +107,10 @@ class Step:
         lines = [f"step {self.index}: {name} ({self.op}), grad {self.grad:.6g}"]
         for c in self.contributions:
             lines.append(f"  {c.rule}")
+            # + 0.0 turns -0.0 into 0.0, so a blocked product never prints as "-0".
             lines.append(
-                f"  {c.name or c.parent_id}.grad += {c.local_derivative:.6g} * "
-                f"{self.grad:.6g} = {c.added:.6g}  (now {c.grad_after:.6g})"
+                f"  {c.name or c.parent_id}.grad += {c.local_derivative + 0.0:.6g} * "
+                f"{self.grad + 0.0:.6g} = {c.added + 0.0:.6g}  (now {c.grad_after + 0.0:.6g})"
             )
         return "\n".join(lines)
 
