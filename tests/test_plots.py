@@ -365,29 +365,54 @@ def test_gradient_flow_needs_grad_norms():
         plot_gradient_flow([{"epoch": 1, "loss": 1.0}])
 
 
-def test_health_plot_colours_bars_by_verdict(tmp_path):
-    """Each gradient bar has its layer's verdict colour; a non-finite one is hatched."""
+def test_health_plot_colours_dots_by_verdict_and_has_no_empty_panel(tmp_path):
+    """Dots take the verdict's colour, a non-finite one is a cross at the top; no X, 2 panels."""
     model = MLP(1, [1, 1], activation="linear", seed=0)
     # The output bias starts at 0: log(bias) gives it an inf gradient, the rest explode.
     (model([3.0]) * 1e6 + log(model.layers[1].neurons[0].b)).backward()
     report = gradient_health(model)
     figure = plot_health(report, tmp_path / "health.svg")
-    norms_ax, shares_ax = figure.axes
-    gradient_bars = norms_ax.containers[0].patches
-    for bar, layer in zip(gradient_bars, report.layers):
+    assert len(figure.axes) == 2  # no activation statistics: no (empty) panel for them
+    ratio_ax, norms_ax = figure.axes
+    marks = [line for line in ratio_ax.get_lines() if line.get_marker() in ("o", "x")]
+    assert len(marks) == len(report.layers)
+    for mark, layer in zip(marks, report.layers):
         expected = matplotlib.colors.to_rgba(plots.VERDICT_COLOURS[layer.verdict])
-        assert bar.get_facecolor() == expected
-    assert gradient_bars[1].get_hatch() == "//"
-    legend = {t.get_text() for t in norms_ax.get_legend().get_texts()}
-    assert legend == {"gradient norm: exploding", "gradient norm: non-finite", "weight norm"}
-    assert "non-finite" in norms_ax.get_title()
-    assert "pass X" in shares_ax.texts[0].get_text()
+        assert matplotlib.colors.to_rgba(mark.get_color()) == expected
+    assert [layer.verdict for layer in report.layers] == ["exploding", "non-finite"]
+    assert marks[1].get_marker() == "x"
+    assert marks[1].get_ydata()[0] > ratio_ax.get_ylim()[1] / 2  # at the top edge
+    legend = {t.get_text() for t in ratio_ax.get_legend().get_texts()}
+    assert {"exploding", "non-finite", "0 (bottom) or nan/inf (top)"} <= legend
+    assert "non-finite" in ratio_ax.get_title()
+    norm_lines = {line.get_label(): line for line in norms_ax.get_lines()}
+    assert list(norm_lines["weight norm"].get_ydata()) == [
+        layer.weight_norm for layer in report.layers
+    ]
     root = ElementTree.parse(tmp_path / "health.svg").getroot()
     assert root.tag.endswith("svg")
 
 
+def test_health_plot_draws_the_thresholds_and_ratios_of_the_report():
+    """The dots sit at each layer's gradient ratio, over bands at the report's thresholds."""
+    X = [[0.1 * i, -0.2 * i] for i in range(6)]
+    model = MLP(2, [4, 4, 1], activation="sigmoid", seed=0)
+    (model(X[1]) ** 2).backward()
+    report = gradient_health(model, X)
+    figure = plot_health(report)
+    ratio_ax = figure.axes[0]
+    dots = [line.get_ydata()[0] for line in ratio_ax.get_lines() if line.get_marker() == "o"]
+    assert dots == [layer.grad_ratio_to_output for layer in report.layers]
+    if not any(layer.saturated_share for layer in report.layers):
+        assert len(figure.axes) == 2
+        assert "no layer has dead ReLUs or saturated units" in figure.get_supxlabel()
+    bands = [patch.get_y() + patch.get_height() for patch in ratio_ax.patches]
+    assert report.thresholds.vanishing_ratio in [pytest.approx(b) for b in bands]
+    assert report.thresholds.weak_ratio in [pytest.approx(b) for b in bands]
+
+
 def test_health_plot_shows_dead_and_saturated_shares():
-    """With X the right panel has one dead-ReLU bar per layer, as tall as the report's share."""
+    """With X a third panel has one dead-ReLU bar per layer, as tall as the report's share."""
     X = [[0.1 * i, -0.2 * i] for i in range(6)]
     model = MLP(2, [4, 1], seed=0)
     for neuron in model.layers[0].neurons[:2]:
@@ -395,7 +420,8 @@ def test_health_plot_shows_dead_and_saturated_shares():
     (model(X[1]) ** 2).backward()
     report = gradient_health(model, X)
     figure = plot_health(report)
-    dead_bars = figure.axes[1].containers[0].patches
+    assert len(figure.axes) == 3
+    dead_bars = figure.axes[2].containers[0].patches
     assert dead_bars[0].get_height() == report.layers[0].dead_relu_share >= 0.5
     with pytest.raises(TypeError, match="HealthReport"):
         plot_health({"verdict": "healthy"})

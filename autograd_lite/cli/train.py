@@ -418,26 +418,16 @@ def _write_outputs(
 
 
 def _forward_graph(model: Any, x0: Any, out: Path) -> Path:
-    """One sample's forward graph, a box per neuron: SVG, or DOT without Graphviz's ``dot``.
+    """One sample's forward graph (``viz.graph.model_graph``): SVG, or DOT without ``dot``."""
+    from autograd_lite.viz.graph import GraphvizNotFoundError, model_graph, render
 
-    For a one-output model the output is back-propagated first, so each box also shows
-    d(output)/d(neuron) instead of zeros; the model's gradients are cleared after.
-    """
-    from autograd_lite.engine import Value
-    from autograd_lite.viz.graph import GraphvizNotFoundError, render
-
-    root = model(x0)
-    if isinstance(root, Value):
-        root.backward()
-    try:
-        if shutil.which("dot") is not None:
-            try:
-                return render(root, out / "forward_graph.svg", collapse="neuron")
-            except GraphvizNotFoundError:
-                pass
-        path = render(root, out / "forward_graph.dot", collapse="neuron")
-    finally:
-        model.zero_grad()
+    graph = model_graph(model, x0)  # named inputs, boxes per neuron or layer, grads restored
+    if shutil.which("dot") is not None:
+        try:
+            return render(graph, out / "forward_graph.svg")
+        except GraphvizNotFoundError:
+            pass
+    path = render(graph, out / "forward_graph.dot")
     _note(
         "the Graphviz `dot` program is not installed, so the forward graph was saved as "
         "DOT source (forward_graph.dot); install Graphviz to get forward_graph.svg"
