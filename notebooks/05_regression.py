@@ -222,7 +222,9 @@ def compare(X_train, y_train, linear_model, X_fresh, y_fresh, floor):
     errors = [evaluate(network, X_fresh, y_fresh)["loss"] for network in networks]
     print(f"noise floor {floor:.5f}   linear model {linear_error:.5f}")
     for seed, error in zip(SEEDS, errors):
-        print(f"network, seed {seed}: {error:.5f}  ({error / linear_error:.0%} of the linear error)")
+        print(
+            f"network, seed {seed}: {error:.5f}  ({error / linear_error:.0%} of the linear error)"
+        )
     return linear_error, errors, networks
 
 
