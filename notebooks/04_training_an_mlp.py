@@ -171,11 +171,11 @@ assert min(accuracies[45:55]) < 1.0 == accuracies[40]  # the dip around step 50
 # ([Notebook 10](10_real_data_digits.ipynb) says more.)
 
 # %%
-started = time.perf_counter()
 from autograd_lite.optim import SGD
 from autograd_lite.optim.lr_scheduler import LambdaLR
 from autograd_lite.training import accuracy, fit
 
+started = time.perf_counter()
 random.seed(1337)
 model_fit = MLP(2, [16, 16, 1])
 optimizer = SGD(model_fit.parameters(), lr=1.0)
