@@ -100,7 +100,8 @@ reference_loss = reference_loss + 1e-4 * sum(p * p for p in reference.parameters
 print("micrograd:     ", reference_loss.data)
 print("autograd_lite: ", total_loss.data)
 assert reference_loss.data == total_loss.data and acc == 0.5
-#
+
+# %% [markdown]
 # ## The training loop, by hand
 #
 # Each step is the four moves of gradient descent:
