@@ -11,6 +11,7 @@ Everything here imports only the standard library and the engine.
 """
 
 from autograd_lite.nn import init
+from autograd_lite.nn.batchnorm import BatchNorm1d
 from autograd_lite.nn.layers import ACTIVATIONS, MLP, Dropout, Layer, Neuron, Residual, Sequential
 from autograd_lite.nn.module import (
     Module,
@@ -26,6 +27,7 @@ __all__ = [
     "MLP",
     "NONLINEARITIES",
     "RNN",
+    "BatchNorm1d",
     "Dropout",
     "Layer",
     "Module",

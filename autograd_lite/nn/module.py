@@ -173,20 +173,46 @@ class Module:
 
     # ---- state -------------------------------------------------------------------------
 
+    def named_buffers(self) -> list[tuple[str, float]]:
+        """Saved numbers that are not parameters (BatchNorm's running statistics).
+
+        A module lists the attributes holding them in ``_buffer_names``: each holds a
+        number (named ``"prefix.name"``) or a list of numbers (``"prefix.name.0"``, ...).
+        """
+        return [(name, _read_slot(holder, key)) for name, holder, key in self._buffer_slots()]
+
+    def _buffer_slots(self) -> list[tuple[str, Any, Any]]:
+        """(name, holder, key) per buffer number: ``holder[key]`` or ``getattr(holder, key)``."""
+        slots: list[tuple[str, Any, Any]] = []
+        for prefix, module in self.named_modules():
+            for attribute in getattr(module, "_buffer_names", ()):
+                full = _join(prefix, attribute)
+                held = getattr(module, attribute)
+                if isinstance(held, list):
+                    slots.extend((f"{full}.{i}", held, i) for i in range(len(held)))
+                else:
+                    slots.append((full, module, attribute))
+        return slots
+
     def state_dict(self) -> dict[str, float]:
-        """``{name: value}`` for every parameter, in :meth:`named_parameters` order."""
-        return {name: p.data for name, p in self.named_parameters()}
+        """``{name: value}`` for every parameter (in :meth:`named_parameters` order), then
+        every buffer (:meth:`named_buffers`)."""
+        state = {name: p.data for name, p in self.named_parameters()}
+        state.update(self.named_buffers())
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Set every parameter from ``state``; keys must match exactly.
+        """Set every parameter and buffer from ``state``; keys must match exactly.
 
         Checks everything before changing anything: missing keys raise KeyError,
-        unexpected keys ValueError, a value that is not a real number TypeError.
+        unexpected keys ValueError, a value that is not a real number TypeError, a
+        non-integral value for an integer buffer (a batch count) ValueError.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"load_state_dict expects a dict, got {type(state).__name__}")
         named = self.named_parameters()
-        expected = [name for name, _ in named]
+        buffers = self._buffer_slots()
+        expected = [name for name, _ in named] + [name for name, _, _ in buffers]
         expected_set = set(expected)
         missing = [name for name in expected if name not in state]
         unexpected = [name for name in state if name not in expected_set]
@@ -213,8 +239,16 @@ class Module:
                     f"load_state_dict: {name!r} is an int of {int(value).bit_length()} bits; "
                     "it does not fit in a float"
                 ) from None
+        for name, holder, key in buffers:
+            if isinstance(_read_slot(holder, key), int) and not numbers_read[name].is_integer():
+                raise ValueError(
+                    f"load_state_dict: {name!r} counts batches and must be a whole number, "
+                    f"got {state[name]!r}"
+                )
         for name, p in named:
             p.data = numbers_read[name]
+        for name, holder, key in buffers:
+            _write_slot(holder, key, numbers_read[name])
 
     # ---- construction from a description -----------------------------------------------
 
@@ -270,6 +304,18 @@ def _walk(name: str, obj: Any) -> Iterator[tuple[str, Value | Module]]:
     elif isinstance(obj, (list, tuple)):
         for index, item in enumerate(obj):
             yield from _walk(f"{name}.{index}", item)
+
+
+def _read_slot(holder: Any, key: Any) -> float:
+    return holder[key] if isinstance(holder, list) else getattr(holder, key)
+
+
+def _write_slot(holder: Any, key: Any, value: float) -> None:
+    if isinstance(holder, list):
+        holder[key] = value
+    else:  # a count such as num_batches_tracked stays an int
+        current = getattr(holder, key)
+        setattr(holder, key, int(value) if isinstance(current, int) else value)
 
 
 def _join(prefix: str, name: str) -> str:
