@@ -582,6 +582,23 @@ class CompiledLoss:
         ``(sum_values(loss_fn(model(x), t) for x, t in zip(X, y)) / len(X)).backward()``.
         Gradients accumulate, as ``backward()`` does: zero them between steps.
         """
+        loss, grads, used, free = self._run(X, y, None)
+        # The one loop over Values per step: bound names, no indexing.
+        if used is None:
+            for p, g in zip(self._params, grads.tolist()):
+                p.grad += g
+        else:
+            params = self._params
+            for k, g in zip(used, grads[used].tolist()):
+                params[k].grad += g
+        self._add_free(free)
+        return loss
+
+    def _run(
+        self, X: Sequence[Any], y: Sequence[Any], theta: Any
+    ) -> tuple[float, Any, list[int] | None, list[tuple[Any, Any]]]:
+        """Replay the batch: (mean loss, gradient per parameter, the parameters that take
+        gradients or None for all, [(program, free-leaf grads)]). Nothing is written."""
         self._refuse_active_dropout()
         np = self._np
         groups, n = self._groups(X, y)
@@ -597,41 +614,42 @@ class CompiledLoss:
         for group, variant, (program, members, codes) in runs:
             x = group.x if members is None else group.x[members]
             t = group.y if members is None else group.y[members]
-            roots, grads, free = program.run(x, t, codes, seed)
+            roots, grads, free = program.run(x, t, codes, seed, theta)
             where = group.indices
             if members is not None:
                 where = members if where is None else where[members]
             losses[slice(None) if where is None else where] = roots[0]
             last.append((where, variant.output_layout, roots[1:]))
             results.append((program, grads, free))
-        self._apply(results)
         self._last, self._last_size = last, n
-        return math.fsum(losses.tolist()) * (1.0 / n)
-
-    def _apply(self, results: list[tuple[Any, Any, Any]]) -> None:
-        """Add the gradients of every run into ``.grad``, once all runs have succeeded."""
-        np = self._np
-        params = self._params
+        loss = math.fsum(losses.tolist()) * (1.0 / n)
         if len(results) == 1:
-            program, grads, _ = results[0]
-            values = program.used_values
-            column = grads if program.uses_all else grads[program.used_params]
-        else:
-            grads = np.zeros(len(params))
-            used: set[int] = set()
-            for program, program_grads, _ in results:
-                grads += program_grads
-                used.update(program.used_params)
-            indices = sorted(used)
-            values = [params[k] for k in indices]
-            column = grads[indices]
-        # The one loop over Values per step: bound names, no indexing.
-        for p, g in zip(values, column.tolist()):
-            p.grad += g
-        for program, _, free in results:
-            for (_, leaf), g in zip(program.free_rows, free):
+            program, grads, free = results[0]
+            return loss, grads, None if program.uses_all else program.used_params, [
+                (program, free)
+            ]
+        total = np.zeros(len(self._params))
+        used: set[int] = set()
+        for program, program_grads, _ in results:
+            total += program_grads
+            used.update(program.used_params)
+        return loss, total, sorted(used), [(program, free) for program, _, free in results]
+
+    @staticmethod
+    def _add_free(free: list[tuple[Any, Any]]) -> None:
+        """Gradients of leaf Values the model uses but does not list as parameters."""
+        for program, grads in free:
+            for (_, leaf), g in zip(program.free_rows, grads):
                 if leaf.requires_grad:
                     leaf.grad += g
+
+    def trainer(self, optimizer: Any) -> Any:
+        """A :class:`CompiledTrainer`: whole training steps (gradients and ``optimizer``'s
+        update) on a flat parameter buffer; see its documentation for when the parameters'
+        ``.data`` and ``.grad`` are written back."""
+        from autograd_lite.compile._train import CompiledTrainer
+
+        return CompiledTrainer(self, optimizer)
 
     def forward(self, X: Sequence[Any]) -> list[Any]:
         """The model's output for each sample: a float, or a list of floats (as it returns)."""

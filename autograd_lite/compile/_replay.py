@@ -836,17 +836,22 @@ class Program:
         y: np.ndarray | None,
         codes: np.ndarray | None,
         seed: float | None,
+        theta: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None, list[float] | None]:
         """Replay for ``len(x)`` samples: (root values, parameter grads, free-leaf grads).
 
         ``x`` is samples × inputs, ``y`` samples × float targets, ``codes`` each sample's
         label code. Gradients are those of ``seed * sum of the seed root over samples``.
+        ``theta`` holds the parameters' values (read from the Values when None).
         """
         width = x.shape[0]
         values = np.empty((self.n_v, width))
         uniform = self.u_template.copy()
         n_params = len(self.params)
-        uniform[:n_params, 0] = np.fromiter(map(_get_data, self.params), float, n_params)
+        if theta is None:
+            uniform[:n_params, 0] = np.fromiter(map(_get_data, self.params), float, n_params)
+        else:
+            uniform[:n_params, 0] = theta
         for r, leaf in self.free_rows:
             uniform[r, 0] = leaf.data
         values[: self.n_x] = x.T
