@@ -47,10 +47,13 @@ _get_data = operator.attrgetter("data")
 class _Gather:
     """Rows of one table, in a fixed shape: read them, or add gradients into them.
 
-    A contiguous run of rows is kept as a slice, so reading it is a view, not a copy.
+    A run of rows with a fixed stride (a layer's weights: 64 rows, skip the bias, 64
+    more) is read as a strided view, not gathered: no copy going forward, and a plain
+    ``+=`` going back. The tables are preallocated per batch width (see
+    :meth:`Program.run`), so each view is made once and kept.
     """
 
-    __slots__ = ("index", "shape", "sliced", "store", "unique")
+    __slots__ = ("index", "shape", "sliced", "store", "strided", "unique", "views")
 
     def __init__(self, store: int, rows: Any) -> None:
         rows = np.asarray(rows, dtype=np.intp)
@@ -61,25 +64,70 @@ class _Gather:
         self.sliced = bool(np.array_equal(flat, np.arange(start, start + flat.size)))
         self.index: Any = slice(start, start + flat.size) if self.sliced else rows
         self.unique = self.sliced or np.unique(flat).size == flat.size
+        self.strided = _strides(rows) if not self.sliced and self.unique else None
+        self.views: dict[int, np.ndarray] = {}
+
+    def view(self, table: np.ndarray) -> np.ndarray | None:
+        """The rows as a view of ``table`` (rows × samples), or None if they need a gather."""
+        if self.sliced:
+            values = table[self.index]
+            return values.reshape(*self.shape, table.shape[-1]) if len(self.shape) > 1 else values
+        if self.strided is None:
+            return None
+        key = id(table)
+        values = self.views.get(key)
+        if values is None:
+            start, steps = self.strided
+            row, column = table.strides
+            values = np.lib.stride_tricks.as_strided(
+                table[start:],
+                shape=(*self.shape, table.shape[-1]),
+                strides=(*(step * row for step in steps), column),
+            )
+            if len(self.views) > 16:  # tables of batch widths no longer in use
+                self.views.clear()
+            self.views[key] = values
+        return values
 
     def fetch(self, stores: Sequence[np.ndarray]) -> np.ndarray:
-        values = stores[self.store][self.index]
-        if self.sliced and len(self.shape) > 1:
-            values = values.reshape(*self.shape, values.shape[-1])
-        return values
+        table = stores[self.store]
+        values = self.view(table)
+        return table[self.index] if values is None else values
 
     def add(self, grads: Sequence[np.ndarray], contribution: np.ndarray) -> None:
         """``grads[rows] += contribution``, summing over samples for uniform rows."""
         table = grads[self.store]
         if self.store == UNIFORM and contribution.shape[-1] != 1:
             contribution = contribution.sum(axis=-1, keepdims=True)
-        if self.sliced:
-            table[self.index] += contribution.reshape(-1, contribution.shape[-1])
+        values = self.view(table)
+        if values is not None:
+            values += contribution.reshape(*self.shape, contribution.shape[-1])
         elif self.unique:
             table[self.index] += contribution
         else:  # a node read twice by one instruction: add each contribution
             full = np.broadcast_to(contribution, (*self.shape, contribution.shape[-1]))
             np.add.at(table, self.index, full)
+
+
+def _strides(rows: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
+    """(first row, step along each axis) if ``rows`` is an affine grid with steps >= 1."""
+    if rows.ndim == 0 or rows.size < 2:
+        return None
+    start = int(rows.flat[0])
+    steps = []
+    for axis in range(rows.ndim):
+        if rows.shape[axis] == 1:
+            steps.append(1)
+            continue
+        step = int(np.take(rows, 1, axis=axis).flat[0]) - start
+        if step < 1:
+            return None
+        steps.append(step)
+    grid = start + sum(
+        np.arange(n).reshape([-1 if a == axis else 1 for a in range(rows.ndim)]) * step
+        for axis, (n, step) in enumerate(zip(rows.shape, steps))
+    )
+    return (start, tuple(steps)) if np.array_equal(grid, rows) else None
 
 
 # --------------------------------------------------------------------------------------
@@ -537,8 +585,9 @@ class _Dot(_Instruction):
             total = total + self.bias[0].fetch(stores)
         stores[self.out.store][self.out.index] = total
 
-    def backward(self, stores, grads, ctx):
-        g = self.out.fetch(grads)
+    def backward(self, stores, grads, ctx, g=None):
+        if g is None:
+            g = self.out.fetch(grads)
         if self.bias is not None and self.bias[1]:
             self.bias[0].add(grads, g)  # the bias's local derivative is 1
         if self.ub is not None:
@@ -587,13 +636,7 @@ class _DotActivation(_Dot):
     def backward(self, stores, grads, ctx):
         out = self.out.fetch(stores)
         slope = self.activation.local([out], out, [True])[0]
-        table = grads[self.out.store]
-        incoming = np.array(table[self.out.index])
-        table[self.out.index] = incoming * slope
-        try:
-            super().backward(stores, grads, ctx)
-        finally:
-            table[self.out.index] = incoming
+        super().backward(stores, grads, ctx, slope * self.out.fetch(grads))
 
 
 class _Pick(_Instruction):
@@ -829,6 +872,7 @@ class Program:
         self.used_values = [self.params[k] for k in self.used_params]
         self.uses_all = self.used_params == list(range(len(self.params)))
         self.kernels = sorted({describe_kernel(k[1]) for k, _ in ordered if k[1] != "pick"})
+        self._by_width: dict[int, tuple[Any, ...]] = {}
 
     def run(
         self,
@@ -845,8 +889,7 @@ class Program:
         ``theta`` holds the parameters' values (read from the Values when None).
         """
         width = x.shape[0]
-        values = np.empty((self.n_v, width))
-        uniform = self.u_template.copy()
+        values, uniform, grad_values, grad_uniform, ctx = self._buffers(width)
         n_params = len(self.params)
         if theta is None:
             uniform[:n_params, 0] = np.fromiter(map(_get_data, self.params), float, n_params)
@@ -859,8 +902,8 @@ class Program:
             values[self.n_x : self.n_x + self.n_y] = y.T
         if self.label_table.size:
             values[self.label_rows] = self.label_table[:, codes]
+        ctx.codes = codes
         stores = (values, uniform)
-        ctx = _Context(width, codes)
         with np.errstate(all="ignore"):  # infinities and nan follow IEEE, as in the engine
             for instruction in self.instructions:
                 instruction.forward(stores, ctx)
@@ -869,11 +912,35 @@ class Program:
                 roots[i] = stores[store][r]
             if seed is None or self.seed_root is None:
                 return roots, None, None
-            grads = (np.zeros_like(values), np.zeros_like(uniform))
+            grad_values.fill(0.0)
+            grad_uniform.fill(0.0)
+            grads = (grad_values, grad_uniform)
             store, r = self.seed_root
             grads[store][r] = seed if store == BATCH else seed * width
             for instruction in self.backward_instructions:
                 instruction.backward(stores, grads, ctx)
         uniform_grads = grads[UNIFORM][:, 0]
         free = [float(uniform_grads[r]) for r, _ in self.free_rows]
-        return roots, uniform_grads[:n_params], free
+        return roots, uniform_grads[:n_params].copy(), free
+
+    def _buffers(self, width: int) -> tuple[Any, ...]:
+        """The value and gradient tables for a batch width, made once and reused.
+
+        Reusing them keeps every strided view of :class:`_Gather` valid, and saves
+        allocating a few hundred kilobytes per step; the last few widths are kept.
+        """
+        buffers = self._by_width.get(width)
+        if buffers is None:
+            if len(self._by_width) >= 4:
+                self._by_width.pop(next(iter(self._by_width)))
+            values = np.empty((self.n_v, width))
+            uniform = self.u_template.copy()
+            buffers = (
+                values,
+                uniform,
+                np.zeros_like(values),
+                np.zeros_like(uniform),
+                _Context(width, None),
+            )
+            self._by_width[width] = buffers
+        return buffers
