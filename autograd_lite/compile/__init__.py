@@ -293,10 +293,30 @@ class _Variant:
         self.merged: Any = None  # a Program, None (not built yet) or False (cannot merge)
         self.per_label: dict[tuple[Any, ...], Any] = {}
         self.checked = False
+        self.lookup: Any = None  # int label -> code, -1 where not traced yet
+
+    def fast_codes(self, np: ModuleType, group: _Group) -> Any:
+        """Each sample's label code by table lookup, or None if a label is new or not a
+        small int (then np.unique sorts them out): saves a sort per step."""
+        labels = group.label_array
+        if labels is None or labels.dtype.kind not in "iu" or not self.codes:
+            return None
+        if self.lookup is None:
+            keys = [k[0] for k in self.codes]
+            if not all(type(k) is int and 0 <= k < 4096 for k in keys):
+                return None
+            self.lookup = np.full(max(keys) + 1, -1, dtype=np.intp)
+            for key, code in self.codes.items():
+                self.lookup[key[0]] = code
+        if labels.min() < 0 or labels.max() >= self.lookup.size:
+            return None
+        codes = self.lookup[labels]
+        return None if (codes < 0).any() else codes
 
     def add(self, t: Trace) -> None:
         self.traces[t.labels] = t.keep()
         self.codes[t.labels] = len(self.codes)
+        self.lookup = None
         if self.merged is not False:
             self.merged = None  # rebuild with the new label
 
@@ -510,7 +530,7 @@ class CompiledLoss:
     def _prepare(self, variant: _Variant, group: _Group) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks."""
         traced: set[int] = set()
-        if not variant.traces or group.has_labels:
+        if not variant.traces or (group.has_labels and variant.fast_codes(self._np, group) is None):
             keys, first, _ = group.distinct(self._np)
             for labels, i in zip(keys, first):
                 if labels not in variant.traces:
@@ -540,6 +560,11 @@ class CompiledLoss:
         np = self._np
         if not group.has_labels:
             return [(variant.label_program(self._replay, self._params, ()), None, None)]
+        codes = variant.fast_codes(np, group)
+        if codes is not None:
+            program = variant.merged_program(self._replay, self._params)
+            if program is not False:
+                return [(program, None, codes)]
         keys, _, inverse = group.distinct(np)
         program = variant.merged_program(self._replay, self._params)
         if program is not False:
