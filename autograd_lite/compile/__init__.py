@@ -723,7 +723,7 @@ def compile_loss(
     *,
     check: str = "first-batch",
     check_samples: int | None = 32,
-) -> CompiledLoss:
+) -> Any:
     """Trace ``loss_fn(model(x), y)`` on one example and return a :class:`CompiledLoss`.
 
     ``model`` is any callable taking one sample (usually an ``nn.Module``; its
@@ -733,6 +733,26 @@ def compile_loss(
     the data, and ``check_samples`` how many samples of each to re-trace (spread over the
     batch; None for all of them). See the module documentation. Needs numpy.
     """
+    from autograd_lite.compile._sequence import SequenceLoss, is_token_sequence
+
+    if is_token_sequence(model, example_x):
+        np, replay = _numpy_modules()
+        if check not in CHECK_MODES:
+            raise ValueError(
+                f"compile_loss: check must be one of {list(CHECK_MODES)}, got {check!r}"
+            )
+        params, _ = _named_parameters(model)
+        return SequenceLoss(
+            model,
+            loss_fn,
+            example_x,
+            example_y,
+            check=check,
+            check_samples=_check_samples(check_samples),
+            params=params,
+            np=np,
+            replay=replay,
+        )
     return CompiledLoss(
         model, loss_fn, example_x, example_y, check=check, check_samples=check_samples
     )

@@ -385,12 +385,15 @@ def _kernel(key: Any, strict_pow: bool) -> _Kernel:
 class _Context:
     """Per-call facts an instruction may need: the batch width and the label codes."""
 
-    __slots__ = ("codes", "columns", "width")
+    __slots__ = ("codes", "columns", "gathered", "targets", "tokens", "width")
 
     def __init__(self, width: int, codes: np.ndarray | None) -> None:
         self.width = width
         self.codes = codes
         self.columns = np.arange(width)
+        self.tokens: np.ndarray | None = None  # samples × positions, for token sequences
+        self.targets: np.ndarray | None = None
+        self.gathered: list[np.ndarray] = []  # the parameter rows each token read
 
 
 class _Instruction:
@@ -642,16 +645,24 @@ class _DotActivation(_Dot):
 class _Pick(_Instruction):
     """Operands that depend on a sample's label: row ``table[member, label]`` per sample."""
 
-    def __init__(self, out: _Gather, table: np.ndarray) -> None:
+    def __init__(self, out: _Gather, table: np.ndarray, drivers: np.ndarray | None) -> None:
         self.out = out
         self.table = table  # members × labels, rows of V
+        # For token sequences: which target position picks each member's row.
+        self.drivers = drivers
+        self.members = np.arange(table.shape[0])[:, None]
+
+    def _rows(self, ctx: _Context) -> np.ndarray:
+        if self.drivers is None:
+            return self.table[:, ctx.codes]
+        return self.table[self.members, ctx.targets[:, self.drivers].T]
 
     def forward(self, stores, ctx):
-        rows = self.table[:, ctx.codes]
+        rows = self._rows(ctx)
         stores[BATCH][self.out.index] = stores[BATCH][rows, ctx.columns]
 
     def backward(self, stores, grads, ctx):
-        rows = self.table[:, ctx.codes]
+        rows = self._rows(ctx)
         g = self.out.fetch(grads)
         table = grads[BATCH]
         # One member at a time: its (row, sample) pairs are distinct, so += is exact;
@@ -697,16 +708,19 @@ class Program:
         self.n_labels = len(graph.labels)
 
         # Picks become nodes of their own, appended after the graph's positions.
-        pick_position: dict[tuple[int, ...], int] = {}
+        pick_position: dict[Any, int] = {}
         picks: list[tuple[int, ...]] = []
+        pick_drivers: list[int | None] = []  # the target position of a token-sequence pick
 
         def operand(o: Any) -> int:
             if isinstance(o, tuple):
                 choices = o[1]
-                if choices not in pick_position:
-                    pick_position[choices] = len(entries) + len(picks)
+                driver = o[2] if o[0] == "tpick" else None
+                if (choices, driver) not in pick_position:
+                    pick_position[choices, driver] = len(entries) + len(picks)
                     picks.append(choices)
-                return pick_position[choices]
+                    pick_drivers.append(driver)
+                return pick_position[choices, driver]
             return o
 
         operands: dict[int, list[int]] = {}
@@ -744,6 +758,8 @@ class Program:
             tag = entry[0]
             if tag in ("x", "y", "lc"):
                 nodes[position] = _Node(True, 0, False)
+            elif tag == "tok":  # a row of an embedding table, picked by the sample's token
+                nodes[position] = _Node(True, 0, True)
             elif tag == "p":
                 nodes[position] = _Node(False, 0, self.params[entry[1]].requires_grad)
             elif tag == "f":
@@ -762,7 +778,8 @@ class Program:
         groups: dict[Any, list[int]] = {}
         for position in sorted(live):
             if position >= len(entries):
-                key: Any = (nodes[position].level, "pick")
+                driven = pick_drivers[position - len(entries)] is not None
+                key: Any = (nodes[position].level, "tpick" if driven else "pick")
             else:
                 entry = entries[position]
                 if entry[0] in LEAF_TAGS:
@@ -803,6 +820,24 @@ class Program:
                 row[position] = n_v
                 label_constants.append(entries[position][1])
                 n_v += 1
+        # Token lookups (``("tok", table, position, column)``): rows gathered per sample.
+        self.tables = [np.asarray(t, dtype=np.intp) for t in getattr(graph, "tables", ())]
+        token_reads: dict[int, list[tuple[int, int, int]]] = {}
+        for position in sorted(p for p in live if p < len(entries)):
+            entry = entries[position]
+            if entry[0] == "tok":
+                row[position] = n_v
+                token_reads.setdefault(entry[1], []).append((n_v, entry[2], entry[3]))
+                n_v += 1
+        self.token_reads = [
+            (
+                self.tables[table],
+                np.array([r for r, _, _ in reads], dtype=np.intp),
+                np.array([t for _, t, _ in reads], dtype=np.intp),
+                np.array([c for _, _, c in reads], dtype=np.intp)[:, None],
+            )
+            for table, reads in sorted(token_reads.items())
+        ]
         self.label_rows = slice(self.label_rows.start, n_v)
         self.label_table = np.array(label_constants, dtype=float).reshape(
             len(label_constants), self.n_labels
@@ -827,11 +862,16 @@ class Program:
         for key, members in ordered:
             first = nodes[members[0]]
             out = _Gather(BATCH if first.batch else UNIFORM, [row[p] for p in members])
-            if key[1] == "pick":
+            if key[1] in ("pick", "tpick"):
                 table = np.array(
                     [[row[c] for c in picks[p - len(entries)]] for p in members], dtype=np.intp
                 )
-                instruction: _Instruction = _Pick(out, table)
+                drivers = None
+                if key[1] == "tpick":
+                    drivers = np.array(
+                        [pick_drivers[p - len(entries)] for p in members], dtype=np.intp
+                    )
+                instruction: _Instruction = _Pick(out, table, drivers)
             else:
                 kernel_name = key[1]
                 kinds = np.array(key[2], dtype=bool)
@@ -866,12 +906,16 @@ class Program:
         self.used_params = sorted(
             {entries[p][1] for p in live if p < len(entries) and entries[p][0] == "p"}
         )
+        for table, _, _, _ in self.token_reads:
+            self.used_params = sorted(set(self.used_params) | set(table.ravel().tolist()))
         self.used_params = [k for k in self.used_params if self.params[k].requires_grad]
         # For adding gradients back: the Values themselves, and whether they are all of them
         # in order (then no gather is needed).
         self.used_values = [self.params[k] for k in self.used_params]
         self.uses_all = self.used_params == list(range(len(self.params)))
-        self.kernels = sorted({describe_kernel(k[1]) for k, _ in ordered if k[1] != "pick"})
+        self.kernels = sorted(
+            {describe_kernel(k[1]) for k, _ in ordered if k[1] not in ("pick", "tpick")}
+        )
         self._by_width: dict[int, tuple[Any, ...]] = {}
 
     def run(
@@ -881,12 +925,15 @@ class Program:
         codes: np.ndarray | None,
         seed: float | None,
         theta: np.ndarray | None = None,
+        tokens: np.ndarray | None = None,
+        targets: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None, list[float] | None]:
         """Replay for ``len(x)`` samples: (root values, parameter grads, free-leaf grads).
 
         ``x`` is samples × inputs, ``y`` samples × float targets, ``codes`` each sample's
         label code. Gradients are those of ``seed * sum of the seed root over samples``.
-        ``theta`` holds the parameters' values (read from the Values when None).
+        ``theta`` holds the parameters' values (read from the Values when None). For
+        token sequences, ``tokens`` and ``targets`` are samples × positions int arrays.
         """
         width = x.shape[0]
         values, uniform, grad_values, grad_uniform, ctx = self._buffers(width)
@@ -903,6 +950,13 @@ class Program:
         if self.label_table.size:
             values[self.label_rows] = self.label_table[:, codes]
         ctx.codes = codes
+        ctx.tokens, ctx.targets = tokens, targets
+        ctx.gathered = []
+        for table, rows, positions, columns in self.token_reads:
+            # An embedding lookup per (token position, column): a gather from the table.
+            index = table[tokens[:, positions].T, columns]
+            values[rows] = uniform[index, 0]
+            ctx.gathered.append(index)
         stores = (values, uniform)
         with np.errstate(all="ignore"):  # infinities and nan follow IEEE, as in the engine
             for instruction in self.instructions:
@@ -919,6 +973,9 @@ class Program:
             grads[store][r] = seed if store == BATCH else seed * width
             for instruction in self.backward_instructions:
                 instruction.backward(stores, grads, ctx)
+            for (_, rows, _, _), index in zip(self.token_reads, ctx.gathered):
+                # Tokens repeat within and across samples: add.at adds every one.
+                np.add.at(grad_uniform[:, 0], index, grad_values[rows])
         uniform_grads = grads[UNIFORM][:, 0]
         free = [float(uniform_grads[r]) for r, _ in self.free_rows]
         return roots, uniform_grads[:n_params].copy(), free
