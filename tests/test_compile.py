@@ -1185,3 +1185,33 @@ def test_a_model_whose_graph_depends_on_the_tokens_is_refused():
 
     with pytest.raises(DataDependentGraphError, match="depends on the tokens"):
         compile_loss(Branching(), loss, [0, 1], [0, 1])
+
+
+def test_fit_compiled_trains_on_the_flat_buffer_not_through_optimizer_step():
+    """fit(compile=True) with Adam never calls optimizer.step(): the trainer updates the buffer,
+    and the model and the optimizer's state are synced when fit returns."""
+    from autograd_lite.training import fit
+
+    model = MLP(3, [4, 2], seed=0)
+    optimizer = Adam(model.parameters(), lr=0.05)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("optimizer.step() was called")
+
+    optimizer.step = refuse
+    X = rows(12, 3, seed=0)
+    y = [i % 2 for i in range(12)]
+    before = [p.data for p in model.parameters()]
+    fit(model, X, y, optimizer=optimizer, epochs=2, batch_size=4, compile=True, progress=False)
+    assert [p.data for p in model.parameters()] != before
+    assert all(entry["step"] == 6 for entry in optimizer.state.values())
+
+
+def test_trainer_and_sequence_loss_are_exported():
+    """CompiledTrainer and SequenceLoss are the classes trainer() and compile_loss() return."""
+    from autograd_lite.compile import CompiledTrainer, SequenceLoss
+
+    model = small_gpt()
+    step = compile_loss(model, sequence_loss, [1, 2], [2, 3])
+    assert isinstance(step, SequenceLoss)
+    assert isinstance(step.trainer(SGD(model.parameters(), lr=0.1)), CompiledTrainer)
