@@ -1215,3 +1215,19 @@ def test_trainer_and_sequence_loss_are_exported():
     step = compile_loss(model, sequence_loss, [1, 2], [2, 3])
     assert isinstance(step, SequenceLoss)
     assert isinstance(step.trainer(SGD(model.parameters(), lr=0.1)), CompiledTrainer)
+
+
+def test_trainer_leaves_frozen_parameters_and_their_gradients_alone():
+    """A parameter with requires_grad=False keeps its value and its .grad through trainer steps,
+    as optimizer.step() skips it."""
+    model = MLP(6, [8, 3], seed=2)
+    frozen = model.parameters()[0]
+    frozen.requires_grad = False
+    frozen.grad = 0.5
+    value = frozen.data
+    step = compile_loss(model, losses.cross_entropy, [0.0] * 6, 0)
+    with step.trainer(Adam(model.parameters(), lr=0.1)) as train:
+        for k in range(3):
+            train.step(rows(8, 6, seed=k), [i % 3 for i in range(8)])
+    assert frozen.data == value and frozen.grad == 0.5
+    assert model.parameters()[1].data != MLP(6, [8, 3], seed=2).parameters()[1].data
