@@ -1231,3 +1231,39 @@ def test_trainer_leaves_frozen_parameters_and_their_gradients_alone():
             train.step(rows(8, 6, seed=k), [i % 3 for i in range(8)])
     assert frozen.data == value and frozen.grad == 0.5
     assert model.parameters()[1].data != MLP(6, [8, 3], seed=2).parameters()[1].data
+
+
+class Pooled(Module):
+    """A sequence classifier: embed, average the rows, a linear readout; branches on token 5
+    when asked (a data-dependent graph that the two tracing sequences never meet)."""
+
+    def __init__(self, branch=False):
+        from autograd_lite.nn import Embedding
+
+        self.table = Embedding(7, 3, seed=1)
+        self.readout = Layer(3, 2, "linear", seed=2)
+        self.branch = branch
+
+    def forward(self, tokens):
+        rows = [self.table(t) for t in tokens]
+        if self.branch and 5 in tokens:
+            rows = [[al.tanh(v) for v in row] for row in rows]
+        mean = [sum_values(column) / len(rows) for column in zip(*rows)]
+        return self.readout(mean)
+
+
+def test_a_sequence_classifier_with_one_int_target_matches_the_interpreted_engine():
+    """One class index per sequence (not per position) compiles: loss and grads to 1e-12."""
+    model = Pooled()
+    X, _ = token_batch(9, 4, 7, seed=3)
+    y = [i % 2 for i in range(9)]
+    assert_same_step(model, losses.cross_entropy, X, y)
+
+
+def test_the_first_batch_check_catches_a_token_branch_the_tracing_never_met():
+    """A branch on token 5 (absent from the traced sequences) changes a checked sample's
+    loss, which the check compares with the interpreted engine's and refuses."""
+    model = Pooled(branch=True)
+    step = compile_loss(model, losses.cross_entropy, [0, 1, 2], 0)
+    with pytest.raises(DataDependentGraphError, match=r"sample 1 .*interpreted engine gives"):
+        step.backward([[0, 1, 2], [5, 1, 2]], [0, 1])
