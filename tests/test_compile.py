@@ -1267,3 +1267,34 @@ def test_the_first_batch_check_catches_a_token_branch_the_tracing_never_met():
     step = compile_loss(model, losses.cross_entropy, [0, 1, 2], 0)
     with pytest.raises(DataDependentGraphError, match=r"sample 1 .*interpreted engine gives"):
         step.backward([[0, 1, 2], [5, 1, 2]], [0, 1])
+
+
+def test_fit_compiled_sees_weights_a_callback_changes_between_epochs():
+    """A callback that halves every weight after each epoch changes compiled training exactly
+    as it changes interpreted training: the trainer reloads the Values before each epoch."""
+    from autograd_lite.training import fit
+
+    def halve(history, model):
+        for p in model.parameters():
+            p.data = p.data / 2
+
+    rng = random.Random(1)
+    X = [[rng.uniform(-1, 1) for _ in range(3)] for _ in range(20)]
+    y = [i % 2 for i in range(20)]
+    weights = []
+    for compiled_run in (False, True):
+        model = MLP(3, [4, 2], seed=0)
+        optimizer = Adam(model.parameters(), lr=0.1)
+        fit(
+            model,
+            X,
+            y,
+            optimizer=optimizer,
+            epochs=3,
+            batch_size=5,
+            compile=compiled_run,
+            progress=False,
+            callbacks=[halve],
+        )
+        weights.append([p.data for p in model.parameters()])
+    assert_all_close(weights[1], weights[0], "weights")
