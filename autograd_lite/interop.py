@@ -1,19 +1,25 @@
 """PyTorch interop: ``to_torch(model)`` builds the equivalent ``torch.nn`` model in float64.
 
-=============== ================================================================
-autograd_lite   torch (float64, same weights)
-=============== ================================================================
-``MLP``         ``nn.Sequential`` of ``nn.Linear`` and activation modules
-``Layer``       ``nn.Sequential(nn.Linear, activation)`` (just the Linear if linear)
-``Neuron``      the same, with one output
-``Sequential``  ``nn.Sequential`` of the converted parts
-``Dropout``     ``nn.Dropout(p)`` (same train/eval mode; masks differ)
-``BatchNorm1d`` ``nn.BatchNorm1d`` with the same weights and running statistics
-``Residual``    a module computing ``x + inner(x)``
-``RNNCell``     ``nn.RNNCell`` (same parameter names and layout)
-``RNN``         ``nn.RNN(batch_first=True)``; with a readout, a module returning
-                ``readout(output[:, -1])``
-=============== ================================================================
+======================= ================================================================
+autograd_lite           torch (float64, same weights)
+======================= ================================================================
+``MLP``                 ``nn.Sequential`` of ``nn.Linear`` and activation modules
+``Layer``               ``nn.Sequential(nn.Linear, activation)`` (just the Linear if linear)
+``Neuron``              the same, with one output
+``Sequential``          ``nn.Sequential`` of the converted parts
+``Dropout``             ``nn.Dropout(p)`` (same train/eval mode; masks differ)
+``BatchNorm1d``         ``nn.BatchNorm1d`` with the same weights and running statistics
+``Residual``            a module computing ``x + inner(x)``
+``RNNCell``             ``nn.RNNCell`` (same parameter names and layout)
+``RNN``                 ``nn.RNN(batch_first=True)``; with a readout, a module returning
+                        ``readout(output[:, -1])``
+``Linear``              ``nn.Linear`` (then ``nn.ReLU`` if it has a ReLU)
+``Embedding``           ``nn.Embedding`` (takes a tensor of int64 token ids)
+``LayerNorm``           ``nn.LayerNorm`` (same ``eps``, ``elementwise_affine``, ``bias``)
+``RMSNorm``             ``nn.RMSNorm`` (``eps=None`` is float64's machine epsilon in both)
+``CausalSelfAttention`` a module around ``nn.MultiheadAttention(batch_first=True)`` that
+                        applies the causal mask; shapes ``(batch, positions, dim)``
+======================= ================================================================
 
 Torch works on batches: an input ``[x1, x2]`` becomes a tensor of shape ``(1, 2)`` and a
 one-output MLP gives shape ``(batch, 1)`` where ours gives a single Value. PyTorch is
@@ -31,11 +37,16 @@ from autograd_lite.nn import (
     MLP,
     RNN,
     BatchNorm1d,
+    CausalSelfAttention,
     Dropout,
+    Embedding,
     Layer,
+    LayerNorm,
+    Linear,
     Module,
     Neuron,
     Residual,
+    RMSNorm,
     RNNCell,
     Sequential,
 )
@@ -96,7 +107,22 @@ def _wrappers(torch: ModuleType) -> SimpleNamespace:
             output, _ = self.rnn(x, h0)
             return self.readout(output[:, -1, :])
 
-    return SimpleNamespace(Residual=ResidualModule, RNNWithReadout=RNNWithReadout)
+    class CausalAttention(torch.nn.Module):
+        """``nn.MultiheadAttention`` over one sequence, each position seeing itself and before."""
+
+        def __init__(self, attention: Any) -> None:
+            super().__init__()
+            self.attention = attention
+
+        def forward(self, x: Any) -> Any:
+            n = x.shape[-2]
+            future = torch.triu(torch.ones(n, n, dtype=torch.bool, device=x.device), diagonal=1)
+            output, _ = self.attention(x, x, x, attn_mask=future, need_weights=False)
+            return output
+
+    return SimpleNamespace(
+        Residual=ResidualModule, RNNWithReadout=RNNWithReadout, CausalAttention=CausalAttention
+    )
 
 
 def _convert(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> Any:
@@ -135,7 +161,14 @@ def _convert(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> An
             return rnn
         (readout,) = _linear_parts(module.readout.neurons, torch)
         return wrappers.RNNWithReadout(rnn, readout)
-    supported = "MLP, Layer, Neuron, Sequential, Dropout, BatchNorm1d, Residual, RNNCell, RNN"
+    converted = _convert_transformer_part(module, torch, wrappers)
+    if converted is not None:
+        return converted
+    supported = (
+        "MLP, Layer, Neuron, Sequential, Dropout, BatchNorm1d, Residual, RNNCell, RNN, "
+        "Linear, "
+        "Embedding, LayerNorm, RMSNorm, CausalSelfAttention"
+    )
     raise TypeError(f"to_torch() cannot convert {type(module).__name__}; it supports {supported}")
 
 
@@ -155,6 +188,71 @@ def _batchnorm(module: BatchNorm1d, torch: ModuleType) -> Any:
     norm.running_var.copy_(_tensor(torch, module.running_var))
     norm.num_batches_tracked.fill_(module.num_batches_tracked)
     return norm
+
+
+def _convert_transformer_part(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> Any:
+    """The torch twin of a block from :mod:`autograd_lite.nn.transformer`, or None."""
+    nn = torch.nn
+    if isinstance(module, Linear):
+        linear = _torch_linear(module, torch)
+        return nn.Sequential(linear, nn.ReLU()) if module.activation == "relu" else linear
+    if isinstance(module, Embedding):
+        embedding = nn.Embedding(module.num_embeddings, module.dim, dtype=torch.float64)
+        embedding.weight.copy_(_tensor(torch, _data(module.weight)))
+        return embedding
+    if isinstance(module, (LayerNorm, RMSNorm)):
+        if isinstance(module, LayerNorm):
+            norm = nn.LayerNorm(
+                module.dim,
+                eps=module.eps,
+                elementwise_affine=module.elementwise_affine,
+                bias=module.bias is not None,
+                dtype=torch.float64,
+            )
+        else:
+            norm = nn.RMSNorm(
+                module.dim,
+                eps=module.eps,
+                elementwise_affine=module.elementwise_affine,
+                dtype=torch.float64,
+            )
+        if module.weight is not None:
+            norm.weight.copy_(_tensor(torch, _data(module.weight)))
+        if getattr(module, "bias", None) is not None:
+            norm.bias.copy_(_tensor(torch, _data(module.bias)))
+        return norm
+    if isinstance(module, CausalSelfAttention):
+        has_bias = module.query.bias is not None
+        attention = nn.MultiheadAttention(
+            module.dim, module.n_head, bias=has_bias, batch_first=True, dtype=torch.float64
+        )
+        projections = (module.query, module.key, module.value)
+        attention.in_proj_weight.copy_(
+            _tensor(torch, [row for p in projections for row in _data(p.weight)])
+        )
+        attention.out_proj.weight.copy_(_tensor(torch, _data(module.out.weight)))
+        if has_bias:
+            attention.in_proj_bias.copy_(
+                _tensor(torch, [v for p in projections for v in _data(p.bias)])
+            )
+            attention.out_proj.bias.copy_(_tensor(torch, _data(module.out.bias)))
+        return wrappers.CausalAttention(attention)
+    return None
+
+
+def _torch_linear(module: Linear, torch: ModuleType) -> Any:
+    linear = torch.nn.Linear(
+        module.nin, module.nout, bias=module.bias is not None, dtype=torch.float64
+    )
+    linear.weight.copy_(_tensor(torch, _data(module.weight)))
+    if module.bias is not None:
+        linear.bias.copy_(_tensor(torch, _data(module.bias)))
+    return linear
+
+
+def _data(values: Any) -> Any:
+    """Nested lists of Values as nested lists of floats."""
+    return [_data(v) for v in values] if isinstance(values, list) else values.data
 
 
 def _linear_parts(neurons: Sequence[Neuron], torch: ModuleType) -> list[Any]:

@@ -13,11 +13,16 @@ from autograd_lite.interop import to_torch
 from autograd_lite.nn import (
     MLP,
     RNN,
+    CausalSelfAttention,
     Dropout,
+    Embedding,
     Layer,
+    LayerNorm,
+    Linear,
     Module,
     Neuron,
     Residual,
+    RMSNorm,
     RNNCell,
     Sequential,
 )
@@ -169,3 +174,59 @@ def test_missing_torch_gives_an_install_hint(monkeypatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_torch)
     with pytest.raises(ImportError, match="pip install torch"):
         to_torch(MLP(1, [1], seed=0))
+
+
+# --------------------------------------------------------------------------------------
+# Transformer blocks
+# --------------------------------------------------------------------------------------
+
+
+def _randomised(module: Module, seed: int) -> Module:
+    """``module`` with every parameter moved off its initial value (norm scales start at 1)."""
+    rng = random.Random(seed)
+    for p in module.parameters():
+        p.data += rng.gauss(0.0, 0.5)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("make", "expected_type"),
+    [
+        (lambda: Linear(3, 4, seed=0), "Linear"),
+        (lambda: Linear(3, 4, False, "relu", seed=1), "Sequential"),
+        (lambda: LayerNorm(3, 1e-3), "LayerNorm"),
+        (lambda: LayerNorm(3, bias=False), "LayerNorm"),
+        (lambda: LayerNorm(3, elementwise_affine=False), "LayerNorm"),
+        (lambda: RMSNorm(3), "RMSNorm"),
+        (lambda: RMSNorm(3, 1e-6, elementwise_affine=False), "RMSNorm"),
+    ],
+)
+def test_linear_and_norms_convert_to_their_torch_modules(make, expected_type) -> None:
+    """Linear, LayerNorm and RMSNorm become torch.nn modules computing our outputs (1e-12)."""
+    module = _randomised(make(), 0)
+    converted = to_torch(module)
+    assert type(converted).__name__ == expected_type
+    x = [0.7, -1.3, 2.2]
+    expected = torch_floats(converted(torch.tensor([x], dtype=torch.float64)))
+    assert_all_close([getattr(v, "data", v) for v in module(x)], expected)
+
+
+def test_embedding_converts_to_torch_embedding() -> None:
+    """to_torch(Embedding) is an nn.Embedding with the same rows."""
+    table = Embedding(6, 3, seed=0)
+    converted = to_torch(table)
+    assert isinstance(converted, torch.nn.Embedding)
+    rows = converted(torch.tensor([5, 0, 5]))
+    assert_all_close([v.data for row in table([5, 0, 5]) for v in row], torch_floats(rows))
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_causal_self_attention_converts_to_masked_multihead_attention(bias: bool) -> None:
+    """CausalSelfAttention becomes nn.MultiheadAttention with a causal mask, same outputs."""
+    attention = _randomised(CausalSelfAttention(4, 2, bias=bias, seed=0), 1)
+    converted = to_torch(attention)
+    assert isinstance(converted.attention, torch.nn.MultiheadAttention)
+    rng = random.Random(2)
+    xs = [[rng.uniform(-1, 1) for _ in range(4)] for _ in range(5)]
+    expected = torch_floats(converted(torch.tensor([xs], dtype=torch.float64)))
+    assert_all_close([v.data for y in attention(xs) for v in y], expected)

@@ -7,6 +7,9 @@ micrograd code runs with only its import changed::
     score = model([1.0, -2.0])               # one output → a single Value
     model.zero_grad()
 
+The transformer blocks (`Embedding`, `LayerNorm`, `RMSNorm`, `CausalSelfAttention`, `GPT`)
+are in :mod:`autograd_lite.nn.transformer`.
+
 Everything here imports only the standard library and the engine.
 """
 
@@ -21,17 +24,37 @@ from autograd_lite.nn.module import (
     registered_modules,
 )
 from autograd_lite.nn.rnn import NONLINEARITIES, RNN, RNNCell
+from autograd_lite.nn.transformer import (
+    GPT,
+    NORMS,
+    Block,
+    CausalSelfAttention,
+    Embedding,
+    KVCache,
+    LayerNorm,
+    Linear,
+    RMSNorm,
+)
 
 __all__ = [
     "ACTIVATIONS",
+    "GPT",
     "MLP",
     "NONLINEARITIES",
+    "NORMS",
     "RNN",
     "BatchNorm1d",
+    "Block",
+    "CausalSelfAttention",
     "Dropout",
+    "Embedding",
+    "KVCache",
     "Layer",
+    "LayerNorm",
+    "Linear",
     "Module",
     "Neuron",
+    "RMSNorm",
     "RNNCell",
     "Residual",
     "Sequential",
