@@ -45,9 +45,12 @@ def fake_cpu_wheel(folder: Path, version: str) -> Path:
     path = folder / f"torch-{version}+cpu-py3-none-any.whl"
     info = f"torch-{version}+cpu.dist-info"
     with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: torch\nVersion: {version}+cpu\n")
         wheel.writestr(
-            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: torch\nVersion: {version}+cpu\n"
+        )
+        wheel.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         )
         wheel.writestr(f"{info}/RECORD", "")
     return path
@@ -123,7 +126,9 @@ def test_an_installed_cpu_torch_skips_every_probe():
     torch = pytest.importorskip("torch")
     if torch.__version__.split("+")[0] != "2.13.0" or torch.version.cuda is not None:
         pytest.skip(f"this machine has torch {torch.__version__}, not 2.13.0 CPU")
-    script = "url_reachable() { echo probed; }; torch_cpu_wheel_local() { echo probed; }; torch_source"
+    script = (
+        "url_reachable() { echo probed; }; torch_cpu_wheel_local() { echo probed; }; torch_source"
+    )
     assert run_setup_function(script).stdout.strip() == "installed"
 
 
