@@ -362,6 +362,15 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def _check_output_directory(out: Path) -> None:
     """Create ``out`` and prove it is writable, before any time is spent training."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "it is" if folder == out else f"{str(folder)!r} is"
+                raise CommandError(
+                    f"cannot write to --out {str(out)!r}: {what} a file, not a folder; "
+                    "give a folder for the model and pictures"
+                )
+            break
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -438,7 +447,7 @@ class Scorer:
 
 
 def _scores_text(loss: float, accuracy: float | None) -> str:
-    text = f"{loss:.4f}"
+    text = f"{loss:.4f}" if abs(loss) < 1e4 else f"{loss:.4g}"
     return text if accuracy is None else f"{text}  accuracy {100 * accuracy:.1f}%"
 
 
@@ -494,7 +503,9 @@ class Monitor:
             self.bar.close()
 
 
-def _divergence_warning(monitor: Monitor, history: Any, loss: str, lr: float) -> str:
+def _divergence_warning(
+    monitor: Monitor, history: Any, loss: str, lr: float, optimizer: str
+) -> str:
     last = history.records[-1]
     name = LOSS_NAMES[loss]
     if not math.isfinite(last["train_loss"]):
@@ -507,9 +518,11 @@ def _divergence_warning(monitor: Monitor, history: Any, loss: str, lr: float) ->
             f"the training {name} grew from {monitor.start:.4g} before training to "
             f"{last['train_loss']:.4g} after epoch {last['epoch']}"
         )
+    default = DEFAULT_LR[optimizer]
+    smaller = f"{default:g} ({optimizer}'s default)" if lr > default else f"{lr / 10:g}"
     return (
         f"warning: training diverged: {what}. The learning rate is probably too large: "
-        f"try a smaller --lr than {lr:g}, such as {lr / 10:g}"
+        f"try a smaller --lr than {lr:g}, such as {smaller}"
     )
 
 
@@ -593,7 +606,7 @@ def execute(settings: Settings) -> dict[str, Any]:
     for part in ("train", "test"):
         print(f"  {part:<5}  loss {_scores_text(last[f'{part}_loss'], last[f'{part}_accuracy'])}")
     if monitor.diverged_at is not None:
-        print(_divergence_warning(monitor, history, loss, lr), file=sys.stderr)
+        print(_divergence_warning(monitor, history, loss, lr, settings.optimizer), file=sys.stderr)
 
     try:
         written = _write_outputs(settings, model, history, X, y, X_train[0])
