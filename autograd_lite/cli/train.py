@@ -56,6 +56,11 @@ DATASETS: dict[str, Dataset] = {
     "house": Dataset(_TOY, 200, planar=False, kind="regression"),
 }
 DIGITS_SIZE = 1797
+# Bounds that keep a mistyped number from exhausting memory before training starts: a
+# scalar engine trains on thousands of samples and networks of thousands of weights.
+MAX_SAMPLES = 100_000
+MAX_LAYER_SIZE = 4096
+MAX_CLASSES = 100
 # Data sets drawn in the plane, which get a decision-boundary plot.
 PLANAR = tuple(name for name, dataset in DATASETS.items() if dataset.planar)
 # The loss each kind of output trains with, by fit()'s name, and how people call it.
@@ -272,6 +277,21 @@ def check_options_apply(args: argparse.Namespace) -> None:
                 f"--{option} does not apply to --dataset {args.dataset}; it applies to "
                 + ", ".join(takers)
             )
+    if args.samples is not None and args.samples < 2:
+        raise CommandError(
+            f"--samples must be at least 2 (one to train on, one to test), got {args.samples}"
+        )
+    if args.samples is not None and args.samples > MAX_SAMPLES:
+        raise CommandError(f"--samples must be at most {MAX_SAMPLES}, got {args.samples}")
+    if args.classes is not None and not 2 <= args.classes <= MAX_CLASSES:
+        raise CommandError(f"--classes must be from 2 to {MAX_CLASSES}, got {args.classes}")
+    if args.classes is not None and args.classes > (args.samples or 200):
+        raise CommandError(
+            f"--classes {args.classes} needs at least as many samples; --samples is "
+            f"{args.samples or 200}"
+        )
+    if max(args.hidden) > MAX_LAYER_SIZE:
+        raise CommandError(f"--hidden layers may have at most {MAX_LAYER_SIZE} neurons each")
     if args.dataset == "digits" and args.samples is not None and args.samples > DIGITS_SIZE:
         raise CommandError(
             f"--samples {args.samples} is more than digits has: at most {DIGITS_SIZE}"
@@ -534,10 +554,13 @@ def execute(settings: Settings) -> dict[str, Any]:
     from autograd_lite.training import fit
 
     _check_output_directory(settings.out)
-    X, y = load_dataset(settings)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=settings.test_size, seed=settings.seed
-    )
+    try:
+        X, y = load_dataset(settings)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=settings.test_size, seed=settings.seed
+        )
+    except ValueError as error:  # what the checks above do not foresee, in one line
+        raise CommandError(f"cannot make the data set: {error}") from None
     n_outputs = _outputs_for(settings)
     init = settings.init
     if init == "auto":
