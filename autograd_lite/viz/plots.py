@@ -245,7 +245,7 @@ def plot_loss_curve(
         handles=handles,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.16),
-        ncol=len(handles),
+        ncol=min(len(handles), 2),  # two columns fit half a notebook figure's width too
         fontsize="small",
         frameon=False,
     )
@@ -254,9 +254,9 @@ def plot_loss_curve(
     if at_end:
         when = "train and test scored at the end of each epoch"
     elif _present(_series(records, "test_loss")):
-        when = "train: mean over each epoch's batches; test: at the end of each epoch"
+        when = "train: mean during each epoch; test: at its end"
     else:
-        when = "mean over each epoch's batches"
+        when = "mean during each epoch"
     ax.set_title(f"{title}\n{when}", fontsize="medium")
     return _finish(figure, path)
 
