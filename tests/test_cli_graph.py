@@ -203,7 +203,7 @@ def test_a_value_for_a_constant_is_refused(capsys):
 
 
 def test_without_out_it_says_what_to_pass(capsys):
-    """Without --out the last line says how to get a drawing."""
+    """Without --out the last line says how to get a drawing; the graph is shown as text."""
     assert main(["graph", "x * 2", "--x", "1"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == "to draw the graph, add --out graph.svg (or .png, .pdf, .dot)"
@@ -287,3 +287,42 @@ def test_the_largest_allowed_picture_is_drawn_quickly(tmp_path, capsys):
     assert main(["graph", product, "--x", "1", "--out", str(tmp_path / "g.svg")]) == 0
     assert time.perf_counter() - started < cli_graph.DOT_SECONDS
     assert "</svg>" in (tmp_path / "g.svg").read_text()
+
+
+def test_without_out_the_graph_is_shown_as_text_with_sympys_numbers(capsys):
+    """One line per node, `name = op(arguments) = value, grad g`, with sympy's numbers."""
+    assert main(["graph", "tanh(x*w + b)*2", "--x", "2", "--w", "-3", "--b", "0.5"]) == 0
+    out = capsys.readouterr().out
+    lines = out.split("the graph, inputs first:\n")[1].splitlines()
+    x, w, b = sp.symbols("x w b")
+    at = {x: 2, w: -3, b: sp.Rational(1, 2)}
+    product = x * w
+    inner = product + b
+    expected = [
+        ("x", None, 2, sp.diff(2 * sp.tanh(inner), x)),
+        ("w", None, -3, sp.diff(2 * sp.tanh(inner), w)),
+        ("v2", "mul(x, w)", product, 2 * (1 - sp.tanh(inner) ** 2)),
+        ("b", None, sp.Rational(1, 2), 2 * (1 - sp.tanh(inner) ** 2)),
+        ("v4", "add(v2, b)", inner, 2 * (1 - sp.tanh(inner) ** 2)),
+        ("v5", "tanh(v4)", sp.tanh(inner), 2),
+        ("out", "mul(v5, 2)", 2 * sp.tanh(inner), 1),
+    ]
+    assert len(lines) == len(expected) + 1  # and the hint
+    for line, (name, operation, value, grad) in zip(lines, expected):
+        match = re.fullmatch(r"  (\w+) = (?:(.+\)) = )?(\S+), grad (\S+)", line)
+        assert match is not None, line
+        assert match.group(1) == name and match.group(2) == operation
+        assert float(match.group(3)) == pytest.approx(float(sp.sympify(value).subs(at)), rel=1e-5)
+        assert float(match.group(4)) == pytest.approx(float(sp.sympify(grad).subs(at)), rel=1e-5)
+
+
+def test_the_text_view_of_a_long_graph_is_summarised(capsys):
+    """Beyond TEXT_LINES lines the rest is counted in one line."""
+    terms = [f"x{i}" for i in range(40)]
+    argv = ["graph", "+".join(terms)] + [word for t in terms for word in (f"--{t}", "1")]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.split("the graph, inputs first:\n")[1].splitlines()
+    assert len(lines) == cli_graph.TEXT_LINES + 1
+    assert (
+        lines[-2] == f"  ... {40 + 39 - cli_graph.TEXT_LINES + 1} more lines"
+    )  # 40 inputs, 39 sums

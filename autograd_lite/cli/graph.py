@@ -43,6 +43,8 @@ MAX_SHARED_USES = 48
 MAX_DRAWN_NODES = 1000
 # Beyond the bounds above nothing should come near this; it stops what they miss.
 DOT_SECONDS = 10.0
+# Lines of the text view printed without --out; a longer graph is summarised.
+TEXT_LINES = 30
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -198,11 +200,44 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("the expression has no variables, so there are no gradients")
     if path is None:
+        print("the graph, inputs first:")
+        for line in graph_lines(result):
+            print(f"  {line}")
         print("to draw the graph, add --out graph.svg (or .png, .pdf, .dot)")
         return 0
     _draw(result, path, rankdir)
     print(f"wrote {out}")
     return 0
+
+
+def graph_lines(result: Value, limit: int = TEXT_LINES) -> list[str]:
+    """The graph as text, one line per variable and operation, in the order computed.
+
+    ``v3 = mul(x, w) = -6, grad 1.002``: constants appear by their value inside the
+    operations that use them. Beyond ``limit`` lines the rest is summarised in one.
+    """
+    from autograd_lite import topological_order
+
+    names: dict[Value, str] = {}
+    lines = []
+    for node in topological_order(result):
+        if not node.parents and not node.requires_grad:
+            names[node] = node.label or f"{node.data:.6g}"
+            continue
+        name = node.label or f"v{len(lines)}"
+        names[node] = name
+        if node.parents:
+            arguments = ", ".join(names[parent] for parent in node.parents)
+            text = f"{name} = {node.op}({arguments}) = {node.data:.6g}"
+        else:
+            text = f"{name} = {node.data:.6g}"
+        grad = node.grad.data if isinstance(node.grad, Value) else node.grad
+        lines.append(f"{text}, grad {grad:.6g}" if node.requires_grad else text)
+    if not lines:
+        lines = [f"{result.label} = {result.data:.6g} (a constant)"]
+    if len(lines) > limit:
+        lines = [*lines[: limit - 1], f"... {len(lines) - limit + 1} more lines"]
+    return lines
 
 
 def _size(result: Value) -> tuple[int, int, str | None]:
