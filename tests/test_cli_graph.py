@@ -248,6 +248,7 @@ def test_a_graph_too_big_to_lay_out_is_refused_in_one_line(tmp_path, capsys):
     assert captured.out == ""
     (line,) = captured.err.splitlines()
     assert "100 uses of values used more than once (x is used 100 times)" in line
+    assert f"pictures are drawn for at most {cli_graph.MAX_SHARED_USES} such uses" in line
     assert not (tmp_path / "g.svg").exists()
     assert main(["graph", product, "--x", "1.01", "--out", str(tmp_path / "g.dot")]) == 0
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
@@ -281,11 +282,9 @@ def test_the_dot_program_runs_under_a_time_limit(tmp_path, capsys, monkeypatch):
 
 @needs_dot
 def test_the_largest_allowed_picture_is_drawn_quickly(tmp_path, capsys):
-    """MAX_SHARED_USES uses of one value still draw, well within the time limit."""
+    """MAX_SHARED_USES uses of one value still draw within the time limit, even under load."""
     product = "*".join(["x"] * cli_graph.MAX_SHARED_USES)
-    started = time.perf_counter()
     assert main(["graph", product, "--x", "1", "--out", str(tmp_path / "g.svg")]) == 0
-    assert time.perf_counter() - started < cli_graph.DOT_SECONDS
     assert "</svg>" in (tmp_path / "g.svg").read_text()
 
 

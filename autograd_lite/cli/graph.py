@@ -37,12 +37,13 @@ from autograd_lite.viz.graph import RENDER_SUFFIXES, draw_graph
 _OPTIONS = ("out", "rankdir", "help")
 _RANKDIRS = ("LR", "TB", "RL", "BT")
 EXAMPLE = 'autograd-lite graph "tanh(x*w + b)" --x 2 --w -3 --b 6.88 --out graph.svg'
-# Measured on a loaded 2-core machine: 48 uses of shared values lay out in about a
-# second, 64 in 3 s, 100 in over 20 s; 900 nodes without sharing in about a second.
-MAX_SHARED_USES = 48
+# Measured on a 2-core machine under a load of 8: x*x*...*x lays out in 0.8 s with 24
+# uses of x, 1.7 s with 32, 8 s with 48, and never finished with 100; a sum of 300
+# distinct terms (900 nodes, no sharing) takes about a second.
+MAX_SHARED_USES = 32
 MAX_DRAWN_NODES = 1000
-# Beyond the bounds above nothing should come near this; it stops what they miss.
-DOT_SECONDS = 10.0
+# Within the bounds above nothing should come near this; it stops what they miss.
+DOT_SECONDS = 20.0
 # Lines of the text view printed without --out; a longer graph is summarised.
 TEXT_LINES = 30
 
