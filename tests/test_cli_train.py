@@ -408,3 +408,16 @@ def test_version_is_the_package_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out == f"autograd-lite {autograd_lite.__version__}\n"
+
+
+def test_with_l2_the_summary_says_the_loss_excludes_the_penalty(tmp_path, capsys):
+    """--l2: the header says the L2 term is left out, and the printed loss is the data loss."""
+    out = tmp_path / "run"
+    assert main(["train", *FAST, "--l2", "0.1", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "binary cross-entropy (without the L2 term) and accuracy" in stdout
+    model = serialization.load(out / "model.json")
+    X, y = data.make_moons(24, seed=0)
+    X_train, _, y_train, _ = data.train_test_split(X, y, test_size=0.25, seed=0)
+    data_loss = evaluate(model, X_train, y_train, loss="bce")["loss"]
+    assert _scores(stdout)["train"][0] == pytest.approx(data_loss, abs=5e-5)
