@@ -44,6 +44,8 @@ class Dataset:
     kind: str  # "classes" (accuracy reported) or "regression"
 
 
+# Options that only some data sets take; each row of DATASETS lists those it takes.
+DATA_OPTIONS = ("samples", "noise", "classes")
 _TOY = frozenset({"samples", "noise"})
 # One row per data set; a new data set (or model) slots in here and in load_dataset().
 DATASETS: dict[str, Dataset] = {
@@ -270,7 +272,7 @@ def register(subparsers: Any) -> None:
 def check_options_apply(args: argparse.Namespace) -> None:
     """Refuse data options the chosen data set does not take, naming those that do."""
     dataset = DATASETS[args.dataset]
-    for option in ("samples", "noise", "classes"):
+    for option in DATA_OPTIONS:
         if getattr(args, option, None) is not None and option not in dataset.options:
             takers = [name for name, d in DATASETS.items() if option in d.options]
             raise CommandError(
@@ -285,10 +287,10 @@ def check_options_apply(args: argparse.Namespace) -> None:
         raise CommandError(f"--samples must be at most {MAX_SAMPLES}, got {args.samples}")
     if args.classes is not None and not 2 <= args.classes <= MAX_CLASSES:
         raise CommandError(f"--classes must be from 2 to {MAX_CLASSES}, got {args.classes}")
-    if args.classes is not None and args.classes > (args.samples or 200):
+    samples = args.samples or dataset.default_samples
+    if args.classes is not None and samples is not None and args.classes > samples:
         raise CommandError(
-            f"--classes {args.classes} needs at least as many samples; --samples is "
-            f"{args.samples or 200}"
+            f"--classes {args.classes} needs at least as many samples; --samples is {samples}"
         )
     if max(args.hidden) > MAX_LAYER_SIZE:
         raise CommandError(f"--hidden layers may have at most {MAX_LAYER_SIZE} neurons each")
