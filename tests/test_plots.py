@@ -155,6 +155,52 @@ def test_loss_curve_draws_into_a_given_axes():
     assert len(ax.get_lines()) == 2
 
 
+def test_loss_curve_prefers_end_of_epoch_scores_and_names_the_loss():
+    """Records with train_loss plot it (not the running loss); loss_name labels axis and title."""
+    records = _records()
+    for record in records:
+        record["train_loss"] = record["loss"] / 2
+        record["train_accuracy"] = record["accuracy"] + 0.01
+    figure = plot_loss_curve(records, loss_name="binary cross-entropy")
+    main, twin = figure.axes
+    lines = _labelled_lines(main)
+    assert list(lines["train loss"].get_ydata()) == [r["train_loss"] for r in records]
+    accuracy = _labelled_lines(twin)
+    assert list(accuracy["train accuracy"].get_ydata()) == [r["train_accuracy"] for r in records]
+    assert main.get_ylabel() == "binary cross-entropy"
+    assert main.get_title().splitlines() == [
+        "Binary cross-entropy and accuracy per epoch",
+        "train and test scored at the end of each epoch",
+    ]
+
+
+def test_loss_curve_says_when_each_curve_was_measured():
+    """fit's history: the subtitle says train is a mean during the epoch, test at its end."""
+    title = plot_loss_curve(_records()).axes[0].get_title()
+    assert title.splitlines() == [
+        "Loss and accuracy per epoch",
+        "train: mean during each epoch; test: at its end",
+    ]
+    without_test = [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}]
+    assert plot_loss_curve(without_test).axes[0].get_title().splitlines() == [
+        "Loss per epoch",
+        "mean during each epoch",
+    ]
+
+
+def _overlap(box, other) -> bool:
+    return box.x0 < other.x1 and other.x0 < box.x1 and box.y0 < other.y1 and other.y0 < box.y1
+
+
+def test_loss_curve_legend_covers_no_curve(tmp_path):
+    """Once drawn, the legend's box lies outside both axes, so it hides no line."""
+    figure = plot_loss_curve(_records(), tmp_path / "curve.png")
+    main, twin = figure.axes
+    legend = main.get_legend().get_window_extent()  # as laid out when saved
+    for ax in (main, twin):
+        assert not _overlap(legend, ax.get_window_extent())
+
+
 # --------------------------------------------------------------------------------------
 # Decision boundaries
 # --------------------------------------------------------------------------------------
@@ -357,6 +403,30 @@ def test_gradient_flow_from_a_model_is_one_bar_per_layer():
     assert heights == pytest.approx(expected, rel=1e-12)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["layers.0", "layers.1", "layers.2"]
     assert ax.get_yscale() == "log"
+
+
+def test_gradient_flow_names_the_output_layer_and_shades_the_healthy_band(tmp_path):
+    """The legend says which layer is the output; the band spans gradient_health's thresholds."""
+    from autograd_lite.diagnostics.health import HealthThresholds
+
+    records = _records()
+    figure = plot_gradient_flow(History(records), tmp_path / "flow.png")
+    ax = figure.axes[0]
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "layer (layers.1 = output)"
+    assert "healthy band" in [t.get_text() for t in legend.get_texts()]
+    (band,) = ax.collections
+    limits = HealthThresholds()
+    lows, highs = [], []
+    for path in band.get_paths():
+        ys = [y for _, y in path.vertices]
+        lows.append(min(ys))
+        highs.append(max(ys))
+    outputs = [r["grad_norms"]["layers.1"] for r in records]
+    assert min(lows) == pytest.approx(limits.vanishing_ratio * min(outputs))
+    assert max(highs) == pytest.approx(limits.exploding_grad_norm)
+    assert "healthy" in ax.get_title() and "mini-batch noise" in ax.get_title()
+    assert not _overlap(legend.get_window_extent(), ax.get_window_extent())
 
 
 def test_gradient_flow_needs_grad_norms():

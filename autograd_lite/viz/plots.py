@@ -192,32 +192,45 @@ def plot_loss_curve(
     *,
     ax: Any = None,
     log_scale: bool = False,
+    loss_name: str | None = None,
 ) -> Any:
     """Training (and test) loss per epoch; accuracy on a second y axis when recorded.
 
     ``history`` is a ``training.History``, its ``to_dict()``, or a list of per-epoch
     dicts with ``"loss"`` and optionally ``"test_loss"``, ``"accuracy"``,
-    ``"test_accuracy"``. ``log_scale=True`` puts the loss axis on a log scale.
+    ``"test_accuracy"``. Records with ``"train_loss"`` (scores at the end of each epoch,
+    as ``autograd-lite train`` writes them) plot that instead of ``"loss"`` (fit's mean
+    during the epoch), and ``"train_accuracy"`` instead of ``"accuracy"``; the subtitle
+    says which. ``loss_name`` (such as ``"binary cross-entropy"``) names the loss on the
+    axis and in the title. ``log_scale=True`` puts the loss axis on a log scale. The
+    legend sits below the axes, where it covers no curve.
     """
     records = history_records(history)
     if not records:
         raise ValueError("plot_loss_curve(): the history has no epochs")
+    if loss_name is not None and not isinstance(loss_name, str):
+        raise TypeError(f"loss_name must be a str or None, got {type(loss_name).__name__}")
     figure, ax = _axes(ax)
     epochs = _epochs(records)
+    at_end = _present(_series(records, "train_loss"))
+    train_loss, train_accuracy = (
+        ("train_loss", "train_accuracy") if at_end else ("loss", "accuracy")
+    )
     handles = []
-    for key, label, style in (("loss", "train loss", "-"), ("test_loss", "test loss", "--")):
+    for key, label, style in ((train_loss, "train loss", "-"), ("test_loss", "test loss", "--")):
         values = _series(records, key)
         if _present(values):
             handles += ax.plot(epochs, _nan_for_none(values), style, color="tab:blue", label=label)
     if not handles:
         raise ValueError("plot_loss_curve(): the history records have no 'loss'")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(loss_name or "loss")
     if log_scale:
         ax.set_yscale("log")
-    accuracy = _series(records, "accuracy")
+    accuracy = _series(records, train_accuracy)
     test_accuracy = _series(records, "test_accuracy")
-    if _present(accuracy) or _present(test_accuracy):
+    with_accuracy = _present(accuracy) or _present(test_accuracy)
+    if with_accuracy:
         twin = ax.twinx()
         for values, label, style in (
             (accuracy, "train accuracy", "-"),
@@ -229,8 +242,24 @@ def plot_loss_curve(
                 )
         twin.set_ylabel("accuracy")
         twin.set_ylim(0.0, 1.05)
-    ax.legend(handles=handles, loc="best")
-    ax.set_title("Training loss")
+    # Below the axes, in one row: inside them it would cover the curves somewhere.
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=min(len(handles), 2),  # two columns fit half a notebook figure's width too
+        fontsize="small",
+        frameon=False,
+    )
+    name = loss_name or "loss"
+    title = f"{name[0].upper()}{name[1:]}{' and accuracy' if with_accuracy else ''} per epoch"
+    if at_end:
+        when = "train and test scored at the end of each epoch"
+    elif _present(_series(records, "test_loss")):
+        when = "train: mean during each epoch; test: at its end"
+    else:
+        when = "mean during each epoch"
+    ax.set_title(f"{title}\n{when}", fontsize="medium")
     return _finish(figure, path)
 
 
@@ -563,22 +592,45 @@ def _positive_or_nan(values: list[float]) -> list[float]:
 def plot_gradient_flow(
     history_or_model: Any, path: PathLike | None = None, *, ax: Any = None
 ) -> Any:
-    """Per-layer gradient norms on a log scale.
+    """Per-layer gradient norms on a log scale, with the band ``gradient_health`` calls healthy.
 
-    Given a training history (records with ``"grad_norms"``): one line per layer over
-    the epochs. Given a model (after a backward pass): one bar per layer for the current
-    gradients. A gradient that vanishes shows as lines or bars falling off by orders of
-    magnitude toward the first layer.
+    Given a training history (records with ``"grad_norms"``, the norms of each epoch's
+    last batch): one line per layer over the epochs. Given a model (after a backward
+    pass): one bar per layer for the current gradients. The last layer is the output
+    layer, and the legend (or the axis) says so. The shaded band runs from
+    ``HealthThresholds.vanishing_ratio`` times the output layer's norm up to
+    ``HealthThresholds.exploding_grad_norm``: a layer below it is vanishing, above it
+    exploding. Wiggles inside the band are the noise of mini-batches, not a problem.
     """
+    from autograd_lite.diagnostics.health import HealthThresholds
+
+    thresholds = HealthThresholds()
     figure, ax = _axes(ax)
+    band = {"color": "tab:green", "alpha": 0.12, "linewidth": 0, "zorder": 0}
+    band_label = "healthy band"
+    band_text = (
+        f"shaded: healthy, from {thresholds.vanishing_ratio:g} × the output layer's norm "
+        f"to {thresholds.exploding_grad_norm:g}"
+    )
     if hasattr(history_or_model, "named_parameters") or hasattr(history_or_model, "parameters"):
         norms = layer_grad_norms(history_or_model)
         names = list(norms)
         heights = _positive_or_nan(list(norms.values()))
         ax.bar(range(len(names)), heights, color="tab:blue")
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-        ax.set_xlabel("layer")
-        ax.set_title("Gradient norm per layer")
+        ax.set_xlabel("layer (input side → output, the last)")
+        output = heights[-1] if heights else math.nan
+        if math.isfinite(output):
+            # A collection, not a patch: ax.patches stays one bar per layer.
+            ax.fill_between(
+                [-0.5, len(names) - 0.5],
+                thresholds.vanishing_ratio * output,
+                thresholds.exploding_grad_norm,
+                label=band_label,
+                **band,
+            )
+            ax.set_xlim(-0.5, len(names) - 0.5)
+        ax.set_title(f"Gradient norm per layer\n{band_text}", fontsize="medium")
     else:
         records = history_records(history_or_model)
         layers: list[str] = []
@@ -600,9 +652,32 @@ def plot_gradient_flow(
             values = [_number((r.get("grad_norms") or {}).get(name)) for r in records]
             colour = cmap(depth / max(len(layers) - 1, 1) * 0.9)
             ax.plot(epochs, _positive_or_nan(_nan_for_none(values)), label=name, color=colour)
+        output = _positive_or_nan(
+            _nan_for_none([_number((r.get("grad_norms") or {}).get(layers[-1])) for r in records])
+        )
+        ax.fill_between(
+            epochs,
+            [thresholds.vanishing_ratio * v for v in output],
+            [thresholds.exploding_grad_norm] * len(epochs),
+            label=band_label,
+            **band,
+        )
         ax.set_xlabel("epoch")
-        ax.legend(loc="best", fontsize="small")
-        ax.set_title("Gradient flow")
+        # Below the axes: inside, the legend would cover lines that wander anywhere.
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncol=min(len(layers) + 1, 4),
+            fontsize="small",
+            title=f"layer ({layers[-1]} = output)",
+            title_fontsize="small",
+            frameon=False,
+        )
+        ax.set_title(
+            "Gradient flow: gradient norm per layer (last batch of each epoch)\n"
+            f"{band_text}\n(ups and downs inside the band are mini-batch noise)",
+            fontsize="medium",
+        )
     ax.set_yscale("log")
     ax.set_ylabel("gradient norm (L2)")
     return _finish(figure, path)
