@@ -24,6 +24,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -286,7 +287,8 @@ def _draw(result: Value, path: Path, rankdir: str) -> None:
     output_format = RENDER_SUFFIXES[path.suffix.lower()]
     drawn = _size(result)[0]
     try:
-        digraph = draw_graph(result, rankdir=rankdir, max_nodes=max(drawn, 1))
+        # _check_drawable already bounded what dot must lay out; a wide picture is still wanted.
+        digraph = draw_graph(result, rankdir=rankdir, max_nodes=max(drawn, 1), max_size=sys.maxsize)
     except ImportError as error:
         raise CommandError(str(error)) from None
     if output_format is None:
