@@ -1102,7 +1102,7 @@ def _interior_ancestors(root: Value) -> set[Value]:
 
 def _check_backward_order(root: Value) -> None:
     """backward()'s order: each interior ancestor once, after its parents, as in a DFS."""
-    from autograd_lite.engine import _interior_order
+    from autograd_lite.engine.traversal import _interior_order
 
     order = _interior_order([root])
     assert len(order) == len(set(order))
