@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autograd_lite as ag
 from autograd_lite import (
@@ -2054,3 +2055,33 @@ def test_backward_create_graph_cycle_is_documented_and_broken_by_clearing_grads(
     finally:
         gc.enable()
         gc.collect()
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0]),
+    st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0]),
+)
+def test_inlined_operators_agree_with_the_primitive_table(a: float, b: float) -> None:
+    """Value + Value, Value * Value and Value * float (inlined) give the table's node."""
+    from autograd_lite.engine import ADD, MUL
+
+    def same(x: float, y: float) -> bool:
+        return (math.isnan(x) and math.isnan(y)) or (
+            x == y and math.copysign(1, x) == math.copysign(1, y)
+        )
+
+    for fast, prim, args in (
+        (lambda x, y: x + y, ADD, (Value(a), Value(b))),
+        (lambda x, y: x * y, MUL, (Value(a), Value(b))),
+        (lambda x, y: x * y, MUL, (Value(a), b)),
+    ):
+        node, reference = fast(*args), prim(*args)
+        assert node.op == reference.op
+        assert same(node.data, reference.data)
+        assert all(same(d, e) for d, e in zip(node.local_derivatives, reference.local_derivatives))
+        assert [p.data for p in node.parents] == [p.data for p in reference.parents] or all(
+            same(p.data, q.data) for p, q in zip(node.parents, reference.parents)
+        )
+        assert [p.requires_grad for p in node.parents] == [
+            p.requires_grad for p in reference.parents
+        ]

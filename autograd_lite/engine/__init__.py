@@ -28,6 +28,7 @@ Where things are, in reading order:
 * ``modes.py``: ``no_grad``, ``name_scope``, ``detect_anomaly`` and its checks;
 * ``floats.py``: float arithmetic with IEEE results, and input checks;
 * the fast paths, each tested equal to the reference path:
+  ``fold.py`` (a ``sum()`` of products as one node) and
   ``dense.py`` (a layer's neurons in one pass, each one node).
 
 Conventions (each pinned by a test):
@@ -91,6 +92,7 @@ from autograd_lite.engine.primitives import (  # noqa: F401  (the table, read by
     SOFTPLUS,
     SQRT,
     SUM,
+    SUM_PRODUCTS,
     TANH,
     _leaky_relu_primitive,
 )

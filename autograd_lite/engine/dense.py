@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autograd_lite.engine.floats import _as_float, _check_flag, _sigmoid
-from autograd_lite.engine.modes import _local, name_scope
+from autograd_lite.engine.modes import _busy, _local, name_scope
 from autograd_lite.engine.primitives import (
     DOT,
     DOT_RELU,
@@ -80,83 +80,86 @@ def dense(
     for weights in rows:
         if len(weights) != n:
             raise ValueError(f"dense: a row has {len(weights)} weights for {n} inputs")
-    state = _local.state
-    scope = state.fast_scope
-    try:
-        if scope is None:
-            raise AttributeError  # no_grad() or detect_anomaly(): the checked path below
-        nodes = inputs
-        try:
-            input_data = list(map(_data_of, inputs))
-        except TypeError:
-            # Plain numbers become constant nodes here, once for the whole layer, rather
-            # than once per row on the checked path (a first layer's inputs are numbers).
-            # They belong to the caller's scope, as Value(x, requires_grad=False) would.
-            # Anything else (a tensor, an array) is refused by _as_float, with a TypeError.
-            nodes = tuple([_as_constant(x, scope) for x in inputs])
-            input_data = [x.data for x in nodes]
-        inputs_need_grad = any(map(_get_requires_grad, nodes))
-    except AttributeError:
-        fused = _FUSED.get(activation) if fuse else None
-        return [
-            _dense_row(w, inputs, b, activation, nm, fused)
-            for w, b, nm in _rows(rows, bias_list, name_list)
-        ]
     fused = _FUSED.get(activation) if fuse else None
+    layer = list(_rows(rows, bias_list, name_list))
+    scope = () if not _busy else _local.state.fast_scope
+    if scope is None:  # no_grad() or detect_anomaly(): row by row through the primitive table
+        return [_dense_row(w, inputs, b, activation, nm, fused) for w, b, nm in layer]
+    return _dense_fast(layer, inputs, activation, fused, scope)
+
+
+def _dense_fast(
+    layer: list[tuple[Any, ...]],
+    inputs: tuple[Any, ...],
+    activation: Callable[[Value], Value] | None,
+    fused: Primitive | None,
+    scope: tuple[str, ...],
+) -> list[Value]:
+    """:func:`dense` while recording without checks: each row's nodes built directly."""
+    # Numbers become constant nodes once for the layer rather than once per row (a first
+    # layer's inputs are numbers), in the caller's scope, as Value(x, requires_grad=False).
+    nodes = inputs if _all_values(inputs) else tuple([_as_constant(x, scope) for x in inputs])
+    input_data = list(map(_data_of, nodes))
+    inputs_need_grad = any(map(_get_requires_grad, nodes))
+    state = _local.state
     outputs = []
-    try:
-        for weights, bias, name in _rows(rows, bias_list, name_list):
+    for weights, bias, name in layer:
+        if not _all_values(weights) or (bias is not None and type(bias) is not Value):
+            # Numbers among the weights: this row through the primitive table.
+            outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
+            continue
+        weight_data = list(map(_data_of, weights))
+        if bias is None:
+            out = sum(map(operator.mul, weight_data, input_data), 0.0)
+            parents = (*weights, *nodes)
+        else:
+            out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
+            parents = (*weights, *nodes, bias)
+        needs_grad = (
+            inputs_need_grad
+            or any(map(_get_requires_grad, weights))
+            or (bias is not None and bias.requires_grad)
+        )
+        row_scope = scope if name is None else (*scope, name)
+        if fused is DOT_RELU and out <= 0:  # a dead neuron: its local derivatives are 0
+            out = 0.0 if out < 0 else out  # RELU's value: -0.0 stays -0.0
+            outputs.append(
+                _node(out, parents, _zeros(len(parents)), fused, row_scope)
+                if needs_grad
+                else _constant(out)
+            )
+            continue
+        # DOT's local derivatives: d/dw = x, d/dx = w, d/dbias = 1.
+        local = (*input_data, *weight_data) if bias is None else (*input_data, *weight_data, 1.0)
+        if fused is not None:
+            # DOT_RELU / DOT_TANH / DOT_SIGMOID inlined: the activation of the sum,
+            # and DOT's local derivatives times the activation's slope.
+            if fused is not DOT_RELU:
+                out = math.tanh(out) if fused is DOT_TANH else _sigmoid(out)
+                slope = 1.0 - out * out if fused is DOT_TANH else out * (1.0 - out)
+                local = tuple(map(operator.mul, local, itertools.repeat(slope)))
+            outputs.append(
+                _node(out, parents, local, fused, row_scope) if needs_grad else _constant(out)
+            )
+            continue
+        node = _node(out, parents, local, DOT, row_scope) if needs_grad else _constant(out)
+        if activation is not None:
+            # The activation's node belongs to the same row: its scope too.
+            state.set_scope(row_scope)
             try:
-                weight_data = list(map(_data_of, weights))
-                if bias is None:
-                    out = sum(map(operator.mul, weight_data, input_data), 0.0)
-                    parents = (*weights, *nodes)
-                else:
-                    out = sum(map(operator.mul, weight_data, input_data), _data_of(bias) + 0.0)
-                    parents = (*weights, *nodes, bias)
-                needs_grad = (
-                    inputs_need_grad
-                    or any(map(_get_requires_grad, weights))
-                    or (bias is not None and bias.requires_grad)
-                )
-            except (AttributeError, TypeError):
-                outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
-                continue
-            row_scope = scope if name is None else (*scope, name)
-            if fused is DOT_RELU and out <= 0:  # a dead neuron: its local derivatives are 0
-                out = 0.0 if out < 0 else out  # RELU's value: -0.0 stays -0.0
-                outputs.append(
-                    _node(out, parents, _zeros(len(parents)), fused, row_scope)
-                    if needs_grad
-                    else _constant(out)
-                )
-                continue
-            # DOT's local derivatives: d/dw = x, d/dx = w, d/dbias = 1.
-            if bias is None:
-                local = (*input_data, *weight_data)
-            else:
-                local = (*input_data, *weight_data, 1.0)
-            if fused is not None:
-                # DOT_RELU / DOT_TANH / DOT_SIGMOID inlined: the activation of the sum,
-                # and DOT's local derivatives times the activation's slope.
-                if fused is not DOT_RELU:
-                    out = math.tanh(out) if fused is DOT_TANH else _sigmoid(out)
-                    slope = 1.0 - out * out if fused is DOT_TANH else out * (1.0 - out)
-                    local = tuple(map(operator.mul, local, itertools.repeat(slope)))
-                outputs.append(
-                    _node(out, parents, local, fused, row_scope) if needs_grad else _constant(out)
-                )
-                continue
-            node = _node(out, parents, local, DOT, row_scope) if needs_grad else _constant(out)
-            if activation is not None:
-                # The activation's node belongs to the same row: its scope too.
-                state.scope = state.fast_scope = row_scope
                 node = activation(node)
-                state.scope = state.fast_scope = scope
-            outputs.append(node)
-    finally:
-        state.scope = state.fast_scope = scope
+            finally:
+                state.set_scope(scope)
+        outputs.append(node)
     return outputs
+
+
+_VALUE_TYPE = frozenset({Value})
+
+
+def _all_values(items: Sequence[Any]) -> bool:
+    """Whether every item is a Value (not a number, nor a subclass), checked in C."""
+    return _VALUE_TYPE.issuperset(map(type, items))
 
 
 def _as_constant(x: Any, scope: tuple[str, ...]) -> Value:

@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _State:
     """One thread's switches: recording on or off, anomaly checks, the current name scope."""
 
-    __slots__ = ("anomaly", "fast_scope", "grad_enabled", "scope")
+    __slots__ = ("anomaly", "fast_scope", "grad_enabled", "ident", "scope")
 
     def __init__(self) -> None:
         self.grad_enabled = True
@@ -38,9 +38,25 @@ class _State:
         # The scope to give new nodes when recording needs no extra work (grad on, no
         # anomaly checks), else None: the hot paths read this one attribute.
         self.fast_scope: tuple[str, ...] | None = ()
+        self.ident = threading.get_ident()
 
     def refresh(self) -> None:
         self.fast_scope = self.scope if self.grad_enabled and not self.anomaly else None
+        if self.fast_scope == ():
+            _busy.discard(self.ident)
+        else:
+            _busy.add(self.ident)
+
+    def set_scope(self, scope: tuple[str, ...]) -> None:
+        self.scope = scope
+        self.refresh()
+
+
+# The threads whose state is not the default (grad on, no anomaly checks, no scope). While
+# it is empty, which is always in code that never changes a mode, the hot paths know the
+# state without a thread-local read (several times the cost of a global read):
+#     scope = () if not _busy else _local.state.fast_scope
+_busy: set[int] = set()
 
 
 class _PerThread(threading.local):
@@ -124,15 +140,10 @@ class name_scope:
     def __enter__(self) -> None:
         state = _local.state
         self.saved = saved = state.scope
-        state.scope = scope = (*saved, self.name)
-        if state.fast_scope is not None:
-            state.fast_scope = scope
+        state.set_scope((*saved, self.name))
 
     def __exit__(self, *exc_info: object) -> None:
-        state = _local.state
-        state.scope = self.saved
-        if state.fast_scope is not None:
-            state.fast_scope = self.saved
+        _local.state.set_scope(self.saved)
 
 
 class AnomalyError(FloatingPointError):

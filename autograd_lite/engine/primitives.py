@@ -30,7 +30,7 @@ from autograd_lite.engine.floats import (
     _softplus,
     _sqrt,
 )
-from autograd_lite.engine.modes import _check_forward, _local
+from autograd_lite.engine.modes import _busy, _check_forward, _local
 from autograd_lite.engine.value import (
     Value,
     _check_operand,
@@ -181,7 +181,7 @@ def _record(
     needs_grad: bool,
 ) -> Value:
     """The node for ``out``: in the graph if some input takes gradients and grad is on."""
-    scope = _local.state.fast_scope
+    scope = () if not _busy else _local.state.fast_scope
     if scope is not None and needs_grad:
         local = (
             prim.local_derivatives(datas, out) if prim.validate else prim.derivative(*datas, out)
@@ -212,7 +212,7 @@ def _unary(prim: Primitive, x: Value) -> Value:
     """``_apply`` for one Value argument (the methods ``x.relu()``, ``-x`` ...), unrolled."""
     data = x.data
     out = prim.forward(data)
-    scope = _local.state.fast_scope
+    scope = () if not _busy else _local.state.fast_scope
     if scope is not None and x.requires_grad:
         return _node(out, (x,), prim.derivative(data, out), prim, scope)
     return _record_slow(prim, out, (x,), (data,), x.requires_grad)
@@ -240,7 +240,7 @@ def _binary(prim: Primitive, a: Any, b: Any) -> Any:
             b = None
     out = prim.forward(da, db)
     needs_grad = (a is not None and a.requires_grad) or (b is not None and b.requires_grad)
-    scope = _local.state.fast_scope
+    scope = () if not _busy else _local.state.fast_scope
     if scope is not None and needs_grad:
         return _node(
             out,
@@ -376,6 +376,29 @@ DOT = Primitive(
     _dot_rule,
     symbol="·",
     validate=False,
+)
+
+
+def _sum_products_forward(*args: float) -> float:
+    """a0*b0 + a1*b1 + ... for args = (a0, b0, a1, b1, ...), added left to right."""
+    if len(args) < 2 or len(args) % 2:
+        raise ValueError(f"sum_products takes pairs of inputs, got {len(args)} inputs")
+    total = args[0] * args[1]
+    for i in range(2, len(args), 2):
+        total = total + args[i] * args[i + 1]
+    return total
+
+
+def _sum_products_rule(*args: Any) -> tuple[Any, ...]:
+    inputs = args[:-1]
+    local = list(inputs)
+    local[0::2] = inputs[1::2]
+    local[1::2] = inputs[0::2]
+    return tuple(local)
+
+
+SUM_PRODUCTS = Primitive(
+    "sum_products", _sum_products_forward, _sum_products_rule, symbol="Σ×", validate=False
 )
 
 

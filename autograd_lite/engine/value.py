@@ -11,7 +11,7 @@ import numbers
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from autograd_lite.engine.modes import _checked_backward_step, _local
+from autograd_lite.engine.modes import _busy, _checked_backward_step, _local
 
 if TYPE_CHECKING:
     from autograd_lite.engine.primitives import Primitive
@@ -30,21 +30,10 @@ class Value:
     micrograd, which builds nodes by hand and assigns ``_backward``, runs unchanged.
     """
 
-    __slots__ = (
-        "_fn",
-        "_local",
-        "_meta",
-        "_prev",
-        "_scope",
-        "data",
-        "grad",
-        "label",
-        "requires_grad",
-    )
+    __slots__ = ("_fn", "_info", "_local", "_prev", "data", "grad", "requires_grad")
 
     data: float
     grad: Any
-    label: str
     requires_grad: bool
 
     def backward(self, gradient: float | None = None, *, create_graph: bool = False) -> None:
@@ -124,20 +113,39 @@ class Value:
         self._fn = None
         if not isinstance(label, str):
             raise TypeError(f"Value(): label must be a str, got {type(label).__name__}")
-        self.label = label
         self.requires_grad = _check_flag(requires_grad, "requires_grad", "Value()")
-        self._meta: dict[str, Any] | None = None
-        self._scope = _local.state.scope
+        # The scope alone, shared by every node made in it; an _Info once a node has a
+        # label or other details (see _Info).
+        self._info: tuple[str, ...] | _Info = _local.state.scope
+        if label:
+            self.label = label
         if _op:
             self._set_meta("op", str(_op))
 
+    def _details(self) -> _Info:
+        info = self._info
+        if type(info) is not _Info:
+            self._info = info = _Info(info)
+        return info
+
     def _set_meta(self, key: str, value: Any) -> None:
-        if self._meta is None:
-            self._meta = {}
-        self._meta[key] = value
+        self._details().meta[key] = value
 
     def _get_meta(self, key: str) -> Any:
-        return None if self._meta is None else self._meta.get(key)
+        info = self._info
+        return info.meta.get(key) if type(info) is _Info else None
+
+    @property
+    def label(self) -> str:
+        """A name for drawings and messages ('' if none)."""
+        info = self._info
+        return info.label if type(info) is _Info else ""
+
+    @label.setter
+    def label(self, label: str) -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
+        self._details().label = label
 
     @property
     def _op(self) -> str:
@@ -156,12 +164,12 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The inputs of the operation that made this node, in argument order."""
-        return self._prev
+        return tuple(self._prev)
 
     @property
     def local_derivatives(self) -> tuple[Any, ...] | None:
         """d(self)/d(parent) for each parent, as computed at forward time (None for leaves)."""
-        return self._local
+        return None if self._local is None else tuple(self._local)
 
     @property
     def primitive(self) -> Primitive | None:
@@ -176,7 +184,8 @@ class Value:
     @property
     def scope(self) -> tuple[str, ...]:
         """The ``name_scope`` path the node was created in (``()`` if none)."""
-        return self._scope
+        info = self._info
+        return info.scope if type(info) is _Info else info
 
     @property
     def created_at(self) -> tuple[str, int, str] | None:
@@ -236,7 +245,7 @@ class Value:
     def relu(self) -> Value:
         """max(self, 0); the derivative at 0 is 0."""
         data = self.data
-        scope = _local.state.fast_scope
+        scope = () if not _busy else _local.state.fast_scope
         if scope is not None and self.requires_grad:  # RELU inlined, as in __add__
             if data <= 0:
                 return _node(0.0 if data < 0 else data, (self,), _ZERO, RELU, scope)
@@ -268,20 +277,55 @@ class Value:
         # (one Python call instead of four; see benchmarks/bench_engine.py). The table
         # entries stay the definition: tests check that both paths agree.
         if type(other) is Value:
-            scope = _local.state.fast_scope
+            scope = () if not _busy else _local.state.fast_scope
+            if self._fn is SUM_PRODUCTS and self._info is scope and _refs(self) <= _TEMPORARY:
+                # The next term of a sum(), added in place (fold.py says why and when).
+                if other._fn is MUL and other._info is scope and _refs(other) <= _TEMPORARY:
+                    self._prev += other._prev  # a temporary product: its two factors
+                    self._local += other._local
+                else:
+                    self._prev += (other, _ONE_NODE)
+                    self._local += (1.0, other.data)
+                self.data += other.data
+                return self
             if scope is not None and (self.requires_grad or other.requires_grad):
                 return _node(self.data + other.data, (self, other), _ONE_ONE, ADD, scope)
         return _binary(ADD, self, other)
 
     def __radd__(self, other: Any) -> Value:
+        if (type(other) is int or type(other) is float) and other == 0 and self._fn is not None:
+            scope = () if not _busy else _local.state.fast_scope
+            if self._info is scope and _refs(self) <= _TEMPORARY:
+                return _start_sum(other, self)  # sum()'s start, 0 + term: see fold.py
         return _binary(ADD, other, self)
 
     def __mul__(self, other: Any) -> Value:
         if type(other) is Value:  # inlined MUL, as in __add__
-            scope = _local.state.fast_scope
+            scope = () if not _busy else _local.state.fast_scope
             if scope is not None and (self.requires_grad or other.requires_grad):
                 a, b = self.data, other.data
-                return _node(a * b, (self, other), (b, a), MUL, scope)
+                node = _new_object(Value)
+                node.data = a * b
+                node.grad = 0.0
+                node._prev = (self, other)
+                node._local = (b, a)
+                node._fn = MUL
+                node.requires_grad = True
+                node._info = scope
+                return node
+        elif type(other) is float and self.requires_grad:  # w * x, x a number: as _binary does
+            scope = () if not _busy else _local.state.fast_scope
+            if scope is not None:
+                a = self.data
+                node = _new_object(Value)
+                node.data = a * other
+                node.grad = 0.0
+                node._prev = (self, _constant(other))
+                node._local = (other, a)
+                node._fn = MUL
+                node.requires_grad = True
+                node._info = scope
+                return node
         return _binary(MUL, self, other)
 
     def __rmul__(self, other: Any) -> Value:
@@ -348,6 +392,21 @@ class Value:
         return f"Value({', '.join(parts)})"
 
 
+class _Info:
+    """What few nodes have: a label, the site that made it, a hand-built op or backward.
+
+    Kept apart so that a node is seven slots; ``node._info`` is the node's scope tuple
+    until it gets one of these.
+    """
+
+    __slots__ = ("label", "meta", "scope")
+
+    def __init__(self, scope: tuple[str, ...]) -> None:
+        self.scope = scope
+        self.label = ""
+        self.meta: dict[str, Any] = {}
+
+
 # ``.data`` of a Value, read by the slot's descriptor: a TypeError for anything else, even an
 # object that has a .data of its own (a tensor), at the speed of an attribute read.
 _data_of = Value.__dict__["data"].__get__
@@ -371,9 +430,7 @@ def _node(
     node._local = local
     node._fn = prim
     node.requires_grad = True
-    node.label = ""
-    node._scope = scope
-    node._meta = None
+    node._info = scope
     return node
 
 
@@ -385,9 +442,7 @@ def _constant(data: float, scope: tuple[str, ...] = ()) -> Value:
     node._local = None
     node._fn = None
     node.requires_grad = False
-    node.label = ""
-    node._scope = scope
-    node._meta = None
+    node._info = scope
     return node
 
 
@@ -422,6 +477,7 @@ def _negate_operand(other: Any, op: str) -> Any:
 
 # Imported last: these modules build on Value, and Value's methods only call them.
 from autograd_lite.engine.floats import _ACCEPTED, _as_float, _check_flag  # noqa: E402
+from autograd_lite.engine.fold import _ONE_NODE, _TEMPORARY, _refs, _start_sum  # noqa: E402
 from autograd_lite.engine.primitives import (  # noqa: E402
     _ONE,
     _ONE_ONE,
@@ -440,6 +496,7 @@ from autograd_lite.engine.primitives import (  # noqa: E402
     SIN,
     SOFTPLUS,
     SQRT,
+    SUM_PRODUCTS,
     TANH,
     _binary,
     _leaky_relu_primitive,
