@@ -110,7 +110,12 @@ def binary_cross_entropy_with_logits(logit: Any, target: Any) -> Any:
 
 
 def cross_entropy(logits: Sequence[Any], target: int) -> Any:
-    """Softmax cross-entropy ``logsumexp(logits) - logits[target]`` for a class index."""
+    """Softmax cross-entropy ``logsumexp(logits) - logits[target]`` for a class index.
+
+    Computed as ``logsumexp(logits - logits[target])``: the same function, without the
+    cancellation of two huge numbers (``cross_entropy([1e16, 1e16], 0)`` is exactly
+    ``log 2``, not 0). Differences beyond the float range make it ``inf``.
+    """
     if not isinstance(logits, (list, tuple)):
         raise TypeError(
             f"cross_entropy expects logits as a list of Values (one per class), "
@@ -118,7 +123,8 @@ def cross_entropy(logits: Sequence[Any], target: int) -> Any:
         )
     scores = _as_list(logits, "logits")
     index = _class_index(target, len(scores), "cross_entropy")
-    return logsumexp(scores) - scores[index]
+    minus_target = -scores[index]
+    return logsumexp([s + minus_target for s in scores])
 
 
 def _class_index(target: Any, n_classes: int, who: str) -> int:

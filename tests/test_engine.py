@@ -24,12 +24,14 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autograd_lite as ag
 from autograd_lite import (
     AnomalyError,
     Value,
     detect_anomaly,
+    engine,
     gradients,
     name_scope,
     no_grad,
@@ -487,7 +489,7 @@ def test_unused_inputs_get_zero_gradient() -> None:
 def test_constants_on_the_left_become_constant_parents() -> None:
     """2 * x, 3 - x and 1 / x record the number as a constant parent that takes no gradient."""
     x = Value(4.0)
-    for expression, op in ((2 * x, "mul"), (3 - x, "add"), (1 / x, "mul"), (2**x, "pow")):
+    for expression, op in ((2 * x, "mul"), (3 - x, "add"), (1 / x, "div"), (2**x, "pow")):
         assert expression.op == op
         constant = expression._prev[0]
         assert not constant.requires_grad and constant.is_leaf
@@ -1103,7 +1105,7 @@ def _interior_ancestors(root: Value) -> set[Value]:
 
 def _check_backward_order(root: Value) -> None:
     """backward()'s order: each interior ancestor once, after its parents, as in a DFS."""
-    from autograd_lite.engine import _interior_order
+    from autograd_lite.engine.traversal import _interior_order
 
     order = _interior_order([root])
     assert len(order) == len(set(order))
@@ -1174,11 +1176,12 @@ def test_op_names_and_symbols_follow_the_documented_table() -> None:
         "sum": (ag.sum_values([x, y]), "Σ"),
         "dot": (ag.dot([x], [y]), "·"),
         "logsumexp": (ag.logsumexp([x, y]), "logsumexp"),
+        "div": (x / y, "/"),
     }
     for name, (node, symbol) in nodes.items():
         assert (node.op, node._op) == (name, symbol)
         assert node.primitive is not None and node.primitive.name == name
-    assert (x - y).op == "add" and (x / y).op == "mul"  # composed as micrograd does
+    assert (x - y).op == "add"  # composed as micrograd does
 
 
 def test_backward_from_a_leaf_and_gradients_of_an_output_itself() -> None:
@@ -1656,3 +1659,431 @@ def test_dense_refuses_mismatched_rows() -> None:
         ag.dense([[Value(1.0), Value(2.0)]], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="one of each per row"):
         ag.dense([[Value(1.0)], [Value(2.0)]], [1.0], [Value(0.0)])
+
+
+# --------------------------------------------------------------------------------------
+# Issue 11: defects found by adversarial testing, each pinned here
+# --------------------------------------------------------------------------------------
+
+NAN = math.nan
+
+
+def _torch_scalar(torch: Any, value: float) -> Any:
+    return torch.tensor(value, dtype=torch.float64, requires_grad=True)
+
+
+def _same_float(a: float, b: float) -> bool:
+    """Both nan (NaN must stay NaN), or equal to 1e-13 relative (infinities exactly)."""
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-13)
+
+
+_RELU_PATHS = {
+    "Value.relu": lambda x: x.relu(),
+    "relu()": ag.relu,
+    "leaky_relu()": lambda x: ag.leaky_relu(x, 0.1),
+    "Value.leaky_relu": lambda x: x.leaky_relu(0.1),
+    "dot_relu via dense(fuse=True)": lambda x: ag.dense([[1.0]], [x], None, Value.relu, fuse=True)[
+        0
+    ],
+    "dot_tanh via dense(fuse=True)": lambda x: ag.dense([[1.0]], [x], None, Value.tanh, fuse=True)[
+        0
+    ],
+    "dot_sigmoid via dense(fuse=True)": lambda x: ag.dense(
+        [[1.0]], [x], None, Value.sigmoid, fuse=True
+    )[0],
+    "dense(relu) unfused": lambda x: ag.dense([[1.0]], [x], None, Value.relu)[0],
+    "dot_relu primitive": lambda x: engine.DOT_RELU(Value(1.0), x),
+    "tanh": ag.tanh,
+    "sigmoid": ag.sigmoid,
+    "softplus": ag.softplus,
+    "abs": abs,
+}
+
+
+def _torch_activation(torch: Any, name: str) -> Callable[[Any], Any]:
+    f = torch.nn.functional
+    if "leaky" in name:
+        return lambda t: f.leaky_relu(t, 0.1)
+    for key, fn in (("tanh", torch.tanh), ("sigmoid", torch.sigmoid), ("softplus", f.softplus)):
+        if key in name:
+            return fn
+    return torch.abs if name == "abs" else torch.relu
+
+
+@pytest.mark.parametrize("name", sorted(_RELU_PATHS))
+def test_nan_propagates_through_every_activation_path_as_in_torch(name: str) -> None:
+    """nan in gives nan out on every path (interpreted, fused, dense), grads equal torch's."""
+    torch = require_torch()
+    activation = _RELU_PATHS[name]
+    for point in (NAN, 0.0, -0.0, -2.0, 3.0):
+        x = Value(point)
+        out = activation(x)
+        out.backward()
+        t = _torch_scalar(torch, point)
+        t_out = _torch_activation(torch, name)(t)
+        t_out.backward()
+        assert _same_float(out.data, t_out.item()), f"{name}({point}) = {out.data}"
+        assert _same_float(x.grad, t.grad.item()), f"{name}'({point}) = {x.grad}"
+        x2 = Value(point)
+        (g,) = gradients(activation(x2), [x2], create_graph=True)
+        assert _same_float(as_float(g), t.grad.item()), f"{name}' create_graph at {point}"
+        with no_grad():
+            assert _same_float(activation(Value(point)).data, t_out.item()), f"no_grad {name}"
+
+
+def test_nan_input_to_a_fused_layer_is_nan_under_no_grad_and_with_grad() -> None:
+    """A layer of relu neurons fed one nan gives nan in every row, with and without grad."""
+    rows = [[Value(0.5), Value(-1.0)], [Value(-2.0), Value(0.25)]]
+    for fuse in (False, True):
+        out = ag.dense(rows, [NAN, 1.0], [Value(0.0), Value(-5.0)], Value.relu, fuse=fuse)
+        assert all(math.isnan(o.data) for o in out)
+        with no_grad():
+            out = ag.dense(rows, [NAN, 1.0], [Value(0.0), Value(-5.0)], Value.relu, fuse=fuse)
+        assert all(math.isnan(o.data) for o in out)
+
+
+def test_dead_relu_skip_never_turns_a_nan_gradient_into_zero() -> None:
+    """Behind a dead relu a nan gradient stays nan (0 * nan), on every backward path.
+
+    PyTorch selects 0 there (threshold_backward); the engine multiplies, as its
+    documented chain rule says, so a nan reaching a dead neuron is never lost.
+    """
+    for fuse in (True, False):
+        for create_graph in (False, True):
+            w, x = Value(1.0), Value(-3.0)
+            dead = ag.dense([[w]], [x], None, Value.relu, fuse=fuse)[0]
+            assert dead.data == 0.0
+            loss = dead * Value(NAN) + w
+            loss.backward(create_graph=create_graph)
+            assert math.isnan(as_float(w.grad)) and math.isnan(as_float(x.grad))
+
+
+def test_compiled_relu_propagates_nan_as_the_engine_does() -> None:
+    """compile_loss on a batch with one nan input gives a nan loss, as the engine does."""
+    np = pytest.importorskip("numpy")
+    from autograd_lite.compile import compile_loss
+    from autograd_lite.losses import mse
+    from autograd_lite.nn import MLP
+
+    model = MLP(2, [3, 1], activation="relu", seed=0)
+    X = np.array([[NAN, 1.0], [0.5, -0.5]])
+    y = np.array([0.0, 1.0])
+    step = compile_loss(model, lambda p, t: mse(p, t), X[0], y[0])
+    loss = step.backward(X, y)
+    assert math.isnan(float(loss))
+
+
+def _ieee_div(a: float, b: float) -> float:
+    """a / b as IEEE 754 defines it (NumPy float64), where Python raises for b == 0."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        return float(np.float64(a) / np.float64(b))
+
+
+DIVISION_CASES = [
+    (49.0, 49.0),
+    (0.0, 5e-324),
+    (1e-300, 5e-324),
+    (1.0, 3.0),
+    (-7.0, 0.1),
+    (1e308, 1e-308),
+    (5e-324, 1e300),
+    (3.0, -0.0),
+    (0.0, 0.0),
+    (1.0, math.inf),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), DIVISION_CASES)
+def test_division_is_a_primitive_exact_as_python(a: float, b: float) -> None:
+    """a / b is one div node whose value is Python's a / b; derivatives equal torch's."""
+    torch = require_torch()
+    expected = _ieee_div(a, b)
+    x, y = Value(a), Value(b)
+    q = x / y
+    assert q.op == "div" and q.parents == (x, y)
+    assert _same_float(q.data, expected)
+    q.backward()
+    tx, ty = _torch_scalar(torch, a), _torch_scalar(torch, b)
+    (tx / ty).backward()
+    assert _same_float(x.grad, tx.grad.item()) and _same_float(y.grad, ty.grad.item())
+    assert _same_float((a / Value(b)).data, expected) and _same_float((Value(a) / b).data, expected)
+
+
+def test_division_quotients_are_correctly_rounded() -> None:
+    """Random quotients equal Python's a / b bit for bit (x * y**-1 was one ulp off for 1 in 4)."""
+    import random
+
+    rng = random.Random(11)
+    for _ in range(2000):
+        a, b = rng.uniform(-100, 100), rng.uniform(-100, 100)
+        assert (Value(a) / Value(b)).data == a / b
+
+
+def test_division_second_order_matches_torch() -> None:
+    """Second derivatives of a / b by create_graph equal torch's at ordinary and tiny operands."""
+    torch = require_torch()
+    for a, b in ((3.0, 7.0), (49.0, 49.0), (1e-300, 1e-10), (-2.0, 0.5)):
+        x, y = Value(a), Value(b)
+        gx, gy = gradients(x / y, [x, y], create_graph=True)
+        tx, ty = _torch_scalar(torch, a), _torch_scalar(torch, b)
+        tgx, tgy = torch.autograd.grad(tx / ty, [tx, ty], create_graph=True)
+        for ours, theirs in ((gx, tgx), (gy, tgy)):
+            assert_close(as_float(ours), theirs.item(), what=f"first order at {a}/{b}")
+            second = [as_float(h) for h in gradients(ours, [x, y])]
+            t_second = torch.autograd.grad(theirs, [tx, ty], allow_unused=True)
+            for s, ts in zip(second, t_second):
+                assert_close(s, 0.0 if ts is None else ts.item(), what=f"second at {a}/{b}")
+
+
+def test_derivative_rules_divide_with_the_div_primitive() -> None:
+    """The gradient graphs of log and sqrt use div, so their second derivatives are exact."""
+    for function, expected in ((ag.log, 1 / 49.0), (ag.sqrt, 0.5 / 7.0)):
+        x = Value(49.0)
+        (g,) = gradients(function(x), [x], create_graph=True)
+        ops = {node.op for node in topological_order(g)}
+        assert "div" in ops and "pow" not in ops and g.data == expected
+
+
+@pytest.mark.parametrize(
+    "logits",
+    [[1e16, 1e16], [1e308, -1e308], [1e308, 1e308], [-1e308, -1e308], [1e16, 1.0, -1e16, 3.0]],
+)
+def test_softmax_is_normalised_for_any_finite_logits(logits: list[float]) -> None:
+    """softmax sums to 1 within a few ulps and equals torch's for huge finite logits."""
+    torch = require_torch()
+    probabilities = ag.softmax([Value(v) for v in logits])
+    assert abs(math.fsum(p.data for p in probabilities) - 1.0) <= 4 * 2**-52
+    expected = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0).tolist()
+    for p, e in zip(probabilities, expected):
+        assert_close(p.data, e, what=f"softmax {logits}")
+
+
+@pytest.mark.parametrize(
+    ("logits", "target"),
+    [([1e16, 1e16], 0), ([1e308, -1e308], 0), ([3.0, 1e16, -2.0], 2), ([-1e300, 1e300], 0)],
+)
+def test_cross_entropy_is_exact_for_huge_logits(logits: list[float], target: int) -> None:
+    """cross_entropy([1e16, 1e16], 0) is log 2; values and gradients equal torch's."""
+    torch = require_torch()
+    from autograd_lite.losses import cross_entropy
+
+    zs = [Value(v) for v in logits]
+    loss = cross_entropy(zs, target)
+    loss.backward()
+    t = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    t_loss = torch.nn.functional.cross_entropy(t[None], torch.tensor([target]))
+    t_loss.backward()
+    assert_close(loss.data, t_loss.item(), what=f"cross_entropy {logits}")
+    for z, g in zip(zs, t.grad.tolist()):
+        assert_close(z.grad, g, what=f"d cross_entropy {logits}")
+    if logits == [1e16, 1e16]:
+        assert loss.data == math.log(2.0)
+
+
+def test_cross_entropy_whose_logit_differences_overflow_is_inf() -> None:
+    """cross_entropy([1e308, -1e308], 1) is inf, as torch's; its gradient is nan (documented)."""
+    from autograd_lite.losses import cross_entropy
+
+    zs = [Value(1e308), Value(-1e308)]
+    loss = cross_entropy(zs, 1)
+    loss.backward()
+    assert loss.data == math.inf
+    assert all(math.isnan(z.grad) for z in zs)  # inf - inf in logsumexp's rule: never a number
+
+
+class _LooksLikeAValue:
+    """An object with .data and .grad, as a Value has: not a Value."""
+
+    data = 2.0
+    grad = 0.0
+    requires_grad = True
+    _prev = ()
+
+
+def _impostors() -> list[Any]:
+    import numpy as np
+
+    torch = require_torch()
+    return [
+        torch.tensor(2.0, dtype=torch.float64),
+        np.array(2.0),
+        np.array([2.0]),
+        _LooksLikeAValue(),
+    ]
+
+
+_UNARY_FUNCTIONS = [
+    ag.exp, ag.log, ag.tanh, ag.sigmoid, ag.relu, ag.softplus, ag.sin, ag.cos, ag.sqrt, ag.abs_,
+    ag.leaky_relu,
+]  # fmt: skip
+
+
+_IMPOSTOR_CALLS: list[Callable[[Any], Any]] = [
+    *[lambda bad, f=f: f(bad) for f in _UNARY_FUNCTIONS],
+    lambda bad: ag.power(bad, 2.0),
+    lambda bad: ag.power(Value(2.0), bad),
+    lambda bad: ag.sum_values([Value(1.0), bad]),
+    lambda bad: ag.logsumexp([Value(1.0), bad]),
+    lambda bad: ag.softmax([Value(1.0), bad]),
+    lambda bad: ag.dot([Value(1.0)], [bad]),
+    lambda bad: ag.dot([bad], [Value(1.0)]),
+    lambda bad: ag.dot([Value(1.0)], [Value(1.0)], bad),
+    lambda bad: ag.dense([[Value(1.0)]], [bad]),
+    lambda bad: ag.dense([[bad]], [Value(1.0)], fuse=True, activation=Value.relu),
+    lambda bad: ag.dense([[Value(1.0)]], [Value(1.0)], [bad]),
+    lambda bad: Value(1.0) + bad,
+    lambda bad: Value(1.0) / bad,
+    lambda bad: Value(bad),
+    lambda bad: engine.DOT_RELU(Value(1.0), bad),
+]
+
+
+def test_engine_functions_refuse_objects_that_only_look_like_values() -> None:
+    """exp(torch.tensor(2.)) and friends raise TypeError naming the type; no Value is built."""
+    for impostor in _impostors():
+        for call in _IMPOSTOR_CALLS:
+            with pytest.raises(TypeError, match=re.escape(type(impostor).__name__)):
+                call(impostor)
+
+
+def test_power_convention_at_zero_zero_is_the_same_on_every_path() -> None:
+    """d/dx x**y at (0, 0) is 0 by backward(), gradients(), create_graph: torch's first order."""
+    torch = require_torch()
+    tx, ty = _torch_scalar(torch, 0.0), _torch_scalar(torch, 0.0)
+    t_first = [g.item() for g in torch.autograd.grad(tx**ty, [tx, ty])]
+    x, y = Value(0.0), Value(0.0)
+    (x**y).backward()
+    assert [x.grad, y.grad] == t_first == [0.0, 0.0]
+    x, y = Value(0.0), Value(0.0)
+    assert gradients(x**y, [x, y]) == t_first
+    x, y = Value(0.0), Value(0.0)
+    assert [as_float(g) for g in gradients(x**y, [x, y], create_graph=True)] == t_first
+    x, y = Value(0.0), Value(0.0)
+    (x**y).backward(create_graph=True)
+    assert [as_float(x.grad), as_float(y.grad)] == t_first
+
+
+@pytest.mark.parametrize("y_data", [-2.0, -1.0, -0.5, 0.0, 0.5, 2.0, NAN])
+def test_pow_exponent_derivative_at_zero_base_matches_torch(y_data: float) -> None:
+    """d/dy 0**y is 0 for y >= 0 and -inf for y < 0 (nan for nan), as torch gives, every path."""
+    torch = require_torch()
+    tx, ty = _torch_scalar(torch, 0.0), _torch_scalar(torch, y_data)
+    t_grads = [g.item() for g in torch.autograd.grad(tx**ty, [tx, ty])]
+    for create_graph in (False, True):
+        x, y = Value(0.0), Value(y_data)
+        grads = [as_float(g) for g in gradients(x**y, [x, y], create_graph=create_graph)]
+        assert all(map(_same_float, grads, t_grads)), (y_data, create_graph, grads, t_grads)
+
+
+def test_pow_docstring_states_what_torch_gives_for_negative_exponents() -> None:
+    """The engine's documented pow convention mentions -inf for y < 0, as torch gives."""
+    assert "-inf" in engine.__doc__.split("x ** y")[1][:400]
+
+
+def test_no_false_anomaly_from_the_derivative_for_a_constant_base() -> None:
+    """gradients(0.0 ** w, [w], create_graph=True) under detect_anomaly raises nothing."""
+    w = Value(0.5)
+    with detect_anomaly():
+        (g,) = gradients(0.0**w, [w], create_graph=True)
+    assert as_float(g) == 0.0
+    w = Value(2.0)
+    with detect_anomaly():
+        (g,) = gradients(Value(0.0, requires_grad=False) / w, [w], create_graph=True)
+    assert as_float(g) == 0.0
+
+
+@pytest.mark.parametrize("flag", ["no", 1, 0, None, 1.0])
+def test_requires_grad_and_create_graph_accept_only_bool(flag: Any) -> None:
+    """Value(1, requires_grad="no") and other non-bool flags are TypeErrors naming the type."""
+    name = type(flag).__name__
+    with pytest.raises(TypeError, match=rf"requires_grad.*bool.*got {name}"):
+        Value(1.0, requires_grad=flag)
+    x = Value(1.0)
+    with pytest.raises(TypeError, match=rf"create_graph.*bool.*got {name}"):
+        gradients(x * x, [x], create_graph=flag)
+    with pytest.raises(TypeError, match=rf"create_graph.*bool.*got {name}"):
+        (x * x).backward(create_graph=flag)
+    with pytest.raises(TypeError, match=rf"fuse.*bool.*got {name}"):
+        ag.dense([[x]], [1.0], fuse=flag)
+    with pytest.raises(TypeError, match=rf"requires_grad_only.*bool.*got {name}"):
+        topological_order(x, requires_grad_only=flag)
+
+
+def test_huge_ints_are_value_errors_everywhere_in_the_engine() -> None:
+    """10**400 as grad_outputs, operand, seed or argument is a ValueError naming its size."""
+    huge = 10**400
+    x = Value(1.0)
+    calls: list[Callable[[], Any]] = [
+        lambda: gradients(x * x, [x], grad_outputs=[huge]),
+        lambda: gradients(x * x, [x], grad_outputs=huge),
+        lambda: (x * x).backward(huge),
+        lambda: Value(huge),
+        lambda: x + huge,
+        lambda: huge - x,
+        lambda: x / huge,
+        lambda: huge / x,
+        lambda: x**huge,
+        lambda: ag.exp(huge),
+        lambda: ag.leaky_relu(x, huge),
+        lambda: ag.dot([x], [huge]),
+        lambda: ag.dense([[x]], [huge], fuse=True, activation=Value.relu),
+        lambda: ag.sum_values([x, huge]),
+        lambda: ag.softmax([x, huge]),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"does not fit in a float"):
+            call()
+
+
+def test_backward_create_graph_cycle_is_documented_and_broken_by_clearing_grads() -> None:
+    """backward(create_graph=True) keeps x.grad -> graph -> x (a cycle, as in PyTorch); the
+    engine docstring says so, and clearing the leaves' grads frees the graph without the GC."""
+    assert "create_graph=True" in engine.__doc__ and "cycle" in engine.__doc__
+    gc.collect()
+    gc.disable()
+    try:
+        before = _live_values()
+
+        def use_and_clear() -> None:
+            x = Value(3.0)
+            y = ag.tanh(x * x) + x
+            y.backward(create_graph=True)
+            x.grad = 0.0  # what zero_grad() does: drops the gradient graph
+
+        use_and_clear()
+        assert _live_values() == before
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0]),
+    st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0]),
+)
+def test_inlined_operators_agree_with_the_primitive_table(a: float, b: float) -> None:
+    """Value + Value, Value * Value and Value * float (inlined) give the table's node."""
+    from autograd_lite.engine import ADD, MUL
+
+    def same(x: float, y: float) -> bool:
+        return (math.isnan(x) and math.isnan(y)) or (
+            x == y and math.copysign(1, x) == math.copysign(1, y)
+        )
+
+    for fast, prim, args in (
+        (lambda x, y: x + y, ADD, (Value(a), Value(b))),
+        (lambda x, y: x * y, MUL, (Value(a), Value(b))),
+        (lambda x, y: x * y, MUL, (Value(a), b)),
+    ):
+        node, reference = fast(*args), prim(*args)
+        assert node.op == reference.op
+        assert same(node.data, reference.data)
+        assert all(same(d, e) for d, e in zip(node.local_derivatives, reference.local_derivatives))
+        assert [p.data for p in node.parents] == [p.data for p in reference.parents] or all(
+            same(p.data, q.data) for p, q in zip(node.parents, reference.parents)
+        )
+        assert [p.requires_grad for p in node.parents] == [
+            p.requires_grad for p in reference.parents
+        ]

@@ -216,9 +216,18 @@ class _Pow(_Kernel):
             d_base = np.where(y == 0.0, 0.0, y * np.power(x, y - 1.0))
         d_exponent = None
         if need[1]:
-            positive = x > 0
-            d_exponent = np.where(positive, out * np.log(np.where(positive, x, 1.0)), 0.0)
+            # As the engine: 0 at x == 0 for y >= 0 and for x < 0; out * log(x) elsewhere.
+            zero = ((x == 0.0) & (y >= 0.0)) | (x < 0.0)
+            d_exponent = np.where(zero, 0.0, out * np.log(np.where(zero, 1.0, x)))
         return [d_base, d_exponent]
+
+
+class _Div(_Kernel):
+    def forward(self, a, b):
+        return a / b
+
+    def local(self, args, out, need):
+        return [1.0 / args[1], -(out / args[1])]  # the engine's 1/b and -q/b
 
 
 class _Exp(_Kernel):
@@ -265,11 +274,12 @@ class _Sigmoid(_Kernel):
 
 
 class _Relu(_Kernel):
+    # As the engine (and PyTorch): nan stays nan, -0.0 stays -0.0; slope 0 where x <= 0.
     def forward(self, x):
-        return np.where(x > 0, x, 0.0)
+        return np.where(x < 0, 0.0, x)
 
     def local(self, args, out, need):
-        return [np.where(args[0] > 0, 1.0, 0.0)]
+        return [np.where(args[0] <= 0, 0.0, 1.0)]
 
 
 class _LeakyRelu(_Kernel):
@@ -356,6 +366,7 @@ def _as_float(d: Any) -> float:
 _ELEMENTWISE: dict[str, type[_Kernel]] = {
     "add": _Add,
     "mul": _Mul,
+    "div": _Div,
     "neg": _Neg,
     "exp": _Exp,
     "log": _Log,

@@ -140,6 +140,7 @@ def _flatten_output(out: Any) -> tuple[Any, list[Value]]:
 _BUILTIN_NAMES: dict[Primitive, str] = {
     engine.ADD: "add",
     engine.MUL: "mul",
+    engine.DIV: "div",
     engine.NEG: "neg",
     engine.POW: "pow",
     engine.EXP: "exp",
