@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from autograd_lite.cli import CommandError
+from autograd_lite.cli import CommandError, train_gpt
 
-DATASETS = ("moons", "circles", "spirals", "xor", "digits", "house")
+DATASETS = ("moons", "circles", "spirals", "xor", "digits", "house", "names")
 # Data sets drawn in the plane, which get a decision-boundary plot.
 PLANAR = ("moons", "circles", "spirals", "xor")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -148,6 +148,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZES",
         help="hidden layer sizes, comma-separated (default: 16,16)",
     )
+    model.add_argument(
+        "--model",
+        choices=train_gpt.MODELS,
+        help="mlp (default), or gpt: a transformer for --dataset names (the default there)",
+    )
     model.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="default: relu")
     model.add_argument(
         "--init",
@@ -184,6 +189,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay the graph over whole batches with numpy (much faster; needs numpy)",
     )
     training.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train_gpt.add_arguments(parser)
     parser.add_argument(
         "--no-plots",
         action="store_true",
@@ -224,6 +230,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed arguments say; return the exit status."""
+    if args.model == "gpt" or args.dataset == "names":
+        return train_gpt.run(args)
     settings = Settings(
         dataset=args.dataset,
         samples=args.samples,
