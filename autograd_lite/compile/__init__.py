@@ -293,10 +293,30 @@ class _Variant:
         self.merged: Any = None  # a Program, None (not built yet) or False (cannot merge)
         self.per_label: dict[tuple[Any, ...], Any] = {}
         self.checked = False
+        self.lookup: Any = None  # int label -> code, -1 where not traced yet
+
+    def fast_codes(self, np: ModuleType, group: _Group) -> Any:
+        """Each sample's label code by table lookup, or None if a label is new or not a
+        small int (then np.unique sorts them out): saves a sort per step."""
+        labels = group.label_array
+        if labels is None or labels.dtype.kind not in "iu" or not self.codes:
+            return None
+        if self.lookup is None:
+            keys = [k[0] for k in self.codes]
+            if not all(type(k) is int and 0 <= k < 4096 for k in keys):
+                return None
+            self.lookup = np.full(max(keys) + 1, -1, dtype=np.intp)
+            for key, code in self.codes.items():
+                self.lookup[key[0]] = code
+        if labels.min() < 0 or labels.max() >= self.lookup.size:
+            return None
+        codes = self.lookup[labels]
+        return None if (codes < 0).any() else codes
 
     def add(self, t: Trace) -> None:
         self.traces[t.labels] = t.keep()
         self.codes[t.labels] = len(self.codes)
+        self.lookup = None
         if self.merged is not False:
             self.merged = None  # rebuild with the new label
 
@@ -510,7 +530,7 @@ class CompiledLoss:
     def _prepare(self, variant: _Variant, group: _Group) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks."""
         traced: set[int] = set()
-        if not variant.traces or group.has_labels:
+        if not variant.traces or (group.has_labels and variant.fast_codes(self._np, group) is None):
             keys, first, _ = group.distinct(self._np)
             for labels, i in zip(keys, first):
                 if labels not in variant.traces:
@@ -540,6 +560,11 @@ class CompiledLoss:
         np = self._np
         if not group.has_labels:
             return [(variant.label_program(self._replay, self._params, ()), None, None)]
+        codes = variant.fast_codes(np, group)
+        if codes is not None:
+            program = variant.merged_program(self._replay, self._params)
+            if program is not False:
+                return [(program, None, codes)]
         keys, _, inverse = group.distinct(np)
         program = variant.merged_program(self._replay, self._params)
         if program is not False:
@@ -582,6 +607,23 @@ class CompiledLoss:
         ``(sum_values(loss_fn(model(x), t) for x, t in zip(X, y)) / len(X)).backward()``.
         Gradients accumulate, as ``backward()`` does: zero them between steps.
         """
+        loss, grads, used, free = self._run(X, y, None)
+        # The one loop over Values per step: bound names, no indexing.
+        if used is None:
+            for p, g in zip(self._params, grads.tolist()):
+                p.grad += g
+        else:
+            params = self._params
+            for k, g in zip(used, grads[used].tolist()):
+                params[k].grad += g
+        self._add_free(free)
+        return loss
+
+    def _run(
+        self, X: Sequence[Any], y: Sequence[Any], theta: Any
+    ) -> tuple[float, Any, list[int] | None, list[tuple[Any, Any]]]:
+        """Replay the batch: (mean loss, gradient per parameter, the parameters that take
+        gradients or None for all, [(program, free-leaf grads)]). Nothing is written."""
         self._refuse_active_dropout()
         np = self._np
         groups, n = self._groups(X, y)
@@ -597,41 +639,42 @@ class CompiledLoss:
         for group, variant, (program, members, codes) in runs:
             x = group.x if members is None else group.x[members]
             t = group.y if members is None else group.y[members]
-            roots, grads, free = program.run(x, t, codes, seed)
+            roots, grads, free = program.run(x, t, codes, seed, theta)
             where = group.indices
             if members is not None:
                 where = members if where is None else where[members]
             losses[slice(None) if where is None else where] = roots[0]
             last.append((where, variant.output_layout, roots[1:]))
             results.append((program, grads, free))
-        self._apply(results)
         self._last, self._last_size = last, n
-        return math.fsum(losses.tolist()) * (1.0 / n)
-
-    def _apply(self, results: list[tuple[Any, Any, Any]]) -> None:
-        """Add the gradients of every run into ``.grad``, once all runs have succeeded."""
-        np = self._np
-        params = self._params
+        loss = math.fsum(losses.tolist()) * (1.0 / n)
         if len(results) == 1:
-            program, grads, _ = results[0]
-            values = program.used_values
-            column = grads if program.uses_all else grads[program.used_params]
-        else:
-            grads = np.zeros(len(params))
-            used: set[int] = set()
-            for program, program_grads, _ in results:
-                grads += program_grads
-                used.update(program.used_params)
-            indices = sorted(used)
-            values = [params[k] for k in indices]
-            column = grads[indices]
-        # The one loop over Values per step: bound names, no indexing.
-        for p, g in zip(values, column.tolist()):
-            p.grad += g
-        for program, _, free in results:
-            for (_, leaf), g in zip(program.free_rows, free):
+            program, grads, free = results[0]
+            return loss, grads, None if program.uses_all else program.used_params, [
+                (program, free)
+            ]
+        total = np.zeros(len(self._params))
+        used: set[int] = set()
+        for program, program_grads, _ in results:
+            total += program_grads
+            used.update(program.used_params)
+        return loss, total, sorted(used), [(program, free) for program, _, free in results]
+
+    @staticmethod
+    def _add_free(free: list[tuple[Any, Any]]) -> None:
+        """Gradients of leaf Values the model uses but does not list as parameters."""
+        for program, grads in free:
+            for (_, leaf), g in zip(program.free_rows, grads):
                 if leaf.requires_grad:
                     leaf.grad += g
+
+    def trainer(self, optimizer: Any) -> Any:
+        """A :class:`CompiledTrainer`: whole training steps (gradients and ``optimizer``'s
+        update) on a flat parameter buffer; see its documentation for when the parameters'
+        ``.data`` and ``.grad`` are written back."""
+        from autograd_lite.compile._train import CompiledTrainer
+
+        return CompiledTrainer(self, optimizer)
 
     def forward(self, X: Sequence[Any]) -> list[Any]:
         """The model's output for each sample: a float, or a list of floats (as it returns)."""
@@ -680,7 +723,7 @@ def compile_loss(
     *,
     check: str = "first-batch",
     check_samples: int | None = 32,
-) -> CompiledLoss:
+) -> Any:
     """Trace ``loss_fn(model(x), y)`` on one example and return a :class:`CompiledLoss`.
 
     ``model`` is any callable taking one sample (usually an ``nn.Module``; its
@@ -690,6 +733,26 @@ def compile_loss(
     the data, and ``check_samples`` how many samples of each to re-trace (spread over the
     batch; None for all of them). See the module documentation. Needs numpy.
     """
+    from autograd_lite.compile._sequence import SequenceLoss, is_token_sequence
+
+    if is_token_sequence(model, example_x):
+        np, replay = _numpy_modules()
+        if check not in CHECK_MODES:
+            raise ValueError(
+                f"compile_loss: check must be one of {list(CHECK_MODES)}, got {check!r}"
+            )
+        params, _ = _named_parameters(model)
+        return SequenceLoss(
+            model,
+            loss_fn,
+            example_x,
+            example_y,
+            check=check,
+            check_samples=_check_samples(check_samples),
+            params=params,
+            np=np,
+            replay=replay,
+        )
     return CompiledLoss(
         model, loss_fn, example_x, example_y, check=check, check_samples=check_samples
     )

@@ -47,10 +47,13 @@ _get_data = operator.attrgetter("data")
 class _Gather:
     """Rows of one table, in a fixed shape: read them, or add gradients into them.
 
-    A contiguous run of rows is kept as a slice, so reading it is a view, not a copy.
+    A run of rows with a fixed stride (a layer's weights: 64 rows, skip the bias, 64
+    more) is read as a strided view, not gathered: no copy going forward, and a plain
+    ``+=`` going back. The tables are preallocated per batch width (see
+    :meth:`Program.run`), so each view is made once and kept.
     """
 
-    __slots__ = ("index", "shape", "sliced", "store", "unique")
+    __slots__ = ("index", "shape", "sliced", "store", "strided", "unique", "views")
 
     def __init__(self, store: int, rows: Any) -> None:
         rows = np.asarray(rows, dtype=np.intp)
@@ -61,25 +64,70 @@ class _Gather:
         self.sliced = bool(np.array_equal(flat, np.arange(start, start + flat.size)))
         self.index: Any = slice(start, start + flat.size) if self.sliced else rows
         self.unique = self.sliced or np.unique(flat).size == flat.size
+        self.strided = _strides(rows) if not self.sliced and self.unique else None
+        self.views: dict[int, np.ndarray] = {}
+
+    def view(self, table: np.ndarray) -> np.ndarray | None:
+        """The rows as a view of ``table`` (rows × samples), or None if they need a gather."""
+        if self.sliced:
+            values = table[self.index]
+            return values.reshape(*self.shape, table.shape[-1]) if len(self.shape) > 1 else values
+        if self.strided is None:
+            return None
+        key = id(table)
+        values = self.views.get(key)
+        if values is None:
+            start, steps = self.strided
+            row, column = table.strides
+            values = np.lib.stride_tricks.as_strided(
+                table[start:],
+                shape=(*self.shape, table.shape[-1]),
+                strides=(*(step * row for step in steps), column),
+            )
+            if len(self.views) > 16:  # tables of batch widths no longer in use
+                self.views.clear()
+            self.views[key] = values
+        return values
 
     def fetch(self, stores: Sequence[np.ndarray]) -> np.ndarray:
-        values = stores[self.store][self.index]
-        if self.sliced and len(self.shape) > 1:
-            values = values.reshape(*self.shape, values.shape[-1])
-        return values
+        table = stores[self.store]
+        values = self.view(table)
+        return table[self.index] if values is None else values
 
     def add(self, grads: Sequence[np.ndarray], contribution: np.ndarray) -> None:
         """``grads[rows] += contribution``, summing over samples for uniform rows."""
         table = grads[self.store]
         if self.store == UNIFORM and contribution.shape[-1] != 1:
             contribution = contribution.sum(axis=-1, keepdims=True)
-        if self.sliced:
-            table[self.index] += contribution.reshape(-1, contribution.shape[-1])
+        values = self.view(table)
+        if values is not None:
+            values += contribution.reshape(*self.shape, contribution.shape[-1])
         elif self.unique:
             table[self.index] += contribution
         else:  # a node read twice by one instruction: add each contribution
             full = np.broadcast_to(contribution, (*self.shape, contribution.shape[-1]))
             np.add.at(table, self.index, full)
+
+
+def _strides(rows: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
+    """(first row, step along each axis) if ``rows`` is an affine grid with steps >= 1."""
+    if rows.ndim == 0 or rows.size < 2:
+        return None
+    start = int(rows.flat[0])
+    steps = []
+    for axis in range(rows.ndim):
+        if rows.shape[axis] == 1:
+            steps.append(1)
+            continue
+        step = int(np.take(rows, 1, axis=axis).flat[0]) - start
+        if step < 1:
+            return None
+        steps.append(step)
+    grid = start + sum(
+        np.arange(n).reshape([-1 if a == axis else 1 for a in range(rows.ndim)]) * step
+        for axis, (n, step) in enumerate(zip(rows.shape, steps))
+    )
+    return (start, tuple(steps)) if np.array_equal(grid, rows) else None
 
 
 # --------------------------------------------------------------------------------------
@@ -337,12 +385,15 @@ def _kernel(key: Any, strict_pow: bool) -> _Kernel:
 class _Context:
     """Per-call facts an instruction may need: the batch width and the label codes."""
 
-    __slots__ = ("codes", "columns", "width")
+    __slots__ = ("codes", "columns", "gathered", "targets", "tokens", "width")
 
     def __init__(self, width: int, codes: np.ndarray | None) -> None:
         self.width = width
         self.codes = codes
         self.columns = np.arange(width)
+        self.tokens: np.ndarray | None = None  # samples × positions, for token sequences
+        self.targets: np.ndarray | None = None
+        self.gathered: list[np.ndarray] = []  # the parameter rows each token read
 
 
 class _Instruction:
@@ -537,8 +588,9 @@ class _Dot(_Instruction):
             total = total + self.bias[0].fetch(stores)
         stores[self.out.store][self.out.index] = total
 
-    def backward(self, stores, grads, ctx):
-        g = self.out.fetch(grads)
+    def backward(self, stores, grads, ctx, g=None):
+        if g is None:
+            g = self.out.fetch(grads)
         if self.bias is not None and self.bias[1]:
             self.bias[0].add(grads, g)  # the bias's local derivative is 1
         if self.ub is not None:
@@ -587,28 +639,30 @@ class _DotActivation(_Dot):
     def backward(self, stores, grads, ctx):
         out = self.out.fetch(stores)
         slope = self.activation.local([out], out, [True])[0]
-        table = grads[self.out.store]
-        incoming = np.array(table[self.out.index])
-        table[self.out.index] = incoming * slope
-        try:
-            super().backward(stores, grads, ctx)
-        finally:
-            table[self.out.index] = incoming
+        super().backward(stores, grads, ctx, slope * self.out.fetch(grads))
 
 
 class _Pick(_Instruction):
     """Operands that depend on a sample's label: row ``table[member, label]`` per sample."""
 
-    def __init__(self, out: _Gather, table: np.ndarray) -> None:
+    def __init__(self, out: _Gather, table: np.ndarray, drivers: np.ndarray | None) -> None:
         self.out = out
         self.table = table  # members × labels, rows of V
+        # For token sequences: which target position picks each member's row.
+        self.drivers = drivers
+        self.members = np.arange(table.shape[0])[:, None]
+
+    def _rows(self, ctx: _Context) -> np.ndarray:
+        if self.drivers is None:
+            return self.table[:, ctx.codes]
+        return self.table[self.members, ctx.targets[:, self.drivers].T]
 
     def forward(self, stores, ctx):
-        rows = self.table[:, ctx.codes]
+        rows = self._rows(ctx)
         stores[BATCH][self.out.index] = stores[BATCH][rows, ctx.columns]
 
     def backward(self, stores, grads, ctx):
-        rows = self.table[:, ctx.codes]
+        rows = self._rows(ctx)
         g = self.out.fetch(grads)
         table = grads[BATCH]
         # One member at a time: its (row, sample) pairs are distinct, so += is exact;
@@ -654,16 +708,19 @@ class Program:
         self.n_labels = len(graph.labels)
 
         # Picks become nodes of their own, appended after the graph's positions.
-        pick_position: dict[tuple[int, ...], int] = {}
+        pick_position: dict[Any, int] = {}
         picks: list[tuple[int, ...]] = []
+        pick_drivers: list[int | None] = []  # the target position of a token-sequence pick
 
         def operand(o: Any) -> int:
             if isinstance(o, tuple):
                 choices = o[1]
-                if choices not in pick_position:
-                    pick_position[choices] = len(entries) + len(picks)
+                driver = o[2] if o[0] == "tpick" else None
+                if (choices, driver) not in pick_position:
+                    pick_position[choices, driver] = len(entries) + len(picks)
                     picks.append(choices)
-                return pick_position[choices]
+                    pick_drivers.append(driver)
+                return pick_position[choices, driver]
             return o
 
         operands: dict[int, list[int]] = {}
@@ -701,6 +758,8 @@ class Program:
             tag = entry[0]
             if tag in ("x", "y", "lc"):
                 nodes[position] = _Node(True, 0, False)
+            elif tag == "tok":  # a row of an embedding table, picked by the sample's token
+                nodes[position] = _Node(True, 0, True)
             elif tag == "p":
                 nodes[position] = _Node(False, 0, self.params[entry[1]].requires_grad)
             elif tag == "f":
@@ -719,7 +778,8 @@ class Program:
         groups: dict[Any, list[int]] = {}
         for position in sorted(live):
             if position >= len(entries):
-                key: Any = (nodes[position].level, "pick")
+                driven = pick_drivers[position - len(entries)] is not None
+                key: Any = (nodes[position].level, "tpick" if driven else "pick")
             else:
                 entry = entries[position]
                 if entry[0] in LEAF_TAGS:
@@ -760,6 +820,24 @@ class Program:
                 row[position] = n_v
                 label_constants.append(entries[position][1])
                 n_v += 1
+        # Token lookups (``("tok", table, position, column)``): rows gathered per sample.
+        self.tables = [np.asarray(t, dtype=np.intp) for t in getattr(graph, "tables", ())]
+        token_reads: dict[int, list[tuple[int, int, int]]] = {}
+        for position in sorted(p for p in live if p < len(entries)):
+            entry = entries[position]
+            if entry[0] == "tok":
+                row[position] = n_v
+                token_reads.setdefault(entry[1], []).append((n_v, entry[2], entry[3]))
+                n_v += 1
+        self.token_reads = [
+            (
+                self.tables[table],
+                np.array([r for r, _, _ in reads], dtype=np.intp),
+                np.array([t for _, t, _ in reads], dtype=np.intp),
+                np.array([c for _, _, c in reads], dtype=np.intp)[:, None],
+            )
+            for table, reads in sorted(token_reads.items())
+        ]
         self.label_rows = slice(self.label_rows.start, n_v)
         self.label_table = np.array(label_constants, dtype=float).reshape(
             len(label_constants), self.n_labels
@@ -784,11 +862,16 @@ class Program:
         for key, members in ordered:
             first = nodes[members[0]]
             out = _Gather(BATCH if first.batch else UNIFORM, [row[p] for p in members])
-            if key[1] == "pick":
+            if key[1] in ("pick", "tpick"):
                 table = np.array(
                     [[row[c] for c in picks[p - len(entries)]] for p in members], dtype=np.intp
                 )
-                instruction: _Instruction = _Pick(out, table)
+                drivers = None
+                if key[1] == "tpick":
+                    drivers = np.array(
+                        [pick_drivers[p - len(entries)] for p in members], dtype=np.intp
+                    )
+                instruction: _Instruction = _Pick(out, table, drivers)
             else:
                 kernel_name = key[1]
                 kinds = np.array(key[2], dtype=bool)
@@ -823,12 +906,17 @@ class Program:
         self.used_params = sorted(
             {entries[p][1] for p in live if p < len(entries) and entries[p][0] == "p"}
         )
+        for table, _, _, _ in self.token_reads:
+            self.used_params = sorted(set(self.used_params) | set(table.ravel().tolist()))
         self.used_params = [k for k in self.used_params if self.params[k].requires_grad]
         # For adding gradients back: the Values themselves, and whether they are all of them
         # in order (then no gather is needed).
         self.used_values = [self.params[k] for k in self.used_params]
         self.uses_all = self.used_params == list(range(len(self.params)))
-        self.kernels = sorted({describe_kernel(k[1]) for k, _ in ordered if k[1] != "pick"})
+        self.kernels = sorted(
+            {describe_kernel(k[1]) for k, _ in ordered if k[1] not in ("pick", "tpick")}
+        )
+        self._by_width: dict[int, tuple[Any, ...]] = {}
 
     def run(
         self,
@@ -836,17 +924,24 @@ class Program:
         y: np.ndarray | None,
         codes: np.ndarray | None,
         seed: float | None,
+        theta: np.ndarray | None = None,
+        tokens: np.ndarray | None = None,
+        targets: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None, list[float] | None]:
         """Replay for ``len(x)`` samples: (root values, parameter grads, free-leaf grads).
 
         ``x`` is samples × inputs, ``y`` samples × float targets, ``codes`` each sample's
         label code. Gradients are those of ``seed * sum of the seed root over samples``.
+        ``theta`` holds the parameters' values (read from the Values when None). For
+        token sequences, ``tokens`` and ``targets`` are samples × positions int arrays.
         """
         width = x.shape[0]
-        values = np.empty((self.n_v, width))
-        uniform = self.u_template.copy()
+        values, uniform, grad_values, grad_uniform, ctx = self._buffers(width)
         n_params = len(self.params)
-        uniform[:n_params, 0] = np.fromiter(map(_get_data, self.params), float, n_params)
+        if theta is None:
+            uniform[:n_params, 0] = np.fromiter(map(_get_data, self.params), float, n_params)
+        else:
+            uniform[:n_params, 0] = theta
         for r, leaf in self.free_rows:
             uniform[r, 0] = leaf.data
         values[: self.n_x] = x.T
@@ -854,8 +949,15 @@ class Program:
             values[self.n_x : self.n_x + self.n_y] = y.T
         if self.label_table.size:
             values[self.label_rows] = self.label_table[:, codes]
+        ctx.codes = codes
+        ctx.tokens, ctx.targets = tokens, targets
+        ctx.gathered = []
+        for table, rows, positions, columns in self.token_reads:
+            # An embedding lookup per (token position, column): a gather from the table.
+            index = table[tokens[:, positions].T, columns]
+            values[rows] = uniform[index, 0]
+            ctx.gathered.append(index)
         stores = (values, uniform)
-        ctx = _Context(width, codes)
         with np.errstate(all="ignore"):  # infinities and nan follow IEEE, as in the engine
             for instruction in self.instructions:
                 instruction.forward(stores, ctx)
@@ -864,11 +966,38 @@ class Program:
                 roots[i] = stores[store][r]
             if seed is None or self.seed_root is None:
                 return roots, None, None
-            grads = (np.zeros_like(values), np.zeros_like(uniform))
+            grad_values.fill(0.0)
+            grad_uniform.fill(0.0)
+            grads = (grad_values, grad_uniform)
             store, r = self.seed_root
             grads[store][r] = seed if store == BATCH else seed * width
             for instruction in self.backward_instructions:
                 instruction.backward(stores, grads, ctx)
+            for (_, rows, _, _), index in zip(self.token_reads, ctx.gathered):
+                # Tokens repeat within and across samples: add.at adds every one.
+                np.add.at(grad_uniform[:, 0], index, grad_values[rows])
         uniform_grads = grads[UNIFORM][:, 0]
         free = [float(uniform_grads[r]) for r, _ in self.free_rows]
-        return roots, uniform_grads[:n_params], free
+        return roots, uniform_grads[:n_params].copy(), free
+
+    def _buffers(self, width: int) -> tuple[Any, ...]:
+        """The value and gradient tables for a batch width, made once and reused.
+
+        Reusing them keeps every strided view of :class:`_Gather` valid, and saves
+        allocating a few hundred kilobytes per step; the last few widths are kept.
+        """
+        buffers = self._by_width.get(width)
+        if buffers is None:
+            if len(self._by_width) >= 4:
+                self._by_width.pop(next(iter(self._by_width)))
+            values = np.empty((self.n_v, width))
+            uniform = self.u_template.copy()
+            buffers = (
+                values,
+                uniform,
+                np.zeros_like(values),
+                np.zeros_like(uniform),
+                _Context(width, None),
+            )
+            self._by_width[width] = buffers
+        return buffers

@@ -45,7 +45,7 @@ __all__ = [
     "trace",
 ]
 
-LEAF_TAGS = frozenset({"x", "y", "p", "f", "c", "lc"})
+LEAF_TAGS = frozenset({"x", "y", "p", "f", "c", "lc", "tok"})
 
 
 class DataDependentGraphError(ValueError):
@@ -520,7 +520,7 @@ class Graph:
     ``("pick", positions per label)``. ``labels`` lists the label tuples in code order.
     """
 
-    __slots__ = ("entries", "free", "labels", "loss", "n_x", "n_y", "outputs")
+    __slots__ = ("entries", "free", "labels", "loss", "n_x", "n_y", "outputs", "tables")
 
     def __init__(
         self,
@@ -539,6 +539,8 @@ class Graph:
         self.labels = labels
         self.n_x = n_x
         self.n_y = n_y
+        # Embedding tables (vocabulary × dim parameter indices) read by "tok" entries.
+        self.tables: list[Any] = []
 
 
 def _entry(record: Any) -> Any:
@@ -606,7 +608,7 @@ def merge_traces(traces: Sequence[Trace], n_x: int, n_y: int) -> Graph | None:
 def _varies(entry: Any, batch: list[bool]) -> bool:
     """Whether an entry's value can differ between samples."""
     tag = entry[0]
-    if tag in ("x", "y", "lc"):
+    if tag in ("x", "y", "lc", "tok"):
         return True
     if tag in LEAF_TAGS:
         return False

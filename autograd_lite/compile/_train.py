@@ -1,0 +1,151 @@
+"""Whole compiled training steps on a flat parameter buffer, with a documented sync point.
+
+A compiled ``backward`` costs a few dozen numpy calls, but writing 2,410 gradients into
+``.grad`` and an optimizer's Python loop over 2,410 parameters cost more than that at
+small batch sizes. :class:`CompiledTrainer` keeps the parameters, their gradients and
+the optimizer's state in numpy vectors while it trains, and writes them back into the
+Values and into ``optimizer.state`` at one documented point, :meth:`CompiledTrainer.sync`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from autograd_lite.compile._optim import FlatUpdate, supports
+
+__all__ = ["CompiledTrainer"]
+
+
+class CompiledTrainer:
+    """Compiled training steps (gradients and the optimizer's update) on a flat buffer.
+
+    Made by :meth:`CompiledLoss.trainer`::
+
+        with step.trainer(optimizer) as train:
+            for X_batch, y_batch in batches:
+                loss = train.step(X_batch, y_batch)   # zero_grad, backward, step
+        # here every p.data, p.grad and optimizer.state is up to date
+
+    ``train.step(X, y)`` does what ``optimizer.zero_grad(); step.backward(X, y);
+    optimizer.step()`` does, with the same numbers (to about 1e-12), for
+    :class:`~autograd_lite.optim.SGD` (momentum, Nesterov, weight decay),
+    :class:`~autograd_lite.optim.Adam`, :class:`~autograd_lite.optim.AdamW` and
+    :class:`~autograd_lite.optim.RMSprop`. Hyperparameters are read from
+    ``optimizer.param_groups`` at every step, so learning-rate schedulers work unchanged.
+
+    **When the Values are in sync.** While the trainer trains, the parameters live in its
+    buffer; the Values are written at the sync point only, because writing 2,410 floats
+    into 2,410 Values costs more than a whole compiled step at small batch sizes:
+
+    * :meth:`sync` writes ``.data`` and ``.grad`` (the gradient of the last batch, as
+      after ``zero_grad``, ``backward``, ``step``) of every parameter, and the
+      optimizer's state (``state_dict()`` then saves it). Leaving the ``with`` block
+      syncs. Until then, ``.data``, ``.grad`` and ``optimizer.state`` show the values of
+      the last sync.
+    * :meth:`reload` reads ``.data`` and the optimizer's state back into the buffer: call
+      it after changing weights or loading a ``state_dict`` between steps. Entering the
+      ``with`` block reloads.
+    * ``backward(X, y)`` and ``update()`` are the two halves of ``step``; :attr:`grad` is
+      the gradient buffer (in ``model.parameters()`` order) between them.
+
+    ``fit(compile=True)`` trains this way and syncs after every epoch, before scoring,
+    callbacks, early stopping and the scheduler. With another optimizer the trainer
+    falls back to writing every gradient and calling ``optimizer.step()``, in sync at
+    every step.
+    """
+
+    def __init__(self, compiled: Any, optimizer: Any) -> None:
+        if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
+            raise TypeError(
+                f"trainer() needs an optimizer from autograd_lite.optim, "
+                f"got {type(optimizer).__name__}"
+            )
+        self.compiled = compiled
+        self.optimizer = optimizer
+        self.params = compiled._params
+        self._trainable = np.array([p.requires_grad for p in self.params], dtype=bool)
+        self.fast = supports(optimizer)
+        self._update = FlatUpdate(optimizer, self.params) if self.fast else None
+        self.theta = np.empty(len(self.params))
+        self.grad = np.zeros(len(self.params))
+        self.reload()
+
+    # ---- the sync point ----------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read every parameter's ``.data`` and the optimizer's state into the buffers."""
+        self.theta[:] = [p.data for p in self.params]
+        if self._update is not None:
+            self._update.load()
+
+    def sync(self) -> None:
+        """Write the buffers into every ``p.data``, ``p.grad`` and ``optimizer.state``."""
+        if not self.fast:
+            return  # the slow path writes the Values at every step
+        for p, value, g, trainable in zip(
+            self.params, self.theta.tolist(), self.grad.tolist(), self._trainable.tolist()
+        ):
+            p.data = value
+            if trainable:
+                p.grad = g
+        self._update.store()
+
+    def __enter__(self) -> CompiledTrainer:
+        self.reload()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.sync()
+
+    # ---- steps -------------------------------------------------------------------------
+
+    def backward(self, X: Any, y: Any, l2: float = 0.0) -> float:
+        """The batch's mean loss (plus ``l2 * Σ p²`` if given); its gradient in :attr:`grad`."""
+        if not self.fast:
+            self.optimizer.zero_grad()
+            loss = self.compiled.backward(X, y)
+            if l2:
+                loss += self._slow_l2(l2)
+            return loss
+        loss, grads, used, free = self.compiled._run(X, y, self.theta)
+        if used is None:
+            self.grad[:] = grads
+        else:
+            self.grad.fill(0.0)
+            self.grad[used] = grads[used]
+        self.compiled._add_free(free)
+        if l2:
+            # l2_penalty is l2 * dot(params, params): each p gets l2 * p from both slots.
+            theta = self.theta
+            loss += float(l2) * math.fsum((theta * theta).tolist())
+            penalty = np.where(self._trainable, l2 * theta, 0.0)
+            self.grad += penalty
+            self.grad += penalty
+        return loss
+
+    def _slow_l2(self, l2: float) -> float:
+        from autograd_lite.losses import l2_penalty
+
+        extra = l2_penalty(self.params, l2)
+        extra.backward()
+        return extra.data
+
+    def update(self) -> None:
+        """The optimizer's update of the buffer from :attr:`grad` (``optimizer.step()``)."""
+        if self.fast:
+            self._update.step(self.theta, self.grad)
+        else:
+            self.optimizer.step()
+
+    def step(self, X: Any, y: Any) -> float:
+        """One training step on the batch (zero_grad, backward, update); the mean loss."""
+        loss = self.backward(X, y)
+        self.update()
+        return loss
+
+    def __repr__(self) -> str:
+        mode = "flat buffer" if self.fast else "per Value"
+        return f"CompiledTrainer({type(self.optimizer).__name__}, {mode})"
