@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from autograd_lite import data, serialization
-from autograd_lite.cli import main
+from autograd_lite.cli import main, train_gpt
 from autograd_lite.nn import GPT
 
 pytest.importorskip("names")
@@ -121,3 +121,52 @@ def test_missing_names_package_names_the_extra(tmp_path, capsys, monkeypatch):
     status = main(["train", "--dataset", "names", "--out", str(tmp_path)])
     assert status == 2
     assert 'pip install "autograd-lite[names]"' in capsys.readouterr().err
+
+
+def test_defaults_are_500_single_names_or_1000_compiled_batches_of_16(tmp_path, monkeypatch):
+    """The documented defaults: 500 steps of one name; with --compile 1,000 steps of 16."""
+    seen = []
+    monkeypatch.setattr(train_gpt, "execute", seen.append)
+    for extra in ([], ["--compile"]):
+        assert main(["train", "--dataset", "names", *extra, "--out", str(tmp_path)]) == 0
+    assert [(s.steps, s.batch_size, s.compile) for s in seen] == [(500, 1, False), (1000, 16, True)]
+    assert (seen[0].n_embd, seen[0].n_head, seen[0].n_layer) == (16, 4, 1)
+
+
+def test_compiled_training_gives_the_interpreted_losses_and_weights(tmp_path):
+    """--compile trains on the same batches with the same numbers as the interpreted engine."""
+    pytest.importorskip("numpy")
+    runs = []
+    for compiled in (False, True):
+        settings = train_gpt.GPTSettings(
+            names=200,
+            steps=12,
+            batch_size=4,
+            n_embd=8,
+            n_head=2,
+            generate=2,
+            compile=compiled,
+            progress=False,
+            out=tmp_path / str(compiled),
+        )
+        runs.append(train_gpt.execute(settings))
+    interpreted, compiled = runs
+    for a, b in zip(interpreted["records"], compiled["records"]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-10, abs=1e-12)
+    for p, q in zip(interpreted["model"].parameters(), compiled["model"].parameters()):
+        assert p.data == pytest.approx(q.data, rel=1e-9, abs=1e-12)
+    assert interpreted["samples"] == compiled["samples"]
+
+
+def test_length_batches_hold_one_length_and_cover_every_sequence_once_per_pass():
+    """Each batch has one length and at most batch_size sequences; a pass sees each once."""
+    sequences = [[0] * n for n in (3, 3, 3, 4, 5, 5, 3, 4)]
+    for k, s in enumerate(sequences):
+        s[1] = k  # tell them apart
+    batches = train_gpt.length_batches(sequences, 2, random.Random(0))
+    seen = []
+    while len(seen) < len(sequences):
+        batch = next(batches)
+        assert len(batch) <= 2 and len({len(s) for s in batch}) == 1
+        seen += [s[1] for s in batch]
+    assert sorted(seen) == list(range(len(sequences)))

@@ -650,9 +650,7 @@ class CompiledLoss:
         loss = math.fsum(losses.tolist()) * (1.0 / n)
         if len(results) == 1:
             program, grads, free = results[0]
-            return loss, grads, None if program.uses_all else program.used_params, [
-                (program, free)
-            ]
+            return loss, grads, None if program.uses_all else program.used_params, [(program, free)]
         total = np.zeros(len(self._params))
         used: set[int] = set()
         for program, program_grads, _ in results:

@@ -164,9 +164,7 @@ class SequenceLoss:
             layout, outputs = _flatten_output(out)
             loss = self.loss_fn(out, self._targets_for(list(targets)))
         if not isinstance(loss, Value):
-            raise TypeError(
-                f"the loss function must return a Value, got {type(loss).__name__}"
-            )
+            raise TypeError(f"the loss function must return a Value, got {type(loss).__name__}")
         param_index = {id(p): k for k, p in enumerate(self._params)}
         records, _, position, free = _record_graph([*outputs, loss], {}, {}, param_index)
         return records, [position[id(o)] for o in outputs], position[id(loss)], free, layout
@@ -193,7 +191,9 @@ class SequenceLoss:
         a = self._trace(tokens_a, targets_a)
         b = self._trace(tokens_b, targets_b)
         graph = self._merge(a, b, tokens_a, tokens_b, targets_a, targets_b)
-        program = self._replay.Program(graph, self._params, [graph.loss, *graph.outputs], graph.loss)
+        program = self._replay.Program(
+            graph, self._params, [graph.loss, *graph.outputs], graph.loss
+        )
         compiled = _Compiled(program, a[4])
         read = {entry[1] for entry in graph.entries if entry[0] == "tok"}
         compiled.vocab = min((len(self._tables[t]) for t in read), default=vocab)
@@ -317,8 +317,10 @@ class SequenceLoss:
             return
         n = len(tokens)
         count = self.check_samples
-        chosen = range(n) if count is None or count >= n else sorted(
-            {round(i * (n - 1) / max(count - 1, 1)) for i in range(count)}
+        chosen = (
+            range(n)
+            if count is None or count >= n
+            else sorted({round(i * (n - 1) / max(count - 1, 1)) for i in range(count)})
         )
         with no_grad():
             for i in chosen:
