@@ -391,7 +391,7 @@ def evaluate(
     with _EvalMode(model):
         n_outputs = len(_outputs_of(model(X[0])))
         loss_fn, kind = _choose_loss(loss, y, n_outputs)
-        mean_loss, outputs = _Interpreted(model, loss_fn).score(X, y)
+        mean_loss, outputs = _Interpreted(model, loss_fn, None).score(X, y)
     if kind is None:
         return {"loss": mean_loss, "accuracy": None}
     correct = sum(_predicted_class(out, kind) == int(t) for out, t in zip(outputs, y))
@@ -452,9 +452,25 @@ def _grad_norms(groups: dict[str, list[Value]]) -> dict[str, float]:
 class _Interpreted:
     """Builds one graph per batch: the mean of the per-sample losses, plus the penalty."""
 
-    def __init__(self, model: Any, loss_fn: LossFunction) -> None:
+    def __init__(self, model: Any, loss_fn: LossFunction, optimizer: Any) -> None:
         self.model = model
         self.loss_fn = loss_fn
+        self.optimizer = optimizer
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def grad_norms(self, layers: dict[str, list[Value]]) -> dict[str, float]:
+        return _grad_norms(layers)
+
+    def sync(self) -> None:
+        """Nothing to do: the interpreted engine works on the Values themselves."""
+
+    def reload(self) -> None:
+        """Nothing to do: the interpreted engine works on the Values themselves."""
 
     def backward(
         self, X: Sequence[Any], y: Sequence[Any], penalty: Callable[[], Value | None]
@@ -479,9 +495,17 @@ _SCORE_CHUNK = 64
 
 
 class _Compiled:
-    """Replays one traced sample graph over whole batches with numpy (``compile=True``)."""
+    """Replays one traced sample graph over whole batches with numpy (``compile=True``).
 
-    def __init__(self, model: Any, loss_fn: LossFunction, x0: Any, y0: Any) -> None:
+    With one of the library's optimizers, whole steps run on a flat parameter buffer
+    (:class:`~autograd_lite.compile.CompiledTrainer`); :meth:`sync` writes it into the
+    Values and the optimizer's state after every epoch, before anything else reads them,
+    and :meth:`reload` reads them back before the next epoch (a callback may change them).
+    """
+
+    def __init__(
+        self, model: Any, loss_fn: LossFunction, x0: Any, y0: Any, optimizer: Any, l2: float
+    ) -> None:
         try:
             from autograd_lite.compile import compile_loss
         except ImportError as error:
@@ -490,17 +514,46 @@ class _Compiled:
                 f'pip install "autograd-lite[compile]" ({error})'
             ) from error
         self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.l2 = l2
         self.compiled = compile_loss(model, loss_fn, x0, y0)
+        self.trainer = self.compiled.trainer(optimizer)
+        self.position = {id(p): k for k, p in enumerate(self.trainer.params)}
+
+    def zero_grad(self) -> None:
+        if not self.trainer.fast:
+            self.optimizer.zero_grad()
+
+    def step(self) -> None:
+        self.trainer.update()
+
+    def grad_norms(self, layers: dict[str, list[Value]]) -> dict[str, float]:
+        if not self.trainer.fast:
+            return _grad_norms(layers)
+        grads = self.trainer.grad
+        return {
+            layer: math.sqrt(math.fsum(g * g for g in grads[[self.position[id(p)] for p in ps]]))
+            for layer, ps in layers.items()
+        }
+
+    def sync(self) -> None:
+        self.trainer.sync()
+
+    def reload(self) -> None:
+        self.trainer.reload()
 
     def backward(
         self, X: Sequence[Any], y: Sequence[Any], penalty: Callable[[], Value | None]
     ) -> tuple[float, list[list[float]]]:
-        loss = float(self.compiled.backward(X, y))
-        extra = penalty()
-        if extra is not None:
-            # Leaves accumulate, so this adds the penalty's gradient to the data gradient.
-            extra.backward()
-            loss += extra.data
+        if self.trainer.fast:
+            loss = float(self.trainer.backward(X, y, self.l2))
+        else:
+            loss = float(self.compiled.backward(X, y))
+            extra = penalty()
+            if extra is not None:
+                # Leaves accumulate, so this adds the penalty's gradient to the data gradient.
+                extra.backward()
+                loss += extra.data
         # CompiledLoss keeps the outputs its backward computed; forward would redo them.
         outputs = getattr(self.compiled, "last_outputs", None)
         if outputs is None or len(outputs) != len(X):
@@ -643,7 +696,9 @@ def fit(
     if X_test is not None and kind is not None:
         _class_kind(y_test, n_outputs, strict_ints=False)  # raises if the labels do not fit
     runner: _Interpreted | _Compiled = (
-        _Compiled(model, loss_fn, X[0], y[0]) if compile else _Interpreted(model, loss_fn)
+        _Compiled(model, loss_fn, X[0], y[0], optimizer, l2)
+        if compile
+        else _Interpreted(model, loss_fn, optimizer)
     )
 
     def penalty() -> Value | None:
@@ -672,6 +727,7 @@ def fit(
     try:
         for epoch in range(1, epochs + 1):
             start_weights = snapshot() if monitor == "loss" else None
+            runner.reload()
             lr = optimizer.param_groups[0]["lr"]
             if batch_size is None or batch_size >= len(X):
                 pairs: list[tuple[Any, Any]] = [(X, y)]
@@ -681,11 +737,11 @@ def fit(
             loss_sum = 0.0
             correct = seen = 0
             for index, (X_batch, y_batch) in enumerate(pairs):
-                optimizer.zero_grad()
+                runner.zero_grad()
                 batch_loss, outputs = runner.backward(X_batch, y_batch, penalty)
                 if index == len(pairs) - 1:
-                    norms = _grad_norms(layers)
-                optimizer.step()
+                    norms = runner.grad_norms(layers)
+                runner.step()
                 if per_batch_scheduler:
                     scheduler.step()
                 loss_sum += batch_loss * len(X_batch)
@@ -694,6 +750,7 @@ def fit(
                     correct += sum(
                         _predicted_class(out, kind) == int(t) for out, t in zip(outputs, y_batch)
                     )
+            runner.sync()  # the Values hold the weights before anything else reads them
             record: dict[str, Any] = {
                 "epoch": epoch,
                 "loss": loss_sum / seen,
@@ -738,6 +795,7 @@ def fit(
                 history.stopped_epoch = epoch
                 break
     finally:
+        runner.sync()  # also when interrupted: never leave the Values behind the buffer
         if bar is not None:
             bar.close()
         if was_training is not None and hasattr(model, "train"):

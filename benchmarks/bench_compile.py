@@ -16,8 +16,15 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     PyTorch CPU tensors doing the same step in float64 and float32. micrograd 0.1.0 (its
     own nn; a multi-class hinge loss since it has no exp or log) and the interpreted engine
     are timed on fewer samples and compared per sample.
-(b) Cost against batch size (1, 8, 64, 512) and against hidden width.
-(c) Digits: an MLP trained with compiled steps, time and test accuracy (the bar: 95% in
+(b) The whole training step against PyTorch at batch sizes 1, 8, 64 and 512 (the bar:
+    at most 1.5x PyTorch float64's time; the aim: faster up to batch 64): the compiled
+    trainer (flat parameter buffer, vectorised SGD), and ``step.backward`` followed by
+    ``optimizer.step()`` (every gradient and weight written to its Value every step).
+    Then gradients only, against batch size and hidden width.
+(c) A GPT training step on token sequences (``GPT(27, 16, 16, 4, 1)``, mean per-position
+    cross-entropy, Adam): compiled against the interpreted engine, per sequence (the bar:
+    at least 20x faster at batch 64).
+(d) Digits: an MLP trained with compiled steps, time and test accuracy (the bar: 95% in
     under a minute).
 """
 
@@ -120,12 +127,17 @@ def optional_torch() -> Any:
 
 
 def compiled_step(
-    width: int = HIDDEN, loss: Callable[..., Any] = losses.cross_entropy, update: bool = True
+    width: int = HIDDEN,
+    loss: Callable[..., Any] = losses.cross_entropy,
+    update: bool = True,
+    trainer: bool = True,
 ):
     """``make(X, y)`` gives a function doing one compiled step on that batch.
 
     With ``update=False`` the step stops at the gradients (zero them, mean loss,
-    backward): the part that compiling replaces. Otherwise SGD updates the weights too.
+    backward): the part that compiling replaces. Otherwise SGD updates the weights too:
+    on the trainer's flat buffer (``trainer=True``, the Values written at ``sync()``),
+    or through every Value (``step.backward`` then ``optimizer.step()``).
     """
     model = MLP(N_IN, [width, N_CLASSES], seed=0)
     optimizer = SGD(model.parameters(), lr=LR)
@@ -133,6 +145,10 @@ def compiled_step(
     step = compile_loss(model, loss, X0[0], y0[0])
 
     def make(X: Any, y: Any) -> Callable[[], float]:
+        if update and trainer:
+            train = step.trainer(optimizer)
+            return lambda: train.step(X, y)
+
         def run() -> float:
             optimizer.zero_grad()
             value = step.backward(X, y)
@@ -288,6 +304,83 @@ def headline(batch: int, slow_batch: int, micrograd_batch: int, repeats: int) ->
 # ---- (b) scaling ------------------------------------------------------------------------------
 
 
+def against_torch(batches: list[int], repeats: int) -> None:
+    """The whole training step at each batch size, against PyTorch in float64 and float32."""
+    torch = optional_torch()
+    if torch is None:
+        print("(b) torch is not installed: the comparison with PyTorch is skipped")
+        return
+    print("(b) training step (zero grads, forward, backward, SGD update) against PyTorch")
+    print(
+        "      batch   compiled µs   per-Value µs   torch f64 µs   torch f32 µs"
+        "   compiled/f64   compiled/f32   per-Value/f64"
+    )
+    for batch in batches:
+        X, y = random_batch(batch, N_IN, seed=batch)
+        Xa, ya = np.array(X), np.array(y)
+        functions = {
+            "compiled": (compiled_step()(Xa, ya), 1),
+            "per-Value": (compiled_step(trainer=False)(Xa, ya), 1),
+            "torch f64": (torch_step("float64")(X, y), 1),
+            "torch f32": (torch_step("float32")(X, y), 1),
+        }
+        r = paired(functions, repeats)
+        print(
+            f"      {batch:5d} {r['compiled'] * 1e6:13.1f} {r['per-Value'] * 1e6:14.1f}"
+            f" {r['torch f64'] * 1e6:14.1f} {r['torch f32'] * 1e6:14.1f}"
+            f" {1 / r['torch f64/compiled']:14.2f}x {1 / r['torch f32/compiled']:13.2f}x"
+            f" {r['per-Value/compiled'] / r['torch f64/compiled']:15.2f}x"
+        )
+    print("      (compiled/f64: the compiled step's time over PyTorch float64's; bar <= 1.5x)")
+
+
+def gpt_step(repeats: int, batch: int, slow_batch: int, length: int) -> None:
+    """A GPT training step, compiled against interpreted, per sequence."""
+    import autograd_lite as al
+    from autograd_lite.nn import GPT
+
+    vocab = 27
+
+    def sequence_loss(logits: Any, targets: Any) -> Any:
+        terms = [losses.cross_entropy(row, t) for row, t in zip(logits, targets)]
+        return al.sum_values(terms) * (1.0 / len(targets))
+
+    rng = random.Random(0)
+    X = [[rng.randrange(vocab) for _ in range(length)] for _ in range(batch)]
+    Y = [[rng.randrange(vocab) for _ in range(length)] for _ in range(batch)]
+    fast_model = GPT(vocab, 16, 16, 4, 1, seed=0)
+    slow_model = GPT(vocab, 16, 16, 4, 1, seed=0)
+    start = time.perf_counter()
+    step = compile_loss(fast_model, sequence_loss, X[0], Y[0])
+    train = step.trainer(Adam(fast_model.parameters(), lr=1e-2))
+    train.step(X, Y)  # the first batch of a length is checked against the interpreter
+    compile_seconds = time.perf_counter() - start
+    slow_optimizer = Adam(slow_model.parameters(), lr=1e-2)
+
+    def interpreted_gpt() -> float:
+        slow_optimizer.zero_grad()
+        pairs = zip(X[:slow_batch], Y[:slow_batch])
+        total = al.sum_values([sequence_loss(slow_model(x), t) for x, t in pairs])
+        total = total * (1.0 / slow_batch)
+        total.backward()
+        slow_optimizer.step()
+        return total.data
+
+    functions = {
+        "compiled": (lambda: train.step(X, Y), batch),
+        "interpreted": (interpreted_gpt, slow_batch),
+    }
+    r = paired(functions, repeats)
+    print(
+        f"(c) GPT(27, 16, 16, 4, 1) training step (Adam), {length} tokens per sequence, "
+        f"{len(fast_model.parameters())} parameters"
+    )
+    print(f"      compiled, batch {batch}: {r['compiled'] * 1e6:10.1f} µs per sequence")
+    print(f"      interpreted, batch {slow_batch}: {r['interpreted'] * 1e6:10.1f} µs per sequence")
+    print(f"        interpreted / compiled   {r['interpreted/compiled']:7.1f}x   (bar: >= 20x)")
+    print(f"      compiling this length and checking its first batch: {compile_seconds:.1f} s")
+
+
 def scaling(batches: list[int], widths: list[int], repeats: int) -> None:
     torch = optional_torch()
     print("(b) gradients only (zero, mean loss, backward) against batch size, width 32")
@@ -334,11 +427,11 @@ def train_digits(epochs: int, batch_size: int = 32, hidden: int = 64, seed: int 
     optimizer = Adam(model.parameters(), lr=3e-3)
     step = compile_loss(model, losses.cross_entropy, X_train[0], y_train[0])
     accuracy = 0.0
+    train = step.trainer(optimizer)
     for epoch in range(epochs):
         for X_batch, y_batch in batches(X_train, y_train, batch_size, seed=seed + epoch):
-            optimizer.zero_grad()
-            step.backward(X_batch, y_batch)
-            optimizer.step()
+            train.step(X_batch, y_batch)
+        train.sync()  # forward reads the weights from the Values
         scores = np.array(step.forward(X_test))
         accuracy = float(np.mean(scores.argmax(axis=1) == np.array(y_test)))
     return {
@@ -351,7 +444,7 @@ def train_digits(epochs: int, batch_size: int = 32, hidden: int = 64, seed: int 
 
 
 def digits(epochs: int, judge: bool) -> None:
-    print(f"(c) digits: MLP(64, [64, 10]), Adam, batch 32, {epochs} epochs of compiled steps")
+    print(f"(d) digits: MLP(64, [64, 10]), Adam, batch 32, {epochs} epochs of compiled steps")
     try:
         result = train_digits(epochs)
     except ImportError as error:
@@ -377,11 +470,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threads: {limit_threads(args.threads)}; numpy {np.__version__}; Python {python}")
     if args.quick:
         headline(batch=64, slow_batch=8, micrograd_batch=2, repeats=3)
+        against_torch([1, 64], repeats=3)
         scaling([1, 64], [32], repeats=3)
+        gpt_step(repeats=3, batch=16, slow_batch=2, length=6)
         digits(epochs=2, judge=False)
     else:
         headline(batch=256, slow_batch=32, micrograd_batch=4, repeats=11)
+        against_torch([1, 8, 64, 512], repeats=21)
         scaling([1, 8, 64, 512], [8, 32, 128, 512], repeats=11)
+        gpt_step(repeats=5, batch=64, slow_batch=4, length=12)
         digits(epochs=20, judge=True)
     return 0
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import autograd_lite as al
 from autograd_lite import Value, sum_values
 from autograd_lite.nn import MLP, RNN, Dropout, Layer, Module, Sequential
-from autograd_lite.optim import SGD, Adam
+from autograd_lite.optim import SGD, Adam, AdamW, RMSprop
 from tests.oracles import assert_close, require_torch
 
 np = pytest.importorskip("numpy")
@@ -831,3 +831,387 @@ def test_mean_loss_is_the_fsum_mean_of_per_sample_losses():
     per_sample = [losses.mse(model(x), t).data for x, t in zip(X, y)]
     expected = math.fsum(per_sample) / len(per_sample)
     assert_close(step.backward(X, y), expected, rtol=TOLERANCE, atol=0.0, what="mean")
+
+
+def test_a_branch_taken_by_one_sample_in_256_is_missed_by_default_and_caught_when_asked():
+    """Pins the documented limit: default checks re-trace 32 of 256 samples, so one odd
+    sample (index 1, between the re-traced 0 and 8) goes unseen; check_samples=None sees it."""
+    X = [[1.0 + i, 0.5] for i in range(256)]
+    X[1] = [-1.0, 0.5]
+    y = [0.0] * 256
+    default = compile_loss(Branchy(), losses.mse, X[0], 0.0)
+    default.backward(X, y)  # no error: the branch of sample 1 was never re-traced
+    exhaustive = compile_loss(Branchy(), losses.mse, X[0], 0.0, check_samples=None)
+    with pytest.raises(DataDependentGraphError, match="sample 1 "):
+        exhaustive.backward(X, y)
+
+
+# --------------------------------------------------------------------------------------
+# Compiled training steps on a flat buffer: the optimizers, the sync point, fit
+# --------------------------------------------------------------------------------------
+
+OPTIMIZERS = {
+    "sgd": lambda ps: SGD(ps, lr=0.1),
+    "sgd_momentum_dampening": lambda ps: SGD(ps, lr=0.1, momentum=0.8, dampening=0.3),
+    "sgd_nesterov_decay": lambda ps: SGD(
+        ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01
+    ),
+    "sgd_maximize": lambda ps: SGD(ps, lr=0.01, maximize=True),
+    "adam": lambda ps: Adam(ps, lr=0.01),
+    "adam_amsgrad_decay": lambda ps: Adam(ps, lr=0.01, weight_decay=0.1, amsgrad=True),
+    "adam_maximize": lambda ps: Adam(ps, lr=0.01, maximize=True),
+    "adamw": lambda ps: AdamW(ps, lr=0.02, weight_decay=0.05),
+    "adamw_amsgrad": lambda ps: AdamW(ps, lr=0.02, amsgrad=True),
+    "rmsprop": lambda ps: RMSprop(ps, lr=0.01),
+    "rmsprop_centered_momentum_decay": lambda ps: RMSprop(
+        ps, lr=0.01, centered=True, momentum=0.5, weight_decay=0.1
+    ),
+    "groups": lambda ps: SGD(
+        [{"params": ps[:30], "lr": 0.2, "momentum": 0.5}, {"params": ps[30:]}], lr=0.05
+    ),
+}
+
+
+def _twin_models(seed=4):
+    return MLP(6, [8, 3], seed=seed), MLP(6, [8, 3], seed=seed)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_trainer_steps_equal_the_interpreted_optimizer_over_several_steps(name):
+    """Five trainer steps give the weights, gradients, losses and state_dict of
+    zero_grad/backward/step with the optimizer itself, to 1e-12."""
+    reference, fast = _twin_models()
+    ref_opt, fast_opt = (
+        OPTIMIZERS[name](reference.parameters()),
+        OPTIMIZERS[name](fast.parameters()),
+    )
+    ref_step = compile_loss(reference, losses.cross_entropy, [0.0] * 6, 0)
+    fast_step = compile_loss(fast, losses.cross_entropy, [0.0] * 6, 0)
+    with fast_step.trainer(fast_opt) as train:
+        for k in range(5):
+            X, y = rows(16, 6, seed=k), [random.Random(k + i).randrange(3) for i in range(16)]
+            ref_opt.zero_grad()
+            ref_loss = ref_step.backward(X, y)
+            ref_opt.step()
+            assert_close(train.step(X, y), ref_loss, what=f"loss of step {k}")
+    assert_all_close(
+        [p.data for p in fast.parameters()], [p.data for p in reference.parameters()], "weights"
+    )
+    assert_all_close(
+        [p.grad for p in fast.parameters()], [p.grad for p in reference.parameters()], "grads"
+    )
+    ref_state, fast_state = ref_opt.state_dict(), fast_opt.state_dict()
+    assert fast_state["param_groups"] == ref_state["param_groups"]
+    assert sorted(fast_state["state"]) == sorted(ref_state["state"])
+    for index, entry in ref_state["state"].items():
+        assert sorted(fast_state["state"][index]) == sorted(entry)
+        for key, value in entry.items():
+            assert type(fast_state["state"][index][key]) is type(value), key
+            assert_close(fast_state["state"][index][key], value, what=f"state {index} {key}")
+
+
+def test_trainer_adam_step_matches_pytorch_float64():
+    """Three compiled Adam steps (with weight decay) move the weights as torch.optim.Adam does."""
+    torch = require_torch()
+    model = MLP(5, [6, 4], seed=12)
+    layers = []
+    for layer in model.layers:
+        w = torch.tensor([[v.data for v in n.w] for n in layer.neurons], dtype=torch.float64)
+        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64)
+        layers.append((w.requires_grad_(), b.requires_grad_()))
+    torch_opt = torch.optim.Adam([t for pair in layers for t in pair], lr=0.01, weight_decay=0.1)
+    step = compile_loss(model, losses.cross_entropy, [0.0] * 5, 0)
+    with step.trainer(Adam(model.parameters(), lr=0.01, weight_decay=0.1)) as train:
+        for k in range(3):
+            X, y = rows(32, 5, seed=k), [random.Random(i + k).randrange(4) for i in range(32)]
+            train.step(X, y)
+            torch_opt.zero_grad()
+            h = torch.tensor(X, dtype=torch.float64)
+            for i, (w, b) in enumerate(layers):
+                h = h @ w.T + b
+                h = torch.relu(h) if i < len(layers) - 1 else h
+            torch.nn.functional.cross_entropy(h, torch.tensor(y)).backward()
+            torch_opt.step()
+    for layer, (w, b) in zip(model.layers, layers):
+        for neuron, w_row, b_value in zip(layer.neurons, w.tolist(), b.tolist()):
+            assert_all_close([p.data for p in neuron.w], w_row, "weights", tolerance=1e-11)
+            assert_close(neuron.b.data, b_value, rtol=1e-11, atol=1e-11, what="bias")
+
+
+def test_trainer_writes_the_values_at_the_sync_point_only():
+    """Inside the block the Values keep the last sync's numbers; sync() and leaving the block
+    write weights, the last batch's gradient and the optimizer state."""
+    model = MLP(6, [8, 3], seed=2)
+    optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    step = compile_loss(model, losses.cross_entropy, [0.0] * 6, 0)
+    X, y = rows(8, 6, seed=1), [i % 3 for i in range(8)]
+    before = [p.data for p in model.parameters()]
+    with step.trainer(optimizer) as train:
+        train.step(X, y)
+        assert [p.data for p in model.parameters()] == before  # documented: not yet synced
+        assert optimizer.state == {}
+        train.sync()
+        synced = [p.data for p in model.parameters()]
+        assert synced != before
+        assert [p.data for p in model.parameters()] == train.theta.tolist()
+        assert [p.grad for p in model.parameters()] == train.grad.tolist()
+        assert len(optimizer.state) == len(before)
+        train.step(X, y)
+    assert [p.data for p in model.parameters()] == train.theta.tolist()
+    assert [p.data for p in model.parameters()] != synced
+
+
+def test_trainer_reload_picks_up_weights_and_state_changed_outside():
+    """After reload(), a weight set by hand and a loaded state_dict are what the next step uses."""
+    reference, fast = _twin_models(seed=8)
+    ref_opt = SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    fast_opt = SGD(fast.parameters(), lr=0.1, momentum=0.9)
+    X, y = rows(8, 6, seed=5), [i % 3 for i in range(8)]
+    ref_step = compile_loss(reference, losses.cross_entropy, X[0], y[0])
+    with compile_loss(fast, losses.cross_entropy, X[0], y[0]).trainer(fast_opt) as train:
+        train.step(X, y)
+        train.sync()
+        ref_opt.zero_grad()
+        ref_step.backward(X, y)
+        ref_opt.step()
+        for model in (reference, fast):
+            model.parameters()[0].data = 0.25
+        fast_opt.load_state_dict(ref_opt.state_dict())
+        train.reload()
+        train.step(X, y)
+    ref_opt.zero_grad()
+    ref_step.backward(X, y)
+    ref_opt.step()
+    assert_all_close(
+        [p.data for p in fast.parameters()], [p.data for p in reference.parameters()], "weights"
+    )
+
+
+def test_trainer_reads_the_learning_rate_a_scheduler_sets_at_every_step():
+    """A StepLR inside the block changes the trainer's steps as it changes optimizer.step's."""
+    from autograd_lite.optim.lr_scheduler import StepLR
+
+    reference, fast = _twin_models(seed=3)
+    ref_opt, fast_opt = Adam(reference.parameters(), lr=0.05), Adam(fast.parameters(), lr=0.05)
+    ref_sched, fast_sched = StepLR(ref_opt, 1, 0.3), StepLR(fast_opt, 1, 0.3)
+    X, y = rows(8, 6, seed=6), [i % 3 for i in range(8)]
+    ref_step = compile_loss(reference, losses.cross_entropy, X[0], y[0])
+    with compile_loss(fast, losses.cross_entropy, X[0], y[0]).trainer(fast_opt) as train:
+        for _ in range(3):
+            ref_opt.zero_grad()
+            ref_step.backward(X, y)
+            ref_opt.step()
+            ref_sched.step()
+            train.step(X, y)
+            fast_sched.step()
+    assert_all_close(
+        [p.data for p in fast.parameters()], [p.data for p in reference.parameters()], "weights"
+    )
+
+
+def test_trainer_with_another_optimizer_steps_through_the_values():
+    """An optimizer the trainer does not vectorise (a subclass) works through .grad and step()."""
+
+    class MySGD(SGD):
+        pass
+
+    model = MLP(6, [8, 3], seed=2)
+    step = compile_loss(model, losses.cross_entropy, [0.0] * 6, 0)
+    train = step.trainer(MySGD(model.parameters(), lr=0.1))
+    assert not train.fast
+    before = [p.data for p in model.parameters()]
+    train.step(rows(4, 6, seed=0), [0, 1, 2, 0])
+    assert [p.data for p in model.parameters()] != before  # in sync at every step
+
+
+def test_trainer_refuses_an_optimizer_of_other_parameters():
+    """An optimizer holding a Value the compiled model does not have is a clear ValueError."""
+    model = MLP(6, [8, 3], seed=2)
+    step = compile_loss(model, losses.cross_entropy, [0.0] * 6, 0)
+    with pytest.raises(ValueError, match="does not have"):
+        step.trainer(SGD([*model.parameters(), Value(1.0)], lr=0.1))
+    with pytest.raises(TypeError, match="optimizer"):
+        step.trainer("sgd")
+
+
+def test_fit_compiled_follows_interpreted_training_with_momentum_l2_and_a_scheduler():
+    """fit(compile=True) on the flat buffer gives the interpreted run's history and weights."""
+    from autograd_lite.optim.lr_scheduler import StepLR
+    from autograd_lite.training import fit
+
+    rng = random.Random(0)
+    X = [[rng.uniform(-1, 1) for _ in range(4)] for _ in range(40)]
+    y = [rng.randrange(3) for _ in range(40)]
+    runs = []
+    for compiled_run in (False, True):
+        model = MLP(4, [8, 3], seed=1)
+        optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9)
+        history = fit(
+            model,
+            X,
+            y,
+            optimizer=optimizer,
+            scheduler=StepLR(optimizer, 2, 0.5),
+            epochs=4,
+            batch_size=16,
+            l2=1e-3,
+            compile=compiled_run,
+            progress=False,
+            X_test=X[:10],
+            y_test=y[:10],
+        )
+        runs.append((model, history))
+    (reference, ref_history), (fast, fast_history) = runs
+    assert_all_close(
+        [p.data for p in fast.parameters()], [p.data for p in reference.parameters()], "weights"
+    )
+    for ref, got in zip(ref_history.records, fast_history.records):
+        for key in ("loss", "test_loss", "accuracy", "test_accuracy", "lr"):
+            assert_close(got[key], ref[key], what=key)
+        for layer, norm in ref["grad_norms"].items():
+            assert_close(got["grad_norms"][layer], norm, what=f"grad norm {layer}")
+
+
+# --------------------------------------------------------------------------------------
+# Token sequences: embedding lookups as gathers, one program per length
+# --------------------------------------------------------------------------------------
+
+
+def sequence_loss(logits, targets):
+    """The mean of per-position cross-entropies, as a language model is trained."""
+    return sum_values([losses.cross_entropy(row, t) for row, t in zip(logits, targets)]) / len(
+        targets
+    )
+
+
+def token_batch(n, length, vocab, seed):
+    rng = random.Random(seed)
+    X = [[rng.randrange(vocab) for _ in range(length)] for _ in range(n)]
+    Y = [[rng.randrange(vocab) for _ in range(length)] for _ in range(n)]
+    return X, Y
+
+
+def small_gpt(seed=0):
+    from autograd_lite.nn import GPT
+
+    return GPT(11, 8, 8, 2, 1, seed=seed)
+
+
+def test_gpt_token_sequences_match_the_interpreted_engine():
+    """Compiled GPT loss, gradients (every parameter, embeddings included) and logits equal
+    the interpreted engine's to 1e-10, with repeated tokens within and across samples."""
+    model = small_gpt()
+    X, Y = token_batch(6, 5, 11, seed=1)
+    X[0] = [3, 3, 3, 1, 3]
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    loss, grads, outputs = compiled(step, model, X, Y)
+    ref_loss, ref_grads, ref_outputs = interpreted(model, sequence_loss, X, Y)
+    assert_close(loss, ref_loss, rtol=1e-10, atol=1e-10, what="loss")
+    assert_all_close(grads, ref_grads, "gradient", tolerance=1e-10)
+    assert_all_close(outputs, ref_outputs, "logits", tolerance=1e-10)
+    assert_all_close(step.last_outputs, ref_outputs, "last outputs", tolerance=1e-10)
+    assert any(g != 0.0 for g in grads[: 11 * 8])  # the token table got gradients
+
+
+def test_token_programs_are_compiled_once_per_length_and_cached():
+    """Lengths 3, 5, 3 make two programs; the second batch of length 3 reuses the first."""
+    model = small_gpt(seed=1)
+    X3, Y3 = token_batch(4, 3, 11, seed=2)
+    X5, Y5 = token_batch(4, 5, 11, seed=3)
+    step = compile_loss(model, sequence_loss, X3[0], Y3[0])
+    first = step._programs[3, 3].program
+    for X, Y in ((X5, Y5), (X3, Y3)):
+        assert_same_step(model, sequence_loss, X, Y, step=step)
+    assert sorted(step._programs) == [(3, 3), (5, 5)]
+    assert step._programs[3, 3].program is first
+
+
+def test_token_trainer_follows_the_interpreted_adam_steps():
+    """Three trainer steps on token batches equal interpreted zero_grad/backward/Adam.step."""
+    reference, fast = small_gpt(seed=4), small_gpt(seed=4)
+    ref_opt, fast_opt = Adam(reference.parameters(), lr=0.01), Adam(fast.parameters(), lr=0.01)
+    X, Y = token_batch(4, 4, 11, seed=5)
+    with compile_loss(fast, sequence_loss, X[0], Y[0]).trainer(fast_opt) as train:
+        for k in range(3):
+            X, Y = token_batch(4, 4, 11, seed=k)
+            ref_opt.zero_grad()
+            total = sum_values([sequence_loss(reference(x), t) for x, t in zip(X, Y)]) / len(X)
+            total.backward()
+            ref_opt.step()
+            assert_close(train.step(X, Y), total.data, rtol=1e-10, atol=1e-10, what="loss")
+    assert_all_close(
+        [p.data for p in fast.parameters()],
+        [p.data for p in reference.parameters()],
+        "weights",
+        tolerance=1e-10,
+    )
+
+
+def test_token_sequences_outside_what_compiles_get_clear_errors():
+    """Too long for the vocabulary, tokens or targets out of range, ragged batches: ValueErrors."""
+    from autograd_lite.nn import GPT
+
+    tiny = GPT(3, 8, 4, 1, 1, seed=0)
+    with pytest.raises(ValueError, match="at most as long as the vocabulary"):
+        compile_loss(tiny, sequence_loss, [0, 1, 2, 0], [0, 1, 2, 0])
+    model = small_gpt()
+    step = compile_loss(model, sequence_loss, [1, 2, 3], [1, 2, 3])
+    with pytest.raises(ValueError, match=r"tokens must be in 0\.\.10, got 11"):
+        step.backward([[1, 2, 11]], [[1, 2, 3]])
+    with pytest.raises(ValueError, match=r"class indices must be in 0\.\.10, got -1"):
+        step.backward([[1, 2, 3]], [[1, 2, -1]])
+    with pytest.raises(ValueError, match="one length"):
+        step.backward([[1, 2, 3], [1, 2]], [[1, 2, 3], [1, 2]])
+    with pytest.raises(TypeError, match="int tokens"):
+        step.backward([[1, 2, 3.5]], [[1, 2, 3]])
+
+
+def test_a_model_whose_graph_depends_on_the_tokens_is_refused():
+    """An embedding model that branches on a token's value is refused, not replayed wrong."""
+    from autograd_lite.nn import Embedding
+
+    class Branching(Module):
+        def __init__(self):
+            self.table = Embedding(6, 3, seed=0)
+
+        def forward(self, tokens):
+            rows = [self.table(t) for t in tokens]
+            return [
+                [al.relu(v) if t == 0 else v * 2.0 for v in row] for t, row in zip(tokens, rows)
+            ]
+
+    def loss(rows, targets):
+        return sum_values([losses.cross_entropy(r, t) for r, t in zip(rows, targets)])
+
+    with pytest.raises(DataDependentGraphError, match="depends on the tokens"):
+        compile_loss(Branching(), loss, [0, 1], [0, 1])
+
+
+def test_fit_compiled_trains_on_the_flat_buffer_not_through_optimizer_step():
+    """fit(compile=True) with Adam never calls optimizer.step(): the trainer updates the buffer,
+    and the model and the optimizer's state are synced when fit returns."""
+    from autograd_lite.training import fit
+
+    model = MLP(3, [4, 2], seed=0)
+    optimizer = Adam(model.parameters(), lr=0.05)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("optimizer.step() was called")
+
+    optimizer.step = refuse
+    X = rows(12, 3, seed=0)
+    y = [i % 2 for i in range(12)]
+    before = [p.data for p in model.parameters()]
+    fit(model, X, y, optimizer=optimizer, epochs=2, batch_size=4, compile=True, progress=False)
+    assert [p.data for p in model.parameters()] != before
+    assert all(entry["step"] == 6 for entry in optimizer.state.values())
+
+
+def test_trainer_and_sequence_loss_are_exported():
+    """CompiledTrainer and SequenceLoss are the classes trainer() and compile_loss() return."""
+    from autograd_lite.compile import CompiledTrainer, SequenceLoss
+
+    model = small_gpt()
+    step = compile_loss(model, sequence_loss, [1, 2], [2, 3])
+    assert isinstance(step, SequenceLoss)
+    assert isinstance(step.trainer(SGD(model.parameters(), lr=0.1)), CompiledTrainer)

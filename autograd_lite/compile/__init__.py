@@ -13,6 +13,15 @@ sample) in place of each float::
     loss = step.backward(X_batch, y_batch)    # mean loss; grads added to p.grad
     optimizer.step()
 
+Faster, whole training steps (the gradient and the update of SGD, Adam, AdamW or
+RMSprop) run on a flat parameter buffer, and the Values are written at one documented
+point (:class:`CompiledTrainer`)::
+
+    with step.trainer(optimizer) as train:
+        for X_batch, y_batch in batches:
+            loss = train.step(X_batch, y_batch)   # zero_grad, backward, optimizer.step
+    # leaving the block (or train.sync()) wrote every p.data, p.grad and optimizer.state
+
 ``step.backward(X, y)`` gives the same numbers as the interpreted
 ``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
 of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation
@@ -26,6 +35,11 @@ How: the trace is a list of nodes in topological order (:mod:`._trace`); nodes o
 same depth that apply the same operation become one numpy instruction over a block of
 rows, and the neurons of a layer — ``dot`` nodes reading the same inputs — one matrix
 product ``W @ X`` (:mod:`._replay`).
+
+Token sequences: with a list of int tokens as ``example_x`` and a model that has an
+``nn.Embedding`` (``nn.GPT``), ``compile_loss`` returns a :class:`SequenceLoss`:
+embedding lookups replay as gathers and each int target picks its position's output;
+one program per sequence length, cached (:mod:`._sequence`).
 
 Targets: float targets become inputs of the program like ``x``. Int targets (class
 indices, 0/1 or ±1 labels) stay ints, because losses index lists with them; each label
@@ -44,8 +58,9 @@ Limits, checked rather than assumed:
   spread over each tested batch are re-traced, or all of them with ``None``. Re-tracing a
   sample costs about one interpreted forward pass, so only ``check="every-batch",
   check_samples=None`` is a guarantee; the default is a cheap test that catches a branch
-  unless it is taken by few samples. Inputs of a different length (sequences for an RNN)
-  are not refused: each length is compiled once.
+  unless it is taken by few samples: a branch taken by one sample in 256 can go unseen
+  (32 of the 256 are re-traced), and the test suite pins that this is so. Inputs of a
+  different length (sequences for an RNN) are not refused: each length is compiled once.
 * Traced inputs are leaf Values where the interpreted engine sees floats; the two differ
   only for ``==``, ``!=`` and truth tests on a raw input (Values compare by identity).
   Do not branch on ``x[i] == 0``.
@@ -82,11 +97,32 @@ from autograd_lite.compile._trace import (
 )
 from autograd_lite.engine import Value
 
-__all__ = ["CHECK_MODES", "CompiledLoss", "DataDependentGraphError", "compile_loss"]
+__all__ = [
+    "CHECK_MODES",
+    "CompiledLoss",
+    "CompiledTrainer",
+    "DataDependentGraphError",
+    "SequenceLoss",
+    "compile_loss",
+]
 
 CHECK_MODES = ("first-batch", "every-batch", "off")
 
 _INSTALL = 'pip install "autograd-lite[compile]"'
+
+
+def __getattr__(name: str) -> Any:
+    """``CompiledTrainer`` and ``SequenceLoss`` on first use: importing this package must
+    not import numpy (their modules do)."""
+    if name == "CompiledTrainer":
+        from autograd_lite.compile._train import CompiledTrainer
+
+        return CompiledTrainer
+    if name == "SequenceLoss":
+        from autograd_lite.compile._sequence import SequenceLoss
+
+        return SequenceLoss
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _numpy_modules() -> tuple[ModuleType, ModuleType]:

@@ -377,9 +377,13 @@ class SequenceLoss:
         """The model's outputs (one list of logits per position) for each sequence."""
         np = self._np
         tokens, _ = self._batch(X, None)
-        compiled = self._compiled(tokens.shape[1], 1)
+        length = tokens.shape[1]
+        # Any program of this token length computes the outputs; the targets do not matter.
+        keys = [key for key in self._programs if key[0] == length]
+        key = keys[0] if keys else (length, 1 if self._scalar_target else length)
+        compiled = self._compiled(*key)
         self._check_range(tokens, None, compiled)
-        targets = np.zeros((len(tokens), 1), dtype=np.intp)
+        targets = np.zeros((len(tokens), key[1]), dtype=np.intp)
         roots, _, _ = compiled.program.run(
             np.empty((len(tokens), 0)), None, None, None, None, tokens, targets
         )
