@@ -311,10 +311,12 @@ assert ratios[best] > 1.4
 # `x0` after the embeddings, `x1` after attention is added, `x2` after the MLP is added.
 
 # %%
+import operator
 
 
 def add(xs, ys):
-    return [[a + b for a, b in zip(x, y)] for x, y in zip(xs, ys)]
+    """Position by position, coordinate by coordinate: the residual connection."""
+    return [list(map(operator.add, x, y)) for x, y in zip(xs, ys)]
 
 
 def forward_with_stream(model, tokens):
