@@ -123,13 +123,13 @@ def test_missing_names_package_names_the_extra(tmp_path, capsys, monkeypatch):
     assert 'pip install "autograd-lite[names]"' in capsys.readouterr().err
 
 
-def test_defaults_are_500_single_names_or_1000_compiled_batches_of_16(tmp_path, monkeypatch):
-    """The documented defaults: 500 steps of one name; with --compile 1,000 steps of 16."""
+def test_defaults_are_300_single_names_or_600_compiled_batches_of_16(tmp_path, monkeypatch):
+    """The documented defaults: 300 steps of one name; with --compile 600 steps of 16."""
     seen = []
     monkeypatch.setattr(train_gpt, "execute", seen.append)
     for extra in ([], ["--compile"]):
         assert main(["train", "--dataset", "names", *extra, "--out", str(tmp_path)]) == 0
-    assert [(s.steps, s.batch_size, s.compile) for s in seen] == [(500, 1, False), (1000, 16, True)]
+    assert [(s.steps, s.batch_size, s.compile) for s in seen] == [(300, 1, False), (600, 16, True)]
     assert (seen[0].n_embd, seen[0].n_head, seen[0].n_layer) == (16, 4, 1)
 
 

@@ -2,8 +2,8 @@
 
 ::
 
-    autograd-lite train --dataset names --model gpt              # 500 names, one per step
-    autograd-lite train --dataset names --model gpt --compile    # 1,000 batches of 16
+    autograd-lite train --dataset names --model gpt              # 300 names, one per step
+    autograd-lite train --dataset names --model gpt --compile    # 600 batches of 16
 
 Loads the 1990 US census first names (:func:`autograd_lite.data.load_names`), holds some
 out for testing, trains a one-layer :class:`autograd_lite.nn.GPT` to predict each next
@@ -32,7 +32,7 @@ from autograd_lite.cli import CommandError
 
 MODELS = ("mlp", "gpt")
 # Defaults that train in well under a minute on a 2-core machine (interpreted: GPTSettings).
-COMPILED_STEPS = 1000
+COMPILED_STEPS = 600
 COMPILED_BATCH = 16
 # The held-out loss is measured on at most this many names: a scalar forward pass costs.
 EVALUATED_NAMES = 200
@@ -47,7 +47,7 @@ class GPTSettings:
     n_embd: int = 16
     n_head: int = 4
     n_layer: int = 1
-    steps: int = 500
+    steps: int = 300
     batch_size: int = 1
     lr: float = 0.01
     seed: int = 0
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=positive_int,
         metavar="N",
-        help=f"optimizer steps (default: 500; {COMPILED_STEPS} with --compile, in batches of "
+        help=f"optimizer steps (default: 300; {COMPILED_STEPS} with --compile, in batches of "
         f"{COMPILED_BATCH} names of one length; without, one name per step)",
     )
     gpt.add_argument(
