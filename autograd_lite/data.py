@@ -9,16 +9,22 @@ regression. :func:`autograd_lite.training.fit` uses that difference (int or floa
 a loss. Hinge losses want labels -1/+1: :func:`labels_to_pm1` maps them.
 
 ``load_digits()`` reads the 8x8 handwritten digits that ship inside scikit-learn (no
-download). ``load_names()`` reads the first names of the 1990 US census that ship inside
-the ``names`` package, and :class:`CharVocabulary` turns words into token sequences for a
-character-level language model.
+download); ``load_mnist(folder)`` reads the 28x28 MNIST digits from the four IDX files
+the user has downloaded. ``load_names()`` reads the first names of the 1990 US census that
+ship inside the ``names`` package, and :class:`CharVocabulary` turns words into token
+sequences for a character-level language model.
 """
 
 from __future__ import annotations
 
+import gzip
 import math
 import numbers
+import os
 import random
+import struct
+import sys
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -28,6 +34,7 @@ __all__ = [
     "batches",
     "labels_to_pm1",
     "load_digits",
+    "load_mnist",
     "load_names",
     "make_circles",
     "make_house_prices",
@@ -50,15 +57,33 @@ def _check_count(value: object, name: str, minimum: int = 1) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value > sys.maxsize:
+        raise ValueError(
+            f"{name} must be at most sys.maxsize ({sys.maxsize}), got an int of "
+            f"{int(value).bit_length()} bits"
+        )
     return int(value)
 
 
-def _check_noise(value: object, name: str = "noise") -> float:
+def _check_real(value: object, name: str) -> float:
+    """A real number (not bool) as a float; ValueError for an int too large for a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value >= 0):
+        hint = "; use .item() for a one-element array" if hasattr(value, "shape") else ""
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}{hint}")
+    try:
+        return float(value)
+    except OverflowError:
+        digits = int(int(value).bit_length() * math.log10(2))
+        raise ValueError(
+            f"{name}: got an int of about 10**{digits}; it does not fit in a float"
+        ) from None
+
+
+def _check_noise(value: object, name: str = "noise") -> float:
+    number = _check_real(value, name)
+    if not (math.isfinite(number) and number >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return number
 
 
 def _rng(seed: object) -> random.Random:
@@ -124,8 +149,7 @@ def make_circles(
     """
     n_samples = _check_count(n_samples, "n_samples")
     noise = _check_noise(noise)
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
-        raise TypeError(f"factor must be a real number, got {type(factor).__name__}")
+    factor = _check_real(factor, "factor")
     if not 0 < factor < 1:
         raise ValueError(f"factor is the inner radius, between 0 and 1 (exclusive); got {factor}")
     rng = _rng(seed)
@@ -266,6 +290,95 @@ def load_digits() -> Dataset:
 
 
 # --------------------------------------------------------------------------------------
+# MNIST from IDX files
+# --------------------------------------------------------------------------------------
+
+_MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+_IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions: count, rows, columns
+_IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension: count
+# Pixel bytes map to shared float objects: 47 million pixels, only 256 distinct floats.
+_PIXEL_SCALE = tuple(i / 255.0 for i in range(256))
+
+
+def _read_idx_bytes(folder: str | os.PathLike, name: str) -> tuple[str, bytes]:
+    """The bytes of ``folder/name``, or of ``folder/name.gz`` uncompressed."""
+    plain = os.path.join(folder, name)
+    compressed = plain + ".gz"
+    if os.path.isfile(plain):
+        with open(plain, "rb") as handle:
+            return plain, handle.read()
+    if os.path.isfile(compressed):
+        try:
+            with gzip.open(compressed, "rb") as handle:
+                return compressed, handle.read()
+        except (OSError, EOFError, zlib.error) as error:
+            raise ValueError(f"{compressed} is not a complete gzip file: {error}") from None
+    raise ValueError(f"MNIST file missing: neither {plain} nor {compressed} exists")
+
+
+def _parse_idx(path: str, raw: bytes, magic: int) -> tuple[tuple[int, ...], memoryview]:
+    """The dimensions and the unsigned-byte payload of one IDX file, checked."""
+    dimensions = magic & 0xFF
+    header = 4 + 4 * dimensions
+    if len(raw) < header:
+        raise ValueError(f"{path} is truncated: {len(raw)} bytes, shorter than its header")
+    (found,) = struct.unpack(">I", raw[:4])
+    if found != magic:
+        raise ValueError(
+            f"{path} has magic number 0x{found:08x}; an IDX "
+            f"{'image' if dimensions == 3 else 'label'} file has 0x{magic:08x}"
+        )
+    shape = struct.unpack(f">{dimensions}I", raw[4:header])
+    expected = math.prod(shape)
+    payload = len(raw) - header
+    if payload != expected:
+        problem = "is truncated" if payload < expected else "has trailing bytes"
+        raise ValueError(
+            f"{path} {problem}: its header promises {expected} bytes of data for shape "
+            f"{shape}, the file holds {payload}"
+        )
+    return shape, memoryview(raw)[header:]
+
+
+def _mnist_split(folder: str | os.PathLike, images_name: str, labels_name: str) -> Dataset:
+    images_path, images_raw = _read_idx_bytes(folder, images_name)
+    labels_path, labels_raw = _read_idx_bytes(folder, labels_name)
+    (count, rows, columns), pixels = _parse_idx(images_path, images_raw, _IDX_IMAGES_MAGIC)
+    (label_count,), labels = _parse_idx(labels_path, labels_raw, _IDX_LABELS_MAGIC)
+    if label_count != count:
+        raise ValueError(
+            f"{images_path} holds {count} images but {labels_path} {label_count} labels"
+        )
+    size = rows * columns
+    scale = _PIXEL_SCALE
+    X = [[scale[b] for b in pixels[i * size : (i + 1) * size]] for i in range(count)]
+    return X, list(labels)
+
+
+def load_mnist(
+    folder: str | os.PathLike,
+) -> tuple[list[list[float]], list[int], list[list[float]], list[int]]:
+    """MNIST from the four standard IDX files in ``folder``: ``(X_train, y_train, X_test, y_test)``.
+
+    The files are ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each optionally gzipped
+    (``.gz``). Each row holds the 784 pixels of one 28x28 image (row by row) scaled from
+    0..255 to [0, 1]; labels are ints 0..9. A missing, truncated or corrupt file, or one
+    with the wrong magic number, raises ``ValueError`` naming it. Nothing is downloaded.
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a str or os.PathLike, got {type(folder).__name__}")
+    X_train, y_train = _mnist_split(folder, _MNIST_FILES[0], _MNIST_FILES[1])
+    X_test, y_test = _mnist_split(folder, _MNIST_FILES[2], _MNIST_FILES[3])
+    return X_train, y_train, X_test, y_test
+
+
+# --------------------------------------------------------------------------------------
 # Splitting and batching
 # --------------------------------------------------------------------------------------
 
@@ -291,12 +404,17 @@ def train_test_split(
     if n < 2:
         raise ValueError(f"train_test_split needs at least 2 samples, got {n}")
     if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
-        raise TypeError(f"test_size must be a fraction or an int, got {type(test_size).__name__}")
+        raise TypeError(
+            f"test_size must be a real number (a fraction) or an int (a count), "
+            f"got {type(test_size).__name__}"
+        )
     if isinstance(test_size, numbers.Integral):
         n_test = int(test_size)
         if not 1 <= n_test <= n - 1:
-            raise ValueError(f"test_size as a count must be between 1 and {n - 1}, got {n_test}")
+            shown = n_test if n_test.bit_length() < 64 else f"an int of {n_test.bit_length()} bits"
+            raise ValueError(f"test_size as a count must be between 1 and {n - 1}, got {shown}")
     else:
+        test_size = _check_real(test_size, "test_size")
         if not 0.0 < test_size < 1.0:
             raise ValueError(f"test_size as a fraction must be between 0 and 1, got {test_size}")
         n_test = min(max(math.ceil(test_size * n), 1), n - 1)

@@ -5,7 +5,8 @@ Python: the walker builds the graph out of engine operations itself. Only these 
 accepted, anything else is refused with an ``ExpressionError`` naming what was found:
 
 * numbers (``2``, ``0.5``, ``1e-3``), made into constants;
-* variable names (letters, digits and ``_``, not starting with ``_``);
+* variable names (letters, digits and ``_``, not starting with ``_``), except ``pi`` and
+  ``e``, which are the constants π and e;
 * ``+ - * / **`` and unary ``-``/``+``;
 * calls, with positional arguments only, of ``exp log tanh sigmoid relu leaky_relu
   softplus sin cos sqrt abs``; ``leaky_relu(x, slope)`` takes an optional number as its
@@ -18,6 +19,7 @@ Arithmetic follows the engine's conventions (IEEE results for ``x / 0``, a
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +39,14 @@ from autograd_lite.engine import (
     tanh,
 )
 
-__all__ = ["FUNCTIONS", "MAX_LENGTH", "Expression", "ExpressionError", "parse_expression"]
+__all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "MAX_LENGTH",
+    "Expression",
+    "ExpressionError",
+    "parse_expression",
+]
 
 # name -> (function, fewest arguments, most arguments)
 FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
@@ -53,6 +62,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "sqrt": (sqrt, 1, 1),
     "abs": (abs_, 1, 1),
 }
+# Names that stand for numbers, as in mathematics; they are constants, not variables.
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 # Long enough for any expression worth drawing; bounds the work a hostile input can cause.
 MAX_LENGTH = 2000
 
@@ -170,7 +181,8 @@ def _check(tree: ast.expr) -> tuple[str, ...]:
                 raise _refuse(node, f"using the function {node.id} without calling it")
             if node.id.startswith("_"):
                 raise _refuse(node, f"the name {node.id!r} (names may not start with _)")
-            variables.setdefault(node.id, None)
+            if node.id not in CONSTANTS:
+                variables.setdefault(node.id, None)
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 raise _refuse(node, f"the operator {_operator_name(node.op)}")
@@ -232,6 +244,8 @@ def _evaluate(tree: ast.expr, leaves: Mapping[str, Value]) -> Value:
         node, visited = stack.pop()
         if isinstance(node, ast.Constant):
             results.append(Value(float(node.value), requires_grad=False))
+        elif isinstance(node, ast.Name) and node.id in CONSTANTS:
+            results.append(Value(CONSTANTS[node.id], label=node.id, requires_grad=False))
         elif isinstance(node, ast.Name):
             results.append(leaves[node.id])
         elif not visited:

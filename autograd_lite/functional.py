@@ -38,7 +38,7 @@ def _as_leaves(arg: Any, position: int) -> tuple[Any, list[Value]]:
         leaf = arg + 0.0 if arg.requires_grad else Value(arg.data)
         return leaf, [leaf]
     if isinstance(arg, numbers.Real):
-        leaf = Value(float(arg))
+        leaf = Value(_real(arg, f"argument {position}"))
         return leaf, [leaf]
     if isinstance(arg, (list, tuple)):
         items = [_as_leaves(a, position) for a in arg]
@@ -49,8 +49,35 @@ def _as_leaves(arg: Any, position: int) -> tuple[Any, list[Value]]:
         ]
     raise TypeError(
         f"argument {position}: expected a number, a Value or a list of them, "
-        f"got {type(arg).__name__}"
+        f"got {type(arg).__name__}{_item_hint(arg)}"
     )
+
+
+def _real(x: Any, what: str) -> float:
+    """A real number (not a Value, str, bool-like flag, Decimal or array) as a float."""
+    if not isinstance(x, numbers.Real) or isinstance(x, Value):
+        raise TypeError(f"{what} must be a real number, got {type(x).__name__}{_item_hint(x)}")
+    try:
+        return float(x)
+    except OverflowError:
+        raise ValueError(
+            f"{what}: got an int of about 10**{int(x.bit_length() * math.log10(2))}; "
+            "it does not fit in a float"
+        ) from None
+
+
+def _item_hint(x: Any) -> str:
+    return "; use .item() for a one-element array" if hasattr(x, "shape") else ""
+
+
+def _flag(x: Any, what: str) -> bool:
+    if not isinstance(x, bool):
+        kind = type(x)
+        name = (
+            kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        )
+        raise TypeError(f"{what} must be True or False, got {name}")
+    return x
 
 
 def _shape_like(arg: Any, flat: list[Any]) -> Any:
@@ -202,11 +229,23 @@ def gradcheck(
     ``f`` takes one Value per input and returns a Value or a list of Values. An entry
     passes when ``|analytic - numeric| <= atol + rtol * |numeric|`` (PyTorch's defaults).
     Returns True; on a mismatch raises ``GradcheckError`` naming the output, the input and
-    both numbers, or returns False when ``raise_exception=False``.
+    both numbers, or returns False when ``raise_exception=False``. Inputs are real numbers
+    or Values (their ``.data``); anything else, a string included, is a TypeError.
     """
-    points = [float(x) for x in inputs]
+    points = [
+        x.data if isinstance(x, Value) else _real(x, f"gradcheck input {j}")
+        for j, x in enumerate(inputs)
+    ]
     if not points:
         raise ValueError("gradcheck needs at least one input")
+    eps = _real(eps, "gradcheck eps")
+    atol = _real(atol, "gradcheck atol")
+    rtol = _real(rtol, "gradcheck rtol")
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"gradcheck eps must be a finite number > 0, got {eps!r}")
+    if not (atol >= 0 and rtol >= 0):
+        raise ValueError(f"gradcheck atol and rtol must be >= 0, got {atol!r} and {rtol!r}")
+    _flag(raise_exception, "gradcheck raise_exception")
 
     def evaluate(xs: list[float]) -> list[float]:
         with no_grad():

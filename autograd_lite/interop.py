@@ -8,6 +8,7 @@ autograd_lite           torch (float64, same weights)
 ``Neuron``              the same, with one output
 ``Sequential``          ``nn.Sequential`` of the converted parts
 ``Dropout``             ``nn.Dropout(p)`` (same train/eval mode; masks differ)
+``BatchNorm1d``         ``nn.BatchNorm1d`` with the same weights and running statistics
 ``Residual``            a module computing ``x + inner(x)``
 ``RNNCell``             ``nn.RNNCell`` (same parameter names and layout)
 ``RNN``                 ``nn.RNN(batch_first=True)``; with a readout, a module returning
@@ -35,6 +36,7 @@ from typing import Any
 from autograd_lite.nn import (
     MLP,
     RNN,
+    BatchNorm1d,
     CausalSelfAttention,
     Dropout,
     Embedding,
@@ -136,6 +138,8 @@ def _convert(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> An
         return nn.Sequential(*(_convert(m, torch, wrappers) for m in module.layers))
     if isinstance(module, Dropout):
         return nn.Dropout(module.p)
+    if isinstance(module, BatchNorm1d):
+        return _batchnorm(module, torch)
     if isinstance(module, Residual):
         return wrappers.Residual(_convert(module.module, torch, wrappers))
     if isinstance(module, RNNCell):
@@ -161,10 +165,29 @@ def _convert(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> An
     if converted is not None:
         return converted
     supported = (
-        "MLP, Layer, Neuron, Sequential, Dropout, Residual, RNNCell, RNN, Linear, "
+        "MLP, Layer, Neuron, Sequential, Dropout, BatchNorm1d, Residual, RNNCell, RNN, "
+        "Linear, "
         "Embedding, LayerNorm, RMSNorm, CausalSelfAttention"
     )
     raise TypeError(f"to_torch() cannot convert {type(module).__name__}; it supports {supported}")
+
+
+def _batchnorm(module: BatchNorm1d, torch: ModuleType) -> Any:
+    """``nn.BatchNorm1d`` with the same weight, bias, running statistics and batch count."""
+    norm = torch.nn.BatchNorm1d(
+        module.num_features,
+        eps=module.eps,
+        momentum=module.momentum,
+        affine=module.affine,
+        dtype=torch.float64,
+    )
+    if module.affine:
+        norm.weight.copy_(_tensor(torch, [w.data for w in module.weight]))
+        norm.bias.copy_(_tensor(torch, [b.data for b in module.bias]))
+    norm.running_mean.copy_(_tensor(torch, module.running_mean))
+    norm.running_var.copy_(_tensor(torch, module.running_var))
+    norm.num_batches_tracked.fill_(module.num_batches_tracked)
+    return norm
 
 
 def _convert_transformer_part(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> Any:

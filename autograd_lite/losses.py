@@ -34,9 +34,23 @@ _SCALAR = "a Value or a real number"
 
 
 def _check_scalar(x: Any, what: str) -> Any:
-    if isinstance(x, Value) or (isinstance(x, numbers.Real) and not isinstance(x, bool)):
+    """A Value as itself, a real number as a float (so NumPy scalars compute as floats)."""
+    if isinstance(x, Value):
         return x
-    raise TypeError(f"{what} must be {_SCALAR}, got {type(x).__name__}")
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return _float(x, what)
+    hint = "; use .item() for a one-element array" if hasattr(x, "shape") else ""
+    raise TypeError(f"{what} must be {_SCALAR}, got {type(x).__name__}{hint}")
+
+
+def _float(x: numbers.Real, what: str) -> float:
+    try:
+        return float(x)
+    except OverflowError:
+        digits = int(int(x).bit_length() * math.log10(2))
+        raise ValueError(
+            f"{what}: got an int of about 10**{digits}; it does not fit in a float"
+        ) from None
 
 
 def _as_list(x: Any, what: str) -> list[Any]:
@@ -60,7 +74,7 @@ def _label(y: Any, what: str) -> float:
     """A target label as a float; Values are refused (labels carry no gradient)."""
     if isinstance(y, (Value, bool)) or not isinstance(y, numbers.Real):
         raise TypeError(f"{what} must be a real number, got {type(y).__name__}")
-    return float(y)
+    return _float(y, what)
 
 
 def mse(pred: Any, target: Any) -> Any:
@@ -114,8 +128,13 @@ def _class_index(target: Any, n_classes: int, who: str) -> int:
             + (f" {target!r}; convert it with int()" if isinstance(target, numbers.Real) else "")
         )
     if not 0 <= target < n_classes:
+        shown = (
+            target
+            if int(target).bit_length() < 64
+            else f"(an int of {int(target).bit_length()} bits)"
+        )
         raise ValueError(
-            f"{who}: class index {target} is out of range for {n_classes} classes "
+            f"{who}: class index {shown} is out of range for {n_classes} classes "
             f"(expected 0 to {n_classes - 1})"
         )
     return int(target)
@@ -159,6 +178,7 @@ def l2_penalty(params: Iterable[Value], alpha: float) -> Any:
             raise TypeError(f"l2_penalty: parameter {index} is a {type(p).__name__}, not a Value")
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"l2_penalty: alpha must be a real number, got {type(alpha).__name__}")
+    alpha = _float(alpha, "l2_penalty: alpha")
     if not (math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"l2_penalty: alpha must be finite and >= 0, got {alpha!r}")
     if not values:

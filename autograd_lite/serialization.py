@@ -21,7 +21,17 @@ outputs. ``save_state_dict``/``load_state_dict`` store only ``state`` (format ta
 Files are written atomically: the JSON goes to a temporary file in the same directory,
 is flushed to disk, and then replaces the target in one ``os.replace``; if anything fails
 the old file is untouched and the temporary file is removed. Reading a file that is not
-a complete, valid model file raises :class:`ModelFileError` saying what is wrong.
+a complete, valid model file raises :class:`ModelFileError` naming the file and what is
+wrong, quickly and in memory proportional to the file, whatever the file holds:
+
+* JSON nested deeper than :data:`MAX_JSON_DEPTH` is refused before it is parsed, and
+  modules nested deeper than :data:`~autograd_lite.nn.module.MAX_NESTING` before they
+  are built (no ``RecursionError``); so are duplicate keys and integers of more than
+  :data:`MAX_INT_DIGITS` digits;
+* the number of parameters the config implies is worked out from the config alone
+  (each class's ``parameter_count``, see ``register_module``) and compared with the
+  weights the file holds *before* anything is built, so a 200-byte file cannot ask for
+  ``MLP(2, [100000, 100000])``. Classes that cannot count their parameters are refused.
 """
 
 from __future__ import annotations
@@ -30,14 +40,23 @@ import json
 import math
 import numbers
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autograd_lite.nn.module import Module, module_from_spec, module_spec
+from autograd_lite.nn.module import (
+    MAX_NESTING,
+    Module,
+    module_from_spec,
+    module_spec,
+    spec_parameter_count,
+)
 
 __all__ = [
+    "MAX_INT_DIGITS",
+    "MAX_JSON_DEPTH",
     "MODEL_FORMAT",
     "STATE_FORMAT",
     "VERSION",
@@ -54,6 +73,16 @@ STATE_FORMAT = "autograd-lite-state"
 VERSION = 1
 
 PathLike = str | os.PathLike
+
+# A module spec nests three JSON levels per module level (spec, config, list of specs),
+# so this admits every model of MAX_NESTING levels and stays far below json's recursion.
+MAX_JSON_DEPTH = 4 * MAX_NESTING + 8
+# Longer integers are no size, seed or weight a model needs, and int() of a long digit
+# string takes time quadratic in its length.
+MAX_INT_DIGITS = 1000
+# A file may describe a model with more parameters than it stores weights for (the error
+# then names the missing ones), but only by this much: building costs what reading did.
+_BUILD_ALLOWANCE = 1024
 
 
 class ModelFileError(ValueError):
@@ -145,12 +174,22 @@ def save(model: Module, path: PathLike) -> Path:
     if not isinstance(model, Module):
         raise TypeError(f"save() expects an autograd_lite.nn.Module, got {type(model).__name__}")
     spec = module_spec(model)
+    state = _checked_state(model.state_dict())
+    # Refuse now what load() would refuse later, so a saved file can always be read back.
+    declared = spec_parameter_count(spec)
+    if declared != len(state):
+        raise ValueError(
+            f"the parameter_count() of {spec['class']} and the modules in it says {declared} "
+            f"state_dict entries, but the model has {len(state)}: either the model uses one "
+            "module or parameter in two places, which its config cannot describe, or "
+            "parameter_count is wrong (it counts parameters and buffers)"
+        )
     document = {
         "format": MODEL_FORMAT,
         "version": VERSION,
         "class": spec["class"],
         "config": spec["config"],
-        "state": _checked_state(model.state_dict()),
+        "state": state,
     }
     return _dump(document, path)
 
@@ -177,12 +216,20 @@ def _read_document(path: PathLike, expected_format: str, required: tuple[str, ..
         text = source.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise ModelFileError(f"{source} is not a text (UTF-8) file: {error}") from None
+    depth = _nesting_depth(text, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(
+            f"{source} holds JSON nested deeper than {MAX_JSON_DEPTH} levels; "
+            "no model file is nested that deeply"
+        )
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_bounded_int)
     except json.JSONDecodeError as error:
         # Every complete file ends with the closing brace of its object.
         hint = "" if text.rstrip().endswith("}") else " (the file looks truncated)"
         raise ModelFileError(f"{source} is not valid JSON{hint}: {error}") from None
+    except (ValueError, RecursionError) as error:  # from the hooks below
+        raise ModelFileError(f"{source} is not a valid model file: {error}") from None
     if not isinstance(document, dict):
         raise ModelFileError(
             f"{source} holds a JSON {type(document).__name__}, not an {expected_format} object"
@@ -195,7 +242,7 @@ def _read_document(path: PathLike, expected_format: str, required: tuple[str, ..
             + (" (use load() for it)" if tag == MODEL_FORMAT else "")
         )
     version = document.get("version")
-    if version != VERSION or isinstance(version, bool):
+    if type(version) is not int or version != VERSION:  # not 1.0, not True
         raise ModelFileError(
             f"{source} has format version {version!r}; this autograd_lite reads version {VERSION}"
         )
@@ -203,6 +250,47 @@ def _read_document(path: PathLike, expected_format: str, required: tuple[str, ..
     if missing:
         raise ModelFileError(f"{source} is missing {missing}; a complete file has {required}")
     return document
+
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _nesting_depth(text: str, limit: int) -> int:
+    """How deeply ``text``'s JSON nests, counted up to just past ``limit``; strings skipped.
+
+    Run before ``json.loads``, whose recursion would otherwise meet the interpreter's.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return 0  # cannot be deeper than the number of brackets it opens
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            break
+    return depth
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict; a key given twice makes the file ambiguous."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {_shorten(repr(key))} in a JSON object")
+            seen.add(key)
+    return document
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(digits)} digits (at most {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_state(document: dict, source: PathLike) -> dict[str, float]:
@@ -213,7 +301,8 @@ def _read_state(document: dict, source: PathLike) -> dict[str, float]:
     for name, value in state.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ModelFileError(
-                f"{source}: parameter {name!r} is {json.dumps(value)}, not a number"
+                f"{source}: parameter {_shorten(repr(name))} is "
+                f"{_shorten(json.dumps(value))}, not a number"
             )
         try:
             number = float(value)
@@ -233,20 +322,33 @@ def _fill(model: Module, state: dict[str, float], source: PathLike) -> None:
         model.load_state_dict(state)
     except (KeyError, ValueError) as error:
         message = error.args[0] if error.args else str(error)
-        raise ModelFileError(f"{source} does not fit {model!r}: {message}") from None
+        described = _shorten(" ".join(repr(model).split()), 200)
+        raise ModelFileError(f"{source} does not fit {described}: {message}") from None
 
 
 def load(path: PathLike) -> Module:
-    """Rebuild the model saved by :func:`save` at ``path``, weights included."""
+    """Rebuild the model saved by :func:`save` at ``path``, weights included.
+
+    The config is checked before anything is built (see the module docstring): a file
+    that is not a complete, valid model file raises :class:`ModelFileError`.
+    """
     document = _read_document(path, MODEL_FORMAT, ("class", "config", "state"))
     state = _read_state(document, path)
+    spec = {"class": document["class"], "config": document["config"]}
+    what = _shorten(repr(document["class"]))
     try:
-        model = module_from_spec({"class": document["class"], "config": document["config"]})
-    except (KeyError, TypeError, ValueError) as error:
+        spec_parameter_count(spec, limit=len(state) + _BUILD_ALLOWANCE)
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         message = error.args[0] if error.args else str(error)
         raise ModelFileError(
-            f"{path}: cannot rebuild {document['class']!r} from its config: {message}"
+            f"{path}: cannot rebuild {what} from its config: {message}; "
+            f"the file holds {len(state)} weights"
         ) from None
+    try:
+        model = module_from_spec(spec)
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
+        message = error.args[0] if error.args else str(error)
+        raise ModelFileError(f"{path}: cannot rebuild {what} from its config: {message}") from None
     _fill(model, state, path)
     return model
 

@@ -157,10 +157,8 @@ class EarlyStopping:
     ) -> None:
         if isinstance(patience, bool) or not isinstance(patience, numbers.Integral):
             raise TypeError(f"patience must be an int, got {type(patience).__name__}")
-        if patience < 1:
-            raise ValueError(f"patience must be at least 1 epoch, got {patience}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real):
-            raise TypeError(f"min_delta must be a number, got {type(min_delta).__name__}")
+        patience = _check_int(patience, "patience", 1)
+        min_delta = _check_real(min_delta, "min_delta")
         if not (math.isfinite(min_delta) and min_delta >= 0):
             raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
         if monitor not in ("auto", "loss", "test_loss"):
@@ -593,7 +591,26 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value > sys.maxsize:
+        raise ValueError(
+            f"{name} must be at most sys.maxsize ({sys.maxsize}), got an int of "
+            f"{int(value).bit_length()} bits"
+        )
     return int(value)
+
+
+def _check_real(value: Any, name: str) -> float:
+    """A real number (not bool) as a float; ValueError for an int too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a number, got {type(value).__name__} (int, float or another real)"
+        )
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} is an int of {int(value).bit_length()} bits; it does not fit in a float"
+        ) from None
 
 
 def _progress_bar(enabled: bool, epochs: int) -> Any:
@@ -657,8 +674,7 @@ def fit(
     epochs = _check_int(epochs, "epochs", 1)
     if batch_size is not None:
         batch_size = _check_int(batch_size, "batch_size", 1)
-    if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
-        raise TypeError(f"l2 must be a number, got {type(l2).__name__}")
+    l2 = _check_real(l2, "l2")
     if not (math.isfinite(l2) and l2 >= 0):
         raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
     if (X_test is None) != (y_test is None):
@@ -675,7 +691,11 @@ def fit(
             f"early_stopping must be an EarlyStopping, got {type(early_stopping).__name__}"
         )
     if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True or False, got {type(progress).__name__}")
+        kind = type(progress)
+        name = (
+            kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+        )
+        raise TypeError(f"progress must be True or False, got {name}")
     callbacks = list(callbacks)
     for callback in callbacks:
         if not callable(callback):

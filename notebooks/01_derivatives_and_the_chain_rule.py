@@ -62,6 +62,7 @@ by_backward = x.grad
 print(f"{'by hand':>16}: {by_hand!r}")
 print(f"{'by differences':>16}: {by_differences!r}")
 print(f"{'by backward()':>16}: {by_backward!r}")
+assert by_backward == by_hand == 25.0
 
 # %% [markdown]
 # `backward()` gives exactly 25: it applies the exact derivative rule of each operation.
@@ -71,12 +72,17 @@ print(f"{'by backward()':>16}: {by_backward!r}")
 
 
 # %%
-for h in [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11, 1e-13]:
-    error = abs(central_difference(f, 3.0, h) - by_hand)
+steps = [1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11, 1e-13]
+errors = {h: abs(central_difference(f, 3.0, h) - by_hand) for h in steps}
+for h, error in errors.items():
     print(f"h = {h:.0e}   error = {error:.1e}")
+# h 100 times smaller, error about 10,000 times smaller: the h² law.
+assert 0.5e-4 < errors[1e-3] / errors[1e-1] < 2e-4
+assert min(errors, key=errors.get) == 1e-5
 
 # %% [markdown]
-# The error falls as $h^2$ down to $h \approx 10^{-5}$, then rounding takes over. This is
+# The error falls as $h^2$ (a hundred times smaller $h$, ten thousand times smaller
+# error) down to $h \approx 10^{-5}$, where it is smallest; then rounding takes over. This is
 # why finite differences are a good *check* of a derivative (the test suite of this
 # library uses them as an independent oracle), but a poor way to *compute* gradients:
 # they are inexact, and they need two evaluations of $f$ per input, where one
@@ -101,7 +107,7 @@ g = tanh(square)
 g.label = "g"
 
 print("local derivative of g with respect to square:", g.local_derivatives)
-print("local derivative of square with respect to x:", square.local_derivatives[0])
+print("local derivatives of square (base, exponent): ", square.local_derivatives)
 print(
     "their product:                                ",
     g.local_derivatives[0] * square.local_derivatives[0],
@@ -112,8 +118,9 @@ print("x.grad after backward():                      ", x.grad)
 print("by hand, (1 - tanh(x²)²) · 2x:                ", (1 - tanh(0.8**2) ** 2) * 2 * 0.8)
 
 # %% [markdown]
-# (`square.local_derivatives` has two entries, one per argument of `x ** 2`: the base and
-# the exponent. The exponent is the constant 2, which takes no gradient.)
+# (`square.local_derivatives` has two entries, one per argument of `x ** 2`: the base,
+# $2x = 1.6$, and the exponent, $x^2 \ln x$. The exponent is the constant 2, which takes
+# no gradient, so the second entry is never used.)
 #
 # ## A neuron, drawn
 #
@@ -147,6 +154,10 @@ draw_dot(o, inputs=[x1, x2])
 
 # %%
 o.backward()
+print(f"o = {o.data:.4f}, do/dn = {n.grad:.4f}, do/dw1 = {w1.grad:.4f}, do/dx1 = {x1.grad:.4f}")
+assert abs(o.data - 0.7071) < 1e-4 and abs(n.grad - 0.5) < 1e-12
+assert (x1w1.grad, x2w2.grad, b.grad) == (n.grad, n.grad, n.grad)
+assert abs(w1.grad - 1.0) < 1e-12 and abs(x1.grad + 1.5) < 1e-12 and w2.grad == 0.0
 draw_dot(o, inputs=[x1, x2])
 
 # %% [markdown]
@@ -222,15 +233,20 @@ def naive_backward(node):
 a, e = diamond(2.0)
 e.grad = 1.0
 naive_backward(e)
-print("naive recursion:", a.grad)
+naive = a.grad
+print("naive recursion:", naive)
 
 a, e = diamond(2.0)
 e.backward()
 print("backward():     ", a.grad)
 print("by hand, 36a + 6:", 36 * 2.0 + 6)
+# The path a -> b -> c -> e contributes (db/da)(dc/db)(de/dc) = 3 · 1 · d = 36, twice.
+path_through_c = 3 * 1 * 12.0
+assert naive == a.grad + path_through_c
 
 # %% [markdown]
-# The naive walk counts the path through `c` twice and gets the wrong answer. The fix is
+# The naive walk counts the path through `c`, worth $3 \cdot 1 \cdot d = 36$, twice:
+# $78 + 36 = 114$. The fix is
 # to visit nodes in an order where **each node comes after everything that uses it**:
 # the reverse of a *topological order*, one in which every node comes after its
 # parents. `topological_order` gives that order (iteratively, so even a graph a million

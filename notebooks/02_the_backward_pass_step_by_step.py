@@ -71,9 +71,20 @@ for step in steps:
 # * `e = a · b`: `a` gets $b \cdot (-2) = 6$ and `b` gets $a \cdot (-2) = -4$.
 #
 # The leaves `a`, `b`, `c` and `f` get no step of their own: they have nothing to pass
-# on. Each step also carries `grads`, every gradient known after it, so the final step
-# holds the whole answer. It agrees with `backward()`, which we run only now, because
-# `backward_steps` left the real `.grad` alone:
+# on. Each step also carries its `rule`: how the node was computed and, for each input,
+# the local derivative in symbols with the numbers filled in. This is the part of the
+# chain rule that a table of numbers hides:
+
+# %%
+for step in steps:
+    print(f"step {step.index}: {step.rule}")
+
+# %% [markdown]
+# A product's local derivative with respect to one factor is the *other* factor
+# ($\partial e/\partial a = b$), a sum's is 1. Each step also carries `grads`, every
+# gradient known after it, so the final step holds the whole answer. It agrees with
+# `backward()`, which we run only now, because `backward_steps` left the real `.grad`
+# alone:
 
 # %%
 final = steps[-1].grads
@@ -86,16 +97,20 @@ print("the last step:    ", {v.label: final[v] for v in (a, b, c, f)})
 # ## The player
 #
 # The same steps, animated. `Player(L)` draws the graph and highlights the node being
-# processed and the inputs it updates; the table on the right fills in as gradients
-# become known. Press ▶ to play, or step with the buttons and the slider. The graph is
-# drawn top to bottom (`rankdir="TB"`) so that it fits beside the table. The page is
-# self-contained (the drawing is inline SVG, nothing is fetched from the network), and
-# `Player(L).save("player.html")` writes it to a file you can open in any browser.
+# processed (red), the inputs it updates (blue) and the nodes already done (green); above
+# the drawing it writes the step's rule and the update of each input's `.grad`. Every
+# node in the text has its name on the drawing. Press ▶ to play (the speed menu slows
+# it down), or step with the buttons, the arrow keys and the slider. The drawing keeps
+# its place from step to step; the page picks the left-to-right or the top-to-bottom
+# layout, whichever fits the cell better. In a narrow cell the table of gradients sits
+# behind the "table" button. The page is self-contained (the drawing is inline SVG,
+# nothing is fetched from the network), and `Player(L).save("player.html")` writes it to
+# a file you can open in any browser.
 
 # %%
 from autograd_lite.viz import Player
 
-Player(L, rankdir="TB", height=640, interval_ms=1200)
+Player(L, height=560, interval_ms=1200)
 
 # %% [markdown]
 # ## Why does this weight get that gradient? `explain`
@@ -137,10 +152,23 @@ from autograd_lite.diagnostics import explain
 print(explain(loss, model.layers[0].neurons[0].w[0]))
 
 # %% [markdown]
-# Unit 0's weighted sum is $-0.343$, below zero, so its ReLU outputs 0 and has local
-# derivative 0: a **dead ReLU** for this sample. Every path through it has product 0.
-# A live unit is different; the product along its path is exactly the gradient that
-# `backward()` computed:
+# A neuron is one fused node here, `relu(Σ=…)`, so `explain` writes its weighted sum
+# $\Sigma = w_{00} x_0 + w_{01} x_1 + b_0$ beside its output. We can compute that sum
+# ourselves from the weights:
+
+# %%
+unit0 = model.layers[0].neurons[0]
+weighted_sum = sum(w.data * xi.data for w, xi in zip(unit0.w, x)) + unit0.b.data
+print(
+    f"unit 0: {unit0.w[0].data:.4f} * 1.0 + {unit0.w[1].data:.4f} * (-2.0) + "
+    f"{unit0.b.data:.4f} = {weighted_sum:.4f}"
+)
+assert weighted_sum < 0
+
+# %% [markdown]
+# Below zero, so its ReLU outputs 0 and has local derivative 0: a **dead ReLU** for this
+# sample. Every path through it has product 0. A live unit is different; the product
+# along its path is exactly the gradient that `backward()` computed:
 
 # %%
 w10 = model.layers[0].neurons[1].w[0]
@@ -157,6 +185,18 @@ print(explain(loss, x[0]))
 print("\nbackward() gave x0.grad =", x[0].grad)
 
 # %% [markdown]
+# The player shows the same thing as it happens. Given the model (`model=`), it names
+# every weight by its place in the network, `layers.0.neurons.0.w[0]` is `w00`'s full
+# name, and the inputs `x0`, `x1`. With `forward=True` it first plays the forward pass,
+# one operation at a time, and with `lr=0.1` it ends with the update
+# `p.data -= lr · p.grad` of every parameter: a whole training step. Stop at the step of
+# the dead unit (it turns red): the page says that its local derivative is 0 and that
+# the gradient stops there.
+
+# %%
+Player(loss, model=model, forward=True, lr=0.1, height=620, title="One training step")
+
+# %% [markdown]
 # ## A fix for the dead unit
 #
 # A ReLU is dead where its input is negative, and a weight behind it learns nothing from
@@ -171,7 +211,10 @@ out = model(x)
 loss = (out - 1.0) ** 2
 loss.label = "loss"
 loss.backward()
-print(explain(loss, model.layers[0].neurons[0].w[0]))
+leaky = explain(loss, model.layers[0].neurons[0].w[0])
+print(leaky)
+(path,) = leaky.paths
+assert 0.01 in path.factors and path.product != 0
 
 # %% [markdown]
 # The path is open again: its product is small (one factor is the slope 0.01), but not
@@ -181,8 +224,11 @@ print(explain(loss, model.layers[0].neurons[0].w[0]))
 #
 # * Backpropagation is a sequence of small, local steps: one node at a time, each input
 #   gets `local derivative × node gradient` added to its `.grad`.
-# * `backward_steps` replays them as data, `Player` as an animation.
+# * `backward_steps` replays them as data, each with its rule (∂o/∂n = 1 − o²), and
+#   `Player` as an animation, forward pass and update included if asked.
 # * A gradient is a sum over paths of products of local derivatives; `explain` lists the
 #   paths and says which factor blocks one (a dead ReLU, a saturated tanh or sigmoid).
 #
-# Next, [training an MLP](03_training_an_mlp.ipynb) puts `backward()` to work.
+# Next, [losses and their gradients](03_losses_and_their_gradients.ipynb) derives the
+# gradient that starts every backward pass, and [training an MLP](04_training_an_mlp.ipynb)
+# puts `backward()` to work.

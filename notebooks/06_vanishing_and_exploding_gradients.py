@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 4. Vanishing and exploding gradients
+# # 6. Vanishing and exploding gradients
 #
 # The network of [notebook 4](04_training_an_mlp.ipynb) had two hidden layers and
 # trained without trouble. Deeper networks often do not. The gradient of the loss with
@@ -46,27 +46,73 @@ def mean_loss(model):
 #
 # Ten hidden layers of 16 sigmoid units, initialised with Xavier's scheme (the standard
 # one for saturating units). One forward and backward pass, then the size of the
-# gradient in each layer: `plot_gradient_flow(model)` draws the L2 norm of each layer's
-# parameter gradients, on a log scale. `layers.0` is the first layer, `layers.10` the
-# output layer.
+# gradient in each layer: the L2 norm of each layer's parameter gradients
+# (`layer_grad_norms`), divided by the output layer's. `layers.0` is the first layer,
+# `layers.10` the output layer.
 
 # %%
+import itertools
+
+from autograd_lite.diagnostics.health import layer_grad_norms
 from autograd_lite.nn import MLP
-from autograd_lite.viz.plots import plot_gradient_flow
 
 sigmoid_net = MLP(2, [16] * 10 + [1], activation="sigmoid", init="xavier", seed=0)
 mean_loss(sigmoid_net).backward()
 
-fig, ax = plt.subplots(figsize=(6, 3))
-plot_gradient_flow(sigmoid_net, ax=ax)
-plt.show()
+sigmoid_norms = layer_grad_norms(sigmoid_net)
+norms = list(sigmoid_norms.values())
+last = norms[-1]
+for i, (name, norm) in enumerate(sigmoid_norms.items()):
+    step = f"   {norms[i + 1] / norm:3.1f} times less than layers.{i + 1}" if i < 10 else ""
+    print(f"{name:>9}  {norm / last:9.2e} of the output layer's{step}")
+shrinks = [after / before for before, after in itertools.pairwise(norms)]
+first_share = norms[0] / last
+print(f"\nper layer the gradient shrinks by {min(shrinks):.1f} to {max(shrinks):.1f} times;")
+print(f"the first layer gets 1/{1 / first_share:,.0f} of the output layer's gradient norm")
+for seed in range(1, 5):
+    other = MLP(2, [16] * 10 + [1], activation="sigmoid", init="xavier", seed=seed)
+    mean_loss(other).backward()
+    other_norms = list(layer_grad_norms(other).values())
+    print(f"  with seed {seed}: 1/{other_norms[-1] / other_norms[0]:,.0f}")
+    assert other_norms[0] / other_norms[-1] < 1e-4
 
 # %% [markdown]
-# The gradient shrinks by a factor of three to five per layer: the first layer gets about
-# 300 000 times less than the last. Why? Going back through a sigmoid unit multiplies
-# the gradient by $\sigma'(z) = \sigma(z)(1 - \sigma(z))$, which is **at most 1/4**
-# (at $z = 0$) and much less when the unit saturates. Ten layers multiply ten such
+# Going back from the output, each layer gets a few times less gradient than the layer
+# after it (the range is printed above), and the first layer ends up with about a
+# three-hundred-thousandth of the last layer's. This is not bad luck with one seed: the
+# same network with four other seeds (printed last) gives its first layer less than
+# 1/10 000 of the last layer's every time. Why? Going back through a sigmoid unit
+# multiplies the gradient by $\sigma'(z) = \sigma(z)(1 - \sigma(z))$, which is **at most
+# 1/4** (at $z = 0$) and much less when the unit saturates. Ten layers multiply ten such
 # factors. A step size that suits the last layer barely moves the first.
+#
+# `explain` shows the product being formed. The gradient of the network's output with
+# respect to one first-layer weight is a sum over $16^9$ paths (the count is printed
+# below), one per choice of a unit in each of the nine hidden layers after the weight's
+# own; `top=3` finds the three largest without listing the others, and
+# `layer_table()` shows, along the largest path, the factor each layer contributes and
+# the running product:
+
+# %%
+from autograd_lite.diagnostics import explain
+
+sigmoid_net.zero_grad()
+output = sigmoid_net(X[0])
+output.backward()
+weight = sigmoid_net.layers[0].neurons[0].w[0]
+why = explain(output, weight, top=3)
+print(f"{why.n_paths:,} paths; their sum {why.total:.3e} is weight.grad = {weight.grad:.3e}")
+assert why.n_paths == 16**9
+print(why.layer_table())
+factors = [abs(f) for _, f, _ in why.by_layer()[1:-1]]
+print(f"\nhidden-to-hidden factors between {min(factors):.3f} and {max(factors):.3f}")
+assert max(factors) < 0.25
+
+# %% [markdown]
+# Every factor between two hidden layers is $\sigma'(z) \cdot w$: a slope of at most 1/4
+# times a weight of Xavier's size (about $1/4$ here), so about a tenth. Ten of them make
+# about $10^{-10}$, the last running product. (That backward pass was for one point's
+# output; we clear the gradients and recompute the whole batch's before looking further.)
 #
 # The **gradient-health report** reaches the same verdict from the numbers alone and
 # says what to try. Given a batch `X` it also counts dead and saturated units.
@@ -74,12 +120,19 @@ plt.show()
 # %%
 from autograd_lite.diagnostics.health import gradient_health
 
+sigmoid_net.zero_grad()
+mean_loss(sigmoid_net).backward()
 report = gradient_health(sigmoid_net, X)
 print(report)
 
 # %% [markdown]
-# `plot_health` draws the report: each layer's gradient norm next to its weight norm,
-# coloured by verdict.
+# `plot_health` draws the report. On the left, each layer's gradient norm as a share of
+# the output layer's, one dot per layer on a log scale over the report's thresholds:
+# below 1% (blue band) a layer is *vanishing*, below 10% (orange band) *weak*. The
+# right panel shows the norms themselves, gradient and weights. Dead or saturated units
+# would get a third panel; here there are none, as the note under the plots says (and
+# the report's "saturated" column, 0% everywhere): no sigmoid saturates, and the
+# gradient still vanishes, from the slopes of at most 1/4 alone.
 
 # %%
 from autograd_lite.viz.plots import plot_health
@@ -96,14 +149,27 @@ plot_health(report)
 # %%
 relu_net = MLP(2, [16] * 10 + [1], activation="relu", init="he", seed=0)
 mean_loss(relu_net).backward()
+relu_norms = layer_grad_norms(relu_net)
 
-fig, ax = plt.subplots(figsize=(6, 3))
-plot_gradient_flow(relu_net, ax=ax)
+fig, ax = plt.subplots(figsize=(6.4, 3))
+for name, norms in [("sigmoid, Xavier", sigmoid_norms), ("ReLU, He", relu_norms)]:
+    ax.plot(range(len(norms)), list(norms.values()), "o-", label=name)
+ax.set_yscale("log")
+ax.set_xticks(range(len(relu_norms)), range(len(relu_norms)))
+ax.set_xlabel("layer (0 = first, 10 = output)")
+ax.set_ylabel("gradient norm (L2)")
+ax.legend()
 plt.show()
+relu_spread = max(relu_norms.values()) / min(relu_norms.values())
+print(f"ReLU layers: the largest gradient norm is {relu_spread:.1f} times the smallest")
 print("verdict:", gradient_health(relu_net, X).verdict)
+assert relu_spread < 10
 
 # %% [markdown]
-# Every layer now gets a gradient of the same order.
+# Both networks on one log axis (dots rather than bars: a bar on a log axis starts
+# wherever the axis happens to start, and can make a healthy layer look empty): every
+# ReLU layer now gets a gradient of the same order, within the factor printed below
+# the plot.
 #
 # ### Why the initialisation matters
 #
@@ -150,10 +216,16 @@ ax.set_xlabel("hidden layer")
 ax.set_ylabel("RMS of outputs")
 ax.legend()
 plt.show()
+for scheme in ["uniform", "xavier", "he"]:
+    net = MLP(2, [16] * 10 + [1], activation="relu", init=scheme, seed=0)
+    scales = activation_scales(net, X[:32])
+    print(f"{scheme:>7}: x{(scales[-1] / scales[0]) ** (1 / 9):.2f} per layer on average")
 
 # %% [markdown]
-# Just as the table predicts: micrograd's uniform initialisation makes the signal grow
-# by about 1.6 per layer, Xavier's shrinks it, He's keeps it level. The gradients on the
+# Close to the table's predictions (printed above, as the average factor per layer from
+# the first hidden layer to the tenth): micrograd's uniform initialisation makes the
+# signal grow, Xavier's shrinks it, He's keeps it about level; one random network
+# scatters around the average the table describes. The gradients on the
 # way back scale the same way, which brings us to the other failure.
 #
 # ## The failure: exploding gradients
@@ -165,13 +237,12 @@ plt.show()
 # history, so the health report and the plots can read it.
 
 # %%
-from autograd_lite.diagnostics.health import layer_grad_norms
 from autograd_lite.optim import SGD, clip_grad_norm_
 
 
-def train(clip_to=None, steps=20):
+def train(clip_to=None, steps=20, seed=0):
     """20 steps of SGD on the exploding network; clip the gradient norm if asked."""
-    model = MLP(2, [16] * 8 + [1], activation="relu", init="uniform", seed=0)
+    model = MLP(2, [16] * 8 + [1], activation="relu", init="uniform", seed=seed)
     optimizer = SGD(model.parameters(), lr=0.1)
     records = []
     for step in range(steps):
@@ -188,13 +259,20 @@ def train(clip_to=None, steps=20):
 exploded, exploded_records = train()
 for record in exploded_records[::2]:
     print(f"step {record['epoch']:2d}  loss {record['loss']:.3g}")
+peak = max(r["loss"] for r in exploded_records)
+print(
+    f"largest loss {peak:.2g}; last {exploded_records[-1]['loss']:.4f}; log 2 = {math.log(2):.4f}"
+)
+logits = {round(exploded(x).data, 6) for x in X}
+print("distinct outputs over the 64 points:", len(logits))
 
 # %% [markdown]
-# The loss grows to $10^{31}$, then suddenly sits at 0.693 = $\log 2$: the network now
-# outputs the same logit for every point. One huge step pushed the biases so far that
-# every ReLU in some layer is negative for every input: they are *dead*, no gradient
-# passes through them, and the network can never recover. The health report, given the
-# recorded history, tells the story:
+# The loss grows to the size printed above, then sits near 0.693 = $\log 2$: the network
+# now outputs the same logit for every point (one distinct output). Huge steps pushed
+# the weights so far that the ReLUs of whole layers are negative for every input: they
+# are *dead*, no gradient passes through them, and the network can never recover. The
+# health report, given the recorded history, tells the story: the weights have blown
+# up, and most units are dead.
 
 # %%
 print(gradient_health(exploded, X, history=exploded_records))
@@ -208,23 +286,76 @@ print(gradient_health(exploded, X, history=exploded_records))
 # `optimizer.step()`. The same network, the same learning rate, clipped to norm 1:
 
 # %%
+from autograd_lite.diagnostics.health import l2_norm
+
 clipped, clipped_records = train(clip_to=1.0)
 
-fig, ax = plt.subplots(figsize=(6, 3))
+fig, (wide, near) = plt.subplots(1, 2, figsize=(9, 3), layout="constrained")
 for name, records in [("no clipping", exploded_records), ("clipped to norm 1", clipped_records)]:
-    ax.plot([r["epoch"] for r in records], [r["loss"] for r in records], "o-", label=name)
-ax.set_yscale("log")
-ax.set_xlabel("step")
-ax.set_ylabel("loss")
-ax.legend()
+    steps = [r["epoch"] for r in records]
+    losses = [r["loss"] for r in records]
+    wide.plot(steps, losses, "o-", label=name)
+    near.plot(steps, losses, "o-", label=name)
+wide.set_yscale("log")
+wide.set_title("the whole range (log scale)")
+near.set_ylim(0, 2.5)
+near.set_title("the same, losses below 2.5 (linear scale)")
+for ax in (wide, near):
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+near.legend()
 plt.show()
 
+
+def accuracy(model):
+    """The share of the 64 points on the right side of logit 0."""
+    return sum((model(x).data > 0) == (t == 1) for x, t in zip(X, y)) / len(X)
+
+
+first_norm = l2_norm(clipped_records[0]["grad_norms"].values())
+print(f"first gradient norm: {first_norm:.1f}")
+clipped_losses = [r["loss"] for r in clipped_records]
+print("clipped losses:", " ".join(f"{loss:.2f}" for loss in clipped_losses))
+print(f"accuracy: no clipping {accuracy(exploded):.2f}, clipped {accuracy(clipped):.2f}")
+ups = [i for i in range(1, 20) if clipped_losses[i] > clipped_losses[i - 1]]
+print("steps where the clipped loss goes up:", ups)
+assert ups == list(range(4, 20, 2)) and clipped_losses[-1] < clipped_losses[3]
+
 # %% [markdown]
-# The clipped run starts just as badly (a gradient norm of 37) but every step has length
-# at most $0.1 \times 1$, and the loss comes down steadily. Clipping does not fix the
-# initialisation (He's would), but it is cheap insurance, standard for recurrent networks
-# ([notebook 9](09_backpropagation_through_time.ipynb)), where gradients can grow with
-# the length of the sequence.
+# On a log axis that reaches $10^{31}$ the two runs end at the same height, which hides
+# the difference; the linear panel on the right shows it. The clipped run starts just as
+# badly (the first gradient norm printed above) but every step has length at most
+# $0.1 \times 1$. Its loss does not come down steadily: from the fourth step on it
+# zig-zags, up on every other step, as a step too long for this valley overshoots and
+# the next one comes back; but the zig-zag drifts down, and the network learns (the
+# accuracies printed above; the dead one is at chance, 0.50).
+#
+# How much of this is luck? The same experiment with other seeds for the initial
+# weights:
+
+# %%
+print("seed  first grad norm   no clipping: largest loss, accuracy   clipped: the same")
+for seed in (0, 1, 2):
+    runs = []
+    for clip_to in (None, 1.0):
+        if seed == 0:  # already trained above
+            model, records = (
+                (exploded, exploded_records) if clip_to is None else (clipped, clipped_records)
+            )
+        else:
+            model, records = train(clip_to=clip_to, seed=seed)
+        runs.append(f"{max(r['loss'] for r in records):12.3g} {accuracy(model):9.2f}")
+    first = l2_norm(records[0]["grad_norms"].values())
+    print(f"{seed:4d}  {first:15.1f}   {runs[0]}            {runs[1]}")
+
+# %% [markdown]
+# Seed 0 is the catastrophe we watched. With seeds 1 and 2 the unclipped network also
+# starts with a gradient norm in the tens, and the loss jumps, but it survives, and with
+# seed 2 it even ends up more accurate than the clipped run after twenty steps. An
+# explosion is a matter of luck; clipping removes the bad luck at a small price.
+# Clipping does not fix the initialisation (He's would), but it is cheap insurance,
+# standard for recurrent networks ([notebook 9](09_backpropagation_through_time.ipynb)),
+# where gradients can grow with the length of the sequence.
 #
 # ## Gradient flow during training
 #
@@ -235,11 +366,17 @@ plt.show()
 
 # %%
 from autograd_lite.training import fit
+from autograd_lite.viz.plots import plot_gradient_flow
 
+spreads = {}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
 for ax, (activation, scheme) in zip(axes, [("sigmoid", "xavier"), ("relu", "he")]):
     net = MLP(2, [16] * 10 + [1], activation=activation, init=scheme, seed=0)
     history = fit(net, X, y, epochs=60, progress=False, compile=True)
+    spreads[activation] = [
+        math.log10(max(r["grad_norms"].values()) / min(r["grad_norms"].values()))
+        for r in history.records
+    ]
     plot_gradient_flow(history, ax=ax)
     for depth, line in enumerate(ax.get_lines()):  # first layer dark, last layer light
         line.set_color(plt.cm.viridis(depth / 10))
@@ -249,13 +386,21 @@ for ax, (activation, scheme) in zip(axes, [("sigmoid", "xavier"), ("relu", "he")
     ax.get_legend().remove()  # one legend for both: the same layers in the same colours
 fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=7)
 plt.show()
+for activation, spread in spreads.items():
+    print(
+        f"{activation}: largest/smallest layer gradient norm spans {spread[0]:.1f} orders of "
+        f"magnitude at the first epoch, at most {max(spread):.1f} over the 60"
+    )
 
 # %% [markdown]
-# On the left the eleven layers of the sigmoid network start spread over six orders of
-# magnitude (the first layer, darkest, at the bottom); on the right the ReLU layers stay
-# within one. The sigmoid network does learn something, because Adam divides each
-# parameter's step by the running size of its own gradient, which partly hides a
-# vanishing gradient; plain SGD would leave its first layers where they started.
+# On the left the eleven layers of the sigmoid network start spread over more than five
+# orders of magnitude (the first layer, darkest, at the bottom; the numbers are printed
+# below the plots); on the right the ReLU layers stay within about one. The sigmoid
+# network does learn something, because Adam divides each parameter's step by the
+# running size of its own gradient, which partly hides a vanishing gradient. Plain SGD
+# does not: its step is the learning rate times the gradient, so each step of the first
+# layer would be as much smaller than the last layer's as its gradient is, the factor
+# printed at the top of this notebook.
 #
 # ## What we saw
 #
@@ -267,7 +412,8 @@ plt.show()
 # * `clip_grad_norm_` caps the length of a step and keeps one bad gradient from killing
 #   a network.
 # * `plot_gradient_flow`, `gradient_health` and `plot_health` find these problems from
-#   the numbers.
+#   the numbers; `explain(output, weight, top=k)` shows the product of one factor per
+#   layer that makes them.
 #
-# Bigger experiments (more layers, the full data set, hundreds of epochs) show the same
-# effects more strongly; they are kept small here so that the notebook runs in seconds.
+# The experiments are kept small (64 points, 20 or 60 steps) so that the notebook runs
+# in seconds.

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 8. Beyond first order
+# # 11. Beyond first order
 #
 # `backward()` gives first derivatives. This notebook goes further: derivatives of
 # derivatives, the Hessian matrix and Newton's method; then extending the engine with a
@@ -105,28 +105,69 @@ for iteration in range(7):
     point, value = newton_step(rosenbrock, point)
     newton_path.append(tuple(point))
     print(f"iteration {iteration}: f = {value:.3g}, next point ({point[0]:.6f}, {point[1]:.6f})")
+errors = [max(abs(a - 1), abs(b - 1)) for a, b in newton_path]
+print(f"distance from (1, 1) after 6 iterations: {errors[6]:.1e}; after 7: {errors[7]}")
+assert errors[6] < 1e-10 and newton_path[7] == (1.0, 1.0)
+assert rosenbrock(newton_path[2]) > 1000 and newton_path[2][1] < -3
 
 # %% [markdown]
-# Six iterations bring it to the minimum to eleven digits, and the seventh lands on it
-# exactly. (Newton's method is not a descent method: its second step jumps to
-# $(0.76, -3.18)$, far uphill at $f \approx 1400$. It goes wherever the local quadratic
-# model has its minimum, and trusts the model.)
+# Six iterations bring it within $10^{-10}$ of the minimum, and the seventh lands on it
+# exactly (both printed above). (Newton's method is not a descent method: its second
+# step jumps to $(0.76, -3.18)$, far uphill at $f \approx 1400$. It goes wherever the
+# local quadratic model has its minimum, and trusts the model.)
 #
-# Gradient descent from the same start, with the largest step size that stays stable
-# here, 0.001:
+# Gradient descent from the same start needs a step size, and how large it may be is
+# also a question of curvature. Near the minimum $f$ is a quadratic bowl with Hessian
+# $H$; along an eigenvector of $H$ with eigenvalue $\lambda$ one step multiplies the
+# distance to the minimum by $1 - \eta\lambda$. That shrinks only if
+# $|1 - \eta \lambda| < 1$, so the step size must stay below $2 / \lambda_{\max}$.
+# The Hessian's eigenvalues at $(1, 1)$:
 
 # %%
 from autograd_lite.viz.plots import plot_trajectories
 
-point = [-1.2, 1.0]
-gd_path = [tuple(point)]
-steps = 0
-while rosenbrock(point) > 1e-6:
-    g = grad(rosenbrock)(point)
-    point = [point[0] - 0.001 * g[0], point[1] - 0.001 * g[1]]
-    gd_path.append(tuple(point))
-    steps += 1
-print(f"gradient descent needs {steps} steps to get f below 1e-6")
+
+def eigenvalues(matrix):
+    (a, b), (c, d) = matrix
+    middle, spread = (a + d) / 2, math.sqrt(((a - d) / 2) ** 2 + b * c)
+    return middle - spread, middle + spread
+
+
+small, large = eigenvalues(hessian(rosenbrock)([1.0, 1.0]))
+limit = 2 / large
+print(f"eigenvalues at the minimum: {small:.4f} and {large:.1f} (ratio {large / small:.0f})")
+print(f"2 / largest = {limit:.7f}")
+assert 0.00199 < limit < 0.002 and 2400 < large / small < 2600
+
+# %% [markdown]
+# The limit is just under 0.002. (The valley is also badly *conditioned*: the ratio of
+# the two eigenvalues is about 2500, so a step size the steep direction allows crawls
+# along the flat one.) We run gradient descent with step sizes below and above it, until
+# $f < 10^{-6}$ or for at most 20 000 steps:
+
+# %%
+gradient = grad(rosenbrock)
+
+
+def descend(step_size, max_steps=20_000):
+    point = [-1.2, 1.0]
+    path = [tuple(point)]
+    while rosenbrock(point) > 1e-6 and len(path) <= max_steps:
+        g = gradient(point)
+        point = [point[0] - step_size * g[0], point[1] - step_size * g[1]]
+        path.append(tuple(point))
+    return path
+
+
+runs = {step_size: descend(step_size) for step_size in (0.001, 0.0015, 0.0019, 0.0021)}
+for step_size, path in runs.items():
+    steps, final = len(path) - 1, rosenbrock(path[-1])
+    outcome = f"{steps} steps to f < 1e-6" if final <= 1e-6 else f"f = {final:.3f} after {steps}"
+    print(f"step size {step_size}: {outcome}")
+assert all(rosenbrock(runs[s][-1]) <= 1e-6 for s in (0.001, 0.0015, 0.0019))
+assert rosenbrock(runs[0.0021][-1]) > 1e-3
+gd_path = runs[0.0019]
+steps = len(gd_path) - 1
 
 
 def surface(x, y):
@@ -134,16 +175,21 @@ def surface(x, y):
 
 
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
-paths = {"gradient descent (every 200th step)": gd_path[::200], "Newton": newton_path}
+paths = {"gradient descent, 0.0019 (every 200th step)": gd_path[::200], "Newton": newton_path}
 plot_trajectories(surface, paths, bounds=(-1.6, 1.6, -3.4, 1.6), levels=20, log_levels=True, ax=ax)
+ax.legend(loc="lower left", fontsize=8)  # the empty corner: no path crosses it
 plt.show()
 
 # %% [markdown]
-# Thousands of steps against six. So why does everyone train networks with first-order
-# methods? Because the Hessian of a network with $n$ parameters has $n^2$ entries (a
-# billion for a small network of 30 000 weights), and each Newton step solves an
-# $n \times n$ linear system. Second-order ideas survive in cheaper forms: quasi-Newton
-# methods, and the per-coordinate scaling of RMSprop and Adam.
+# Below the limit gradient descent converges, faster the closer the step size is to it;
+# just above it, at 0.0021, it never settles: near the minimum every step overshoots
+# along the steep direction by more than it corrects. Even at its best it needs
+# thousands of steps against Newton's six. So why does everyone train networks with
+# first-order methods? Because the Hessian of a network with $n$ parameters has $n^2$
+# entries ($30\,000^2 = 9 \times 10^8$, about a billion, for a small network of 30 000
+# weights), and each Newton step solves an $n \times n$ linear system. Second-order
+# ideas survive in cheaper forms: quasi-Newton methods, and the per-coordinate scaling
+# of RMSprop and Adam.
 #
 # ## A primitive of our own
 #
@@ -197,9 +243,14 @@ try:
     gradcheck(wrong_erf, 0.3)
 except GradcheckError as error:
     print(f"GradcheckError: {error}")
+analytic = wrong_erf(Value(0.3)).local_derivatives[0]
+numerical = (math.erf(0.3 + 1e-6) - math.erf(0.3 - 1e-6)) / 2e-6
+print(f"analytic / numerical = {analytic / numerical:.9f}")
+assert abs(analytic / numerical - 0.5) < 1e-8
 
 # %% [markdown]
-# The analytic derivative is exactly half the numerical one: the missing factor 2.
+# The analytic derivative is half the numerical one (to the accuracy of the finite
+# difference): the missing factor 2.
 #
 # ## Finding the line that made a `nan`
 #
@@ -275,4 +326,5 @@ print("gradient at the origin:", x.grad, y.grad)
 # * `detect_anomaly()` stops at the first `nan` or `inf` and says which operation, created
 #   on which line, produced it.
 #
-# Next, [notebook 5](05_regression.ipynb) fits a regression model and reads its weights.
+# Next, [a GPT from scalars](12_a_gpt_from_scalars.ipynb): everything so far, put
+# together in a small language model.

@@ -272,3 +272,21 @@ def run(program: Program, lanes: Sequence[tuple[SimpleNamespace, Sequence[Any]]]
 def run_engine(program: Program, inputs: Sequence[Any]) -> Any:
     """Evaluate ``program`` with autograd_lite alone (inputs: Values); return the output."""
     return run(program, [(ENGINE, inputs)]).items[0]
+
+
+# --------------------------------------------------------------------------------------
+# Batches of samples (BatchNorm1d)
+# --------------------------------------------------------------------------------------
+
+
+def sample_batches(
+    min_samples: int = 2, max_samples: int = 6, max_features: int = 4
+) -> st.SearchStrategy[list[list[float]]]:
+    """A batch: ``min_samples..max_samples`` samples of one width in ``1..max_features``."""
+    return st.integers(1, max_features).flatmap(
+        lambda width: st.lists(
+            st.lists(coordinates(), min_size=width, max_size=width),
+            min_size=min_samples,
+            max_size=max_samples,
+        )
+    )

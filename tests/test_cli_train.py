@@ -254,3 +254,170 @@ def test_train_help_lists_every_option(capsys):
         assert option in text
     for option in ("--batch-size", "--seed", "--out", "--compile", "--no-progress", "--no-plots"):
         assert option in text
+
+
+# --------------------------------------------------------------------------------------
+# What a new user reads: named, agreeing scores; divergence; options that do not apply
+# --------------------------------------------------------------------------------------
+
+
+def _summary(stdout):
+    """{"train": (loss, accuracy), "test": ...} from the lines under the summary header."""
+    return {name: scores for name, scores in _scores(stdout).items()}
+
+
+def test_summary_progress_bar_and_history_show_the_same_end_of_epoch_scores(
+    tmp_path, capsys, monkeypatch
+):
+    """The last bar update, the summary and history.json's last record agree, loss named."""
+    monkeypatch.setattr("autograd_lite.training.PROGRESS_DELAY", 0)  # show the bar at once
+    out = tmp_path / "run"
+    args = ["train", "--samples", "40", "--hidden", "4", "--epochs", "3", "--no-plots"]
+    assert main([*args, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    printed = _summary(captured.out)
+    last = json.loads((out / "history.json").read_text())["records"][-1]
+    assert printed["train"][0] == pytest.approx(last["train_loss"], abs=5e-5)
+    assert printed["train"][1] == pytest.approx(last["train_accuracy"], abs=5e-4)
+    assert printed["test"][0] == pytest.approx(last["test_loss"], abs=5e-5)
+    bar = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert f"train binary cross-entropy {last['train_loss']:.4f}" in bar
+    assert f"accuracy {100 * last['train_accuracy']:.1f}%" in bar
+    assert "binary cross-entropy loss" in captured.out.splitlines()[0]
+    assert "binary cross-entropy and accuracy at the end of the last epoch" in captured.out
+    # The recorded scores are the saved model's, recomputed independently of the CLI.
+    model = serialization.load(out / "model.json")
+    X, y = data.make_moons(40, seed=0)
+    X_train, _, y_train, _ = data.train_test_split(X, y, test_size=0.25, seed=0)
+    scores = evaluate(model, X_train, y_train, loss="bce")
+    assert last["train_loss"] == pytest.approx(scores["loss"], rel=1e-12)
+    assert last["train_accuracy"] == scores["accuracy"]
+
+
+def test_regression_and_multiclass_name_their_losses(tmp_path, capsys):
+    """house trains with mean squared error, spirals with 3 arms with cross-entropy."""
+    main(["train", "--dataset", "house", *FAST, "--out", str(tmp_path / "h")])
+    assert "mean squared error loss" in capsys.readouterr().out
+    main(["train", "--dataset", "spirals", "--classes", "3", *FAST, "--out", str(tmp_path / "s")])
+    assert ", cross-entropy loss" in capsys.readouterr().out
+
+
+def test_an_exploding_loss_is_reported_with_a_hint(tmp_path, capsys):
+    """--lr 1e6 with Adam: a warning that the loss grew, naming the rate and a smaller one."""
+    args = ["train", "--samples", "40", "--epochs", "5", "--lr", "1e6", "--no-progress"]
+    assert main([*args, "--no-plots", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert "training diverged: the training binary cross-entropy grew from" in line
+    assert "try a smaller --lr than 1e+06, such as 0.01 (adam's default)" in line
+
+
+def test_a_non_finite_loss_stops_training_with_a_warning(tmp_path, capsys):
+    """--lr 1e30 with SGD: nan within a few epochs; training stops there and says so."""
+    args = ["train", "--samples", "40", "--epochs", "20", "--lr", "1e30", "--optimizer", "sgd"]
+    assert main([*args, "--no-progress", "--no-plots", "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()
+    assert "became nan at epoch" in captured.err and "training stopped there" in captured.err
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history["records"]) < 20
+    assert f"trained {len(history['records'])} epochs" in captured.out
+
+
+def test_a_healthy_run_has_no_divergence_warning(tmp_path, capsys):
+    """The default settings give no warning."""
+    assert main(["train", *FAST, "--out", str(tmp_path / "run")]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--dataset", "moons", "--classes", "3"],
+            "--classes does not apply to --dataset moons; it applies to spirals",
+        ),
+        (
+            ["--dataset", "xor", "--classes", "2"],
+            "--classes does not apply to --dataset xor; it applies to spirals",
+        ),
+        (
+            ["--dataset", "digits", "--noise", "0.1"],
+            "--noise does not apply to --dataset digits; "
+            "it applies to moons, circles, spirals, xor, house",
+        ),
+        (
+            ["--dataset", "digits", "--samples", "5000"],
+            "--samples 5000 is more than digits has: at most 1797",
+        ),
+    ],
+)
+def test_options_that_do_not_apply_to_the_data_set_are_one_line_errors(args, message, capsys):
+    """An option the data set does not take: exit 2, one line naming where it applies."""
+    assert main(["train", *args, "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"autograd-lite train: error: {message}\n"
+    assert captured.out == ""
+
+
+def test_every_data_set_says_which_options_it_takes():
+    """The table has a row per --dataset choice, each listing only known options."""
+    parser_choices = set(cli_train.DATASETS)
+    assert parser_choices == {"moons", "circles", "spirals", "xor", "digits", "house"}
+    for dataset in cli_train.DATASETS.values():
+        assert dataset.options <= {"samples", "noise", "classes"}
+
+
+def test_large_runs_without_compile_get_a_hint(tmp_path, capsys, monkeypatch):
+    """Beyond COMPILE_HINT_WORK weight-sample products a note suggests --compile; below, none."""
+    main(["train", *FAST, "--out", str(tmp_path / "small")])
+    assert "--compile" not in capsys.readouterr().err
+    monkeypatch.setattr(cli_train, "COMPILE_HINT_WORK", 10)
+    main(["train", *FAST, "--out", str(tmp_path / "large")])
+    err = capsys.readouterr().err
+    assert "will take minutes one scalar at a time; add --compile" in err
+    assert "18 training samples × 13 weights × 2 epochs" in err  # 24·0.75; 2·3+3 + 3+1
+
+
+def test_counts_of_one_are_singular(tmp_path, capsys):
+    """One epoch and one training sample are written without a plural s."""
+    args = ["train", "--samples", "3", "--test-size", "0.34", "--epochs", "1", "--hidden", "2"]
+    assert main([*args, "--no-progress", "--no-plots", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "1 training sample and 2 test samples" in out and ", 1 epoch," in out
+    assert "trained 1 epoch in" in out and "wrote 2 files" in out
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_out_that_is_a_file_is_named_as_such(tmp_path, capsys, below):
+    """--out naming a file, or a folder below a file, says exactly that, before training."""
+    blocker = tmp_path / "passwd"
+    blocker.write_text("root:x:0:0")
+    out = blocker / "run" if below else blocker
+    assert main(["train", *FAST, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    what = f"{str(blocker)!r} is" if below else "it is"
+    assert f"cannot write to --out {str(out)!r}: {what} a file, not a folder" in captured.err
+    assert captured.out == "" and blocker.read_text() == "root:x:0:0"
+
+
+def test_version_is_the_package_version(capsys):
+    """`autograd-lite --version` prints the installed package's version."""
+    import autograd_lite
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"autograd-lite {autograd_lite.__version__}\n"
+
+
+def test_with_l2_the_summary_says_the_loss_excludes_the_penalty(tmp_path, capsys):
+    """--l2: the header says the L2 term is left out, and the printed loss is the data loss."""
+    out = tmp_path / "run"
+    assert main(["train", *FAST, "--l2", "0.1", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "binary cross-entropy (without the L2 term) and accuracy" in stdout
+    model = serialization.load(out / "model.json")
+    X, y = data.make_moons(24, seed=0)
+    X_train, _, y_train, _ = data.train_test_split(X, y, test_size=0.25, seed=0)
+    data_loss = evaluate(model, X_train, y_train, loss="bce")["loss"]
+    assert _scores(stdout)["train"][0] == pytest.approx(data_loss, abs=5e-5)

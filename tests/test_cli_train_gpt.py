@@ -95,7 +95,7 @@ def test_the_same_seed_gives_the_same_run(tmp_path, capsys):
         (["--dataset", "names", "--model", "mlp"], "use --model gpt"),
         (["--dataset", "names", "--n-embd", "10", "--n-head", "4"], "multiple of --n-head"),
         (["--dataset", "names", "--optimizer", "sgd"], "trains with adam"),
-        (["--dataset", "names", "--samples", "1"], "at least 2 names"),
+        (["--dataset", "names", "--samples", "1"], "at least 2"),
     ],
 )
 def test_bad_combinations_are_one_line_errors(arguments, message, tmp_path, capsys):

@@ -213,3 +213,12 @@ def test_clip_grad_value_rejects_a_negative_limit():
     """A negative clip_value has no meaning and is refused with a ValueError."""
     with pytest.raises(ValueError, match="clip_value must be >= 0"):
         clip_grad_value_(values_with_grads([1.0]), -0.5)
+
+
+def test_clip_grad_value_with_one_unreadable_gradient_changes_none() -> None:
+    """Every gradient is read before any is clipped: a bad one leaves the others as they were."""
+    first, second = Value(1.0), Value(2.0)
+    first.grad, second.grad = 5.0, "7"
+    with pytest.raises(TypeError, match="str"):
+        clip_grad_value_([first, second], 1.0)
+    assert first.grad == 5.0

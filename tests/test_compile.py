@@ -1215,3 +1215,86 @@ def test_trainer_and_sequence_loss_are_exported():
     step = compile_loss(model, sequence_loss, [1, 2], [2, 3])
     assert isinstance(step, SequenceLoss)
     assert isinstance(step.trainer(SGD(model.parameters(), lr=0.1)), CompiledTrainer)
+
+
+def test_trainer_leaves_frozen_parameters_and_their_gradients_alone():
+    """A parameter with requires_grad=False keeps its value and its .grad through trainer steps,
+    as optimizer.step() skips it."""
+    model = MLP(6, [8, 3], seed=2)
+    frozen = model.parameters()[0]
+    frozen.requires_grad = False
+    frozen.grad = 0.5
+    value = frozen.data
+    step = compile_loss(model, losses.cross_entropy, [0.0] * 6, 0)
+    with step.trainer(Adam(model.parameters(), lr=0.1)) as train:
+        for k in range(3):
+            train.step(rows(8, 6, seed=k), [i % 3 for i in range(8)])
+    assert frozen.data == value and frozen.grad == 0.5
+    assert model.parameters()[1].data != MLP(6, [8, 3], seed=2).parameters()[1].data
+
+
+class Pooled(Module):
+    """A sequence classifier: embed, average the rows, a linear readout; branches on token 5
+    when asked (a data-dependent graph that the two tracing sequences never meet)."""
+
+    def __init__(self, branch=False):
+        from autograd_lite.nn import Embedding
+
+        self.table = Embedding(7, 3, seed=1)
+        self.readout = Layer(3, 2, "linear", seed=2)
+        self.branch = branch
+
+    def forward(self, tokens):
+        rows = [self.table(t) for t in tokens]
+        if self.branch and 5 in tokens:
+            rows = [[al.tanh(v) for v in row] for row in rows]
+        mean = [sum_values(column) / len(rows) for column in zip(*rows)]
+        return self.readout(mean)
+
+
+def test_a_sequence_classifier_with_one_int_target_matches_the_interpreted_engine():
+    """One class index per sequence (not per position) compiles: loss and grads to 1e-12."""
+    model = Pooled()
+    X, _ = token_batch(9, 4, 7, seed=3)
+    y = [i % 2 for i in range(9)]
+    assert_same_step(model, losses.cross_entropy, X, y)
+
+
+def test_the_first_batch_check_catches_a_token_branch_the_tracing_never_met():
+    """A branch on token 5 (absent from the traced sequences) changes a checked sample's
+    loss, which the check compares with the interpreted engine's and refuses."""
+    model = Pooled(branch=True)
+    step = compile_loss(model, losses.cross_entropy, [0, 1, 2], 0)
+    with pytest.raises(DataDependentGraphError, match=r"sample 1 .*interpreted engine gives"):
+        step.backward([[0, 1, 2], [5, 1, 2]], [0, 1])
+
+
+def test_fit_compiled_sees_weights_a_callback_changes_between_epochs():
+    """A callback that halves every weight after each epoch changes compiled training exactly
+    as it changes interpreted training: the trainer reloads the Values before each epoch."""
+    from autograd_lite.training import fit
+
+    def halve(history, model):
+        for p in model.parameters():
+            p.data = p.data / 2
+
+    rng = random.Random(1)
+    X = [[rng.uniform(-1, 1) for _ in range(3)] for _ in range(20)]
+    y = [i % 2 for i in range(20)]
+    weights = []
+    for compiled_run in (False, True):
+        model = MLP(3, [4, 2], seed=0)
+        optimizer = Adam(model.parameters(), lr=0.1)
+        fit(
+            model,
+            X,
+            y,
+            optimizer=optimizer,
+            epochs=3,
+            batch_size=5,
+            compile=compiled_run,
+            progress=False,
+            callbacks=[halve],
+        )
+        weights.append([p.data for p in model.parameters()])
+    assert_all_close(weights[1], weights[0], "weights")

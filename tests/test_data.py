@@ -433,3 +433,128 @@ def test_batches_check_arguments_when_called_not_when_iterated():
         data.batches([[1.0]], [1], 0)
     with pytest.raises(TypeError, match="batch_size must be an int, got float"):
         data.batches([[1.0]], [1], 2.0)
+
+
+# ---- MNIST from IDX files ----------------------------------------------------------------
+
+MNIST_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def _idx_bytes(array) -> bytes:
+    """An IDX file written with numpy: magic 0x0000 08 ndim, big-endian uint32 dims, bytes."""
+    import numpy as np
+
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def _write_mnist(folder, arrays, gzipped=(), overrides=None):
+    """Write the four files (some gzipped); ``overrides`` maps a key to raw bytes instead."""
+    import gzip
+
+    for key, name in MNIST_NAMES.items():
+        raw = (overrides or {}).get(key, _idx_bytes(arrays[key]) if key in arrays else None)
+        if raw is None:
+            continue
+        if key in gzipped:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
+        else:
+            (folder / name).write_bytes(raw)
+
+
+def _mnist_arrays(seed, n_train=5, n_test=3, rows=4, columns=3):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n_train + n_test, rows, columns), dtype=np.uint8)
+    images.flat[0], images.flat[-1] = 0, 255  # the ends of the range, always present
+    labels = rng.integers(0, 10, size=n_train + n_test, dtype=np.uint8)
+    return {
+        "train_images": images[:n_train],
+        "train_labels": labels[:n_train],
+        "test_images": images[n_train:],
+        "test_labels": labels[n_train:],
+    }
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    shape=st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5)),
+    gzipped=st.sets(st.sampled_from(sorted(MNIST_NAMES))),
+)
+def test_load_mnist_reads_generated_idx_files_plain_or_gzipped(seed, shape, gzipped):
+    """Pixels are the numpy-written bytes / 255 row by row, labels the label bytes, any .gz mix."""
+    import tempfile
+    from pathlib import Path
+
+    n_train, n_test, rows, columns = shape
+    arrays = _mnist_arrays(seed, n_train, n_test, rows, columns)
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        _write_mnist(folder, arrays, gzipped)
+        X_train, y_train, X_test, y_test = data.load_mnist(folder)
+    for X, y, images, labels in (
+        (X_train, y_train, arrays["train_images"], arrays["train_labels"]),
+        (X_test, y_test, arrays["test_images"], arrays["test_labels"]),
+    ):
+        assert [[float(p) / 255.0 for p in image.reshape(-1)] for image in images] == X
+        assert y == [int(label) for label in labels]
+        assert all(type(label) is int for label in y)
+        assert all(0.0 <= p <= 1.0 for row in X for p in row)
+
+
+def test_load_mnist_names_a_missing_file(tmp_path):
+    """A missing file is a ValueError naming both names it looked for."""
+    arrays = _mnist_arrays(0)
+    del arrays["test_labels"]
+    _write_mnist(tmp_path, arrays)
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.*t10k-labels-idx1-ubyte\.gz"):
+        data.load_mnist(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("key", "damage", "pattern"),
+    [
+        ("train_images", lambda raw: raw[:-1], "train-images-idx3-ubyte is truncated"),
+        ("train_images", lambda raw: raw[:10], "train-images-idx3-ubyte is truncated"),
+        ("test_labels", lambda raw: raw + b"\x00", "t10k-labels-idx1-ubyte has trailing bytes"),
+        ("train_labels", lambda raw: b"\x00\x00\x08\x03" + raw[4:], "train-labels.*magic"),
+        ("test_images", lambda raw: b"\x00\x00\x0d\x03" + raw[4:], "t10k-images.*magic"),
+    ],
+)
+def test_load_mnist_refuses_truncated_and_wrong_magic_files(tmp_path, key, damage, pattern):
+    """Truncated data, trailing bytes or a wrong magic number: ValueError naming the file."""
+    arrays = _mnist_arrays(1)
+    _write_mnist(tmp_path, arrays, overrides={key: damage(_idx_bytes(arrays[key]))})
+    with pytest.raises(ValueError, match=pattern):
+        data.load_mnist(tmp_path)
+
+
+def test_load_mnist_refuses_a_truncated_gzip_and_mismatched_counts(tmp_path):
+    """A cut-off .gz file, or fewer labels than images, is a ValueError naming the file."""
+    import gzip
+
+    arrays = _mnist_arrays(2)
+    _write_mnist(tmp_path, arrays)
+    name = MNIST_NAMES["train_images"]
+    (tmp_path / name).unlink()
+    compressed = gzip.compress(_idx_bytes(arrays["train_images"]))
+    (tmp_path / f"{name}.gz").write_bytes(compressed[:-8])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz is not a complete gzip"):
+        data.load_mnist(tmp_path)
+    (tmp_path / f"{name}.gz").write_bytes(compressed)
+    _write_mnist(tmp_path, {"test_labels": arrays["test_labels"][:-1]})
+    with pytest.raises(ValueError, match=r"3 images but .*t10k-labels-idx1-ubyte 2 labels"):
+        data.load_mnist(tmp_path)
+
+
+def test_load_mnist_rejects_a_folder_that_is_not_a_path():
+    """A folder given as something other than str or PathLike is a TypeError naming it."""
+    with pytest.raises(TypeError, match=r"str or os\.PathLike, got int"):
+        data.load_mnist(3)

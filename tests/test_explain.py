@@ -7,6 +7,7 @@ differences; single path products against sympy's partial derivatives.
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import pytest
@@ -223,3 +224,88 @@ def test_public_names():
     """explain, Explanation and Path are importable from autograd_lite.diagnostics."""
     assert isinstance(explain(Value(1.0) * 2, Value(1.0)), Explanation)
     assert Path.__name__ == "Path"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(max_steps=7))
+def test_top_k_paths_are_the_k_largest_of_the_full_enumeration(program):
+    """top=k gives the k largest |products| of all paths (ties aside) and the same total."""
+    inputs = [Value(p) for p in program.point]
+    output = run_engine(program, inputs)
+    if not isinstance(output, Value):
+        return
+    for x in inputs:
+        full = explain(output, x, max_paths=10**6)
+        for k in (1, 3):
+            top = explain(output, x, top=k)
+            assert top.n_paths == len(full)
+            assert len(top) == min(k, len(full))
+            wanted = sorted((abs(p.product) for p in full.paths), reverse=True)[:k]
+            got = [abs(p.product) for p in top.paths]
+            if not any(math.isnan(v) for v in wanted + got):
+                assert got == wanted
+            for path in top.paths:
+                assert math.prod(path.factors) == path.product
+            if math.isfinite(full.total):
+                assert_close(top.total, full.total, rtol=1e-9, atol=1e-12, what="total")
+
+
+def test_top_k_on_a_deep_sigmoid_network_is_fast_and_exact():
+    """A 10-layer sigmoid MLP (16**10 paths): top 5 in seconds, total = central difference."""
+    nn = pytest.importorskip("autograd_lite.nn")
+    model = nn.MLP(2, [16] * 10 + [1], activation="sigmoid", init="xavier", seed=0)
+    point = [0.5, -0.3]
+    x = [Value(v, label=f"x{i}") for i, v in enumerate(point)]
+    out = model(x)
+    start = time.perf_counter()
+    explanation = explain(out, x[0], top=5)
+    assert time.perf_counter() - start < 5
+    assert explanation.n_paths == 16**10
+    assert len(explanation) == 5
+    expected = partial_difference(lambda a, b: model([a, b]).data, point, 0)
+    assert_close(explanation.total, expected, rtol=1e-5, atol=1e-12, what="d/dx0")
+    products = [abs(p.product) for p in explanation.paths]
+    assert products == sorted(products, reverse=True)
+    assert f"the sum over {16**10} paths" in str(explanation)
+
+
+def test_by_layer_shows_where_the_product_shrinks():
+    """by_layer multiplies to the path's product; each sigmoid layer's factor is below 1/4."""
+    nn = pytest.importorskip("autograd_lite.nn")
+    model = nn.MLP(2, [8] * 6 + [1], activation="sigmoid", init="xavier", seed=1)
+    out = model([0.2, 0.4])
+    w = model.layers[0].neurons[0].w[0]
+    explanation = explain(out, w, top=1)
+    rows = explanation.by_layer()
+    assert [name for name, _, _ in rows] == [f"MLP / Layer[{i}]" for i in range(6, -1, -1)]
+    assert rows[-1][2] == pytest.approx(explanation.paths[0].product, rel=1e-12)
+    assert math.prod(f for _, f, _ in rows) == pytest.approx(
+        explanation.paths[0].product, rel=1e-12
+    )
+    # Between two sigmoid layers the factor is sigma' * w, with sigma' <= 1/4 and |w| < 1 here.
+    for _, factor, _ in rows[1:-1]:
+        assert abs(factor) < 0.25
+    assert "running product" in explanation.layer_table()
+
+
+def test_top_must_be_a_positive_int():
+    """top=0, a float or a bool is refused with the value named."""
+    x = Value(1.0)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="top must be a positive int"):
+            explain(x * 2, x, top=bad)
+
+
+def test_a_dead_fused_relu_shows_its_weighted_sum_and_no_minus_zero():
+    """Notebook 02's dead unit: the text shows Σ = w·x + b (computed here) and 0, never -0."""
+    nn = pytest.importorskip("autograd_lite.nn")
+    model = nn.MLP(2, [3, 1], seed=0)
+    x = [Value(1.0, label="x0"), Value(-2.0, label="x1")]
+    loss = (model(x) - 1.0) ** 2
+    neuron = model.layers[0].neurons[0]
+    total = sum(w.data * xi.data for w, xi in zip(neuron.w, x)) + neuron.b.data
+    assert total < 0  # this unit is dead on this sample
+    text = str(explain(loss, neuron.w[0]))
+    assert f"relu(Σ={total:.4g})=0" in text
+    assert f"weighted sum {total:.4g} <= 0" in text
+    assert not re.search(r"(?<![\w.])-0(?![.\d])", text)

@@ -7,6 +7,7 @@ anything being executed.
 from __future__ import annotations
 
 import builtins
+import math
 
 import pytest
 import sympy as sp
@@ -302,3 +303,15 @@ def test_non_string_is_a_type_error():
     """parse_expression(42) names the type it got."""
     with pytest.raises(TypeError, match="got int"):
         parse_expression(42)  # type: ignore[arg-type]
+
+
+def test_pi_and_e_are_constants_not_variables():
+    """pi and e evaluate to math.pi and math.e, take no gradient, and are not variables."""
+    expression = parse_expression("2*pi + e**x + pie")
+    assert expression.variables == ("x", "pie")
+    x, pie = Value(1.5, label="x"), Value(0.25, label="pie")
+    result = expression.evaluate({"x": x, "pie": pie})
+    assert result.data == 2 * math.pi + math.e**1.5 + 0.25
+    result.backward()
+    assert x.grad == math.e**1.5 * math.log(math.e)
+    assert parse_expression("pi * e").evaluate({}).data == math.pi * math.e

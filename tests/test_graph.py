@@ -364,6 +364,11 @@ def box_labels(digraph) -> dict[str, str]:
     return dict(re.findall(r'\t(g\d+) \[label="([^"]*)"', digraph.source))
 
 
+def box_tooltips(digraph) -> dict[str, str]:
+    """Group id -> tooltip of the collapsed boxes (it says how many values each holds)."""
+    return dict(re.findall(r'\t(g\d+) \[.*tooltip="([^"]*)"', digraph.source))
+
+
 def test_max_nodes_guard_says_what_to_do():
     """Over the limit, a ValueError names the size and the three ways out."""
     x = Value(0.5, label="x")
@@ -385,12 +390,14 @@ def test_collapse_neuron_draws_one_box_per_neuron():
     loss.backward()
     digraph = draw_graph(loss, collapse="neuron")
     labels = box_labels(digraph)
+    tooltips = box_tooltips(digraph)
     assert len(labels) == len(neurons)
     for (layer, j), members in neurons.items():
         scope = f"Net / Layer[{layer}] / Neuron[{j}]"
-        (label,) = [text for text in labels.values() if text.startswith(f"{{ {scope} |")]
+        (group,) = [g for g, text in labels.items() if text.startswith(f"{{ {scope} |")]
+        label = labels[group]
         out = members[-1]
-        assert f"| {len(members)} nodes |" in label
+        assert tooltips[group] == f"{scope}: {len(members)} values drawn as one box"
         assert f"data {out.data:.4f} | grad {out.grad:.4f}" in label
     # The inputs stay outside, drawn as themselves.
     for x in inputs:
@@ -399,7 +406,7 @@ def test_collapse_neuron_draws_one_box_per_neuron():
 
 @needs_dot
 def test_collapsed_edges_connect_the_boxes_that_exchange_values():
-    """Layer-0 neurons feed every layer-1 neuron; nothing inside a box is drawn."""
+    """Layer-0 neurons feed every layer-1 neuron through one junction (3 + 2 edges, not 3 × 2)."""
     loss, inputs, neurons = scoped_network()
     parsed = parse(draw_graph(loss, collapse="neuron", legend=False))
     boxes = {
@@ -408,11 +415,14 @@ def test_collapsed_edges_connect_the_boxes_that_exchange_values():
         if name.startswith("g")
     }
     pairs = edge_pairs(parsed)
-    for j in range(3):
-        for k in range(2):
-            tail = boxes[f"Net / Layer[0] / Neuron[{j}]"]
-            head = boxes[f"Net / Layer[1] / Neuron[{k}]"]
-            assert pairs[(tail, head)] == 1
+    junctions = {name for name in parsed["nodes"] if re.fullmatch(r"j\d+", name)}
+    tails = [boxes[f"Net / Layer[0] / Neuron[{j}]"] for j in range(3)]
+    heads = [boxes[f"Net / Layer[1] / Neuron[{k}]"] for k in range(2)]
+    (junction,) = [j for j in junctions if all(pairs[(t, j)] == 1 for t in tails)]
+    for head in heads:
+        assert pairs[(junction, head)] == 1
+        for tail in tails:
+            assert pairs[(tail, head)] == 0
     assert not any(tail == head for tail, head in pairs)
     # Drawn as themselves: every value outside all scopes except the absorbed parameters.
     order = topological_order(loss)
@@ -425,12 +435,14 @@ def test_collapsed_edges_connect_the_boxes_that_exchange_values():
 def test_collapse_layer_draws_one_box_per_layer():
     """collapse='layer': one box per layer, counting every node its neurons hold."""
     loss, _, neurons = scoped_network()
-    labels = box_labels(draw_graph(loss, collapse="layer"))
+    digraph = draw_graph(loss, collapse="layer")
+    labels = box_labels(digraph)
+    tooltips = box_tooltips(digraph)
     assert len(labels) == 2
     for layer in (0, 1):
         count = sum(len(m) for (where, _), m in neurons.items() if where == layer)
-        (label,) = [t for t in labels.values() if t.startswith(f"{{ Net / Layer[{layer}] |")]
-        assert f"| {count} nodes |" in label
+        (group,) = [g for g, t in labels.items() if t.startswith(f"{{ Net / Layer[{layer}] |")]
+        assert tooltips[group] == f"Net / Layer[{layer}]: {count} values drawn as one box"
 
 
 def test_leaves_made_above_the_grouping_level_are_placed_by_their_consumers():
@@ -443,16 +455,21 @@ def test_leaves_made_above_the_grouping_level_are_placed_by_their_consumers():
             with name_scope(f"Neuron[{j}]"):
                 outputs.append(w[j] * shared)
     loss = outputs[0] + outputs[1]
-    neuron_view = draw_graph(loss, collapse="neuron")
+    neuron_view = draw_graph(loss, collapse="neuron", show_grad=True)
     assert sorted(box_labels(neuron_view).values()) == [
-        "{ Net / Layer[0] / Neuron[0] | 2 nodes | data 1.0000 | grad 0.0000 }",
-        "{ Net / Layer[0] / Neuron[1] | 2 nodes | data -2.0000 | grad 0.0000 }",
+        "{ Net / Layer[0] / Neuron[0] | data 1.0000 | grad 0.0000 }",
+        "{ Net / Layer[0] / Neuron[1] | data -2.0000 | grad 0.0000 }",
+    ]
+    assert sorted(box_tooltips(neuron_view).values()) == [
+        "Net / Layer[0] / Neuron[0]: 2 values drawn as one box",
+        "Net / Layer[0] / Neuron[1]: 2 values drawn as one box",
     ]
     assert "{ data 2.0000 }" in neuron_view.source  # the shared constant, on its own
-    layer_view = draw_graph(loss, collapse="layer")
+    layer_view = draw_graph(loss, collapse="layer", show_grad=True)
     assert list(box_labels(layer_view).values()) == [
-        "{ Net / Layer[0] | 5 nodes | 2 outputs | max abs grad 0.0000 }"
+        "{ Net / Layer[0] | 2 outputs | max abs grad 0.0000 }"
     ]
+    assert list(box_tooltips(layer_view).values()) == ["Net / Layer[0]: 5 values drawn as one box"]
 
 
 def test_collapse_by_depth_and_validation():
@@ -645,3 +662,174 @@ def test_rendered_files_get_the_permissions_open_would_give(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+# --------------------------------------------------------------------------------------
+# Issue 13: drawings a student can read
+# --------------------------------------------------------------------------------------
+
+
+def _layout_size(digraph) -> tuple[float, float]:
+    """The drawn size in pixels (96 per inch) from Graphviz's own layout."""
+    result = subprocess.run(
+        [DOT_PROGRAM, "-Tjson0"], input=digraph.source, capture_output=True, text=True, check=True
+    )
+    x0, y0, x1, y1 = map(float, json.loads(result.stdout)["bb"].split(","))
+    return (x1 - x0) * 96 / 72, (y1 - y0) * 96 / 72
+
+
+def test_model_names_parameters_by_path_and_inputs_as_x():
+    """With model=, weights read layers.0.neurons.1.w[0] and the unlabelled inputs x[0], x[1]."""
+    from autograd_lite.nn import MLP
+
+    model = MLP(2, [2, 1], seed=0)
+    out = model([0.5, -1.0])
+    source = draw_graph(out, model=model).source
+    assert "layers.0.neurons.1.w[0]" in source and "layers.1.neurons.0.b" in source
+    order = topological_order(out)
+    inputs = [n for n in order if n.is_leaf and not n.requires_grad and n.data in (0.5, -1.0)]
+    for i, node in enumerate(sorted(inputs, key=lambda n: n.data, reverse=True)):
+        line = re.search(rf"\tv{order.index(node)} \[.*", source).group(0)
+        assert f"x[{i}]" in line and FILL_COLOURS["input"] in line
+
+
+def test_grads_are_omitted_until_a_backward_pass_runs():
+    """Before backward() no 'grad' appears and the title says why; after it, the gradients do."""
+    o, _ = micrograd_neuron()
+    before = draw_graph(o).source
+    assert "grad " not in before and "no backward pass" in before
+    o.backward()
+    after = draw_graph(o).source
+    assert "grad 1.0000" in after and "no backward pass" not in after
+
+
+def test_edge_labels_local_writes_each_local_derivative():
+    """edge_labels='local': w1 -> x1*w1 reads x1 = 2, n -> tanh reads 1 - o**2 (sympy)."""
+    o, leaves = micrograd_neuron()
+    o.backward()
+    digraph = draw_graph(o, edge_labels="local")
+    ids = {n: f"v{i}" for i, n in enumerate(topological_order(o))}
+    product = next(n for n in topological_order(o) if n.op == "mul" and leaves["w1"] in n.parents)
+    edge = re.search(rf"\t{ids[leaves['w1']]} -> {ids[product]}_op \[(.*)\]", digraph.source)
+    assert re.search(r'label="?2\.000"? ', edge.group(1))
+    slope = float(sp.sech(sp.Float(o.parents[0].data)) ** 2)
+    edge = re.search(rf"\t{ids[o.parents[0]]} -> {ids[o]}_op \[(.*)\]", digraph.source)
+    assert re.search(rf'label="?{slope:.3f}"? ', edge.group(1))
+    assert "the local derivative" in digraph.source  # in the legend
+
+
+def test_operation_to_result_edges_are_weighted_by_the_results_grad():
+    """tanh -> o carries o.grad = 1: 1 + 3 * 1/1.5 wide, as 1.5 = |w1| * 0.5 is the largest flow."""
+    o, leaves = micrograd_neuron()
+    o.backward()
+    source = draw_graph(o).source
+    ids = {n: f"v{i}" for i, n in enumerate(topological_order(o))}
+    largest = abs(leaves["w1"].data) * (1 - o.data**2)  # x1's flow, the largest in the graph
+    edge = re.search(rf"\t{ids[o]}_op -> {ids[o]} \[(.*)\]", source).group(1)
+    assert f"penwidth={1 + 3 * 1.0 / largest:.2f}" in edge
+    n = o.parents[0]
+    edge = re.search(rf"\t{ids[n]}_op -> {ids[n]} \[(.*)\]", source).group(1)
+    assert f"penwidth={1 + 3 * n.grad / largest:.2f}" in edge
+
+
+def test_dead_relus_are_marked_in_full_and_collapsed_drawings():
+    """A ReLU with output 0 is filled and labelled dead, and the legend says what that means."""
+    x = Value(-1.0, label="x")
+    y = relu(x * 2.0)
+    y.backward()
+    source = draw_graph(y).source
+    assert "dead" in re.search(r"\tv\d+_op \[.*ReLU.*", source).group(0)
+    assert "dead ReLU: output 0" in source
+    loss, _, _ = scoped_network()
+    # Add a unit whose sum is -2 (dead) in a scope of its own.
+    with name_scope("Net"), name_scope("Layer[0]"), name_scope("Neuron[9]"):
+        dead_unit = relu(dot([Value(1.0)], [Value(-2.0, requires_grad=False)]))
+    total = loss + dead_unit
+    total.backward()
+    collapsed = draw_graph(total, collapse="neuron").source
+    assert collapsed.count("| dead ReLU }") == 1
+    assert "dead ReLU: output 0" in collapsed
+
+
+def test_collapsed_neurons_are_in_natural_order():
+    """Neuron[2] is numbered (and so placed) before Neuron[10]."""
+    w = Value(1.0, label="w")
+    outputs = []
+    with name_scope("Net"), name_scope("Layer[0]"):
+        for j in (10, 2, 1):
+            with name_scope(f"Neuron[{j}]"):
+                outputs.append(w * float(j))
+    labels = box_labels(draw_graph(outputs, collapse="neuron"))
+    order = [labels[f"g{i}"].split(" | ")[0] for i in range(3)]
+    assert order == [f"{{ Net / Layer[0] / Neuron[{j}]" for j in (1, 2, 10)]
+
+
+@needs_dot
+def test_size_guard_is_in_drawn_pixels_and_the_estimate_is_close():
+    """A graph under max_nodes that would be huge is refused; the estimate is within 2x of dot's."""
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(60):
+        y = tanh(y)
+    with pytest.raises(ValueError, match=r"about \d+ × \d+ pixels, more than max_size=4000"):
+        draw_graph(y, max_size=4000)
+    from autograd_lite.nn import MLP
+    from autograd_lite.viz import graph as graph_module
+
+    o, _ = micrograd_neuron()
+    model = MLP(3, [8, 8, 1], seed=0)
+
+    for root, options in ((o, {}), (y, {}), (model([0.1, 0.2, 0.3]), {"collapse": "neuron"})):
+        drawing_sizes = []
+        original = graph_module.estimate_size
+
+        def spy(drawing, rankdir, original=original, drawing_sizes=drawing_sizes):
+            size = original(drawing, rankdir)
+            drawing_sizes.append(size)
+            return size
+
+        graph_module.estimate_size = spy
+        try:
+            digraph = draw_graph(root, max_size=10**6, legend=False, title="", **options)
+        finally:
+            graph_module.estimate_size = original
+        (estimated,) = drawing_sizes
+        real = _layout_size(digraph)
+        for e, r in zip(estimated, real):
+            assert r / 2 < e < r * 2, (estimated, real)
+
+
+def test_legend_covers_every_mark_used():
+    """Dashed, weighted and junction marks each get a legend row when (and only when) drawn."""
+    loss, _, _ = scoped_network()
+    loss.backward()
+    source = draw_graph(loss, collapse="neuron").source
+    legend = re.search(r"legend \[label=<(.*)>", source).group(1)
+    assert "junction" in legend and "thicker, darker edge" in legend
+    assert ("dashed edge" in legend) == ("style=dashed" in source)
+    o, _ = micrograd_neuron()
+    plain = draw_graph(o).source
+    legend = re.search(r"legend \[label=<(.*)>", plain).group(1)
+    assert "junction" not in legend and "dashed" not in legend
+
+
+@needs_dot
+def test_model_graph_is_readable_for_a_wide_input_and_several_outputs():
+    """64 inputs become one box, 10 outputs mean no gradients (not zeros), grads are restored."""
+    from autograd_lite.nn import MLP
+    from autograd_lite.viz.graph import model_graph
+
+    model = MLP(64, [16, 16, 10], seed=0)
+    for p in model.parameters():
+        p.grad = 0.25
+    digraph = model_graph(model, [0.1] * 64)
+    assert "inputs x[0] … x[63]" in digraph.source
+    assert "grad " not in digraph.source.split("legend")[0]
+    assert "no backward pass" in digraph.source
+    assert all(p.grad == 0.25 for p in model.parameters())
+    width, height = _layout_size(digraph)
+    assert max(width, height) < 3000
+    single = MLP(2, [16, 16, 1], seed=0)
+    drawn = model_graph(single, [0.5, -0.5]).source
+    assert "grad 1.0000" in drawn and "x[0]" in drawn and "x[1]" in drawn
+    assert all(p.grad == 0.0 for p in single.parameters())

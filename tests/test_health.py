@@ -201,6 +201,89 @@ def test_deep_relu_with_he_init_is_healthy():
     assert report.remedy == "nothing to change"
 
 
+def test_sigmoid_network_whose_first_layer_gets_0_6_percent_is_vanishing():
+    """Issue 13's network: 10 sigmoid layers, the first at 0.6% of the last (PyTorch): vanishing."""
+    X, y = _regression_data()
+    model = _deep("sigmoid", init="he", scale=2.45)
+    _mse_backward(model, X, y)
+    expected = _torch_grad_norms(model, X, y)
+    ratio = expected[0] / expected[-1]
+    assert 0.005 < ratio < 0.007
+    report = gradient_health(model, X)
+    assert report.first_to_last_ratio == pytest.approx(ratio, rel=1e-9)
+    assert report.layers[0].verdict == "vanishing"
+    assert report.verdict == "vanishing"
+    assert report.remedy != "nothing to change"
+
+
+@pytest.mark.parametrize(
+    "scale, low, high, verdict",
+    [(2.0, 1e-3, 1e-2, "vanishing"), (4.0, 1e-2, 1e-1, "weak")],
+)
+def test_layers_far_below_the_output_layer_are_never_healthy(scale, low, high, verdict):
+    """A first layer at 0.1-1% of the output layer's gradient is vanishing, at 1-10% weak."""
+    X, y = _regression_data()
+    model = _deep("sigmoid", init="he", scale=scale)
+    _mse_backward(model, X, y)
+    expected = _torch_grad_norms(model, X, y)
+    assert low < expected[0] / expected[-1] < high
+    report = gradient_health(model, X)
+    assert report.layers[0].verdict == verdict
+    for layer, norm in zip(report.layers, expected):
+        if norm / expected[-1] < 0.1:
+            assert layer.verdict != "healthy", layer.name
+    assert report.verdict == verdict
+
+
+def test_calibration_over_twenty_seeds():
+    """On 20 seeds (PyTorch's norms): He-ReLU, Xavier-tanh never vanish; Xavier-sigmoid always."""
+    X, y = _regression_data()
+    for seed in range(20):
+        for activation, init, vanishes in (
+            ("relu", "he", False),
+            ("tanh", "xavier", False),
+            ("sigmoid", "xavier", True),
+        ):
+            model = _deep(activation, init=init, seed=seed)
+            _mse_backward(model, X, y)
+            norms = _torch_grad_norms(model, X, y)
+            smallest = min(norms[:-1]) / norms[-1]
+            verdict = gradient_health(model).verdict
+            if vanishes:
+                assert norms[0] / norms[-1] < 1e-4, (activation, seed)
+                assert verdict == "vanishing", (activation, seed)
+            else:
+                assert smallest > 1e-2, (activation, seed)
+                assert verdict in ("healthy", "weak"), (activation, seed)
+                assert (verdict == "weak") == (smallest < 0.1), (activation, seed)
+
+
+def test_an_exploded_network_is_never_healthy():
+    """Notebook 06's network after 20 SGD steps at lr 0.1: weights ~1e20, |grad|/|w| ~1e-23."""
+    from autograd_lite.data import make_moons
+    from autograd_lite.losses import binary_cross_entropy_with_logits
+
+    X, y = make_moons(64, noise=0.1, seed=0)
+    model = MLP(2, [16] * 8 + [1], activation="relu", init="uniform", seed=0)
+    optimizer = SGD(model.parameters(), lr=0.1)
+    for _ in range(21):
+        losses = [binary_cross_entropy_with_logits(model(x), t) for x, t in zip(X, y)]
+        loss = sum_values(losses) * (1.0 / len(losses))
+        optimizer.zero_grad()
+        loss.backward()
+        if _ < 20:
+            optimizer.step()
+    output = _layer_params(model, 8)
+    weight_rms = _hand_norm(p.data for p in output) / math.sqrt(len(output))
+    assert weight_rms > 1e3  # the truth: the weights have blown up
+    assert _hand_norm(p.grad for p in output) / _hand_norm(p.data for p in output) < 1e-20
+    report = gradient_health(model, X)
+    assert report.layer("layers.8").verdict == "exploding"
+    assert all(layer.verdict != "healthy" for layer in report.layers)
+    assert report.verdict == "exploding"
+    assert "blown up" in report.explanation
+
+
 def test_weights_times_ten_is_exploding():
     """He-initialised ReLU weights scaled ×10 give gradient norms far above 1e3: 'exploding'."""
     X, y = _regression_data()
@@ -480,11 +563,13 @@ def test_report_prints_a_table_and_converts_to_json():
 
 
 def test_all_zero_gradients_ask_whether_backward_ran():
-    """Without a backward pass every gradient is 0: 'vanishing', asking about backward()."""
+    """Without a backward pass every gradient is 0: 'no gradients', asking about backward()."""
     model = MLP(2, [3, 1], seed=0)
     report = gradient_health(model)
     assert all(layer.grad_norm == 0.0 for layer in report.layers)
-    assert report.verdict == "vanishing"
+    assert report.verdict == "no gradients"
+    assert all(layer.verdict == "no gradients" for layer in report.layers)
+    assert "ReLU" not in report.remedy and "backward()" in report.remedy
     assert "backward()" in report.explanation
 
 

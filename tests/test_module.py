@@ -364,3 +364,51 @@ def test_config_must_be_defined_to_save() -> None:
     """The base config() says how to make a custom module saveable."""
     with pytest.raises(NotImplementedError, match="register_module"):
         MicrogradStyle().config()
+
+
+def test_load_state_dict_with_an_int_too_large_for_a_float_changes_nothing() -> None:
+    """A ValueError naming the entry, and no parameter is set (not half-loaded)."""
+    model = MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    state = dict(before)
+    state[list(state)[-1]] = 10**400
+    with pytest.raises(ValueError, match="does not fit in a float"):
+        model.load_state_dict(state)
+    assert model.state_dict() == before
+
+
+def test_buffers_are_saved_and_loaded_but_are_not_parameters() -> None:
+    """Attributes named in _buffer_names join state_dict under dotted names, not parameters()."""
+
+    class Counter(Module):
+        _buffer_names = ("totals", "seen")
+
+        def __init__(self) -> None:
+            self.w = Value(1.0)
+            self.totals = [0.5, 1.5]
+            self.seen = 0
+
+    class Outer(Module):
+        def __init__(self) -> None:
+            self.parts = [Counter(), Counter()]
+
+    outer = Outer()
+    assert len(outer.parameters()) == 2
+    state = outer.state_dict()
+    assert list(state) == [
+        "parts.0.w",
+        "parts.1.w",
+        "parts.0.totals.0",
+        "parts.0.totals.1",
+        "parts.0.seen",
+        "parts.1.totals.0",
+        "parts.1.totals.1",
+        "parts.1.seen",
+    ]
+    state["parts.1.totals.0"] = 7.0
+    state["parts.1.seen"] = 3.0
+    outer.load_state_dict(state)
+    assert outer.parts[1].totals == [7.0, 1.5]
+    assert outer.parts[1].seen == 3 and isinstance(outer.parts[1].seen, int)
+    with pytest.raises(KeyError, match=r"parts\.0\.seen"):
+        outer.load_state_dict({k: v for k, v in state.items() if k != "parts.0.seen"})

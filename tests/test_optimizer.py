@@ -9,6 +9,7 @@ test_adam.py and test_rmsprop.py.
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -308,3 +309,129 @@ def test_step_closure_must_be_callable():
     """A closure that is not callable is refused with a TypeError naming its type."""
     with pytest.raises(TypeError, match="expected a callable, got float"):
         optim.SGD([Value(1.0)], lr=0.1).step(1.0)
+
+
+# --------------------------------------------------------------------------------------
+# A step is all or nothing; eps=0 as PyTorch; malformed saved states (issue 11, 6 and 10)
+# --------------------------------------------------------------------------------------
+
+EVERY_OPTIMIZER = {
+    "sgd_momentum": lambda p, **kw: optim.SGD(p, lr=0.1, momentum=0.9, **kw),
+    "adam": lambda p, **kw: optim.Adam(p, lr=0.1, **kw),
+    "adamw_amsgrad": lambda p, **kw: optim.AdamW(p, lr=0.1, amsgrad=True, **kw),
+    "rmsprop_centered": lambda p, **kw: optim.RMSprop(p, lr=0.1, centered=True, momentum=0.5, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_OPTIMIZER))
+@pytest.mark.parametrize(
+    ("bad_grad", "error"), [(10**400, ValueError), ("0.5", TypeError)], ids=["huge-int", "str"]
+)
+def test_a_failing_step_changes_no_parameter_and_no_state(name, bad_grad, error):
+    """An unreadable gradient in the last group leaves every parameter and state unchanged."""
+    first, second, third = Value(1.0), Value(2.0), Value(3.0)
+    optimizer = EVERY_OPTIMIZER[name]([{"params": [first, second]}, {"params": [third]}])
+    first.grad, second.grad, third.grad = 0.5, -0.25, 1.0
+    optimizer.step()
+    before_data = [p.data for p in (first, second, third)]
+    before_state = json.dumps(optimizer.state_dict(), sort_keys=True)
+    third.grad = bad_grad
+    with pytest.raises(error, match="gradient of parameter 2"):
+        optimizer.step()
+    assert [p.data for p in (first, second, third)] == before_data
+    assert json.dumps(optimizer.state_dict(), sort_keys=True) == before_state
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop"])
+def test_eps_zero_with_a_zero_gradient_gives_nan_as_pytorch_does(name):
+    """eps=0 is accepted as in torch.optim; 0/0 makes the parameter nan, no ZeroDivisionError."""
+    torch = pytest.importorskip("torch")
+    ours = [Value(1.0), Value(2.0)]
+    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (1.0, 2.0)]
+    mine = getattr(optim, name)(ours, lr=0.1, eps=0.0)
+    reference = getattr(torch.optim, name)(theirs, lr=0.1, eps=0.0)
+    ours[0].grad, ours[1].grad = 0.0, 1.0
+    theirs[0].grad = torch.tensor(0.0, dtype=torch.float64)
+    theirs[1].grad = torch.tensor(1.0, dtype=torch.float64)
+    mine.step()
+    reference.step()
+    expected = [t.item() for t in theirs]
+    assert math.isnan(expected[0])
+    assert math.isnan(ours[0].data)
+    assert ours[1].data == pytest.approx(expected[1], rel=1e-12)
+
+
+def _saved_sgd():
+    """A momentum SGD over two parameters after one step, and its state_dict."""
+    params = [Value(1.0), Value(2.0)]
+    optimizer = optim.SGD(params, lr=0.1, momentum=0.9)
+    params[0].grad, params[1].grad = 1.0, -1.0
+    optimizer.step()
+    return optimizer, optimizer.state_dict()
+
+
+def _with(change):
+    """The saved SGD state with ``change`` applied to a deep copy."""
+    saved = json.loads(json.dumps(_saved_sgd()[1]))
+    change(saved)
+    return saved
+
+
+MALFORMED_STATES = [
+    (lambda s: s.update(param_groups="x"), TypeError, "'param_groups' must be a list, got str"),
+    (lambda s: s.update(state=[]), TypeError, "'state' must be a dict, got list"),
+    (lambda s: s["param_groups"].__setitem__(0, 5), TypeError, "parameter group 0 must be a dict"),
+    (lambda s: s["param_groups"][0].pop("params"), ValueError, "group 0 has no 'params'"),
+    (lambda s: s["param_groups"][0].pop("lr"), ValueError, r"group 0 is missing \['lr'\]"),
+    (
+        lambda s: s["param_groups"][0].update(params="01"),
+        TypeError,
+        "'params' of saved parameter group 0 must be a list",
+    ),
+    (lambda s: s["param_groups"][0].update(params=[0, "a"]), TypeError, "int indices, got str"),
+    (lambda s: s["param_groups"][0].update(params=[0, 0]), ValueError, "index 0 twice"),
+    (lambda s: s["param_groups"][0].update(lr=10**400), ValueError, "does not fit in a float"),
+    (lambda s: s["param_groups"][0].update(lr="0.1"), TypeError, "lr must be a real number"),
+    (lambda s: s["state"].update({"x": {}}), ValueError, "state key 'x' is not a parameter index"),
+    (lambda s: s["state"].update({"7": {}}), ValueError, "refers to parameter 7"),
+    (lambda s: s["state"].update({"0": 3}), TypeError, "state of parameter 0 must be a dict"),
+    (
+        lambda s: s["state"]["0"].update(momentum_buffer="1"),
+        TypeError,
+        "'momentum_buffer' of parameter 0 must be a real number, got str",
+    ),
+    (
+        lambda s: s["state"]["0"].update(momentum_buffer=10**400),
+        ValueError,
+        "does not fit in a float",
+    ),
+    (lambda s: s["state"]["0"].update(velocity=1.0), ValueError, r"unexpected \['velocity'\]"),
+]
+
+
+@pytest.mark.parametrize(("change", "error", "message"), MALFORMED_STATES)
+def test_a_malformed_state_dict_is_refused_clearly_and_changes_nothing(change, error, message):
+    """Each malformed field gives a TypeError/ValueError naming it; the optimizer is untouched."""
+    optimizer, before = _saved_sgd()
+    with pytest.raises(error, match=message):
+        optimizer.load_state_dict(_with(change))
+    assert optimizer.state_dict() == before
+
+
+@pytest.mark.parametrize(
+    ("make", "entry", "message"),
+    [
+        (lambda p: optim.Adam(p), {"step": 1, "exp_avg": 0.0}, r"missing \['exp_avg_sq'\]"),
+        (lambda p: optim.RMSprop(p), {"square_avg": 0.0}, r"missing \['step'\]"),
+        (lambda p: optim.Adam(p), {"step": -1, "exp_avg": 0.0, "exp_avg_sq": 0.0}, "step"),
+        (lambda p: optim.Adam(p), {"step": 1.5, "exp_avg": 0.0, "exp_avg_sq": 0.0}, "step"),
+    ],
+)
+def test_a_state_entry_without_what_the_optimizer_needs_is_refused(make, entry, message):
+    """A per-parameter state missing a running average would fail mid-step: refused at load."""
+    optimizer = make([Value(1.0)])
+    saved = optimizer.state_dict()
+    saved["state"] = {0: entry}
+    with pytest.raises((TypeError, ValueError), match=message):
+        optimizer.load_state_dict(saved)
+    assert optimizer.state == {}

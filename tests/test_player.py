@@ -282,3 +282,86 @@ def test_a_graph_too_large_to_show_is_refused_before_any_work():
     # x, then per product a constant 1.01, the result and its operation: 1 + 30 * 3.
     with pytest.raises(ValueError, match=r"player would draw 91 nodes.*max_nodes=91"):
         player_html(y, max_nodes=20)
+
+
+def test_each_step_carries_the_rule_with_names():
+    """o = tanh(n) gives ∂o/∂n = 1 − o² with sympy's number; a product names its partner."""
+    import sympy as sp
+
+    x1, w1, b = (
+        Value(2.0, label="x1"),
+        Value(-3.0, label="w1"),
+        Value(6.8813735870195432, label="b"),
+    )
+    n = x1 * w1 + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    steps = list(backward_steps(o))
+    slope = float(sp.diff(sp.tanh(sp.Symbol("n")), "n").subs("n", n.data))
+    assert steps[0].rule == "∂o/∂o = 1"
+    assert steps[1].rule == f"o = tanh(n): ∂o/∂n = 1 − o² = {slope:.4g}"
+    product = steps[-1]
+    assert product.rule.startswith(f"{product.name} = x1 · w1: ")
+    assert [c.rule for c in product.contributions] == [
+        f"∂{product.name}/∂x1 = w1 = -3",
+        f"∂{product.name}/∂w1 = x1 = 2",
+    ]
+
+
+def test_model_names_parameters_by_module_path_and_inputs_by_position():
+    """With model=, parameters are layers.0.neurons.1.w[0]; unlabelled inputs are x[i]."""
+    from autograd_lite.nn import MLP
+
+    model = MLP(2, [2, 1], seed=0)
+    x = [Value(1.0), Value(-2.0)]
+    out = model(x)
+    steps = list(backward_steps(out, model=model, inputs=x))
+    names = {c.name for s in steps for c in s.contributions}
+    expected = {re.sub(r"\.(\d+)$", r"[\1]", name) for name, _ in model.named_parameters()}
+    assert expected <= names
+    assert {"x[0]", "x[1]"} <= names
+    assert "layers.0.neurons.1.w[0]" in names
+
+
+def test_dead_relu_step_says_it_blocks():
+    """A dead ReLU's step rule says that it blocks the gradient."""
+    from autograd_lite import relu
+
+    x = Value(-1.0, label="x")
+    y = relu(x)
+    y.label = "y"
+    (step,) = list(backward_steps(y))[1:]
+    assert "dead ReLU" in step.rule and "blocks the gradient" in step.rule
+
+
+def test_forward_and_update_phases_add_their_steps_to_the_page():
+    """forward=True adds one step per operation, lr= one per parameter with p - lr * grad."""
+    import json as _json
+    import re as _re
+
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    y = x * w
+    y.label = "y"
+    page = Player(y, inputs=[x], forward=True, lr=0.5).html
+    steps = _json.loads(_re.search(r"const STEPS = (\[.*?\]);\n", page).group(1))
+    assert [s["phase"] for s in steps] == ["forward", "backward", "backward", "update"]
+    assert steps[0]["rule"] == "y = x · w, that is 2 · -3 = -6"
+    update = steps[-1]
+    assert update["data"] == -3.0 - 0.5 * 2.0  # w.grad = x = 2
+    assert update["rule"] == "w.data −= lr · w.grad: -3 − 0.5 × 2 = -4"
+    with pytest.raises(ValueError, match="lr"):
+        Player(y, lr=-1.0)
+    with pytest.raises(TypeError, match="forward"):
+        Player(y, forward=1)
+
+
+def test_describe_never_prints_minus_zero():
+    """A dead ReLU's step adds 0 × a negative gradient: described as 0, not -0."""
+    from autograd_lite import relu
+
+    x = Value(-1.0, label="x")
+    y = relu(x) * -3.0
+    text = "\n".join(step.describe() for step in backward_steps(y))
+    assert "x.grad += 0 * -3 = 0" in text
+    assert not re.search(r"(?<![\w.])-0(?![.\d])", text)

@@ -215,3 +215,67 @@ def test_contribution_edges_are_highlighted(open_player):
     for c in step.contributions:
         edge_id = f"{step.node_id}_op-{c.argument}"
         assert page.eval_on_selector(f"[id='{edge_id}']", "e => e.classList.contains('flow')")
+
+
+def _boxes(page) -> dict:
+    """Screen boxes of the page's parts and of every drawn node, read in one round trip."""
+    return page.evaluate(
+        """() => {
+          const box = el => { const r = el.getBoundingClientRect();
+                              return [r.x, r.y, r.width, r.height].map(v => Math.round(v)); };
+          const out = {};
+          for (const id of ["graph", "step-info", "controls", "grads"]) {
+            out[id] = box(document.getElementById(id));
+          }
+          for (const g of document.querySelectorAll("#graph g.node")) out[g.id] = box(g);
+          return out;
+        }"""
+    )
+
+
+@pytest.mark.parametrize("width", [640, 1280])
+def test_the_layout_never_moves_between_steps(browser, tmp_path, width):
+    """At notebook and desktop widths, every box and drawn node stays put from step to step."""
+    root = example()
+    path = tmp_path / "player.html"
+    player_html(root, path)
+    page = browser.new_page(viewport={"width": width, "height": 600})
+    page.goto(path.as_uri())
+    first = _boxes(page)
+    last = int(page.get_attribute("#slider", "max"))
+    for _ in range(last):
+        page.click("#next")
+        assert _boxes(page) == first
+    page.close()
+
+
+def test_the_page_shows_each_steps_rule(open_player):
+    """The rule of every step (∂o/∂n = 1 − o² = ...) is on the page beside the numbers."""
+    root = example()
+    steps = list(backward_steps(root))
+    page = open_player(root)
+    for k, step in enumerate(steps):
+        if k:
+            page.click("#next")
+        rule = page.eval_on_selector("#step-rule", "e => e.dataset.rule")
+        assert rule == step.rule
+        shown = page.eval_on_selector_all(
+            "li.contribution", "items => items.map(i => i.textContent)"
+        )
+        for text, c in zip(shown, step.contributions):
+            assert text.startswith(c.rule.split(": dead")[0])
+    tanh_step = next(s for s in steps if s.op == "tanh")
+    assert "1 − " in tanh_step.rule and "²" in tanh_step.rule
+
+
+def test_speed_control_changes_the_pace(open_player):
+    """At 4× the player reaches the end in a quarter of the time it takes at 1×."""
+    root = example()
+    page = open_player(root, interval_ms=400)
+    page.select_option("#speed", "4")
+    last = len(list(backward_steps(root))) - 1
+    page.click("#play")
+    page.wait_for_function(
+        f"document.getElementById('step-info').dataset.step === '{last}'",
+        timeout=last * 400 * 0.9,
+    )

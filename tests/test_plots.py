@@ -155,6 +155,52 @@ def test_loss_curve_draws_into_a_given_axes():
     assert len(ax.get_lines()) == 2
 
 
+def test_loss_curve_prefers_end_of_epoch_scores_and_names_the_loss():
+    """Records with train_loss plot it (not the running loss); loss_name labels axis and title."""
+    records = _records()
+    for record in records:
+        record["train_loss"] = record["loss"] / 2
+        record["train_accuracy"] = record["accuracy"] + 0.01
+    figure = plot_loss_curve(records, loss_name="binary cross-entropy")
+    main, twin = figure.axes
+    lines = _labelled_lines(main)
+    assert list(lines["train loss"].get_ydata()) == [r["train_loss"] for r in records]
+    accuracy = _labelled_lines(twin)
+    assert list(accuracy["train accuracy"].get_ydata()) == [r["train_accuracy"] for r in records]
+    assert main.get_ylabel() == "binary cross-entropy"
+    assert main.get_title().splitlines() == [
+        "Binary cross-entropy and accuracy per epoch",
+        "train and test scored at the end of each epoch",
+    ]
+
+
+def test_loss_curve_says_when_each_curve_was_measured():
+    """fit's history: the subtitle says train is a mean during the epoch, test at its end."""
+    title = plot_loss_curve(_records()).axes[0].get_title()
+    assert title.splitlines() == [
+        "Loss and accuracy per epoch",
+        "train: mean during each epoch; test: at its end",
+    ]
+    without_test = [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.5}]
+    assert plot_loss_curve(without_test).axes[0].get_title().splitlines() == [
+        "Loss per epoch",
+        "mean during each epoch",
+    ]
+
+
+def _overlap(box, other) -> bool:
+    return box.x0 < other.x1 and other.x0 < box.x1 and box.y0 < other.y1 and other.y0 < box.y1
+
+
+def test_loss_curve_legend_covers_no_curve(tmp_path):
+    """Once drawn, the legend's box lies outside both axes, so it hides no line."""
+    figure = plot_loss_curve(_records(), tmp_path / "curve.png")
+    main, twin = figure.axes
+    legend = main.get_legend().get_window_extent()  # as laid out when saved
+    for ax in (main, twin):
+        assert not _overlap(legend, ax.get_window_extent())
+
+
 # --------------------------------------------------------------------------------------
 # Decision boundaries
 # --------------------------------------------------------------------------------------
@@ -359,35 +405,84 @@ def test_gradient_flow_from_a_model_is_one_bar_per_layer():
     assert ax.get_yscale() == "log"
 
 
+def test_gradient_flow_names_the_output_layer_and_shades_the_healthy_band(tmp_path):
+    """The legend says which layer is the output; the band spans gradient_health's thresholds."""
+    from autograd_lite.diagnostics.health import HealthThresholds
+
+    records = _records()
+    figure = plot_gradient_flow(History(records), tmp_path / "flow.png")
+    ax = figure.axes[0]
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "layer (layers.1 = output)"
+    assert "healthy band" in [t.get_text() for t in legend.get_texts()]
+    (band,) = ax.collections
+    limits = HealthThresholds()
+    lows, highs = [], []
+    for path in band.get_paths():
+        ys = [y for _, y in path.vertices]
+        lows.append(min(ys))
+        highs.append(max(ys))
+    outputs = [r["grad_norms"]["layers.1"] for r in records]
+    assert min(lows) == pytest.approx(limits.vanishing_ratio * min(outputs))
+    assert max(highs) == pytest.approx(limits.exploding_grad_norm)
+    assert "healthy" in ax.get_title() and "mini-batch noise" in ax.get_title()
+    assert not _overlap(legend.get_window_extent(), ax.get_window_extent())
+
+
 def test_gradient_flow_needs_grad_norms():
     """A history without grad_norms is refused with a message saying what to pass."""
     with pytest.raises(ValueError, match="grad_norms"):
         plot_gradient_flow([{"epoch": 1, "loss": 1.0}])
 
 
-def test_health_plot_colours_bars_by_verdict(tmp_path):
-    """Each gradient bar has its layer's verdict colour; a non-finite one is hatched."""
+def test_health_plot_colours_dots_by_verdict_and_has_no_empty_panel(tmp_path):
+    """Dots take the verdict's colour, a non-finite one is a cross at the top; no X, 2 panels."""
     model = MLP(1, [1, 1], activation="linear", seed=0)
     # The output bias starts at 0: log(bias) gives it an inf gradient, the rest explode.
     (model([3.0]) * 1e6 + log(model.layers[1].neurons[0].b)).backward()
     report = gradient_health(model)
     figure = plot_health(report, tmp_path / "health.svg")
-    norms_ax, shares_ax = figure.axes
-    gradient_bars = norms_ax.containers[0].patches
-    for bar, layer in zip(gradient_bars, report.layers):
+    assert len(figure.axes) == 2  # no activation statistics: no (empty) panel for them
+    ratio_ax, norms_ax = figure.axes
+    marks = [line for line in ratio_ax.get_lines() if line.get_marker() in ("o", "x")]
+    assert len(marks) == len(report.layers)
+    for mark, layer in zip(marks, report.layers):
         expected = matplotlib.colors.to_rgba(plots.VERDICT_COLOURS[layer.verdict])
-        assert bar.get_facecolor() == expected
-    assert gradient_bars[1].get_hatch() == "//"
-    legend = {t.get_text() for t in norms_ax.get_legend().get_texts()}
-    assert legend == {"gradient norm: exploding", "gradient norm: non-finite", "weight norm"}
-    assert "non-finite" in norms_ax.get_title()
-    assert "pass X" in shares_ax.texts[0].get_text()
+        assert matplotlib.colors.to_rgba(mark.get_color()) == expected
+    assert [layer.verdict for layer in report.layers] == ["exploding", "non-finite"]
+    assert marks[1].get_marker() == "x"
+    assert marks[1].get_ydata()[0] > ratio_ax.get_ylim()[1] / 2  # at the top edge
+    legend = {t.get_text() for t in ratio_ax.get_legend().get_texts()}
+    assert {"exploding", "non-finite", "0 (bottom) or nan/inf (top)"} <= legend
+    assert "non-finite" in ratio_ax.get_title()
+    norm_lines = {line.get_label(): line for line in norms_ax.get_lines()}
+    assert list(norm_lines["weight norm"].get_ydata()) == [
+        layer.weight_norm for layer in report.layers
+    ]
     root = ElementTree.parse(tmp_path / "health.svg").getroot()
     assert root.tag.endswith("svg")
 
 
+def test_health_plot_draws_the_thresholds_and_ratios_of_the_report():
+    """The dots sit at each layer's gradient ratio, over bands at the report's thresholds."""
+    X = [[0.1 * i, -0.2 * i] for i in range(6)]
+    model = MLP(2, [4, 4, 1], activation="sigmoid", seed=0)
+    (model(X[1]) ** 2).backward()
+    report = gradient_health(model, X)
+    figure = plot_health(report)
+    ratio_ax = figure.axes[0]
+    dots = [line.get_ydata()[0] for line in ratio_ax.get_lines() if line.get_marker() == "o"]
+    assert dots == [layer.grad_ratio_to_output for layer in report.layers]
+    if not any(layer.saturated_share for layer in report.layers):
+        assert len(figure.axes) == 2
+        assert "no layer has dead ReLUs or saturated units" in figure.get_supxlabel()
+    bands = [patch.get_y() + patch.get_height() for patch in ratio_ax.patches]
+    assert report.thresholds.vanishing_ratio in [pytest.approx(b) for b in bands]
+    assert report.thresholds.weak_ratio in [pytest.approx(b) for b in bands]
+
+
 def test_health_plot_shows_dead_and_saturated_shares():
-    """With X the right panel has one dead-ReLU bar per layer, as tall as the report's share."""
+    """With X a third panel has one dead-ReLU bar per layer, as tall as the report's share."""
     X = [[0.1 * i, -0.2 * i] for i in range(6)]
     model = MLP(2, [4, 1], seed=0)
     for neuron in model.layers[0].neurons[:2]:
@@ -395,7 +490,8 @@ def test_health_plot_shows_dead_and_saturated_shares():
     (model(X[1]) ** 2).backward()
     report = gradient_health(model, X)
     figure = plot_health(report)
-    dead_bars = figure.axes[1].containers[0].patches
+    assert len(figure.axes) == 3
+    dead_bars = figure.axes[2].containers[0].patches
     assert dead_bars[0].get_height() == report.layers[0].dead_relu_share >= 0.5
     with pytest.raises(TypeError, match="HealthReport"):
         plot_health({"verdict": "healthy"})

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from autograd_lite import serialization
 from autograd_lite.engine import Value
 from autograd_lite.nn import MLP, RNN, Dropout, Layer, Module, Residual, RNNCell, Sequential
+from autograd_lite.nn.module import _REGISTRY, MAX_NESTING, config_arguments, register_module
 from autograd_lite.serialization import (
     ModelFileError,
     atomic_write_text,
@@ -389,3 +391,159 @@ def test_save_never_pickles(tmp_path, monkeypatch) -> None:
     model = MLP(2, [2], seed=0)
     assert load(save(model, tmp_path / "m.json")).state_dict() == model.state_dict()
     assert serialization.MODEL_FORMAT == "autograd-lite-model"
+
+
+# --------------------------------------------------------------------------------------
+# Hostile configs: sizes and nesting are checked before anything is built (issue 11, 5)
+# --------------------------------------------------------------------------------------
+
+
+def _residual_tower(depth: int) -> dict:
+    """A model document of ``depth`` Residuals wrapped around one Layer(1, 1)."""
+    spec = {"class": "Layer", "config": {"nin": 1, "nout": 1}}
+    for _ in range(depth):
+        spec = {"class": "Residual", "config": {"module": spec}}
+    return {"format": "autograd-lite-model", "version": 1, **spec, "state": {}}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"nin": 2, "nouts": [100000, 100000]}, r"implies at least \d+ parameters.*holds 9"),
+        ({"nin": 10**12, "nouts": [1]}, r"implies at least \d+ parameters.*holds 9"),
+        ({"nin": 1e12, "nouts": [1]}, "nin must be a positive int, got float"),
+        ({"nin": 2, "nouts": [2, 1], "rng": 5}, "unexpected key.*'rng'"),
+    ],
+)
+def test_a_small_file_asking_for_a_huge_model_is_refused_before_building(
+    tmp_path, config, message
+) -> None:
+    """A 200-byte file whose config implies billions of weights fails at once, naming sizes."""
+    document = valid_document() | {"config": config}
+    path = write(tmp_path / "m.json", document)
+    started = time.perf_counter()
+    with pytest.raises(ModelFileError, match=message) as caught:
+        load(path)
+    assert time.perf_counter() - started < 1.0
+    assert str(path) in str(caught.value)
+
+
+def test_deep_json_nesting_is_refused_without_recursion_error(tmp_path) -> None:
+    """'[' x 100,000 (json's own recursion) is a ModelFileError saying it is nested too deep."""
+    path = write(tmp_path / "m.json", "[" * 100_000)
+    with pytest.raises(ModelFileError, match="nested deeper than"):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    ("depth", "message"),
+    [(300, "JSON nested deeper than"), (MAX_NESTING, "modules are nested deeper than 32")],
+)
+def test_a_deep_residual_is_refused_without_recursion_error(tmp_path, depth, message) -> None:
+    """Module nesting beyond the documented limit is a ModelFileError, not RecursionError."""
+    path = write(tmp_path / "m.json", _residual_tower(depth))
+    with pytest.raises(ModelFileError, match=message):
+        load(path)
+
+
+def test_nesting_up_to_the_limit_still_loads(tmp_path) -> None:
+    """A tower of MAX_NESTING modules (the limit) saves and loads back exactly."""
+    model = Layer(1, 1, seed=0)
+    for _ in range(MAX_NESTING - 1):
+        model = Residual(model)
+    loaded = load(save(model, tmp_path / "m.json"))
+    assert loaded.state_dict() == model.state_dict()
+
+
+def test_duplicate_keys_are_refused(tmp_path) -> None:
+    """A JSON object naming one key twice is ambiguous: ModelFileError naming the key."""
+    text = json.dumps(valid_document()).replace('"version": 1', '"version": 1, "version": 1')
+    path = write(tmp_path / "m.json", text)
+    with pytest.raises(ModelFileError, match="duplicate key 'version'"):
+        load(path)
+
+
+def test_a_module_that_cannot_size_its_config_is_refused_safely(tmp_path) -> None:
+    """A registered class without parameter_count is neither saved nor loaded (fail safe)."""
+
+    @register_module
+    class Unsized(Module):
+        def __init__(self, n: int = 1) -> None:
+            self.w = [Value(0.0) for _ in range(n)]
+
+        def config(self) -> dict:
+            return {"n": len(self.w)}
+
+    try:
+        with pytest.raises(ValueError, match="parameter_count"):
+            save(Unsized(), tmp_path / "u.json")
+        document = {"format": "autograd-lite-model", "version": 1, "class": "Unsized"}
+        path = write(tmp_path / "u.json", document | {"config": {"n": 1}, "state": {"w.0": 0.0}})
+        with pytest.raises(ModelFileError, match="parameter_count"):
+            load(path)
+    finally:
+        _REGISTRY.pop("Unsized")
+
+
+def test_save_checks_parameter_count_against_the_model(tmp_path) -> None:
+    """A parameter_count that disagrees with the built model is caught when saving."""
+
+    @register_module
+    class Miscounted(Module):
+        def __init__(self) -> None:
+            self.w = Value(0.0)
+
+        def config(self) -> dict:
+            return {}
+
+        @classmethod
+        def parameter_count(cls, config) -> int:
+            return 2
+
+    try:
+        with pytest.raises(ValueError, match=r"parameter_count.*2.*has 1"):
+            save(Miscounted(), tmp_path / "m.json")
+    finally:
+        _REGISTRY.pop("Miscounted")
+
+
+def test_the_register_module_docstring_example_saves_and_loads(tmp_path) -> None:
+    """A class written as register_module's docstring shows round-trips, and its count is used."""
+
+    @register_module
+    class Affine(Module):
+        def __init__(self, n: int = 1) -> None:
+            self.w = [Value(1.0) for _ in range(n)]
+
+        def config(self) -> dict:
+            return {"n": len(self.w)}
+
+        @classmethod
+        def parameter_count(cls, config) -> int:
+            n = config_arguments(cls, config, ("n",))["n"]
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"n must be a positive int, got {n!r}")
+            return n
+
+    try:
+        model = Affine(3)
+        model.w[1].data = -2.5
+        loaded = load(save(model, tmp_path / "affine.json"))
+        assert loaded.state_dict() == model.state_dict()
+        document = json.loads((tmp_path / "affine.json").read_text())
+        write(tmp_path / "huge.json", document | {"config": {"n": 10**9}})
+        with pytest.raises(ModelFileError, match="at least 1000000000 parameters"):
+            load(tmp_path / "huge.json")
+        write(tmp_path / "odd.json", document | {"config": {"n": 3, "rng": 1}})
+        with pytest.raises(ModelFileError, match=r"unexpected key.*'rng'"):
+            load(tmp_path / "odd.json")
+    finally:
+        _REGISTRY.pop("Affine")
+
+
+def test_a_model_sharing_a_layer_is_refused_when_saving(tmp_path) -> None:
+    """Sequential(layer, layer) saves one set of weights for two layers: refused, not written."""
+    layer = Layer(2, 2, seed=0)
+    with pytest.raises(ValueError, match="one module or parameter in two places"):
+        save(Sequential(layer, layer), tmp_path / "shared.json")
+    assert not (tmp_path / "shared.json").exists()

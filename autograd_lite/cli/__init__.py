@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="autograd-lite",
         description="Train small networks with a scalar autograd engine and see backpropagation.",
     )
+    from autograd_lite import __version__
+
+    parser.add_argument("--version", action="version", version=f"autograd-lite {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:

@@ -4,8 +4,12 @@
 
     autograd-lite train --dataset moons --hidden 16,16 --optimizer adam --epochs 100 --out run/
 
-The data set is split into training and test parts, an ``MLP`` is trained with a
-progress bar, the final scores are printed, and the output directory receives
+The data set is split into training and test parts and an ``MLP`` is trained with a
+progress bar. At the end of every epoch the model is scored on both parts (the loss the
+data set trains with, named, and the accuracy for classes): the progress bar, the
+history and the final summary all show these same numbers. A loss that becomes
+non-finite or grows tenfold is reported as divergence, with a hint. The output
+directory receives
 ``model.json`` (load it with ``autograd_lite.serialization.load``), ``history.json``,
 ``loss_curve.png``, ``gradient_flow.png``, ``decision_boundary.png`` (2-D data sets) and
 ``forward_graph.svg``: the graph of one forward pass, one box per neuron (``.dot`` when
@@ -29,9 +33,52 @@ from typing import Any, NoReturn
 
 from autograd_lite.cli import CommandError, train_gpt
 
-DATASETS = ("moons", "circles", "spirals", "xor", "digits", "house", "names")
+
+@dataclass(frozen=True)
+class Dataset:
+    """What ``--dataset NAME`` trains on, and which data options apply to it."""
+
+    options: frozenset[str]  # of "samples", "noise", "classes": given otherwise is an error
+    default_samples: int | None  # None: the whole data set
+    planar: bool  # 2-D points, which get a decision-boundary plot
+    kind: str  # "classes" (accuracy reported), "regression", or "sequences" (--model gpt)
+
+
+# Options that only some data sets take; each row of DATASETS lists those it takes.
+DATA_OPTIONS = ("samples", "noise", "classes")
+_TOY = frozenset({"samples", "noise"})
+# One row per data set; a new data set (or model) slots in here and in load_dataset().
+DATASETS: dict[str, Dataset] = {
+    "moons": Dataset(_TOY, 200, planar=True, kind="classes"),
+    "circles": Dataset(_TOY, 200, planar=True, kind="classes"),
+    "spirals": Dataset(_TOY | {"classes"}, 200, planar=True, kind="classes"),
+    "xor": Dataset(_TOY, 100, planar=True, kind="classes"),
+    # --samples takes a seeded subset of the 1797 images; they have no noise to set.
+    "digits": Dataset(frozenset({"samples"}), None, planar=False, kind="classes"),
+    "house": Dataset(_TOY, 200, planar=False, kind="regression"),
+    # The 1990 census first names, for --model gpt (cli/train_gpt.py); --samples keeps
+    # the most frequent ones.
+    "names": Dataset(frozenset({"samples"}), None, planar=False, kind="sequences"),
+}
+DIGITS_SIZE = 1797
+# Bounds that keep a mistyped number from exhausting memory before training starts: a
+# scalar engine trains on thousands of samples and networks of thousands of weights.
+MAX_SAMPLES = 100_000
+MAX_LAYER_SIZE = 4096
+MAX_CLASSES = 100
 # Data sets drawn in the plane, which get a decision-boundary plot.
-PLANAR = ("moons", "circles", "spirals", "xor")
+PLANAR = tuple(name for name, dataset in DATASETS.items() if dataset.planar)
+# The loss each kind of output trains with, by fit()'s name, and how people call it.
+LOSS_NAMES = {
+    "bce": "binary cross-entropy",
+    "cross_entropy": "cross-entropy",
+    "mse": "mean squared error",
+}
+# A loss this many times its starting value is reported as divergence.
+DIVERGENCE_FACTOR = 10.0
+# Weight-sample products (epochs × training samples × parameters) beyond which the
+# interpreted engine takes minutes (it does about a million a second): suggest --compile.
+COMPILE_HINT_WORK = 30_000_000
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # A learning rate that works for the small networks here, per optimizer.
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01}
@@ -46,7 +93,7 @@ class Settings:
     dataset: str = "moons"
     samples: int | None = None
     noise: float | None = None
-    classes: int = 2
+    classes: int | None = None
     hidden: tuple[int, ...] = (16, 16)
     activation: str = "relu"
     init: str = "auto"
@@ -125,13 +172,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--samples",
         type=positive_int,
         metavar="N",
-        help="number of samples (default: 200; 100 for xor; all 1797 for digits)",
+        help="number of samples (default: 200; 100 for xor; for digits a subset of the 1797)",
     )
     data.add_argument(
-        "--noise", type=non_negative_float, metavar="S", help="noise of the toy data sets"
+        "--noise",
+        type=non_negative_float,
+        metavar="S",
+        help="noise of the generated data sets (not digits)",
     )
     data.add_argument(
-        "--classes", type=positive_int, default=2, metavar="K", help="spiral arms (default: 2)"
+        "--classes", type=positive_int, metavar="K", help="spiral arms, spirals only (default: 2)"
     )
     data.add_argument(
         "--test-size",
@@ -228,8 +278,40 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def check_options_apply(args: argparse.Namespace) -> None:
+    """Refuse data options the chosen data set does not take, naming those that do."""
+    dataset = DATASETS[args.dataset]
+    for option in DATA_OPTIONS:
+        if getattr(args, option, None) is not None and option not in dataset.options:
+            takers = [name for name, d in DATASETS.items() if option in d.options]
+            raise CommandError(
+                f"--{option} does not apply to --dataset {args.dataset}; it applies to "
+                + ", ".join(takers)
+            )
+    if args.samples is not None and args.samples < 2:
+        raise CommandError(
+            f"--samples must be at least 2 (one to train on, one to test), got {args.samples}"
+        )
+    if args.samples is not None and args.samples > MAX_SAMPLES:
+        raise CommandError(f"--samples must be at most {MAX_SAMPLES}, got {args.samples}")
+    if args.classes is not None and not 2 <= args.classes <= MAX_CLASSES:
+        raise CommandError(f"--classes must be from 2 to {MAX_CLASSES}, got {args.classes}")
+    samples = args.samples or dataset.default_samples
+    if args.classes is not None and samples is not None and args.classes > samples:
+        raise CommandError(
+            f"--classes {args.classes} needs at least as many samples; --samples is {samples}"
+        )
+    if max(args.hidden) > MAX_LAYER_SIZE:
+        raise CommandError(f"--hidden layers may have at most {MAX_LAYER_SIZE} neurons each")
+    if args.dataset == "digits" and args.samples is not None and args.samples > DIGITS_SIZE:
+        raise CommandError(
+            f"--samples {args.samples} is more than digits has: at most {DIGITS_SIZE}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed arguments say; return the exit status."""
+    check_options_apply(args)
     if args.model == "gpt" or args.dataset == "names":
         return train_gpt.run(args)
     settings = Settings(
@@ -272,9 +354,10 @@ def load_dataset(settings: Settings) -> tuple[list[Any], list[Any]]:
     if settings.dataset == "circles":
         return data.make_circles(n or 200, seed=settings.seed, **noise)
     if settings.dataset == "spirals":
-        if settings.classes < 2:
-            raise CommandError(f"--classes must be at least 2 for spirals, got {settings.classes}")
-        return data.make_spirals(n or 200, n_classes=settings.classes, seed=settings.seed, **noise)
+        classes = 2 if settings.classes is None else settings.classes
+        if classes < 2:
+            raise CommandError(f"--classes must be at least 2 for spirals, got {classes}")
+        return data.make_spirals(n or 200, n_classes=classes, seed=settings.seed, **noise)
     if settings.dataset == "xor":
         return data.make_xor(n or 100, seed=settings.seed, **noise)
     if settings.dataset == "house":
@@ -293,13 +376,34 @@ def _outputs_for(settings: Settings) -> int:
     """One output for binary labels and regression, one per class otherwise."""
     if settings.dataset == "digits":
         return 10
-    if settings.dataset == "spirals" and settings.classes > 2:
-        return settings.classes
+    if settings.dataset == "spirals" and (settings.classes or 2) > 2:
+        return settings.classes or 2
     return 1
+
+
+def loss_for(settings: Settings) -> str:
+    """fit()'s name of the loss the data set trains with (see LOSS_NAMES)."""
+    if DATASETS[settings.dataset].kind == "regression":
+        return "mse"
+    return "cross_entropy" if _outputs_for(settings) > 1 else "bce"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "epoch")`` → "1 epoch"; ``plural(3, "epoch")`` → "3 epochs"."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def _check_output_directory(out: Path) -> None:
     """Create ``out`` and prove it is writable, before any time is spent training."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "it is" if folder == out else f"{str(folder)!r} is"
+                raise CommandError(
+                    f"cannot write to --out {str(out)!r}: {what} a file, not a folder; "
+                    "give a folder for the model and pictures"
+                )
+            break
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -313,23 +417,163 @@ def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
+class Scorer:
+    """End-of-epoch scores of the model as it is: the training loss (no L2 term) and accuracy.
+
+    Outputs come from the interpreted engine, or with ``--compile`` from a compiled
+    forward pass (an interpreted pass over the 1797 digits takes seconds per epoch); the
+    loss and the accuracy are then computed from those outputs the same way either way.
+    """
+
+    def __init__(self, model: Any, loss: str, compiled: bool, x0: Any, y0: Any) -> None:
+        from autograd_lite import losses
+
+        self.model = model
+        self.loss = loss
+        self.loss_fn: Callable[[Any, Any], Any] = {
+            "bce": losses.binary_cross_entropy_with_logits,
+            "cross_entropy": lambda out, t: losses.cross_entropy(list(out), int(t)),
+            "mse": losses.mse,
+        }[loss]
+        self.compiled = None
+        if compiled:
+            try:
+                from autograd_lite.compile import compile_loss
+            except ImportError as error:
+                raise ImportError(
+                    "--compile needs autograd_lite.compile and numpy: "
+                    f'pip install "autograd-lite[compile]" ({error})'
+                ) from error
+            self.compiled = compile_loss(model, self.loss_fn, x0, y0)
+
+    def outputs(self, X: list[Any]) -> list[Any]:
+        """The model's outputs (floats, or lists of floats) for every sample."""
+        from autograd_lite.training import predict
+
+        if self.compiled is None:
+            return predict(self.model, X)
+        chunk = 64  # the compiler re-traces samples of each new batch size it checks
+        return [
+            out for i in range(0, len(X), chunk) for out in self.compiled.forward(X[i : i + chunk])
+        ]
+
+    def score(self, X: list[Any], y: list[Any]) -> tuple[float, float | None]:
+        """(mean loss, accuracy or None for regression) on ``(X, y)``."""
+        from autograd_lite.engine import Value, no_grad
+
+        outputs = self.outputs(X)
+        with no_grad():
+            if self.loss == "cross_entropy":
+                values = [self.loss_fn([Value(v) for v in out], t) for out, t in zip(outputs, y)]
+            else:
+                values = [self.loss_fn(Value(out), t) for out, t in zip(outputs, y)]
+        mean = math.fsum(v.data for v in values) / len(values)
+        if self.loss == "mse":
+            return mean, None
+        if self.loss == "cross_entropy":
+            right = sum(
+                max(range(len(out)), key=out.__getitem__) == t for out, t in zip(outputs, y)
+            )
+        else:
+            right = sum((out > 0) == (t == 1) for out, t in zip(outputs, y))
+        return mean, right / len(y)
+
+
+def _scores_text(loss: float, accuracy: float | None) -> str:
+    text = f"{loss:.4f}" if abs(loss) < 1e4 else f"{loss:.4g}"
+    return text if accuracy is None else f"{text}  accuracy {100 * accuracy:.1f}%"
+
+
+class Monitor:
+    """A fit() callback: scores each epoch's end, records it, shows it, watches for divergence.
+
+    Adds ``train_loss``, ``train_accuracy``, ``test_loss`` and ``test_accuracy`` to each
+    history record (fit's own ``loss``/``accuracy`` are averages during the epoch).
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        parts: dict[str, tuple[list[Any], list[Any]]],
+        epochs: int,
+        progress: bool,
+    ) -> None:
+        self.scorer = scorer
+        self.parts = parts
+        self.start = scorer.score(*parts["train"])[0]
+        self.diverged_at: int | None = None
+        self.bar = None
+        if progress:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # the bar is a nicety
+                tqdm = None
+            if tqdm is not None:
+                from autograd_lite.training import PROGRESS_DELAY
+
+                self.bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, delay=PROGRESS_DELAY)
+
+    def __call__(self, history: Any, model: Any) -> bool:
+        record = history.records[-1]
+        for part, (X, y) in self.parts.items():
+            record[f"{part}_loss"], record[f"{part}_accuracy"] = self.scorer.score(X, y)
+        loss = record["train_loss"]
+        if self.bar is not None:
+            name = LOSS_NAMES[self.scorer.loss]
+            train = _scores_text(loss, record["train_accuracy"]).replace("  ", ", ")
+            test = _scores_text(record["test_loss"], record["test_accuracy"]).replace("  ", ", ")
+            self.bar.set_postfix_str(f"train {name} {train}; test {test}", refresh=False)
+            self.bar.update(1)
+        if not math.isfinite(loss):
+            self.diverged_at = record["epoch"]
+            return True  # nothing can come back from nan or inf: stop
+        if self.diverged_at is None and loss > DIVERGENCE_FACTOR * self.start:
+            self.diverged_at = record["epoch"]
+        return False
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _divergence_warning(
+    monitor: Monitor, history: Any, loss: str, lr: float, optimizer: str
+) -> str:
+    last = history.records[-1]
+    name = LOSS_NAMES[loss]
+    if not math.isfinite(last["train_loss"]):
+        what = (
+            f"the training {name} became {last['train_loss']} at epoch {last['epoch']}, "
+            "so training stopped there"
+        )
+    else:
+        what = (
+            f"the training {name} grew from {monitor.start:.4g} before training to "
+            f"{last['train_loss']:.4g} after epoch {last['epoch']}"
+        )
+    default = DEFAULT_LR[optimizer]
+    smaller = f"{default:g} ({optimizer}'s default)" if lr > default else f"{lr / 10:g}"
+    return (
+        f"warning: training diverged: {what}. The learning rate is probably too large: "
+        f"try a smaller --lr than {lr:g}, such as {smaller}"
+    )
+
+
 def execute(settings: Settings) -> dict[str, Any]:
     """Run one training as ``settings`` say: print scores, write files; return a summary."""
     from autograd_lite.data import train_test_split
     from autograd_lite.nn import MLP
     from autograd_lite.optim import SGD, Adam, AdamW, RMSprop
-    from autograd_lite.training import evaluate, fit
+    from autograd_lite.training import fit
 
     _check_output_directory(settings.out)
-    if settings.dataset == "digits" and not settings.compile:
-        _note(
-            "digits has 1797 images of 64 pixels, which trains slowly one scalar at a time; "
-            "add --compile (needs numpy) to train on whole batches at once"
+    try:
+        X, y = load_dataset(settings)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=settings.test_size, seed=settings.seed
         )
-    X, y = load_dataset(settings)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=settings.test_size, seed=settings.seed
-    )
+    except ValueError as error:  # what the checks above do not foresee, in one line
+        raise CommandError(f"cannot make the data set: {error}") from None
     n_outputs = _outputs_for(settings)
     init = settings.init
     if init == "auto":
@@ -344,48 +588,79 @@ def execute(settings: Settings) -> dict[str, Any]:
     optimizer_class = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
     lr = settings.lr if settings.lr is not None else DEFAULT_LR[settings.optimizer]
     optimizer = optimizer_class[settings.optimizer](model.parameters(), lr=lr)
+    loss = loss_for(settings)
+    work = settings.epochs * len(X_train) * len(model.parameters())
+    # Digits always: its 64 inputs make each epoch slow even when this run is short.
+    if not settings.compile and (settings.dataset == "digits" or work > COMPILE_HINT_WORK):
+        _note(
+            f"{settings.dataset}: {plural(len(X_train), 'training sample')} × "
+            f"{plural(len(model.parameters()), 'weight')} × {plural(settings.epochs, 'epoch')} "
+            "will take minutes one scalar at a time; add --compile (needs numpy) to train "
+            "on whole batches at once"
+        )
 
     print(
-        f"training {model!r} on {settings.dataset}: {len(X_train)} training and "
-        f"{len(X_test)} test samples, {settings.optimizer} (lr {lr:g}), "
-        f"{settings.epochs} epochs"
+        f"training {model!r} on {settings.dataset}: {plural(len(X_train), 'training sample')} "
+        f"and {plural(len(X_test), 'test sample')}, {settings.optimizer} (lr {lr:g}), "
+        f"{plural(settings.epochs, 'epoch')}, {LOSS_NAMES[loss]} loss"
     )
     started = time.perf_counter()
     try:
-        history = fit(
-            model,
-            X_train,
-            y_train,
-            optimizer=optimizer,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            l2=settings.l2,
-            X_test=X_test,
-            y_test=y_test,
-            progress=settings.progress,
-            compile=settings.compile,
-            seed=settings.seed,
-        )
+        scorer = Scorer(model, loss, settings.compile, X_train[0], y_train[0])
+        parts = {"train": (X_train, y_train), "test": (X_test, y_test)}
+        monitor = Monitor(scorer, parts, settings.epochs, settings.progress)
+        try:
+            history = fit(
+                model,
+                X_train,
+                y_train,
+                loss=loss,
+                optimizer=optimizer,
+                epochs=settings.epochs,
+                batch_size=settings.batch_size,
+                l2=settings.l2,
+                progress=False,
+                compile=settings.compile,
+                seed=settings.seed,
+                callbacks=[monitor],
+            )
+        finally:
+            monitor.close()
     except ImportError as error:
         raise CommandError(str(error)) from None
     seconds = time.perf_counter() - started
-    train_scores = evaluate(model, X_train, y_train)
-    test_scores = evaluate(model, X_test, y_test)
-    print(f"trained in {seconds:.1f} s")
-    for name, scores in (("train", train_scores), ("test", test_scores)):
-        line = f"  {name:<5} loss {scores['loss']:.4f}"
-        if scores["accuracy"] is not None:
-            line += f"  accuracy {100 * scores['accuracy']:.1f}%"
-        print(line)
+    last = history.records[-1]
+    print(
+        f"trained {plural(len(history), 'epoch')} in {seconds:.1f} s; {LOSS_NAMES[loss]} "
+        "(without the L2 term) and accuracy at the end of the last epoch, as the progress bar "
+        "and history.json show them:"
+        if settings.l2
+        else f"trained {plural(len(history), 'epoch')} in {seconds:.1f} s; {LOSS_NAMES[loss]} "
+        "and accuracy at the end of the last epoch, as the progress bar and history.json "
+        "show them:"
+    )
+    for part in ("train", "test"):
+        print(f"  {part:<5}  loss {_scores_text(last[f'{part}_loss'], last[f'{part}_accuracy'])}")
+    if monitor.diverged_at is not None:
+        print(_divergence_warning(monitor, history, loss, lr, settings.optimizer), file=sys.stderr)
 
     try:
         written = _write_outputs(settings, model, history, X, y, X_train[0])
     except OSError as error:  # the directory was writable at the start; a disk can fill up
         raise CommandError(f"could not write to {str(settings.out)!r}: {error}") from None
-    print(f"wrote {len(written)} files to {settings.out}:")
+    print(f"wrote {plural(len(written), 'file')} to {settings.out}:")
     for path in written:
         print(f"  {path.name}")
-    return {"train": train_scores, "test": test_scores, "files": written, "history": history}
+    train_scores = {"loss": last["train_loss"], "accuracy": last["train_accuracy"]}
+    test_scores = {"loss": last["test_loss"], "accuracy": last["test_accuracy"]}
+    return {
+        "train": train_scores,
+        "test": test_scores,
+        "files": written,
+        "history": history,
+        "loss": loss,
+        "diverged": monitor.diverged_at is not None,
+    }
 
 
 def _write_outputs(
@@ -395,7 +670,11 @@ def _write_outputs(
     from autograd_lite.serialization import atomic_write_text, save
 
     out = settings.out
-    written = [save(model, out / "model.json")]
+    written = []
+    try:
+        written.append(save(model, out / "model.json"))
+    except ValueError as error:  # non-finite weights after divergence: JSON cannot hold them
+        _note(f"model.json not written: {error}")
     text = json.dumps(history.to_dict(), indent=1)
     written.append(atomic_write_text(out / "history.json", text + "\n"))
 
@@ -417,7 +696,8 @@ def _write_outputs(
 
         attempt(name, make)
 
-    plot("loss_curve.png", "plot_loss_curve", history)
+    loss_name = LOSS_NAMES[loss_for(settings)]
+    attempt("loss_curve.png", lambda: _loss_curve(history, loss_name, out / "loss_curve.png"))
     plot("gradient_flow.png", "plot_gradient_flow", history)
     if settings.dataset in PLANAR:
         plot("decision_boundary.png", "plot_decision_boundary", model, X, y)
@@ -425,27 +705,24 @@ def _write_outputs(
     return written
 
 
+def _loss_curve(history: Any, loss_name: str, path: Path) -> Path:
+    from autograd_lite.viz.plots import plot_loss_curve
+
+    plot_loss_curve(history, path, loss_name=loss_name)
+    return path
+
+
 def _forward_graph(model: Any, x0: Any, out: Path) -> Path:
-    """One sample's forward graph, a box per neuron: SVG, or DOT without Graphviz's ``dot``.
+    """One sample's forward graph (``viz.graph.model_graph``): SVG, or DOT without ``dot``."""
+    from autograd_lite.viz.graph import GraphvizNotFoundError, model_graph, render
 
-    For a one-output model the output is back-propagated first, so each box also shows
-    d(output)/d(neuron) instead of zeros; the model's gradients are cleared after.
-    """
-    from autograd_lite.engine import Value
-    from autograd_lite.viz.graph import GraphvizNotFoundError, render
-
-    root = model(x0)
-    if isinstance(root, Value):
-        root.backward()
-    try:
-        if shutil.which("dot") is not None:
-            try:
-                return render(root, out / "forward_graph.svg", collapse="neuron")
-            except GraphvizNotFoundError:
-                pass
-        path = render(root, out / "forward_graph.dot", collapse="neuron")
-    finally:
-        model.zero_grad()
+    graph = model_graph(model, x0)  # named inputs, boxes per neuron or layer, grads restored
+    if shutil.which("dot") is not None:
+        try:
+            return render(graph, out / "forward_graph.svg")
+        except GraphvizNotFoundError:
+            pass
+    path = render(graph, out / "forward_graph.dot")
     _note(
         "the Graphviz `dot` program is not installed, so the forward graph was saved as "
         "DOT source (forward_graph.dot); install Graphviz to get forward_graph.svg"

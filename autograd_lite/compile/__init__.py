@@ -65,7 +65,9 @@ Limits, checked rather than assumed:
   only for ``==``, ``!=`` and truth tests on a raw input (Values compare by identity).
   Do not branch on ``x[i] == 0``.
 * ``Dropout`` in training mode draws a new mask for every sample: refused, with a
-  message; in eval mode it is the identity and compiles.
+  message; in eval mode it is the identity and compiles. ``BatchNorm1d`` in training
+  mode normalises with the statistics of the whole batch: refused likewise; in eval mode
+  it is a per-sample affine map of the running statistics and compiles.
 * Operations defined with :func:`autograd_lite.primitive` are replayed sample by sample
   with their own float functions (correct, not fast). Hand-built micrograd-style nodes
   with a Python ``_backward`` are refused.
@@ -439,9 +441,11 @@ def _named_parameters(model: Any) -> tuple[list[Value], list[str]]:
 def _dropout_layers(model: Any) -> list[tuple[str, Any]]:
     if not hasattr(model, "named_modules"):
         return []
-    from autograd_lite.nn import Dropout
+    from autograd_lite.nn import BatchNorm1d, Dropout
 
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, Dropout)]
+    # BatchNorm1d is here too: in training mode it couples the samples of a batch.
+    kinds = (Dropout, BatchNorm1d)
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, kinds)]
 
 
 class CompiledLoss:
@@ -488,6 +492,8 @@ class CompiledLoss:
                 )
         self._param_table = ParamTable(self._params, self._param_names)
         self._dropouts = _dropout_layers(model)
+        # Buffers (BatchNorm1d's running statistics) are traced as constants.
+        self._buffers = model.named_buffers() if hasattr(model, "named_buffers") else []
         self._refuse_active_dropout()
         self._all_labels = False
         self._variants: dict[Any, _Variant] = {}
@@ -625,7 +631,22 @@ class CompiledLoss:
         return groups, n
 
     def _refuse_active_dropout(self) -> None:
+        from autograd_lite.nn import BatchNorm1d
+
+        if self._buffers and self.model.named_buffers() != self._buffers:
+            raise ValueError(
+                "the model's buffers (BatchNorm1d running statistics) changed after "
+                "compile_loss traced them as constants; call compile_loss again"
+            )
         for name, layer in self._dropouts:
+            if layer.training and isinstance(layer, BatchNorm1d):
+                raise ValueError(
+                    f"BatchNorm1d {name or 'model'} is in training mode: it normalises each "
+                    "sample with the statistics of the whole batch, which a graph traced from "
+                    "one sample cannot replay. Call model.eval() to use the compiled loss "
+                    "(running statistics), or train with the interpreted engine "
+                    "(fit(..., compile=False))"
+                )
             if layer.training and layer.p > 0:
                 raise ValueError(
                     f"Dropout {name or 'model'} (p={layer.p}) is in training mode: it draws a "

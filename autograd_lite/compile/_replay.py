@@ -53,7 +53,7 @@ class _Gather:
     :meth:`Program.run`), so each view is made once and kept.
     """
 
-    __slots__ = ("index", "shape", "sliced", "store", "strided", "unique", "views")
+    __slots__ = ("index", "segments", "shape", "sliced", "store", "strided", "unique", "views")
 
     def __init__(self, store: int, rows: Any) -> None:
         rows = np.asarray(rows, dtype=np.intp)
@@ -66,6 +66,15 @@ class _Gather:
         self.unique = self.sliced or np.unique(flat).size == flat.size
         self.strided = _strides(rows) if not self.sliced and self.unique else None
         self.views: dict[int, np.ndarray] = {}
+        self.segments: Any = None
+        if not self.unique:
+            # Rows read more than once (attention reads each key for every query): their
+            # contributions are summed per row with one reduceat over the rows in sorted
+            # order, much faster than np.add.at; each row's own sum keeps reading order.
+            order = np.argsort(flat, kind="stable")
+            ordered = flat[order]
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            self.segments = (order, starts, ordered[starts])
 
     def view(self, table: np.ndarray) -> np.ndarray | None:
         """The rows as a view of ``table`` (rows × samples), or None if they need a gather."""
@@ -105,8 +114,10 @@ class _Gather:
         elif self.unique:
             table[self.index] += contribution
         else:  # a node read twice by one instruction: add each contribution
-            full = np.broadcast_to(contribution, (*self.shape, contribution.shape[-1]))
-            np.add.at(table, self.index, full)
+            order, starts, rows = self.segments
+            width = contribution.shape[-1]
+            full = np.broadcast_to(contribution, (*self.shape, width)).reshape(-1, width)
+            table[rows] += np.add.reduceat(full[order], starts, axis=0)
 
 
 def _strides(rows: np.ndarray) -> tuple[int, tuple[int, ...]] | None:

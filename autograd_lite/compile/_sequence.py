@@ -111,6 +111,7 @@ class _Compiled:
         self.output_layout = output_layout
         self.checked = False
         self.vocab = 0  # rows of the token embedding table
+        self.classes = 0  # the outputs a target picks from
 
 
 class SequenceLoss:
@@ -176,8 +177,12 @@ class SequenceLoss:
         vocab = min(len(table) for table in self._tables)
         with no_grad():
             probe = self.model([0] * n_tokens)
-        rows = probe if isinstance(probe, list) and probe and isinstance(probe[0], list) else None
-        classes = len(rows[0]) if rows else vocab
+        if isinstance(probe, list) and probe and isinstance(probe[0], list):
+            classes = len(probe[0])  # one row of logits per position
+        elif isinstance(probe, list) and probe:
+            classes = len(probe)  # one row of logits for the whole sequence
+        else:
+            classes = vocab
         if n_tokens > vocab or n_targets > classes or vocab < 2 or classes < 2:
             raise ValueError(
                 f"compile_loss: a compiled token sequence may be at most as long as the "
@@ -197,6 +202,7 @@ class SequenceLoss:
         compiled = _Compiled(program, a[4])
         read = {entry[1] for entry in graph.entries if entry[0] == "tok"}
         compiled.vocab = min((len(self._tables[t]) for t in read), default=vocab)
+        compiled.classes = classes
         self._programs[key] = compiled
         return compiled
 
@@ -230,10 +236,13 @@ class SequenceLoss:
         cell: dict[int, tuple[int, int]] = {}
         if isinstance(layout, tuple) and all(isinstance(r, tuple) for r in layout):
             flat = iter(outputs_a)
-            for r, row in enumerate(layout):
+            for row in layout:
                 output_rows.append([next(flat) for _ in row])
-                for c, pos in enumerate(output_rows[-1]):
-                    cell[pos] = (r, c)
+        elif isinstance(layout, tuple):  # one row of outputs for the whole sequence
+            output_rows.append(list(outputs_a))
+        for r, row_positions in enumerate(output_rows):
+            for c, pos in enumerate(row_positions):
+                cell[pos] = (r, c)
 
         def operand(pa: int, pb: int) -> Any:
             if pa == pb:
@@ -306,7 +315,7 @@ class SequenceLoss:
             bad = tokens[(tokens < 0) | (tokens >= vocab)].flat[0]
             raise ValueError(f"X: tokens must be in 0..{vocab - 1}, got {int(bad)}")
         if targets is not None:
-            width = max(len(r) for r in compiled.output_layout) if compiled.output_layout else 0
+            width = compiled.classes
             if targets.min() < 0 or targets.max() >= width:
                 bad = targets[(targets < 0) | (targets >= width)].flat[0]
                 raise ValueError(f"y: class indices must be in 0..{width - 1}, got {int(bad)}")

@@ -42,9 +42,9 @@ class CompiledTrainer:
 
     * :meth:`sync` writes ``.data`` and ``.grad`` (the gradient of the last batch, as
       after ``zero_grad``, ``backward``, ``step``) of every parameter, and the
-      optimizer's state (``state_dict()`` then saves it). Leaving the ``with`` block
-      syncs. Until then, ``.data``, ``.grad`` and ``optimizer.state`` show the values of
-      the last sync.
+      optimizer's state (``state_dict()`` then saves it), if a step ran since the last
+      sync or reload. Leaving the ``with`` block syncs. Until then, ``.data``, ``.grad``
+      and ``optimizer.state`` show the values of the last sync.
     * :meth:`reload` reads ``.data`` and the optimizer's state back into the buffer: call
       it after changing weights or loading a ``state_dict`` between steps. Entering the
       ``with`` block reloads.
@@ -71,6 +71,7 @@ class CompiledTrainer:
         self._update = FlatUpdate(optimizer, self.params) if self.fast else None
         self.theta = np.empty(len(self.params))
         self.grad = np.zeros(len(self.params))
+        self._unsynced = False  # whether the buffers hold steps the Values have not seen
         self.reload()
 
     # ---- the sync point ----------------------------------------------------------------
@@ -80,10 +81,15 @@ class CompiledTrainer:
         self.theta[:] = [p.data for p in self.params]
         if self._update is not None:
             self._update.load()
+        self._unsynced = False
 
     def sync(self) -> None:
-        """Write the buffers into every ``p.data``, ``p.grad`` and ``optimizer.state``."""
-        if not self.fast:
+        """Write the buffers into every ``p.data``, ``p.grad`` and ``optimizer.state``.
+
+        Only if a step ran since the last sync or reload: otherwise the Values are already
+        up to date, or were changed on purpose since, and must not be overwritten.
+        """
+        if not self.fast or not self._unsynced:
             return  # the slow path writes the Values at every step
         for p, value, g, trainable in zip(
             self.params, self.theta.tolist(), self.grad.tolist(), self._trainable.tolist()
@@ -92,6 +98,7 @@ class CompiledTrainer:
             if trainable:
                 p.grad = g
         self._update.store()
+        self._unsynced = False
 
     def __enter__(self) -> CompiledTrainer:
         self.reload()
@@ -111,6 +118,7 @@ class CompiledTrainer:
                 loss += self._slow_l2(l2)
             return loss
         loss, grads, used, free = self.compiled._run(X, y, self.theta)
+        self._unsynced = True
         if used is None:
             self.grad[:] = grads
         else:
@@ -137,6 +145,7 @@ class CompiledTrainer:
         """The optimizer's update of the buffer from :attr:`grad` (``optimizer.step()``)."""
         if self.fast:
             self._update.step(self.theta, self.grad)
+            self._unsynced = True
         else:
             self.optimizer.step()
 

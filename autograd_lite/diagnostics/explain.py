@@ -23,6 +23,7 @@ it by the layer's width), so they are counted first and ``max_paths`` bounds the
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,15 +39,28 @@ _Link = tuple[Any, ...]
 
 
 def _number(x: float) -> str:
-    return f"{x:.4g}"
+    return f"{x + 0.0:.4g}"  # + 0.0 turns -0.0 into 0.0: no "-0" in print
+
+
+def _weighted_sum(node: Value) -> float:
+    """The sum ``Σ w·x + b`` inside a fused neuron (``dot_relu`` ...), from its inputs."""
+    datas = [p.data for p in node.parents]
+    n = len(datas) // 2
+    return math.fsum([*(w * x for w, x in zip(datas[:n], datas[n : 2 * n])), *datas[2 * n :]])
 
 
 def _name(node: Value) -> str:
-    """A label if the node has one, else its operation and value, e.g. ``tanh(0.7616)``."""
+    """A label if the node has one, else its operation and value, e.g. ``tanh(0.7616)``.
+
+    A fused neuron shows its weighted sum too, ``relu(Σ=-0.343)=0``: the sum is what
+    decides whether a ReLU is dead.
+    """
     if node.label:
         return node.label
     if node.is_leaf:
         return f"leaf({_number(node.data)})" if node.requires_grad else _number(node.data)
+    if node.op in ("dot_relu", "dot_tanh", "dot_sigmoid"):
+        return f"{node.op[4:]}(Σ={_number(_weighted_sum(node))})={_number(node.data)}"
     return f"{node.op}({_number(node.data)})"
 
 
@@ -82,9 +96,51 @@ class Explanation:
     x: Value
     paths: tuple[Path, ...]
     total: float = field(init=False)
+    n_paths: int = field(init=False)
+    """How many paths there are in all (more than ``len(paths)`` with ``top=k``)."""
+    exact_total: float | None = None
+    n_paths_total: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "total", math.fsum(p.product for p in self.paths))
+        total = self.exact_total
+        if total is None:
+            total = math.fsum(p.product for p in self.paths)
+        object.__setattr__(self, "total", total)
+        count = self.n_paths_total if self.n_paths_total is not None else len(self.paths)
+        object.__setattr__(self, "n_paths", count)
+
+    def by_layer(self, index: int = 0) -> list[tuple[str, float, float]]:
+        """Where the product along path ``index`` (the largest by default) shrinks or grows.
+
+        One row per stretch of the path inside one layer (nodes grouped by their
+        ``name_scope`` without the innermost level, e.g. ``MLP / Layer[3]``; nodes
+        outside any scope by their operation): ``(layer, product of its factors,
+        running product from the output)``.
+        """
+        if not self.paths:
+            return []
+        path = self.paths[index]
+        deepest = max((len(node.scope) for node in path.nodes), default=0)
+        rows: list[tuple[str, float, float]] = []
+        running = 1.0
+        for node, factor in zip(path.nodes[:-1], path.factors):
+            if node.scope:
+                name = " / ".join(node.scope[: max(deepest - 1, 1)])
+            else:
+                name = node.label or node.op or "leaf"
+            running *= factor
+            if rows and rows[-1][0] == name:
+                rows[-1] = (name, rows[-1][1] * factor, running)
+            else:
+                rows.append((name, factor, running))
+        return rows
+
+    def layer_table(self, index: int = 0) -> str:
+        """:meth:`by_layer` as text: one line per layer, the factor and the running product."""
+        lines = [f"{'layer':<28} {'factor':>12} {'running product':>16}"]
+        for name, factor, running in self.by_layer(index):
+            lines.append(f"{name:<28} {factor + 0.0:>12.4g} {running + 0.0:>16.4g}")
+        return "\n".join(lines)
 
     @property
     def warnings(self) -> list[str]:
@@ -102,13 +158,16 @@ class Explanation:
         out, x = _name(self.output), _name(self.x)
         if not self.paths:
             return f"d({out})/d({x}) = 0: {out} does not depend on {x} (no path)"
-        lines = [
-            f"d({out})/d({x}) = {self.total:.6g}, the sum over {len(self.paths)} "
-            f"path{'s' if len(self.paths) != 1 else ''} of the product of local derivatives",
-            f"{'#':>4}  {'product':>12}  path ({out} <- {x})",
-        ]
+        n = self.n_paths
+        head = (
+            f"d({out})/d({x}) = {self.total + 0.0:.6g}, the sum over {n} "
+            f"path{'s' if n != 1 else ''} of the product of local derivatives"
+        )
+        if n > len(self.paths):
+            head += f"; the {len(self.paths)} largest:"
+        lines = [head, f"{'#':>4}  {'product':>12}  path ({out} <- {x})"]
         for i, path in enumerate(self.paths, 1):
-            lines.append(f"{i:>4}  {path.product:>12.6g}  {path}")
+            lines.append(f"{i:>4}  {path.product + 0.0:>12.6g}  {path}")
             lines.extend(f"{'':>4}  {'':>12}  ! {w}" for w in path.warnings)
         return "\n".join(lines)
 
@@ -137,7 +196,11 @@ def _factor_warning(node: Value, parent: Value, factor: float, saturation: float
             "so nothing flows back through it"
         )
     if node.op == "dot_relu" and node.data == 0:  # a fused neuron: its sum was <= 0
-        return f"dead ReLU: {_name(node)} has a weighted sum <= 0, so nothing flows back through it"
+        total = _number(_weighted_sum(node))
+        return (
+            f"dead ReLU: {_name(node)} has weighted sum {total} <= 0, "
+            "so nothing flows back through it"
+        )
     fused_slope = _FUSED_SLOPES.get(node.op)
     if fused_slope is not None and abs(fused_slope(node.data)) < saturation:
         return (
@@ -155,7 +218,12 @@ def _factor_warning(node: Value, parent: Value, factor: float, saturation: float
 
 
 def explain(
-    output: Value, x: Value, *, max_paths: int = 1000, saturation: float = 1e-3
+    output: Value,
+    x: Value,
+    *,
+    top: int | None = None,
+    max_paths: int = 1000,
+    saturation: float = 1e-3,
 ) -> Explanation:
     """List every path from ``output`` back to ``x`` with the product of its local derivatives.
 
@@ -164,12 +232,19 @@ def explain(
     ``max_paths`` paths, saying how many. ``saturation`` is the ``|tanh'|``/``|sigmoid'|``
     below which a unit is reported as saturated. ``x`` may be any node of the graph,
     also a constant (though ``backward()`` gives constants no ``.grad``).
+
+    ``top=k`` returns only the ``k`` largest paths, found without listing the others
+    (dynamic programming over the graph: each node keeps the ``k`` best partial paths
+    to the output), with the exact total and the number of paths, so a deep network
+    with billions of paths takes well under a second; ``max_paths`` does not apply.
     """
     for name, value in (("output", output), ("x", x)):
         if not isinstance(value, Value):
             raise TypeError(f"explain() expected a Value for {name}, got {type(value).__name__}")
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"max_paths must be a positive int, got {max_paths!r}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ValueError(f"top must be a positive int or None, got {top!r}")
 
     order = topological_order(output)
     # How many paths lead from x to each node (an argument used twice counts twice).
@@ -182,20 +257,79 @@ def explain(
         if n:
             counts[node] = n
     total_paths = counts.get(output, 0)
+    if top is not None:
+        _check_replayable(order, counts, x)
+        paths, total = _top_paths(order, output, x, counts, top, saturation)
+        return Explanation(output, x, paths, exact_total=total, n_paths_total=total_paths)
     if total_paths > max_paths:
         raise ValueError(
             f"there are {total_paths} paths from the output back to x, more than "
-            f"max_paths={max_paths}: the gradient is still x.grad after backward(); to see the "
-            "paths, explain an intermediate node instead of the final output (or the output "
-            f"from a single neuron), or pass max_paths={total_paths}"
+            f"max_paths={max_paths}: pass top=10 to see the 10 largest (found without "
+            "listing them all) with the exact total, explain an intermediate node instead "
+            f"of the final output, or pass max_paths={total_paths}"
         )
+    _check_replayable(order, counts, x)
+    return Explanation(output, x, _sorted(_enumerate(output, x, counts, saturation)))
+
+
+def _check_replayable(order: list[Value], counts: dict[Value, int], x: Value) -> None:
     for node in order:
         if node in counts and node is not x and node.local_derivatives is None:
             raise ValueError(
                 f"cannot explain paths through a hand-built node (op {node.op!r}) that has no "
                 "stored local derivatives; define the operation with primitive()"
             )
-    return Explanation(output, x, _sorted(_enumerate(output, x, counts, saturation)))
+
+
+def _priority(product: float) -> float:
+    """Sort key, largest first: nan before everything (it poisons the sum), then |product|."""
+    return math.inf if product != product else abs(product)
+
+
+def _top_paths(
+    order: list[Value],
+    output: Value,
+    x: Value,
+    counts: dict[Value, int],
+    k: int,
+    saturation: float,
+) -> tuple[tuple[Path, ...], float]:
+    """The k largest paths from output back to x, and d(output)/d(x), in one sweep.
+
+    Sweeping from the output towards x, each node on a path keeps the k partial paths
+    (output → node) of largest |product| and the sum over all of them (the gradient of
+    the output with respect to the node, as backward() computes it). The k best paths
+    through a node extend the k best of its consumers: |product| is a product of
+    non-negative factors, so extending keeps the order.
+    """
+    if output not in counts:
+        return (), 0.0
+    # best[node]: up to k (product, link) pairs; link = (node, factor, argument, warning, rest)
+    best: dict[Value, list[tuple[float, _Link]]] = {
+        output: [(1.0, (output, None, None, None, None))]
+    }
+    sums: dict[Value, float] = {output: 1.0}
+    for node in reversed(order):
+        if node is x or node not in best:
+            continue
+        local = node.local_derivatives
+        mine = best.pop(node)
+        grad = sums[node]
+        for argument, parent in enumerate(node.parents):
+            if parent not in counts:
+                continue
+            factor = local[argument]
+            factor = factor.data if isinstance(factor, Value) else float(factor)
+            warning = _factor_warning(node, parent, factor, saturation)
+            sums[parent] = sums.get(parent, 0.0) + factor * grad
+            extended = [
+                (product * factor, (parent, factor, argument, warning, link))
+                for product, link in mine
+            ]
+            merged = best.get(parent, []) + extended
+            best[parent] = heapq.nlargest(k, merged, key=lambda item: _priority(item[0]))
+    found = [_materialise(link) for _, link in best.get(x, [])]
+    return _sorted(found), sums.get(x, 0.0)
 
 
 def _enumerate(output: Value, x: Value, counts: dict[Value, int], saturation: float) -> list[Path]:

@@ -14,6 +14,7 @@ Everything here imports only the standard library and the engine.
 """
 
 from autograd_lite.nn import init
+from autograd_lite.nn.batchnorm import BatchNorm1d
 from autograd_lite.nn.layers import ACTIVATIONS, MLP, Dropout, Layer, Neuron, Residual, Sequential
 from autograd_lite.nn.module import (
     Module,
@@ -42,6 +43,7 @@ __all__ = [
     "NONLINEARITIES",
     "NORMS",
     "RNN",
+    "BatchNorm1d",
     "Block",
     "CausalSelfAttention",
     "Dropout",

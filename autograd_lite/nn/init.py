@@ -21,10 +21,11 @@ variance of activations through tanh/sigmoid layers (gain 1, as
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from typing import Any
 
-__all__ = ["SCHEMES", "canonical_scheme", "initial_weights", "make_rng"]
+__all__ = ["SCHEMES", "canonical_scheme", "checked_seed", "initial_weights", "make_rng"]
 
 SCHEMES = ("uniform", "xavier", "he")
 _ALIASES = {"glorot": "xavier", "kaiming": "he"}
@@ -51,11 +52,17 @@ def make_rng(seed: int | None) -> Any:
     With no seed, weights come from the global generator in the order micrograd draws
     them, so ``random.seed(1337); MLP(2, [16, 16, 1])`` gives micrograd's exact network.
     """
+    seed = checked_seed(seed)
+    return random if seed is None else random.Random(seed)
+
+
+def checked_seed(seed: object) -> int | None:
+    """``seed`` as a plain int (a NumPy integer too), or None; TypeError for anything else."""
     if seed is None:
-        return random
-    if isinstance(seed, bool) or not isinstance(seed, int):
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    return random.Random(seed)
+    return int(seed)
 
 
 def initial_weights(scheme: str, fan_in: int, fan_out: int, rng: Any) -> list[float]:

@@ -12,14 +12,22 @@ multiplications, which makes graphs shallow and training many times faster.
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import random
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dense
-from autograd_lite.nn.init import canonical_scheme, initial_weights, make_rng
-from autograd_lite.nn.module import Module, module_from_spec, module_spec, register_module
+from autograd_lite.nn.init import canonical_scheme, checked_seed, initial_weights, make_rng
+from autograd_lite.nn.module import (
+    Module,
+    config_arguments,
+    module_from_spec,
+    module_spec,
+    register_module,
+)
 
 __all__ = ["ACTIVATIONS", "MLP", "Dropout", "Layer", "Neuron", "Residual", "Sequential"]
 
@@ -67,7 +75,22 @@ def _check_count(n: object, name: str) -> int:
         raise TypeError(f"{name} must be a positive int, got {type(n).__name__}")
     if n < 1:
         raise ValueError(f"{name} must be a positive int, got {n}")
+    if n > sys.maxsize:  # no list can be that long; building one would only exhaust memory
+        raise ValueError(
+            f"{name} must be at most sys.maxsize ({sys.maxsize}), got an int of "
+            f"{int(n).bit_length()} bits"
+        )
     return int(n)
+
+
+def _check_widths(nouts: object) -> list[int]:
+    """An MLP's layer widths: a non-empty list of positive ints."""
+    if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
+        shown = repr(nouts) if len(repr(nouts)) <= 80 else type(nouts).__name__
+        raise TypeError(
+            f"nouts must be a non-empty list of layer widths such as [16, 16, 1], got {shown}"
+        )
+    return [_check_count(n, "each layer width in nouts") for n in nouts]
 
 
 def _as_nodes(inputs: Sequence[Any]) -> list[Value]:
@@ -164,6 +187,12 @@ class Neuron(Module):
         """Constructor arguments."""
         return {"nin": self.nin, "activation": self.activation, "init": self.init}
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """``nin`` weights and a bias."""
+        arguments = config_arguments(cls, config, ("nin", "activation", "init"))
+        return _check_count(arguments["nin"], "nin") + 1
+
     def extra_repr(self) -> str:
         return f"{self.nin}, {self.activation}"
 
@@ -191,7 +220,7 @@ class Layer(Module):
         nout = _check_count(nout, "nout")
         activation = _resolve_activation(activation, nonlin)
         generator = rng if rng is not None else make_rng(seed)
-        self.seed = seed
+        self.seed = checked_seed(seed)
         self.neurons = [
             Neuron(nin, activation, init=init, rng=generator, fan_out=nout) for _ in range(nout)
         ]
@@ -253,6 +282,13 @@ class Layer(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """``nout`` neurons of ``nin`` weights and a bias."""
+        arguments = config_arguments(cls, config, ("nin", "nout", "activation", "init", "seed"))
+        nin = _check_count(arguments["nin"], "nin")
+        return _check_count(arguments["nout"], "nout") * (nin + 1)
+
     def __repr__(self) -> str:
         return f"Layer({self.nin} → {self.nout}, {self.activation})"
 
@@ -277,15 +313,11 @@ class MLP(Module):
         seed: int | None = None,
     ) -> None:
         nin = _check_count(nin, "nin")
-        if isinstance(nouts, (str, bytes)) or not isinstance(nouts, Sequence) or not nouts:
-            raise TypeError(
-                f"nouts must be a non-empty list of layer widths such as [16, 16, 1], got {nouts!r}"
-            )
-        widths = [_check_count(n, "each layer width in nouts") for n in nouts]
+        widths = _check_widths(nouts)
         self.activation = _check_activation(activation)
         self.output_activation = _check_activation(output_activation, "output_activation")
         self.init = canonical_scheme(init)
-        self.seed = seed
+        self.seed = checked_seed(seed)
         rng = make_rng(seed)
         sizes = [nin, *widths]
         last = len(widths) - 1
@@ -335,6 +367,14 @@ class MLP(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """A weight per input and a bias for every neuron of every layer."""
+        keys = ("nin", "nouts", "activation", "output_activation", "init", "seed")
+        arguments = config_arguments(cls, config, keys)
+        sizes = [_check_count(arguments["nin"], "nin"), *_check_widths(arguments["nouts"])]
+        return sum(nout * (nin + 1) for nin, nout in itertools.pairwise(sizes))
+
     def __repr__(self) -> str:
         text = f"MLP({self.nin}, {self.nouts}, activation={self.activation!r}"
         if self.output_activation != "linear":
@@ -360,14 +400,23 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, seed: int | None = None) -> None:
         if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"Dropout(p): p must be a number in [0, 1], got {type(p).__name__}")
-        if not 0.0 <= p <= 1.0:
+            raise TypeError(
+                f"Dropout(p): p must be a real number in [0, 1], got {type(p).__name__}"
+            )
+        try:
+            probability = float(p)
+        except OverflowError:
+            raise ValueError(
+                f"Dropout(p): p is an int of {int(p).bit_length()} bits; it does not fit in "
+                "a float, and a probability is in [0, 1]"
+            ) from None
+        if not 0.0 <= probability <= 1.0:
             raise ValueError(f"Dropout(p): p is a probability and must be in [0, 1], got {p}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"Dropout seed must be an int or None, got {type(seed).__name__}")
-        self.p = float(p)
-        self.seed = seed
-        self.rng = random.Random(seed)
+        self.p = probability
+        self.seed = None if seed is None else int(seed)
+        self.rng = random.Random(self.seed)
 
     def forward(self, x: Any) -> Any:
         """Drop and rescale in training mode; the identity in eval mode."""
@@ -385,6 +434,12 @@ class Dropout(Module):
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {"p": self.p, "seed": self.seed}
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """Dropout has no parameters."""
+        config_arguments(cls, config, ("p", "seed"))
+        return 0
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -421,10 +476,21 @@ class Sequential(Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Sequential:
         """Rebuild from :meth:`config`'s output."""
-        specs = config.get("modules")
+        return cls(*(module_from_spec(spec) for spec in cls.nested_specs(config)))
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """None of its own; its modules' are counted from :meth:`nested_specs`."""
+        cls.nested_specs(config)
+        return 0
+
+    @classmethod
+    def nested_specs(cls, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The specs in ``config["modules"]``."""
+        specs = config_arguments(cls, config, ("modules",))["modules"]
         if not isinstance(specs, list):
             raise TypeError("Sequential config needs 'modules': a list of module specs")
-        return cls(*(module_from_spec(spec) for spec in specs))
+        return specs
 
 
 @register_module
@@ -466,6 +532,17 @@ class Residual(Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Residual:
         """Rebuild from :meth:`config`'s output."""
+        return cls(module_from_spec(cls.nested_specs(config)[0]))
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """None of its own; the wrapped module's are counted from :meth:`nested_specs`."""
+        cls.nested_specs(config)
+        return 0
+
+    @classmethod
+    def nested_specs(cls, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The wrapped module's spec."""
         if "module" not in config:
             raise TypeError("Residual config needs 'module': a module spec")
-        return cls(module_from_spec(config["module"]))
+        return [config_arguments(cls, config, ("module",))["module"]]

@@ -17,6 +17,7 @@ Code written for micrograd, which subclasses ``Module`` and overrides ``__call__
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import random
 from collections.abc import Iterator, Mapping
@@ -24,7 +25,21 @@ from typing import Any
 
 from autograd_lite.engine import Value, name_scope
 
-__all__ = ["Module", "module_from_spec", "module_spec", "register_module", "registered_modules"]
+__all__ = [
+    "MAX_NESTING",
+    "Module",
+    "config_arguments",
+    "module_from_spec",
+    "module_spec",
+    "register_module",
+    "registered_modules",
+    "spec_parameter_count",
+]
+
+# How deeply modules may nest in a spec (a Residual around a Sequential around ... ); a
+# saved file deeper than this is refused before anything is built, so a hostile file
+# cannot reach Python's recursion limit in the recursive parts (construction, forward).
+MAX_NESTING = 32
 
 
 class Module:
@@ -141,7 +156,13 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode (Dropout active) on this module and all sub-modules."""
         if not isinstance(mode, bool):
-            raise TypeError(f"train(mode) expects a bool, got {type(mode).__name__}")
+            kind = type(mode)
+            name = (
+                kind.__name__
+                if kind.__module__ == "builtins"
+                else f"{kind.__module__}.{kind.__name__}"
+            )
+            raise TypeError(f"train(mode) expects a bool (True or False), got {name}")
         for module in self.modules():
             module.training = mode
         return self
@@ -152,36 +173,82 @@ class Module:
 
     # ---- state -------------------------------------------------------------------------
 
+    def named_buffers(self) -> list[tuple[str, float]]:
+        """Saved numbers that are not parameters (BatchNorm's running statistics).
+
+        A module lists the attributes holding them in ``_buffer_names``: each holds a
+        number (named ``"prefix.name"``) or a list of numbers (``"prefix.name.0"``, ...).
+        """
+        return [(name, _read_slot(holder, key)) for name, holder, key in self._buffer_slots()]
+
+    def _buffer_slots(self) -> list[tuple[str, Any, Any]]:
+        """(name, holder, key) per buffer number: ``holder[key]`` or ``getattr(holder, key)``."""
+        slots: list[tuple[str, Any, Any]] = []
+        for prefix, module in self.named_modules():
+            for attribute in getattr(module, "_buffer_names", ()):
+                full = _join(prefix, attribute)
+                held = getattr(module, attribute)
+                if isinstance(held, list):
+                    slots.extend((f"{full}.{i}", held, i) for i in range(len(held)))
+                else:
+                    slots.append((full, module, attribute))
+        return slots
+
     def state_dict(self) -> dict[str, float]:
-        """``{name: value}`` for every parameter, in :meth:`named_parameters` order."""
-        return {name: p.data for name, p in self.named_parameters()}
+        """``{name: value}`` for every parameter (in :meth:`named_parameters` order), then
+        every buffer (:meth:`named_buffers`)."""
+        state = {name: p.data for name, p in self.named_parameters()}
+        state.update(self.named_buffers())
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Set every parameter from ``state``; keys must match exactly.
+        """Set every parameter and buffer from ``state``; keys must match exactly.
 
         Checks everything before changing anything: missing keys raise KeyError,
-        unexpected keys ValueError, a value that is not a real number TypeError.
+        unexpected keys ValueError, a value that is not a real number TypeError, a
+        non-integral value for an integer buffer (a batch count) ValueError.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"load_state_dict expects a dict, got {type(state).__name__}")
         named = self.named_parameters()
-        expected = [name for name, _ in named]
+        buffers = self._buffer_slots()
+        expected = [name for name, _ in named] + [name for name, _, _ in buffers]
         expected_set = set(expected)
         missing = [name for name in expected if name not in state]
         unexpected = [name for name in state if name not in expected_set]
         if missing:
-            extra = f"; unexpected keys: {unexpected}" if unexpected else ""
-            raise KeyError(f"load_state_dict: missing keys for {self!r}: {missing}{extra}")
+            extra = f"; unexpected keys: {_some(unexpected)}" if unexpected else ""
+            raise KeyError(
+                f"load_state_dict: missing keys for {_short(self)}: {_some(missing)}{extra}"
+            )
         if unexpected:
-            raise ValueError(f"load_state_dict: unexpected keys for {self!r}: {unexpected}")
+            raise ValueError(
+                f"load_state_dict: unexpected keys for {_short(self)}: {_some(unexpected)}"
+            )
+        numbers_read = {}
         for name in expected:
             value = state[name]
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(
                     f"load_state_dict: {name!r} must be a real number, got {type(value).__name__}"
                 )
+            try:
+                numbers_read[name] = float(value)
+            except OverflowError:
+                raise ValueError(
+                    f"load_state_dict: {name!r} is an int of {int(value).bit_length()} bits; "
+                    "it does not fit in a float"
+                ) from None
+        for name, holder, key in buffers:
+            if isinstance(_read_slot(holder, key), int) and not numbers_read[name].is_integer():
+                raise ValueError(
+                    f"load_state_dict: {name!r} counts batches and must be a whole number, "
+                    f"got {state[name]!r}"
+                )
         for name, p in named:
-            p.data = float(state[name])
+            p.data = numbers_read[name]
+        for name, holder, key in buffers:
+            _write_slot(holder, key, numbers_read[name])
 
     # ---- construction from a description -----------------------------------------------
 
@@ -196,6 +263,24 @@ class Module:
     def from_config(cls, config: Mapping[str, Any]) -> Module:
         """Build a module from :meth:`config`'s output, with freshly drawn weights."""
         return cls(**config)
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int | None:
+        """How many entries ``from_config(config).state_dict()`` has, worked out without
+        building: its parameters, plus its buffers if it keeps any (running statistics).
+
+        Loading checks this against the weights in the file *before* building, so a small
+        file cannot ask for a huge model. Count only this module's own entries (those
+        of :meth:`nested_specs` are added by the caller); raise TypeError or ValueError
+        for a config the constructor would refuse. None (the default) means "unknown",
+        and such a class can be neither saved nor loaded.
+        """
+        return None
+
+    @classmethod
+    def nested_specs(cls, config: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The specs of the modules ``config`` nests (``Sequential``, ``Residual``); none here."""
+        return []
 
     # ---- printing ----------------------------------------------------------------------
 
@@ -221,12 +306,38 @@ def _walk(name: str, obj: Any) -> Iterator[tuple[str, Value | Module]]:
             yield from _walk(f"{name}.{index}", item)
 
 
+def _read_slot(holder: Any, key: Any) -> float:
+    return holder[key] if isinstance(holder, list) else getattr(holder, key)
+
+
+def _write_slot(holder: Any, key: Any, value: float) -> None:
+    if isinstance(holder, list):
+        holder[key] = value
+    else:  # a count such as num_batches_tracked stays an int
+        current = getattr(holder, key)
+        setattr(holder, key, int(value) if isinstance(current, int) else value)
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """The first few names of a list, each cut short, so a message stays short for any file."""
+    clipped = [name if len(name) <= 60 else name[:57] + "..." for name in map(str, names[:shown])]
+    if len(names) <= shown:
+        return repr(clipped)
+    return f"{clipped!r} and {len(names) - shown} more"
+
+
+def _short(module: Module, limit: int = 200) -> str:
+    """A module's repr cut to one readable line for error messages."""
+    text = " ".join(repr(module).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------------------
@@ -237,7 +348,45 @@ _REGISTRY: dict[str, type[Module]] = {}
 
 
 def register_module(cls: type[Module]) -> type[Module]:
-    """Class decorator: let saved files name this class (by its ``__name__``)."""
+    """Class decorator: let saved files name this class (by its ``__name__``).
+
+    A registered class describes itself with three methods, so that a saved file can be
+    checked before anything is built (a 200-byte file must not be able to ask for a
+    model of a billion weights):
+
+    * ``config()``: the constructor arguments, as JSON-serialisable data;
+    * ``parameter_count(config)`` (classmethod): how many entries the built module's
+      ``state_dict()`` has (parameters, and buffers such as running statistics), computed
+      from the config alone (``nout * (nin + 1)`` for a ``Layer``); raise
+      TypeError/ValueError for a config the constructor would refuse. Use
+      :func:`config_arguments` to check the keys and fill in defaults. A class that keeps
+      the default (None, "unknown") can be neither saved nor loaded: it fails safe;
+    * ``nested_specs(config)`` (classmethod), only for containers: the specs of the
+      modules the config nests (``Sequential``'s ``"modules"``), counted separately.
+
+    For example::
+
+        from autograd_lite import Value
+        from autograd_lite.nn.module import Module, config_arguments, register_module
+
+        @register_module
+        class Affine(Module):
+            def __init__(self, n: int = 1) -> None:
+                self.w = [Value(1.0) for _ in range(n)]
+
+            def config(self) -> dict:
+                return {"n": len(self.w)}
+
+            @classmethod
+            def parameter_count(cls, config) -> int:
+                n = config_arguments(cls, config, ("n",))["n"]
+                if not isinstance(n, int) or n < 1:
+                    raise ValueError(f"n must be a positive int, got {n!r}")
+                return n
+
+    ``save`` checks that the count matches the model, so a wrong count shows up the first
+    time the class is saved, not when someone loads a file.
+    """
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise TypeError(f"register_module expects a Module subclass, got {cls!r}")
     existing = _REGISTRY.get(cls.__name__)
@@ -268,8 +417,8 @@ def module_spec(module: Module) -> dict[str, Any]:
     return {"class": name, "config": module.config()}
 
 
-def module_from_spec(spec: Mapping[str, Any]) -> Module:
-    """Rebuild a module (fresh weights) from :func:`module_spec`'s output."""
+def _resolve(spec: Any) -> tuple[type[Module], Mapping[str, Any]]:
+    """The registered class a spec names and its config, both checked."""
     if not isinstance(spec, Mapping):
         raise TypeError(f"a module spec must be a dict, got {type(spec).__name__}")
     for key in ("class", "config"):
@@ -278,9 +427,80 @@ def module_from_spec(spec: Mapping[str, Any]) -> Module:
     name, config = spec["class"], spec["config"]
     cls = _REGISTRY.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown module class {name!r}; registered: {sorted(_REGISTRY)}")
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise ValueError(f"unknown module class {shown}; registered: {sorted(_REGISTRY)}")
     if not isinstance(config, Mapping):
         raise TypeError(f"the config of {name} must be a dict, got {type(config).__name__}")
+    return cls, config
+
+
+def config_arguments(
+    cls: type[Module], config: Mapping[str, Any], keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """``config`` with the constructor's defaults filled in, checked to use only ``keys``.
+
+    For ``parameter_count``: a saved config names only what ``config()`` writes, so any
+    other key (say ``rng``, which a file cannot hold) is a TypeError, as is a missing
+    argument that has no default.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"the config of {cls.__name__} must be a dict, got {type(config).__name__}")
+    unexpected = [key for key in config if key not in keys]
+    if unexpected:
+        raise TypeError(
+            f"{cls.__name__} config has unexpected key(s) {_some(unexpected)}; "
+            f"it takes {list(keys)}"
+        )
+    parameters = inspect.signature(cls).parameters
+    arguments = {
+        key: parameters[key].default
+        for key in keys
+        if key in parameters and parameters[key].default is not inspect.Parameter.empty
+    }
+    arguments.update(config)
+    missing = [key for key in keys if key not in arguments]
+    if missing:
+        raise TypeError(f"{cls.__name__} config is missing {missing}")
+    return arguments
+
+
+def spec_parameter_count(spec: Mapping[str, Any], limit: int | None = None) -> int:
+    """The number of parameters a spec describes, checked without building anything.
+
+    Walks the spec and its nested specs iteratively, refusing unknown classes, classes
+    that cannot count their parameters, and nesting deeper than :data:`MAX_NESTING`.
+    With ``limit``, stops as soon as the count exceeds it (a ValueError saying "at
+    least"), so a hostile spec costs no more than the part of it that was read.
+    """
+    total = 0
+    stack: list[tuple[Any, str, int]] = [(spec, "the model", 1)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ValueError(f"modules are nested deeper than {MAX_NESTING} levels (at {where})")
+        cls, config = _resolve(item)
+        count = cls.parameter_count(config)
+        if count is None:
+            raise ValueError(
+                f"{cls.__name__} does not define parameter_count(config), so the size of a "
+                "saved one cannot be checked before it is built; define it (see register_module)"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise TypeError(
+                f"{cls.__name__}.parameter_count() must return an int >= 0, got {count!r}"
+            )
+        total += count
+        if limit is not None and total > limit:
+            raise ValueError(f"its config implies at least {total} parameters")
+        nested = cls.nested_specs(config)
+        for index, child in reversed(list(enumerate(nested))):
+            stack.append((child, f"{where} → {cls.__name__}[{index}]", depth + 1))
+    return total
+
+
+def module_from_spec(spec: Mapping[str, Any]) -> Module:
+    """Rebuild a module (fresh weights) from :func:`module_spec`'s output."""
+    cls, config = _resolve(spec)
     # Rebuilding a model to load saved weights into must not change the random numbers
     # the caller draws next, so the global state is put back afterwards.
     saved = random.getstate()

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dot, relu, tanh
-from autograd_lite.nn.init import make_rng
+from autograd_lite.nn.init import checked_seed, make_rng
 from autograd_lite.nn.layers import Layer, _as_nodes, _check_count
-from autograd_lite.nn.module import Module, register_module
+from autograd_lite.nn.module import Module, config_arguments, register_module
 
 __all__ = ["NONLINEARITIES", "RNN", "RNNCell"]
 
@@ -43,6 +43,12 @@ def _as_vector(x: Any, size: int, what: str) -> Sequence[Any]:
     if n != size:
         raise ValueError(f"RNNCell expected {what} of length {size}, got {n}")
     return x
+
+
+def _cell_size(arguments: Mapping[str, Any]) -> int:
+    nin = _check_count(arguments["nin"], "nin")
+    nhidden = _check_count(arguments["nhidden"], "nhidden")
+    return nhidden * (nin + nhidden + 2)
 
 
 @register_module
@@ -69,7 +75,7 @@ class RNNCell(Module):
                 f"unknown nonlinearity {nonlinearity!r}; expected one of {list(NONLINEARITIES)}"
             )
         self.nonlinearity = nonlinearity
-        self.seed = seed
+        self.seed = checked_seed(seed)
         generator = rng if rng is not None else make_rng(seed)
         bound = 1.0 / math.sqrt(self.nhidden)
 
@@ -104,6 +110,12 @@ class RNNCell(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """Per hidden unit: ``nin + nhidden`` weights and two biases."""
+        arguments = config_arguments(cls, config, ("nin", "nhidden", "nonlinearity", "seed"))
+        return _cell_size(arguments)
+
     def __repr__(self) -> str:
         return f"RNNCell({self.nin} → {self.nhidden}, {self.nonlinearity})"
 
@@ -130,7 +142,7 @@ class RNN(Module):
         seed: int | None = None,
     ) -> None:
         rng = make_rng(seed)
-        self.seed = seed
+        self.seed = checked_seed(seed)
         self.cell = RNNCell(nin, nhidden, nonlinearity, rng=rng)
         self.nout = None if nout is None else _check_count(nout, "nout")
         if self.nout is not None:
@@ -177,6 +189,16 @@ class RNN(Module):
             "nout": self.nout,
             "seed": self.seed,
         }
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """The cell's parameters, plus ``nout * (nhidden + 1)`` for a readout."""
+        keys = ("nin", "nhidden", "nonlinearity", "nout", "seed")
+        arguments = config_arguments(cls, config, keys)
+        count = _cell_size(arguments)
+        if arguments["nout"] is not None:
+            count += _check_count(arguments["nout"], "nout") * (arguments["nhidden"] + 1)
+        return count
 
     def __repr__(self) -> str:
         readout = "" if self.nout is None else f" → {self.nout}"

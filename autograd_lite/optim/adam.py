@@ -26,6 +26,7 @@ from autograd_lite.optim.optimizer import (
     check_flag,
     check_non_negative,
     check_unit_interval,
+    divide,
 )
 
 __all__ = ["Adam", "AdamW"]
@@ -35,8 +36,13 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015), optionally AMSGrad; arguments as ``torch.optim.Adam``.
 
     ``weight_decay`` adds ``λ θ`` to the gradient (an L2 penalty). For decoupled weight
-    decay use :class:`AdamW` (the same as ``decoupled_weight_decay=True``).
+    decay use :class:`AdamW` (the same as ``decoupled_weight_decay=True``). ``eps=0`` is
+    allowed, as in PyTorch: a parameter whose gradient has always been 0 then becomes
+    nan (0/0), where PyTorch's tensor does too.
     """
+
+    _state_keys = ("step", "exp_avg", "exp_avg_sq")
+    _optional_state_keys = ("max_exp_avg_sq",)
 
     def __init__(
         self,
@@ -79,6 +85,7 @@ class Adam(Optimizer):
         """Update every parameter once; return ``closure()``'s loss if a closure is given."""
         loss = self._evaluate(closure)
         state = self.state
+        pending = []  # every update is computed before any is applied: see Optimizer
         for group, entries in self._parameters_to_update():
             lr = group["lr"]
             beta1, beta2 = group["betas"]
@@ -88,10 +95,7 @@ class Adam(Optimizer):
             maximize = group["maximize"]
             decoupled = group["decoupled_weight_decay"]
             for index, p, grad in entries:
-                param_state = state.get(index)
-                if param_state is None:
-                    param_state = {"step": 0, "exp_avg": 0.0, "exp_avg_sq": 0.0}
-                    state[index] = param_state
+                param_state = dict(state.get(index) or _INITIAL_STATE)
                 if amsgrad:
                     # setdefault: amsgrad may be switched on in a group after some steps.
                     param_state.setdefault("max_exp_avg_sq", 0.0)
@@ -100,11 +104,12 @@ class Adam(Optimizer):
                 step = param_state["step"] + 1
                 param_state["step"] = step
 
+                data = p.data
                 if weight_decay != 0:
                     if decoupled:
-                        p.data = p.data * (1 - lr * weight_decay)
+                        data = data * (1 - lr * weight_decay)
                     else:
-                        grad = grad + weight_decay * p.data
+                        grad = grad + weight_decay * data
 
                 exp_avg = beta1 * param_state["exp_avg"] + (1 - beta1) * grad
                 exp_avg_sq = beta2 * param_state["exp_avg_sq"] + (1 - beta2) * grad * grad
@@ -119,8 +124,15 @@ class Adam(Optimizer):
                     exp_avg_sq = _maximum(param_state["max_exp_avg_sq"], exp_avg_sq)
                     param_state["max_exp_avg_sq"] = exp_avg_sq
                 denominator = math.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-                p.data = p.data - step_size * (exp_avg / denominator)
+                # eps = 0 with a zero gradient is 0/0: nan, as in PyTorch.
+                pending.append(
+                    (index, p, data - step_size * divide(exp_avg, denominator), param_state)
+                )
+        self._apply(pending)
         return loss
+
+
+_INITIAL_STATE = {"step": 0, "exp_avg": 0.0, "exp_avg_sq": 0.0}
 
 
 class AdamW(Adam):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from autograd_lite.engine import Value
+from autograd_lite.optim.optimizer import as_real, check_flag
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -39,6 +40,7 @@ def clip_grad_norm_(
     params = _trainable(parameters, "clip_grad_norm_")
     max_norm = _non_negative(max_norm, "max_norm")
     p = _norm_order(norm_type)
+    check_flag("error_if_nonfinite", error_if_nonfinite)
     grads = [_grad_as_float(param) for param in params]
     total = _total_norm(grads, p)
     if error_if_nonfinite and not math.isfinite(total):
@@ -60,8 +62,8 @@ def clip_grad_value_(parameters: Value | Iterable[Value], clip_value: float) -> 
     """Clamp every gradient into ``[-clip_value, clip_value]``, each on its own."""
     params = _trainable(parameters, "clip_grad_value_")
     limit = _non_negative(clip_value, "clip_value")
-    for param in params:
-        grad = _grad_as_float(param)
+    grads = [_grad_as_float(param) for param in params]  # all read before any is changed
+    for param, grad in zip(params, grads):
         # Written with comparisons so that a nan gradient stays nan, as torch.clamp keeps it.
         if grad > limit:
             grad = limit
@@ -85,9 +87,7 @@ def _trainable(parameters: Any, where: str) -> list[Value]:
 
 
 def _non_negative(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    number = float(value)
+    number = as_real(name, value)
     if not number >= 0:  # also refuses nan
         raise ValueError(f"{name} must be >= 0, got {value!r}")
     return number
@@ -98,9 +98,9 @@ def _norm_order(norm_type: Any) -> float:
         return math.inf
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
         raise TypeError(
-            f"norm_type must be a positive number or inf, got {type(norm_type).__name__}"
+            f"norm_type must be a positive real number or inf, got {type(norm_type).__name__}"
         )
-    p = float(norm_type)
+    p = as_real("norm_type", norm_type)
     if not p > 0:
         raise ValueError(f"norm_type must be a positive number or inf, got {norm_type!r}")
     return p
@@ -124,4 +124,4 @@ def _total_norm(grads: list[float], p: float) -> float:
 
 def _grad_as_float(param: Value) -> float:
     grad = param.grad
-    return grad.data if isinstance(grad, Value) else float(grad)
+    return grad.data if isinstance(grad, Value) else as_real("a parameter's .grad", grad)

@@ -26,10 +26,11 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_lite.optim.optimizer import Optimizer
+from autograd_lite.optim.optimizer import Optimizer, as_real, check_flag
 
 __all__ = [
     "CosineAnnealingLR",
@@ -59,10 +60,7 @@ class LRScheduler:
                 f"a scheduler drives an autograd_lite.optim Optimizer, "
                 f"got {type(optimizer).__name__}"
             )
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
-            raise TypeError(f"last_epoch must be an int, got {type(last_epoch).__name__}")
-        if last_epoch < -1:
-            raise ValueError(f"last_epoch must be >= -1, got {last_epoch!r}")
+        last_epoch = _int_at_least(last_epoch, "last_epoch", -1)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -338,7 +336,8 @@ class CyclicLR(LRScheduler):
             scale_mode = "iterations" if mode == "exp_range" else "cycle"
         self.scale_mode = scale_mode
 
-        self.cycle_momentum = bool(cycle_momentum)
+        check_flag("cycle_momentum", cycle_momentum)
+        self.cycle_momentum = cycle_momentum
         if self.cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
                 raise ValueError(
@@ -408,16 +407,24 @@ def _param_groups_of(optimizer: Any) -> list[dict[str, Any]]:
 
 
 def _real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    return float(value)
+    return as_real(name, value)
 
 
 def _positive_int(value: Any, name: str) -> int:
+    return _int_at_least(value, name, 1)
+
+
+def _int_at_least(value: Any, name: str, minimum: int) -> int:
+    """An int (not bool, not float) from ``minimum`` to ``sys.maxsize``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if value > sys.maxsize:
+        raise ValueError(
+            f"{name} must be at most sys.maxsize ({sys.maxsize}), got an int of "
+            f"{int(value).bit_length()} bits"
+        )
     return int(value)
 
 

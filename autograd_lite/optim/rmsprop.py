@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from autograd_lite.optim.optimizer import Optimizer, check_flag, check_non_negative
+from autograd_lite.optim.optimizer import Optimizer, check_flag, check_non_negative, divide
 
 __all__ = ["RMSprop"]
 
@@ -29,8 +29,12 @@ class RMSprop(Optimizer):
     """RMSprop (Hinton's lecture 6e), optionally centered and with momentum.
 
     Arguments and update rule are those of ``torch.optim.RMSprop``; ``maximize`` is
-    keyword-only.
+    keyword-only. ``eps=0`` is allowed, as in PyTorch: a zero gradient over a zero
+    running average then makes the parameter nan (0/0), as PyTorch's tensor does.
     """
+
+    _state_keys = ("step", "square_avg")
+    _optional_state_keys = ("grad_avg", "momentum_buffer")
 
     def __init__(
         self,
@@ -68,6 +72,7 @@ class RMSprop(Optimizer):
         """Update every parameter once; return ``closure()``'s loss if a closure is given."""
         loss = self._evaluate(closure)
         state = self.state
+        pending = []  # every update is computed before any is applied: see Optimizer
         for group, entries in self._parameters_to_update():
             lr = group["lr"]
             alpha = group["alpha"]
@@ -77,10 +82,7 @@ class RMSprop(Optimizer):
             centered = group["centered"]
             maximize = group["maximize"]
             for index, p, grad in entries:
-                param_state = state.get(index)
-                if param_state is None:
-                    param_state = {"step": 0, "square_avg": 0.0}
-                    state[index] = param_state
+                param_state = dict(state.get(index) or _INITIAL_STATE)
                 if maximize:
                     grad = -grad
                 param_state["step"] += 1
@@ -95,20 +97,28 @@ class RMSprop(Optimizer):
                     param_state["grad_avg"] = grad_avg
                     avg = _sqrt(square_avg - grad_avg * grad_avg) + eps
                 else:
-                    avg = math.sqrt(square_avg) + eps
+                    avg = _sqrt(square_avg) + eps  # alpha > 1 can make it negative
 
+                # eps = 0 with a zero gradient is 0/0: nan, as in PyTorch.
                 if momentum > 0:
-                    buffer = momentum * param_state.setdefault("momentum_buffer", 0.0) + grad / avg
+                    buffer = param_state.setdefault("momentum_buffer", 0.0)
+                    buffer = momentum * buffer + divide(grad, avg)
                     param_state["momentum_buffer"] = buffer
-                    p.data = p.data - lr * buffer
+                    data = p.data - lr * buffer
                 else:
-                    p.data = p.data - lr * (grad / avg)
+                    data = p.data - lr * divide(grad, avg)
+                pending.append((index, p, data, param_state))
+        self._apply(pending)
         return loss
+
+
+_INITIAL_STATE = {"step": 0, "square_avg": 0.0}
 
 
 def _sqrt(x: float) -> float:
     """Square root that gives nan below 0 (as a tensor's sqrt does) instead of raising.
 
-    ``v - ḡ²`` is never negative in exact arithmetic, but rounding could make it so.
+    ``v - ḡ²`` is never negative in exact arithmetic, but rounding could make it so, and
+    ``v`` itself can be negative with ``alpha > 1``, which PyTorch allows.
     """
     return math.sqrt(x) if x >= 0 else math.nan

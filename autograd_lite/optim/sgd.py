@@ -38,6 +38,8 @@ class SGD(Optimizer):
     them keywords means no call can silently swap the two.
     """
 
+    _optional_state_keys = ("momentum_buffer",)
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -76,6 +78,7 @@ class SGD(Optimizer):
         """Update every parameter once; return ``closure()``'s loss if a closure is given."""
         loss = self._evaluate(closure)
         state = self.state
+        pending = []  # every update is computed before any is applied: see Optimizer
         for group, entries in self._parameters_to_update():
             lr = group["lr"]
             momentum = group["momentum"]
@@ -84,16 +87,17 @@ class SGD(Optimizer):
             nesterov = group["nesterov"]
             maximize = group["maximize"]
             for index, p, grad in entries:
+                param_state = dict(state.get(index, {}))
                 if maximize:
                     grad = -grad
                 if weight_decay != 0:
                     grad = grad + weight_decay * p.data
                 if momentum != 0:
-                    param_state = state.setdefault(index, {})
                     buffer = param_state.get("momentum_buffer")
                     # The first step starts the buffer at the gradient itself (no dampening).
                     buffer = grad if buffer is None else momentum * buffer + (1 - dampening) * grad
                     param_state["momentum_buffer"] = buffer
                     grad = grad + momentum * buffer if nesterov else buffer
-                p.data = p.data - lr * grad
+                pending.append((index, p, p.data - lr * grad, param_state or None))
+        self._apply(pending)
         return loss

@@ -57,8 +57,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,12 +75,22 @@ __all__ = [
     "GraphvizNotFoundError",
     "draw_dot",
     "draw_graph",
+    "model_graph",
     "node_ids",
+    "node_names",
+    "parameter_names",
     "render",
 ]
 
 COLLAPSE_LEVELS = ("neuron", "layer")
 EDGE_WEIGHTS = ("grad", None)
+EDGE_LABELS = ("local", "flow", None)
+# A rough size of one drawn node and of the gaps between them, in pixels (96 per inch),
+# for the size guard; tests check the estimate against Graphviz's own layout.
+_CHAR_PX, _FIELD_PAD_PX, _ROW_PX = 7.0, 14.0, 24.0
+_RANKSEP_PX, _NODESEP_PX = 48.0, 24.0
+# With collapse, more inputs than this are drawn as one "inputs" box.
+_MAX_SEPARATE_INPUTS = 8
 RANKDIRS = ("LR", "RL", "TB", "BT")
 # Suffix -> Graphviz output format; None means the DOT source itself (no `dot` needed).
 RENDER_SUFFIXES: dict[str, str | None] = {
@@ -98,6 +109,7 @@ FILL_COLOURS = {
     "value": "#ffffff",
     "group": "#e8def8",
 }
+_DEAD_FILL = "#fcbba1"
 _THIN_GREY = "#9e9e9e"
 _THICK_BLUE = "#08519c"
 _NON_FINITE_RED = "#cb181d"
@@ -164,6 +176,95 @@ def node_ids(root: Value | Sequence[Value]) -> dict[Value, str]:
     return {node: f"v{i}" for i, node in enumerate(topological_order(_roots(root)))}
 
 
+_TRAILING_INDEX = re.compile(r"\.(\d+)$")
+
+
+def parameter_names(model: Any) -> dict[Value, str]:
+    """Each parameter of ``model`` by its module path, ``layers.0.neurons.3.w[1]``.
+
+    ``model`` is anything with ``named_parameters()`` (an ``nn.Module``); a model with only
+    ``parameters()`` gets ``p[0]``, ``p[1]`` ...; ``None`` gives no names.
+    """
+    if model is None:
+        return {}
+    if hasattr(model, "named_parameters"):
+        named = list(model.named_parameters())
+    elif hasattr(model, "parameters"):
+        named = [(f"p[{i}]", p) for i, p in enumerate(model.parameters())]
+    else:
+        raise TypeError(
+            f"model must have named_parameters() or parameters() (an nn.Module), "
+            f"got {type(model).__name__}"
+        )
+    names: dict[Value, str] = {}
+    for name, parameter in named:
+        if isinstance(parameter, Value):
+            names.setdefault(parameter, _TRAILING_INDEX.sub(r"[\1]", name))
+    return names
+
+
+def find_inputs(order: Sequence[Value], parameters: Iterable[Value]) -> list[Value]:
+    """The leaves of a model's graph that are its inputs, in order of first use.
+
+    With the model's parameters known, an input is a leaf that is not a parameter and
+    that either takes gradients (a Value the caller made) or is multiplied by a parameter
+    (a number the model turned into a constant: an argument of a neuron's weighted sum).
+    Other constants (the ``2`` of ``x ** 2``) stay constants.
+    """
+    params = set(parameters)
+    found: dict[Value, None] = {}
+    for node in order:
+        if not node.parents:
+            continue
+        op = node.op
+        n = len(node.parents) // 2 if op.startswith("dot") else 0
+        for i, parent in enumerate(node.parents):
+            if not parent.is_leaf or parent in params or parent in found:
+                continue
+            partner = None
+            if n:
+                partner = node.parents[i - n] if n <= i < 2 * n else None
+            elif op == "mul":
+                partner = node.parents[1 - i]
+            if parent.requires_grad or (partner is not None and partner in params):
+                found[parent] = None
+    return list(found)
+
+
+def node_names(
+    root: Value | Sequence[Value],
+    *,
+    model: Any = None,
+    inputs: Iterable[Value] = (),
+) -> dict[Value, str]:
+    """The name each node goes by in the player's text and on its drawing.
+
+    A parameter of ``model`` by its module path (``layers.0.neurons.3.w[1]``); else its
+    label; an unlabelled input ``x[i]`` (inputs are ``inputs`` or, with a model, found by
+    :func:`find_inputs`); an unlabelled constant its value; anything else its id ``v<i>``.
+    """
+    order = topological_order(_roots(root))
+    params = parameter_names(model)
+    given = list(inputs)
+    input_list = given if given or model is None else find_inputs(order, params)
+    input_names = {}
+    for i, value in enumerate(input_list):
+        input_names.setdefault(value, f"x[{i}]")
+    names: dict[Value, str] = {}
+    for i, node in enumerate(order):
+        if node in params:
+            names[node] = params[node]
+        elif node.label:
+            names[node] = node.label
+        elif node in input_names:
+            names[node] = input_names[node]
+        elif node.is_leaf and not node.requires_grad:
+            names[node] = f"{node.data:g}"
+        else:
+            names[node] = f"v{i}"
+    return names
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and ``os.replace``: never half-written."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -210,16 +311,25 @@ def _plain_text(text: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _kind(node: Value, roots: set[Value], inputs: set[Value]) -> str:
+def _kind(node: Value, roots: set[Value], inputs: set[Value], params: set[Value] | None) -> str:
     if node in roots:
         return "output"
     if node.is_leaf:
         if node in inputs:
             return "input"
+        if params is not None:  # the model says what its parameters are
+            if node in params:
+                return "parameter"
+            return "input" if node.requires_grad or node.label else "constant"
         if node.requires_grad:
             return "parameter"
         return "input" if node.label else "constant"
     return "value"
+
+
+def _is_dead_relu(node: Value) -> bool:
+    """A ReLU whose output is 0: its local derivative is 0, so it passes no gradient back."""
+    return node.op in ("relu", "dot_relu") and node.data == 0.0
 
 
 def _edge_flows(order: list[Value]) -> dict[tuple[Value, int], float]:
@@ -255,6 +365,14 @@ def _mix(low: str, high: str, share: float) -> str:
     a = [int(low[i : i + 2], 16) for i in (1, 3, 5)]
     b = [int(high[i : i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(x + (y - x) * share):02x}" for x, y in zip(a, b))
+
+
+def _edge_label(node: Value, argument: int, flow: float | None, edge_labels: str | None) -> str:
+    if edge_labels == "local" and node.local_derivatives is not None:
+        return format_number(_as_float(node.local_derivatives[argument]), 3)
+    if edge_labels == "flow" and flow is not None:
+        return format_number(flow, 3)
+    return ""
 
 
 def _edge_tooltip(argument: int, node: Value, flow: float | None) -> str:
@@ -318,12 +436,14 @@ class _Drawing:
         self.edges.append((tail, head, attrs))
 
 
-def _value_record(node: Value, kind: str, show_grad: bool, digits: int) -> str:
+def _value_record(node: Value, kind: str, show_grad: bool, digits: int, name: str) -> str:
     fields = []
-    if node.label:
+    if name and kind != "constant":
+        fields.append(_record_text(name))
+    elif node.label:
         fields.append(_record_text(node.label))
     fields.append(f"data {format_number(node.data, digits)}")
-    if show_grad and kind != "constant":
+    if show_grad and kind != "constant" and node.requires_grad:
         fields.append(f"grad {format_number(_as_float(node.grad), digits)}")
     return "{ " + " | ".join(fields) + " }"
 
@@ -340,11 +460,13 @@ def _draw_value(
     cluster: tuple[str, ...],
     show_grad: bool,
     digits: int,
+    name: str = "",
+    result_style: dict[str, str] | None = None,
 ) -> None:
     drawing.node(
         node_id,
         cluster,
-        label=_value_record(node, kind, show_grad, digits),
+        label=_value_record(node, kind, show_grad, digits, name),
         shape="record",
         style="filled",
         fillcolor=FILL_COLOURS[kind],
@@ -352,8 +474,12 @@ def _draw_value(
     )
     if node.parents:
         op_id = f"{node_id}_op"
-        drawing.node(op_id, cluster, label=_op_text(node), shape="ellipse", tooltip=node.op)
-        drawing.edge(op_id, node_id, id=f"{op_id}-{node_id}")
+        attrs = {"label": _op_text(node), "shape": "ellipse", "tooltip": node.op}
+        if _is_dead_relu(node):
+            attrs.update(label=f"{_op_text(node)}\\ndead", style="filled", fillcolor=_DEAD_FILL)
+            attrs["tooltip"] = f"{node.op}: dead (output 0), passes no gradient back"
+        drawing.node(op_id, cluster, **attrs)
+        drawing.edge(op_id, node_id, id=f"{op_id}-{node_id}", **(result_style or {}))
 
 
 def _draw_full(
@@ -366,22 +492,46 @@ def _draw_full(
     largest: float,
     show_grad: bool,
     digits: int,
+    names: dict[Value, str],
+    edge_labels: str | None,
 ) -> None:
     for node in order:
+        # The gradient that reaches an operation is its result's: weight that edge too.
+        result_flow = _as_float(node.grad) if flows and node.parents else None
         _draw_value(
-            drawing, node, ids[node], kinds[node], clusters.get(node, ()), show_grad, digits
+            drawing,
+            node,
+            ids[node],
+            kinds[node],
+            clusters.get(node, ()),
+            show_grad,
+            digits,
+            names.get(node, ""),
+            _flow_style(result_flow, largest),
         )
     for node in order:
         op_id = f"{ids[node]}_op"
         for i, parent in enumerate(node.parents):
             flow = flows.get((node, i))
+            attrs = _flow_style(flow, largest)
+            label = _edge_label(node, i, flow, edge_labels)
+            if label:
+                attrs.update(label=label, fontsize="9", fontcolor="#555555")
             drawing.edge(
                 ids[parent],
                 op_id,
                 id=f"{op_id}-{i}",
                 tooltip=_edge_tooltip(i, node, flow),
-                **_flow_style(flow, largest),
+                **attrs,
             )
+
+
+def _natural_key(key: tuple[str, ...]) -> tuple[Any, ...]:
+    """Sort scope paths as people count: Neuron[2] before Neuron[10]."""
+    return tuple(
+        tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+        for name in key
+    )
 
 
 def _draw_collapsed(
@@ -396,19 +546,19 @@ def _draw_collapsed(
     cluster: bool,
     show_grad: bool,
     digits: int,
+    names: dict[Value, str],
 ) -> None:
-    # Groups are numbered by their first operation (not by an absorbed parameter, which
-    # the traversal may reach first), so g0 is the earliest computation.
-    group_ids: dict[tuple[str, ...], str] = {}
-    for node in order:
-        if node.parents and node in keys:
-            group_ids.setdefault(keys[node], f"g{len(group_ids)}")
     members: dict[tuple[str, ...], list[Value]] = {}
     for node in order:
         key = keys.get(node)
         if key is not None:
-            group_ids.setdefault(key, f"g{len(group_ids)}")
             members.setdefault(key, []).append(node)
+    # Groups numbered in natural order of their scope (Neuron[2] before Neuron[10]), so
+    # Graphviz places them in that order too; the inputs' box comes first.
+    group_ids = {
+        key: f"g{i}"
+        for i, key in enumerate(sorted(members, key=lambda k: (k != ("inputs",), _natural_key(k))))
+    }
 
     def item(node: Value) -> str:
         key = keys.get(node)
@@ -424,15 +574,35 @@ def _draw_collapsed(
     for key, group_id in group_ids.items():
         nodes = members[key]
         outputs = [n for n in nodes if n in used_outside]
+        if key == ("inputs",):
+            first, last = names.get(nodes[0], "x[0]"), names.get(nodes[-1], "")
+            drawing.node(
+                group_id,
+                label=_record_text(f"inputs {first} … {last}") + f" | {len(nodes)} values",
+                shape="record",
+                style="filled",
+                fillcolor=FILL_COLOURS["input"],
+                tooltip=f"{len(nodes)} inputs",
+            )
+            continue
         # Inside the boxes of its enclosing scopes, a group only needs its own name.
         name = key[-1] if cluster else " / ".join(key)
-        fields = [_record_text(name), f"{len(nodes)} nodes"]
+        fields = [_record_text(name)]
+        fill = FILL_COLOURS["group"]
         if len(outputs) == 1:
+            if outputs[0] in roots:
+                fill = FILL_COLOURS["output"]
             fields.append(f"data {format_number(outputs[0].data, digits)}")
             if show_grad:
                 fields.append(f"grad {format_number(_as_float(outputs[0].grad), digits)}")
+            if _is_dead_relu(outputs[0]):
+                fields.append("dead ReLU")
+                fill = _DEAD_FILL
         elif outputs:
             fields.append(f"{len(outputs)} outputs")
+            dead = sum(_is_dead_relu(n) for n in outputs)
+            if dead:
+                fields.append(f"{dead} dead ReLU{'s' if dead > 1 else ''}")
             if show_grad:
                 largest_grad = max(abs(_as_float(n.grad)) for n in outputs)
                 fields.append(f"max abs grad {format_number(largest_grad, digits)}")
@@ -442,12 +612,14 @@ def _draw_collapsed(
             label="{ " + " | ".join(fields) + " }",
             shape="Mrecord",
             style="filled",
-            fillcolor=FILL_COLOURS["group"],
-            tooltip=" / ".join(key),
+            fillcolor=fill,
+            tooltip=f"{' / '.join(key)}: {len(nodes)} values drawn as one box",
         )
     for node in order:
         if node not in keys:
-            _draw_value(drawing, node, ids[node], kinds[node], (), show_grad, digits)
+            _draw_value(
+                drawing, node, ids[node], kinds[node], (), show_grad, digits, names.get(node, "")
+            )
 
     # Edges between drawn items; parallel edges merge, keeping the largest flow.
     merged: dict[tuple[str, str], list[float | None]] = {}
@@ -458,13 +630,56 @@ def _draw_collapsed(
             if tail == head:
                 continue
             merged.setdefault((tail, head), []).append(flows.get((node, i)))
-    for (tail, head), edge_flows in merged.items():
+    for (tail, head), edge_flows, count in _bundle(drawing, merged):
         known = [f for f in edge_flows if f is not None]
         flow = max(known, key=lambda f: abs(f) if f == f else math.inf) if known else None
         attrs = _flow_style(flow, largest)
-        if len(edge_flows) > 1:
-            attrs["label"] = f"×{len(edge_flows)}"
+        if count > 1:
+            attrs["label"] = f"×{count}"
         drawing.edge(tail, head, id=f"{tail}-{head}", **attrs)
+
+
+def _bundle(
+    drawing: _Drawing, merged: dict[tuple[str, str], list[float | None]]
+) -> list[tuple[tuple[str, str], list[float | None], int]]:
+    """Route a fully connected block (every tail to every head) through one junction.
+
+    Two layers of n and m neurons exchange n × m edges; through a junction they need
+    n + m, and the drawing stays readable ("all to all" instead of a hairball).
+    """
+    tails_of: dict[str, list[str]] = {}
+    for tail, head in merged:
+        tails_of.setdefault(head, []).append(tail)
+    blocks: dict[tuple[str, ...], list[str]] = {}
+    for head, tails in tails_of.items():
+        if len(tails) >= 2:
+            blocks.setdefault(tuple(sorted(tails)), []).append(head)
+    out: list[tuple[tuple[str, str], list[float | None], int]] = []
+    bundled: set[tuple[str, str]] = set()
+    for number, (tails, heads) in enumerate(blocks.items()):
+        if len(heads) < 2:
+            continue
+        junction = f"j{number}"
+        drawing.node(
+            junction,
+            label="",
+            shape="circle",
+            width="0.12",
+            style="filled",
+            fillcolor="#555555",
+            tooltip=f"every one of {len(tails)} values goes to each of {len(heads)} boxes",
+        )
+        for tail in tails:
+            flows = [f for head in heads for f in merged[(tail, head)]]
+            out.append(((tail, junction), flows, 1))
+            bundled.update((tail, head) for head in heads)
+        for head in heads:
+            flows = [f for tail in tails for f in merged[(tail, head)]]
+            out.append(((junction, head), flows, 1))
+    for pair, flows in merged.items():
+        if pair not in bundled:
+            out.append((pair, flows, len(flows)))
+    return out
 
 
 def _emit(dot: Any, drawing: _Drawing) -> None:
@@ -496,13 +711,128 @@ def _emit(dot: Any, drawing: _Drawing) -> None:
         dot.edge(tail, head, **attrs)
 
 
-def _legend(kinds_present: Iterable[str]) -> str:
-    rows = "".join(
-        f'<tr><td bgcolor="{FILL_COLOURS[k]}">{k}</td></tr>'
+_KIND_TEXT = {
+    "parameter": "parameter (a weight or bias)",
+    "input": "input (data)",
+    "constant": "constant",
+    "output": "output",
+    "value": "intermediate value",
+    "group": "a neuron or layer drawn as one box",
+}
+
+
+def _legend(kinds_present: Iterable[str], marks: Iterable[str]) -> str:
+    """The colour key, and one row per kind of edge or mark that the drawing uses."""
+    rows = [
+        f'<tr><td bgcolor="{FILL_COLOURS[k]}" align="left">{_KIND_TEXT[k]}</td></tr>'
         for k in FILL_COLOURS
         if k in kinds_present
-    )
-    return f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">{rows}</table>>'
+    ]
+    texts = {
+        "op": ("white", "ellipse: the operation that made the value to its right"),
+        "flow": (
+            "white",
+            '<font color="#08519c">thicker, darker edge</font>: more gradient flows back along it',
+        ),
+        "zero": ("white", '<font color="#9e9e9e">dashed edge</font>: exactly 0 flows back'),
+        "nonfinite": ("white", '<font color="#cb181d">red edge</font>: nan or inf flows back'),
+        "dead": (_DEAD_FILL, "dead ReLU: output 0, passes no gradient back"),
+        "junction": ("white", "● junction: every box on the left feeds every box on the right"),
+        "count": ("white", "×n on an edge: n values flow between the two boxes"),
+        "local": ("white", "edge label: the local derivative ∂(result)/∂(input)"),
+        "flowlabel": ("white", "edge label: gradient flowing back (local derivative × grad)"),
+        "nograd": ("white", "no backward pass has run: gradients are not shown"),
+        "plain": ("white", "thin black edge: carries data only (its input takes no gradient)"),
+    }
+    for mark in marks:
+        colour, text = texts[mark]
+        rows.append(f'<tr><td bgcolor="{colour}" align="left">{text}</td></tr>')
+    body = "".join(rows)
+    return f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4">{body}</table>>'
+
+
+def _marks(drawing: _Drawing, show_grad: bool, edge_labels: str | None) -> list[str]:
+    """Which marks (see :func:`_legend`) the drawing uses."""
+    found = []
+    if any(attrs.get("shape") == "ellipse" for _, attrs, _ in drawing.nodes):
+        found.append("op")
+    styles = [attrs for _, _, attrs in drawing.edges]
+    if any("penwidth" in a and a.get("color") != _NON_FINITE_RED for a in styles):
+        found.append("flow")
+    if any(a.get("style") == "dashed" for a in styles):
+        found.append("zero")
+    if (
+        show_grad
+        and "flow" in found
+        and any("penwidth" not in a and "style" not in a and "color" not in a for a in styles)
+    ):
+        found.append("plain")
+    if any(a.get("color") == _NON_FINITE_RED for a in styles):
+        found.append("nonfinite")
+    if any(attrs.get("fillcolor") == _DEAD_FILL for _, attrs, _ in drawing.nodes):
+        found.append("dead")
+    if any(node_id.startswith("j") for node_id, _, _ in drawing.nodes):
+        found.append("junction")
+    if any(a.get("label", "").startswith("×") for a in styles):
+        found.append("count")
+    if edge_labels == "local":
+        found.append("local")
+    elif edge_labels == "flow" and show_grad:
+        found.append("flowlabel")
+    if not show_grad:
+        found.append("nograd")
+    return found
+
+
+def estimate_size(drawing: _Drawing, rankdir: str) -> tuple[float, float]:
+    """A rough (width, height) in pixels of the laid-out drawing, before Graphviz runs.
+
+    Nodes are ranked by their longest path from a source, as ``dot`` ranks them; a rank is
+    as deep as its widest node and as long as its nodes side by side.
+    """
+    sizes: dict[str, tuple[float, float]] = {}
+    horizontal_records = rankdir in ("LR", "RL")
+    for node_id, attrs, _ in drawing.nodes:
+        label = attrs.get("label", "")
+        if attrs.get("shape") in ("record", "Mrecord"):
+            fields = [f.strip(" {}") for f in label.split(" | ")] or [""]
+            if horizontal_records and label.startswith(
+                "{"
+            ):  # Graphviz lays a {a | b} record sideways in LR
+                width = sum(len(f) * _CHAR_PX + _FIELD_PAD_PX for f in fields)
+                height = _ROW_PX
+            else:
+                width = max(len(f) for f in fields) * _CHAR_PX + _FIELD_PAD_PX
+                height = _ROW_PX * len(fields)
+        elif attrs.get("shape") == "circle":
+            width = height = 12.0
+        else:
+            width, height = max(len(label) * _CHAR_PX + 2 * _FIELD_PAD_PX, 54.0), 36.0
+        sizes[node_id] = (width, height)
+    rank = {node_id: 0 for node_id in sizes}
+    heads: dict[str, list[str]] = {}
+    waiting = dict.fromkeys(sizes, 0)
+    for tail, head, _ in drawing.edges:
+        heads.setdefault(tail, []).append(head)
+        waiting[head] = waiting.get(head, 0) + 1
+    ready = [node_id for node_id, n in waiting.items() if n == 0]
+    while ready:  # Kahn's order: a node's rank is one more than its highest producer's
+        tail = ready.pop()
+        for head in heads.get(tail, ()):
+            rank[head] = max(rank.get(head, 0), rank[tail] + 1)
+            waiting[head] -= 1
+            if waiting[head] == 0:
+                ready.append(head)
+    along: dict[int, float] = {}
+    across: dict[int, float] = {}
+    for node_id, (width, height) in sizes.items():
+        r = rank[node_id]
+        depth, breadth = (width, height) if horizontal_records else (height, width)
+        along[r] = max(along.get(r, 0.0), depth)
+        across[r] = across.get(r, 0.0) + breadth + _NODESEP_PX
+    length = sum(along.values()) + _RANKSEP_PX * max(len(along) - 1, 0)
+    breadth = max(across.values(), default=0.0)
+    return (length, breadth) if horizontal_records else (breadth, length)
 
 
 def _validate(
@@ -512,6 +842,8 @@ def _validate(
     max_nodes: Any,
     edge_weight: Any,
     digits: Any,
+    edge_labels: Any = None,
+    max_size: Any = 1,
 ) -> None:
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}; got {rankdir!r}")
@@ -529,14 +861,30 @@ def _validate(
             raise ValueError(f"an int collapse is a scope depth >= 1; got {collapse}")
     if not isinstance(cluster, bool):
         raise TypeError(f"cluster must be True or False, got {type(cluster).__name__}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int):
-        raise TypeError(f"max_nodes must be an int, got {type(max_nodes).__name__}")
-    if max_nodes < 1:
-        raise ValueError(f"max_nodes must be at least 1; got {max_nodes}")
+    for name, value in (("max_nodes", max_nodes), ("max_size", max_size)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1; got {value}")
     if edge_weight not in EDGE_WEIGHTS:
         raise ValueError(f"edge_weight must be 'grad' or None; got {edge_weight!r}")
+    if edge_labels not in EDGE_LABELS:
+        raise ValueError(f"edge_labels must be 'local', 'flow' or None; got {edge_labels!r}")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 17:
         raise ValueError(f"digits must be an int from 0 to 17; got {digits!r}")
+
+
+def backward_ran(roots: Sequence[Value]) -> bool:
+    """Whether a backward pass has left gradients: some root's grad is not 0."""
+    return any(_as_float(r.grad) != 0.0 for r in roots)
+
+
+def _default_title(roots: list[Value], names: dict[Value, str], order: list[Value]) -> str:
+    shown = ", ".join(names.get(r) or r.label or "the output" for r in roots[:3])
+    if len(roots) > 3:
+        shown += f" and {len(roots) - 3} more"
+    operations = sum(1 for node in order if node.parents)
+    return f"How {shown} is computed: {len(order)} values, {operations} operations"
 
 
 def draw_graph(
@@ -546,10 +894,16 @@ def draw_graph(
     collapse: str | int | None = None,
     cluster: bool = False,
     max_nodes: int = 500,
-    show_grad: bool = True,
+    max_size: int = 8000,
+    show_grad: bool | None = None,
     edge_weight: str | None = "grad",
+    edge_labels: str | None = None,
     inputs: Iterable[Value] = (),
+    model: Any = None,
+    names: Mapping[Value, str] | None = None,
+    title: str | None = None,
     legend: bool = True,
+    stack_records: bool = False,
     digits: int = 4,
     format: str = "svg",
 ) -> graphviz.Digraph:
@@ -559,39 +913,67 @@ def draw_graph(
     Graphviz's layout direction ("LR" left to right, "TB" top to bottom, ...).
     ``collapse`` ("neuron", "layer" or an int depth) groups nodes by ``name_scope`` and
     ``cluster=True`` draws boxes around scopes (see the module docstring). ``max_nodes``
-    bounds the number of drawn nodes. ``show_grad`` adds each value's gradient;
-    ``edge_weight="grad"`` scales edges by the gradient flowing along them, ``None``
-    draws them all alike. ``inputs`` marks leaves to colour as inputs; ``legend`` adds
-    the colour key; ``digits`` sets the precision of numbers; ``format`` is the output
-    format used by the Digraph's own ``render()``/``pipe()``.
+    bounds the number of drawn nodes and ``max_size`` the estimated long side in pixels.
+    ``show_grad`` adds each value's gradient (by default only once a backward pass has
+    run: a root's grad is not 0); ``edge_weight="grad"`` scales edges by the gradient
+    flowing along them, ``None`` draws them all alike; ``edge_labels="local"`` writes
+    each edge's local derivative on it (``"flow"``: the gradient flowing back).
+    ``inputs`` marks leaves to colour as inputs; ``model`` (an ``nn.Module``) names its
+    parameters by module path and makes every other leaf that takes gradients or feeds a
+    neuron an input, named ``x[i]`` unless labelled; ``names`` overrides any node's
+    name. ``title`` goes above the drawing (a default one says what is drawn; ``""`` for
+    none); ``legend`` adds the key to every colour and mark; ``stack_records=True`` puts a
+    value's name, data and grad one under the other in every direction (with "LR" they
+    are side by side otherwise, which makes wide drawings); ``digits`` sets the
+    precision of numbers; ``format`` is the output format of the Digraph's own
+    ``render()``/``pipe()``.
     """
-    _validate(rankdir, collapse, cluster, max_nodes, edge_weight, digits)
+    _validate(rankdir, collapse, cluster, max_nodes, edge_weight, digits, edge_labels, max_size)
     graphviz = _import_graphviz()
     roots = _roots(root)
-    input_set = set()
+    input_list = []
     for value in inputs:
         if not isinstance(value, Value):
             raise TypeError(f"inputs must be Values, got a {type(value).__name__}")
-        input_set.add(value)
+        input_list.append(value)
     order = topological_order(roots)
     ids = {node: f"v{i}" for i, node in enumerate(order)}
     root_set = set(roots)
-    kinds = {node: _kind(node, root_set, input_set) for node in order}
+    params = set(parameter_names(model)) if model is not None else None
+    shown_names = node_names(roots, model=model, inputs=input_list)
+    input_set = set(input_list)
+    if model is not None and not input_list:
+        input_set = set(find_inputs(order, params or ()))
+    kinds = {node: _kind(node, root_set, input_set, params) for node in order}
+    # Only names that say something: labels, module paths, x[i] (not ids or constants).
+    visible = {
+        node: name
+        for node, name in shown_names.items()
+        if node.label or (params and node in params) or node in input_set
+    }
+    if names is not None:
+        visible.update(names)
+    if show_grad is None:
+        show_grad = backward_ran(roots)
 
     if collapse is not None:
         keys = _scope_keys(order, _collapse_depth(collapse, order), kinds)
+        many_inputs = [n for n in order if kinds[n] == "input" and n not in keys]
+        if len(many_inputs) > _MAX_SEPARATE_INPUTS:
+            for node in many_inputs:
+                keys[node] = ("inputs",)
         ungrouped = [node for node in order if node not in keys]
         drawn = len(set(keys.values())) + len(ungrouped) + sum(1 for n in ungrouped if n.parents)
     else:
         keys = _scope_keys(order, None, kinds) if cluster else {}
         drawn = count_drawn_nodes(order)
+    advice = (
+        "group it with collapse='neuron' or collapse='layer' (nodes made inside nn "
+        "modules or name_scope blocks)"
+        if collapse is None
+        else "collapse coarser (collapse='layer' or a smaller int depth)"
+    )
     if drawn > max_nodes:
-        advice = (
-            "group it with collapse='neuron' or collapse='layer' (nodes made inside nn "
-            "modules or name_scope blocks)"
-            if collapse is None
-            else "collapse coarser (collapse='layer' or a smaller int depth)"
-        )
         raise ValueError(
             f"the drawing would have {drawn} nodes, more than max_nodes={max_nodes}: "
             f"{advice}, draw a smaller input (one sample, fewer units), or pass "
@@ -599,33 +981,142 @@ def draw_graph(
         )
 
     flows = _edge_flows(order) if edge_weight == "grad" and show_grad else {}
-    largest = max((abs(f) for f in flows.values() if math.isfinite(f)), default=0.0)
+    edge_flows = flows if edge_labels != "flow" or not show_grad else _edge_flows(order)
+    result_grads = [abs(_as_float(n.grad)) for n in order if n.parents] if flows else []
+    largest = max(
+        (abs(f) for f in [*flows.values(), *result_grads] if math.isfinite(f)), default=0.0
+    )
     drawing = _Drawing()
     if collapse is not None:
         _draw_collapsed(
-            drawing, order, ids, kinds, keys, root_set, flows, largest, cluster, show_grad, digits
+            drawing,
+            order,
+            ids,
+            kinds,
+            keys,
+            root_set,
+            flows,
+            largest,
+            cluster,
+            show_grad,
+            digits,
+            visible,
         )
     else:
-        _draw_full(drawing, order, ids, kinds, keys, flows, largest, show_grad, digits)
+        _draw_full(
+            drawing,
+            order,
+            ids,
+            kinds,
+            keys,
+            flows if edge_labels != "flow" else edge_flows,
+            largest,
+            show_grad,
+            digits,
+            visible,
+            edge_labels,
+        )
+    if stack_records and rankdir in ("LR", "RL"):
+        # A record's outer braces flip its fields' direction; in LR, none stacks them.
+        for _, attrs, _ in drawing.nodes:
+            label = attrs.get("label", "")
+            if attrs.get("shape") == "record" and label.startswith("{ ") and label.endswith(" }"):
+                attrs["label"] = label[2:-2]
+    width, height = estimate_size(drawing, rankdir)
+    if max(width, height) > max_size:
+        raise ValueError(
+            f"the drawing would be about {width:.0f} × {height:.0f} pixels, more than "
+            f"max_size={max_size} on its long side: {advice}, draw a smaller input, or pass "
+            f"max_size={math.ceil(max(width, height))} to draw it anyway"
+        )
 
+    if title is None:
+        title = _default_title(roots, visible, order)
+        if not show_grad:
+            title += " (no backward pass: no gradients shown)"
     dot = graphviz.Digraph(
         name="autograd_lite",
         format=format,
         graph_attr={"rankdir": rankdir},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
-        edge_attr={"arrowsize": "0.7"},
+        edge_attr={"arrowsize": "0.7", "fontname": "Helvetica"},
     )
+    if title:
+        dot.attr(label=_plain_text(title), labelloc="t", fontsize="14", fontname="Helvetica")
     _emit(dot, drawing)
     if legend:
         shown = order if collapse is None else [node for node in order if node not in keys]
         present = {kinds[node] for node in shown}
         if collapse is not None and keys:
             present.add("group")
-        dot.node("legend", label=_legend(present), shape="plaintext", id="legend")
+            if ("inputs",) in keys.values():
+                present.add("input")
+            if any(keys.get(r) is not None for r in roots):
+                present.add("output")
+        marks = _marks(drawing, show_grad, edge_labels)
+        dot.node("legend", label=_legend(present, marks), shape="plaintext", id="legend")
     return dot
 
 
 draw_dot = draw_graph
+
+
+def model_graph(
+    model: Any,
+    x: Sequence[Any],
+    *,
+    max_size: int = 3000,
+    rankdir: str = "LR",
+) -> graphviz.Digraph:
+    """The forward graph of ``model`` on one sample ``x``, drawn as finely as stays readable.
+
+    The inputs are named ``x[0]``, ``x[1]`` ... and the parameters by module path. One box
+    per neuron (a layer's boxes joined to the next layer's through one junction), or one
+    box per layer when that would be larger than ``max_size`` pixels. A model with one
+    output is back-propagated so that the boxes show d(output)/d(neuron); the gradients
+    the parameters held before are restored afterwards. With several outputs no backward
+    pass runs, and the drawing shows no gradients (rather than zeros) and says why.
+    """
+    from autograd_lite.engine import no_grad
+
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        raise TypeError(
+            f"model_graph() expected one sample (a list of numbers), got {type(x).__name__}"
+        )
+    inputs = [Value(_as_float(v), label=f"x[{i}]", requires_grad=False) for i, v in enumerate(x)]
+    parameters = list(model.parameters()) if hasattr(model, "parameters") else []
+    saved = [p.grad for p in parameters]
+    output = model(inputs)
+    roots = [output] if isinstance(output, Value) else list(output)
+    single = len(roots) == 1 and roots[0].requires_grad
+    try:
+        if single:
+            roots[0].backward()
+        grains = (("neuron", "one box per neuron"), ("layer", "one box per layer"))
+        for collapse, grain in grains:
+            title = f"One sample through {type(model).__name__}: {len(inputs)} inputs, {grain}"
+            if not single:
+                title += f"; {len(roots)} outputs, so no backward pass and no gradients"
+            try:
+                return draw_graph(
+                    roots,
+                    collapse=collapse,
+                    model=model,
+                    inputs=inputs,
+                    max_size=max_size,
+                    max_nodes=10_000,
+                    show_grad=single,
+                    rankdir=rankdir,
+                    title=title,
+                )
+            except ValueError:
+                if collapse == grains[-1][0]:
+                    raise
+        raise RuntimeError("unreachable: the last grain returns or raises")
+    finally:
+        with no_grad():
+            for p, grad in zip(parameters, saved):
+                p.grad = grad
 
 
 def render(

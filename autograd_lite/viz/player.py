@@ -35,7 +35,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -48,8 +48,10 @@ from autograd_lite.viz.graph import (
     count_drawn_nodes,
     draw_graph,
     node_ids,
+    node_names,
     write_atomically,
 )
+from autograd_lite.viz.rules import equation, rule_text, short_number
 
 __all__ = ["Contribution", "Player", "Step", "backward_steps", "player_html"]
 
@@ -64,6 +66,10 @@ class Contribution:
     local_derivative: float
     added: float
     grad_after: float
+    name: str = ""
+    """The input's visible name (as on the drawing)."""
+    rule: str = ""
+    """The local-derivative rule with names and numbers, e.g. ``∂o/∂n = 1 − o² = 0.5``."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,11 @@ class Step:
     grad: float
     contributions: tuple[Contribution, ...]
     grads: Mapping[Value, float]
+    name: str = ""
+    """The node's visible name: its label, module path, ``x[i]`` or id (as on the drawing)."""
+    rule: str = ""
+    """How the node was computed and the rule for each input, e.g.
+    ``o = tanh(n): ∂o/∂n = 1 − o² = 0.5`` (the seed: ``∂L/∂L = 1``)."""
 
     @property
     def is_seed(self) -> bool:
@@ -89,21 +100,19 @@ class Step:
         return self.index == 0
 
     def describe(self) -> str:
-        """One line per change, e.g. ``x += -3 * 0.5 = -1.5 (now -1.5)``."""
-        name = _name(self.node, self.node_id)
+        """The rule, then one line per change, e.g. ``x.grad += -3 * 0.5 = -1.5 (now -1.5)``."""
+        name = self.name or self.label or self.node_id
         if self.is_seed:
             return f"step 0: seed d({name})/d({name}) = {self.grad:g}"
         lines = [f"step {self.index}: {name} ({self.op}), grad {self.grad:.6g}"]
         for c in self.contributions:
+            lines.append(f"  {c.rule}")
+            # + 0.0 turns -0.0 into 0.0, so a blocked product never prints as "-0".
             lines.append(
-                f"  {_name(c.parent, c.parent_id)}.grad += {c.local_derivative:.6g} * "
-                f"{self.grad:.6g} = {c.added:.6g}  (now {c.grad_after:.6g})"
+                f"  {c.name or c.parent_id}.grad += {c.local_derivative + 0.0:.6g} * "
+                f"{self.grad + 0.0:.6g} = {c.added + 0.0:.6g}  (now {c.grad_after + 0.0:.6g})"
             )
         return "\n".join(lines)
-
-
-def _name(node: Value, node_id: str) -> str:
-    return node.label or node_id
 
 
 def _has_custom_backward(node: Value) -> bool:
@@ -111,11 +120,19 @@ def _has_custom_backward(node: Value) -> bool:
     return node._backward != node.backward_step
 
 
-def backward_steps(root: Value, *, apply: bool = False) -> Iterator[Step]:
+def backward_steps(
+    root: Value,
+    *,
+    apply: bool = False,
+    model: Any = None,
+    inputs: Iterable[Value] = (),
+) -> Iterator[Step]:
     """Yield the steps of ``root.backward()`` one node at a time (see the module docstring).
 
     With ``apply=True`` each step is also applied to the real ``.grad``, so that after the
-    last step the graph holds exactly what ``root.backward()`` would have left.
+    last step the graph holds exactly what ``root.backward()`` would have left. ``model``
+    (an ``nn.Module``) names its parameters by module path in ``Step.name``,
+    ``Contribution.name`` and the rules; ``inputs`` names unlabelled inputs ``x[i]``.
     """
     if not isinstance(root, Value):
         raise TypeError(f"backward_steps() expected a Value, got {type(root).__name__}")
@@ -132,17 +149,21 @@ def backward_steps(root: Value, *, apply: bool = False) -> Iterator[Step]:
                 "_backward is a Python function; define the operation with primitive()"
             )
     ids = node_ids(root)
-    return _steps(root, order, ids, apply)
+    names = node_names(root, model=model, inputs=inputs)
+    return _steps(root, order, ids, names, apply)
 
 
-def _steps(root: Value, order: list[Value], ids: dict[Value, str], apply: bool) -> Iterator[Step]:
+def _steps(
+    root: Value, order: list[Value], ids: dict[Value, str], names: dict[Value, str], apply: bool
+) -> Iterator[Step]:
     grads: dict[Value, float] = {root: 1.0}
     if apply:
         for node in order:
             if node.parents:
                 node.grad = 0.0
         root.grad += 1.0
-    yield _make_step(0, root, ids, (), grads)
+    seed_rule = f"∂{names[root]}/∂{names[root]} = 1"
+    yield _make_step(0, root, ids, names, (), grads, seed_rule)
     index = 0
     for node in reversed(order):
         if not node.parents:
@@ -150,25 +171,42 @@ def _steps(root: Value, order: list[Value], ids: dict[Value, str], apply: bool) 
         index += 1
         grad = grads.get(node, 0.0)
         contributions = []
+        parent_names = [names[p] for p in node.parents]
         for argument, (parent, local) in enumerate(zip(node.parents, node.local_derivatives)):
             if not parent.requires_grad:
                 continue
-            added = _as_float(local) * grad
+            local_float = _as_float(local)
+            added = local_float * grad
             grads[parent] = grads.get(parent, 0.0) + added
             if apply:
                 parent.grad += added
+            rule = rule_text(node, argument, names[node], parent_names, local_float)
             contributions.append(
-                Contribution(parent, ids[parent], argument, _as_float(local), added, grads[parent])
+                Contribution(
+                    parent,
+                    ids[parent],
+                    argument,
+                    local_float,
+                    added,
+                    grads[parent],
+                    name=names[parent],
+                    rule=rule,
+                )
             )
-        yield _make_step(index, node, ids, tuple(contributions), grads)
+        rule = equation(node, names[node], parent_names)
+        if contributions:
+            rule += ": " + "; ".join(c.rule for c in contributions)
+        yield _make_step(index, node, ids, names, tuple(contributions), grads, rule)
 
 
 def _make_step(
     index: int,
     node: Value,
     ids: dict[Value, str],
+    names: dict[Value, str],
     contributions: tuple[Contribution, ...],
     grads: dict[Value, float],
+    rule: str,
 ) -> Step:
     return Step(
         index=index,
@@ -180,6 +218,8 @@ def _make_step(
         grad=grads.get(node, 0.0),
         contributions=contributions,
         grads=MappingProxyType(dict(grads)),
+        name=names[node],
+        rule=rule,
     )
 
 
@@ -202,7 +242,9 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _svg(root: Value, max_nodes: int, rankdir: str) -> str:
+def _svg(
+    root: Value, max_nodes: int, rankdir: str, names: dict[Value, str], model: Any, inputs: Any
+) -> str:
     # The player steps through single nodes, so collapsing (draw_graph's advice) cannot help.
     drawn = count_drawn_nodes(topological_order(root))
     if drawn > max_nodes:
@@ -210,9 +252,41 @@ def _svg(root: Value, max_nodes: int, rankdir: str) -> str:
             f"the player would draw {drawn} nodes, more than max_nodes={max_nodes}: step "
             f"through a smaller graph (one sample, fewer units) or pass max_nodes={drawn}"
         )
-    digraph = draw_graph(root, rankdir=rankdir, max_nodes=max_nodes, edge_weight=None, legend=True)
+    digraph = draw_graph(
+        root,
+        rankdir=rankdir,
+        max_nodes=max_nodes,
+        max_size=10**6,  # the page scrolls the drawing; the node count is the limit here
+        edge_weight=None,
+        show_grad=True,
+        model=model,
+        inputs=inputs,
+        names=names,
+        title="",
+        legend=False,  # the page has its own key
+        stack_records=True,
+    )
+    digraph.attr(bgcolor="transparent")
     svg = _pipe(digraph, "svg").decode("utf-8")
     return svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG is inline
+
+
+_SVG_ID = re.compile(r'(<[^>]*\sid=")')
+
+
+def _layouts(
+    root: Value, max_nodes: int, rankdir: str, names: dict[Value, str], model: Any, inputs: Any
+) -> tuple[str, str]:
+    """The drawing in ``rankdir`` and, for the page to choose from, top to bottom.
+
+    The second drawing's element ids get a ``tb-`` prefix (ids must be unique in a page);
+    the page strips it from whichever drawing it keeps. ``""`` when only one is needed.
+    """
+    first = _svg(root, max_nodes, rankdir, names, model, inputs)
+    if rankdir != "LR":
+        return first, ""
+    second = _svg(root, max_nodes, "TB", names, model, inputs)
+    return first, _SVG_ID.sub(lambda m: m.group(1) + "tb-", second)
 
 
 def player_html(
@@ -223,53 +297,134 @@ def player_html(
     max_nodes: int = 500,
     rankdir: str = "LR",
     title: str = "Backward pass",
+    model: Any = None,
+    inputs: Iterable[Value] = (),
+    forward: bool = False,
+    lr: float | None = None,
 ) -> str:
     """A self-contained HTML page that plays ``root``'s backward pass; written to ``path`` if given.
 
-    The real gradients are not changed. ``interval_ms`` is the delay between steps
-    while playing; ``max_nodes`` and ``rankdir`` go to :func:`draw_graph`.
+    The real gradients are not changed. See :class:`Player` for the options.
     """
     page = Player(
-        root, interval_ms=interval_ms, max_nodes=max_nodes, rankdir=rankdir, title=title
+        root,
+        interval_ms=interval_ms,
+        max_nodes=max_nodes,
+        rankdir=rankdir,
+        title=title,
+        model=model,
+        inputs=inputs,
+        forward=forward,
+        lr=lr,
     ).html
     if path is not None:
         write_atomically(Path(path), page.encode("utf-8"))
     return page
 
 
-def _page(root: Value, steps: list[Step], svg: str, interval_ms: int, title: str) -> str:
+def _forward_phase(order: list[Value], names: dict[Value, str], ids: dict[Value, str]) -> list:
+    """One page step per operation, in the order the forward pass computes them."""
+    steps = []
+    for node in order:
+        if not node.parents:
+            continue
+        formula = equation(node, names[node], [names[p] for p in node.parents])
+        numbers = equation(node, names[node], [short_number(p.data) for p in node.parents])
+        steps.append(
+            {
+                "phase": "forward",
+                "node": ids[node],
+                "data": _number(node.data),
+                "rule": (
+                    f"{formula}, that is {numbers.split(' = ', 1)[1]} = {short_number(node.data)}"
+                ),
+            }
+        )
+    return steps
+
+
+def _update_phase(
+    parameters: list[Value],
+    grads: Mapping[Value, float],
+    names: dict[Value, str],
+    ids: dict[Value, str],
+    lr: float,
+) -> list:
+    """One page step per parameter: gradient descent, ``p.data -= lr · p.grad``."""
+    steps = []
+    for p in parameters:
+        grad = grads.get(p, 0.0)
+        after = p.data - lr * grad
+        steps.append(
+            {
+                "phase": "update",
+                "node": ids[p],
+                "data": _number(after),
+                "grad": _number(grad),
+                "rule": (
+                    f"{names[p]}.data −= lr · {names[p]}.grad: "
+                    f"{short_number(p.data)} − {short_number(lr)} × {short_number(grad)} = "
+                    f"{short_number(after)}"
+                ),
+            }
+        )
+    return steps
+
+
+def _page(
+    root: Value,
+    steps: list[Step],
+    svg: tuple[str, str],
+    interval_ms: int,
+    title: str,
+    names: dict[Value, str],
+    extra_before: list,
+    extra_after: list,
+) -> str:
     ids = node_ids(root)
     nodes = [
-        {"id": ids[n], "label": n.label, "op": n.op, "data": _number(n.data)}
+        {
+            "id": ids[n],
+            "label": names[n],
+            "op": n.op,
+            "data": _number(n.data),
+            "leaf": not n.parents,
+        }
         for n in topological_order(root, requires_grad_only=True)
     ]
     step_data = [
         {
+            "phase": "backward",
             "node": s.node_id,
-            "label": s.label,
+            "label": s.name,
             "op": s.op,
             "data": _number(s.data),
             "grad": _number(s.grad),
+            "rule": s.rule,
+            "blocked": any("dead ReLU" in c.rule for c in s.contributions),
             "contributions": [
                 {
                     "parent": c.parent_id,
-                    "label": c.parent.label,
+                    "label": c.name,
                     "argument": c.argument,
                     "local": _number(c.local_derivative),
                     "added": _number(c.added),
                     "after": _number(c.grad_after),
+                    "rule": c.rule,
                 }
                 for c in s.contributions
             ],
         }
         for s in steps
     ]
+    all_steps = extra_before + step_data + extra_after
     fields = {
         "TITLE": html.escape(title),
-        "LAST_STEP": str(len(steps) - 1),
-        "SVG": svg,
+        "LAST_STEP": str(len(all_steps) - 1),
+        "SVG": svg[0],
+        "SVG_TB": svg[1],
         "NODES": _script_json(nodes),
-        "STEPS": _script_json(step_data),
+        "STEPS": _script_json(all_steps),
         "INTERVAL": str(interval_ms),
     }
     # One pass over the template, so text inserted (a label in the SVG) is never rescanned.
@@ -281,10 +436,17 @@ def _page(root: Value, steps: list[Step], svg: str, interval_ms: int, title: str
 class Player:
     """The backward-pass player for Jupyter: displays itself; ``save(path)`` writes the page.
 
-    ``.steps`` are the :func:`backward_steps`, ``.html`` the page (see :func:`player_html`
-    for the options); ``height`` is the height of the frame shown in the notebook.
+    ``.steps`` are the :func:`backward_steps`, ``.html`` the page; ``height`` is the height
+    of the frame shown in the notebook, ``interval_ms`` the delay between steps while
+    playing (the page has a speed control too), ``max_nodes`` and ``rankdir`` go to
+    :func:`draw_graph`. ``model`` names the parameters by module path and ``inputs`` the
+    unlabelled inputs ``x[i]``. ``forward=True`` plays the forward pass first, one
+    operation at a time; ``lr=0.1`` adds the update ``p.data -= lr · p.grad`` of every
+    parameter at the end (the parameters of ``model``, or every leaf that takes gradients
+    and is not in ``inputs``), so the page plays a whole training step. The real data
+    and gradients are not changed.
 
-    >>> Player(loss)            # in a notebook cell  # doctest: +SKIP
+    >>> Player(loss, model=model)            # in a notebook cell  # doctest: +SKIP
     """
 
     def __init__(
@@ -296,14 +458,40 @@ class Player:
         max_nodes: int = 500,
         rankdir: str = "LR",
         title: str = "Backward pass",
+        model: Any = None,
+        inputs: Iterable[Value] = (),
+        forward: bool = False,
+        lr: float | None = None,
     ) -> None:
         if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or interval_ms < 1:
             raise ValueError(f"interval_ms must be a positive int, got {interval_ms!r}")
+        if not isinstance(forward, bool):
+            raise TypeError(f"forward must be True or False, got {type(forward).__name__}")
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
+            raise TypeError(f"lr must be a number or None, got {type(lr).__name__}")
+        if lr is not None and not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+        if not isinstance(root, Value):
+            raise TypeError(f"Player() expected a Value, got {type(root).__name__}")
+        input_list = list(inputs)
         self.root = root
         self.height = height
-        svg = _svg(root, max_nodes, rankdir)  # first: it refuses graphs too large to show
-        self.steps = list(backward_steps(root))
-        self.html = _page(root, self.steps, svg, interval_ms, title)
+        names = node_names(root, model=model, inputs=input_list)
+        # First: it refuses graphs too large to show.
+        svg = _layouts(root, max_nodes, rankdir, names, model, input_list)
+        self.steps = list(backward_steps(root, model=model, inputs=input_list))
+        ids = node_ids(root)
+        order = topological_order(root, requires_grad_only=True)
+        before = _forward_phase(order, names, ids) if forward else []
+        after = []
+        if lr is not None:
+            if model is not None:
+                parameters = [p for p in model.parameters() if p in ids]
+            else:
+                excluded = set(input_list)
+                parameters = [n for n in order if not n.parents and n not in excluded]
+            after = _update_phase(parameters, self.steps[-1].grads, names, ids, float(lr))
+        self.html = _page(root, self.steps, svg, interval_ms, title, names, before, after)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the page atomically to ``path`` and return it."""

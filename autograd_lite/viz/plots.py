@@ -51,7 +51,9 @@ _INSTALL_HINT = 'plots need matplotlib: pip install "autograd-lite[viz]"'
 # One colour per verdict, so a plot of a report reads at a glance.
 VERDICT_COLOURS = {
     "healthy": "tab:green",
+    "weak": "tab:orange",
     "vanishing": "tab:blue",
+    "no gradients": "tab:grey",
     "exploding": "tab:red",
     "non-finite": "black",
 }
@@ -190,32 +192,45 @@ def plot_loss_curve(
     *,
     ax: Any = None,
     log_scale: bool = False,
+    loss_name: str | None = None,
 ) -> Any:
     """Training (and test) loss per epoch; accuracy on a second y axis when recorded.
 
     ``history`` is a ``training.History``, its ``to_dict()``, or a list of per-epoch
     dicts with ``"loss"`` and optionally ``"test_loss"``, ``"accuracy"``,
-    ``"test_accuracy"``. ``log_scale=True`` puts the loss axis on a log scale.
+    ``"test_accuracy"``. Records with ``"train_loss"`` (scores at the end of each epoch,
+    as ``autograd-lite train`` writes them) plot that instead of ``"loss"`` (fit's mean
+    during the epoch), and ``"train_accuracy"`` instead of ``"accuracy"``; the subtitle
+    says which. ``loss_name`` (such as ``"binary cross-entropy"``) names the loss on the
+    axis and in the title. ``log_scale=True`` puts the loss axis on a log scale. The
+    legend sits below the axes, where it covers no curve.
     """
     records = history_records(history)
     if not records:
         raise ValueError("plot_loss_curve(): the history has no epochs")
+    if loss_name is not None and not isinstance(loss_name, str):
+        raise TypeError(f"loss_name must be a str or None, got {type(loss_name).__name__}")
     figure, ax = _axes(ax)
     epochs = _epochs(records)
+    at_end = _present(_series(records, "train_loss"))
+    train_loss, train_accuracy = (
+        ("train_loss", "train_accuracy") if at_end else ("loss", "accuracy")
+    )
     handles = []
-    for key, label, style in (("loss", "train loss", "-"), ("test_loss", "test loss", "--")):
+    for key, label, style in ((train_loss, "train loss", "-"), ("test_loss", "test loss", "--")):
         values = _series(records, key)
         if _present(values):
             handles += ax.plot(epochs, _nan_for_none(values), style, color="tab:blue", label=label)
     if not handles:
         raise ValueError("plot_loss_curve(): the history records have no 'loss'")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(loss_name or "loss")
     if log_scale:
         ax.set_yscale("log")
-    accuracy = _series(records, "accuracy")
+    accuracy = _series(records, train_accuracy)
     test_accuracy = _series(records, "test_accuracy")
-    if _present(accuracy) or _present(test_accuracy):
+    with_accuracy = _present(accuracy) or _present(test_accuracy)
+    if with_accuracy:
         twin = ax.twinx()
         for values, label, style in (
             (accuracy, "train accuracy", "-"),
@@ -227,8 +242,24 @@ def plot_loss_curve(
                 )
         twin.set_ylabel("accuracy")
         twin.set_ylim(0.0, 1.05)
-    ax.legend(handles=handles, loc="best")
-    ax.set_title("Training loss")
+    # Below the axes, in one row: inside them it would cover the curves somewhere.
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=min(len(handles), 2),  # two columns fit half a notebook figure's width too
+        fontsize="small",
+        frameon=False,
+    )
+    name = loss_name or "loss"
+    title = f"{name[0].upper()}{name[1:]}{' and accuracy' if with_accuracy else ''} per epoch"
+    if at_end:
+        when = "train and test scored at the end of each epoch"
+    elif _present(_series(records, "test_loss")):
+        when = "train: mean during each epoch; test: at its end"
+    else:
+        when = "mean during each epoch"
+    ax.set_title(f"{title}\n{when}", fontsize="medium")
     return _finish(figure, path)
 
 
@@ -561,22 +592,45 @@ def _positive_or_nan(values: list[float]) -> list[float]:
 def plot_gradient_flow(
     history_or_model: Any, path: PathLike | None = None, *, ax: Any = None
 ) -> Any:
-    """Per-layer gradient norms on a log scale.
+    """Per-layer gradient norms on a log scale, with the band ``gradient_health`` calls healthy.
 
-    Given a training history (records with ``"grad_norms"``): one line per layer over
-    the epochs. Given a model (after a backward pass): one bar per layer for the current
-    gradients. A gradient that vanishes shows as lines or bars falling off by orders of
-    magnitude toward the first layer.
+    Given a training history (records with ``"grad_norms"``, the norms of each epoch's
+    last batch): one line per layer over the epochs. Given a model (after a backward
+    pass): one bar per layer for the current gradients. The last layer is the output
+    layer, and the legend (or the axis) says so. The shaded band runs from
+    ``HealthThresholds.vanishing_ratio`` times the output layer's norm up to
+    ``HealthThresholds.exploding_grad_norm``: a layer below it is vanishing, above it
+    exploding. Wiggles inside the band are the noise of mini-batches, not a problem.
     """
+    from autograd_lite.diagnostics.health import HealthThresholds
+
+    thresholds = HealthThresholds()
     figure, ax = _axes(ax)
+    band = {"color": "tab:green", "alpha": 0.12, "linewidth": 0, "zorder": 0}
+    band_label = "healthy band"
+    band_text = (
+        f"shaded: healthy, from {thresholds.vanishing_ratio:g} × the output layer's norm "
+        f"to {thresholds.exploding_grad_norm:g}"
+    )
     if hasattr(history_or_model, "named_parameters") or hasattr(history_or_model, "parameters"):
         norms = layer_grad_norms(history_or_model)
         names = list(norms)
         heights = _positive_or_nan(list(norms.values()))
         ax.bar(range(len(names)), heights, color="tab:blue")
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-        ax.set_xlabel("layer")
-        ax.set_title("Gradient norm per layer")
+        ax.set_xlabel("layer (input side → output, the last)")
+        output = heights[-1] if heights else math.nan
+        if math.isfinite(output):
+            # A collection, not a patch: ax.patches stays one bar per layer.
+            ax.fill_between(
+                [-0.5, len(names) - 0.5],
+                thresholds.vanishing_ratio * output,
+                thresholds.exploding_grad_norm,
+                label=band_label,
+                **band,
+            )
+            ax.set_xlim(-0.5, len(names) - 0.5)
+        ax.set_title(f"Gradient norm per layer\n{band_text}", fontsize="medium")
     else:
         records = history_records(history_or_model)
         layers: list[str] = []
@@ -598,72 +652,128 @@ def plot_gradient_flow(
             values = [_number((r.get("grad_norms") or {}).get(name)) for r in records]
             colour = cmap(depth / max(len(layers) - 1, 1) * 0.9)
             ax.plot(epochs, _positive_or_nan(_nan_for_none(values)), label=name, color=colour)
+        output = _positive_or_nan(
+            _nan_for_none([_number((r.get("grad_norms") or {}).get(layers[-1])) for r in records])
+        )
+        ax.fill_between(
+            epochs,
+            [thresholds.vanishing_ratio * v for v in output],
+            [thresholds.exploding_grad_norm] * len(epochs),
+            label=band_label,
+            **band,
+        )
         ax.set_xlabel("epoch")
-        ax.legend(loc="best", fontsize="small")
-        ax.set_title("Gradient flow")
+        # Below the axes: inside, the legend would cover lines that wander anywhere.
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncol=min(len(layers) + 1, 4),
+            fontsize="small",
+            title=f"layer ({layers[-1]} = output)",
+            title_fontsize="small",
+            frameon=False,
+        )
+        ax.set_title(
+            "Gradient flow: gradient norm per layer (last batch of each epoch)\n"
+            f"{band_text}\n(ups and downs inside the band are mini-batch noise)",
+            fontsize="medium",
+        )
     ax.set_yscale("log")
     ax.set_ylabel("gradient norm (L2)")
     return _finish(figure, path)
 
 
 def plot_health(report: HealthReport, path: PathLike | None = None) -> Any:
-    """A gradient-health report as two panels.
+    """A gradient-health report as two or three panels, none of them empty.
 
-    Left: each layer's gradient and weight norms (log scale), gradient bars coloured by
-    the layer's verdict; a non-finite gradient norm is drawn as a hatched bar at the top.
-    Right: the shares of dead ReLUs and saturated units, when the report has them.
+    Left: each layer's gradient norm divided by the output layer's, one dot per layer on
+    a log axis, over bands that show the report's thresholds (vanishing below
+    ``vanishing_ratio``, weak below ``weak_ratio``), dots coloured by the layer's verdict;
+    a layer with no gradient at all (or a non-finite one) is marked at the bottom (top)
+    edge with a cross. Middle: the gradient and weight norms themselves (dots, log axis):
+    weights that have blown up show here. Right, when some layer has any: the shares of
+    dead ReLUs and saturated units (when X was given and there are none, a note under
+    the panels says so). Dots rather than bars, because a bar on a log axis
+    starts wherever the axis does, which can make a healthy layer look empty.
     """
     if not isinstance(report, HealthReport):
         raise TypeError(
             f"plot_health() expected a HealthReport from gradient_health(), "
             f"got {type(report).__name__}"
         )
-    figure = _figure_class()(figsize=(11, 4.4), layout="constrained")
-    norms_ax, shares_ax = figure.subplots(1, 2)
+    dead = [layer.dead_relu_share for layer in report.layers]
+    saturated = [layer.saturated_share for layer in report.layers]
+    # A panel of bars all at 0 looks empty: say it in words instead.
+    has_shares = any(v for v in [*dead, *saturated] if v is not None)
+    panels = 3 if has_shares else 2
+    figure = _figure_class()(figsize=(4.6 * panels, 4.2), layout="constrained")
+    axes = figure.subplots(1, panels)
     names = [layer.name for layer in report.layers]
     positions = list(range(len(names)))
-    finite = [
-        v
-        for layer in report.layers
-        for v in (layer.grad_norm, layer.weight_norm)
-        if math.isfinite(v) and v > 0
+    colours = [VERDICT_COLOURS.get(layer.verdict, "grey") for layer in report.layers]
+    limits = report.thresholds
+
+    ratio_ax = axes[0]
+    ratios = [layer.grad_ratio_to_output for layer in report.layers]
+    shown = [r for r in ratios if r is not None and r > 0 and math.isfinite(r)]
+    low = min([limits.vanishing_ratio / 10, *shown]) / 3
+    high = max([3.0, *shown]) * 3
+    ratio_ax.set_yscale("log")
+    ratio_ax.set_ylim(low, high)
+    ratio_ax.axhspan(low, limits.vanishing_ratio, color="tab:blue", alpha=0.12, lw=0)
+    if limits.weak_ratio > limits.vanishing_ratio:
+        ratio_ax.axhspan(
+            limits.vanishing_ratio, limits.weak_ratio, color="tab:orange", alpha=0.12, lw=0
+        )
+    ratio_ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    for x, layer, ratio, colour in zip(positions, report.layers, ratios, colours):
+        if ratio is not None and ratio > 0 and math.isfinite(ratio):
+            ratio_ax.plot([x], [ratio], "o", color=colour, ms=8)
+        elif layer.grad_norm == 0.0:
+            ratio_ax.plot([x], [low * 1.4], "x", color=colour, ms=10, mew=2.5)
+        else:  # nan, inf, or no usable output-layer norm to divide by
+            ratio_ax.plot([x], [high / 1.4], "x", color=colour, ms=10, mew=2.5)
+    ratio_ax.set_xticks(positions, names, rotation=45, ha="right")
+    ratio_ax.set_ylabel("gradient norm / output layer's")
+    ratio_ax.set_title(f"Gradient health: {report.verdict}")
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    verdicts = [v for v in VERDICT_COLOURS if any(layer.verdict == v for layer in report.layers)]
+    handles = [
+        Line2D([], [], marker="o", ls="", color=VERDICT_COLOURS[v], label=v) for v in verdicts
     ]
-    top = max(finite) * 10 if finite else 1.0
-    width = 0.4
-    grad_heights = []
-    for layer in report.layers:
-        g = layer.grad_norm
-        grad_heights.append(top if not math.isfinite(g) else (g if g > 0 else math.nan))
-    bars = norms_ax.bar(
-        [p - width / 2 for p in positions],
-        grad_heights,
-        width,
-        color=[VERDICT_COLOURS.get(layer.verdict, "grey") for layer in report.layers],
+    handles.append(
+        Patch(color="tab:blue", alpha=0.25, label=f"vanishing band (< {limits.vanishing_ratio:g})")
     )
-    for bar, layer in zip(bars, report.layers):
-        if not math.isfinite(layer.grad_norm):
-            bar.set_hatch("//")
-    weight_bars = norms_ax.bar(
-        [p + width / 2 for p in positions],
-        _positive_or_nan([layer.weight_norm for layer in report.layers]),
-        width,
-        color="lightgrey",
-        label="weight norm",
+    if limits.weak_ratio > limits.vanishing_ratio:
+        handles.append(
+            Patch(color="tab:orange", alpha=0.25, label=f"weak band (< {limits.weak_ratio:g})")
+        )
+    if any(not (r is not None and r > 0 and math.isfinite(r)) for r in ratios):
+        handles.append(
+            Line2D([], [], marker="x", ls="", color="grey", label="0 (bottom) or nan/inf (top)")
+        )
+    ratio_ax.legend(handles=handles, loc="best", fontsize="small")
+
+    norms_ax = axes[1]
+    grad_norms = [layer.grad_norm for layer in report.layers]
+    weight_norms = [layer.weight_norm for layer in report.layers]
+    norms_ax.plot(
+        positions, _positive_or_nan(grad_norms), "o-", color="tab:purple", label="gradient norm"
+    )
+    norms_ax.plot(
+        positions, _positive_or_nan(weight_norms), "s--", color="dimgrey", label="weight norm"
     )
     norms_ax.set_yscale("log")
     norms_ax.set_xticks(positions, names, rotation=45, ha="right")
     norms_ax.set_ylabel("L2 norm")
-    # One legend entry per verdict shown: the gradient bars' colour is the verdict.
-    from matplotlib.patches import Patch
+    norms_ax.set_title("Gradient and weight norms")
+    norms_ax.legend(loc="best", fontsize="small")
 
-    verdicts = [v for v in VERDICT_COLOURS if any(layer.verdict == v for layer in report.layers)]
-    handles = [Patch(color=VERDICT_COLOURS[v], label=f"gradient norm: {v}") for v in verdicts]
-    norms_ax.legend(handles=[*handles, weight_bars], loc="best", fontsize="small")
-    norms_ax.set_title(f"Gradient health: {report.verdict}")
-
-    dead = [layer.dead_relu_share for layer in report.layers]
-    saturated = [layer.saturated_share for layer in report.layers]
-    if _present(dead) or _present(saturated):
+    if has_shares:
+        shares_ax = axes[2]
+        width = 0.4
         shares_ax.bar(
             [p - width / 2 for p in positions],
             _nan_for_none(dead),
@@ -678,20 +788,16 @@ def plot_health(report: HealthReport, path: PathLike | None = None) -> Any:
             color="tab:orange",
             label="saturated units",
         )
-        shares_ax.set_ylim(0.0, 1.0)
+        shares_ax.set_ylim(0.0, 1.05)
         shares_ax.legend(loc="best", fontsize="small")
-    else:
-        shares_ax.text(
-            0.5,
-            0.5,
-            "no activation statistics\n(pass X to gradient_health)",
-            ha="center",
-            va="center",
-            transform=shares_ax.transAxes,
+        shares_ax.set_xticks(positions, names, rotation=45, ha="right")
+        shares_ax.set_ylabel("share of units")
+        shares_ax.set_title(f"Dead and saturated units ({report.samples} samples)")
+    elif _present(dead) or _present(saturated):
+        figure.supxlabel(
+            f"no layer has dead ReLUs or saturated units on X ({report.samples} samples)",
+            fontsize="small",
         )
-    shares_ax.set_xticks(positions, names, rotation=45, ha="right")
-    shares_ax.set_ylabel("share of units")
-    shares_ax.set_title("Dead and saturated units")
     return _finish(figure, path)
 
 
