@@ -170,3 +170,10 @@ def test_length_batches_hold_one_length_and_cover_every_sequence_once_per_pass()
         assert len(batch) <= 2 and len({len(s) for s in batch}) == 1
         seen += [s[1] for s in batch]
     assert sorted(seen) == list(range(len(sequences)))
+
+
+def test_noise_and_classes_do_not_apply_to_names(tmp_path, capsys):
+    """The data-set table refuses --noise for names, naming the data sets that take it."""
+    status = main(["train", "--dataset", "names", "--noise", "0.1", "--out", str(tmp_path)])
+    assert status == 2
+    assert "--noise does not apply to --dataset names" in capsys.readouterr().err
