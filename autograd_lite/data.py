@@ -10,7 +10,9 @@ a loss. Hinge losses want labels -1/+1: :func:`labels_to_pm1` maps them.
 
 ``load_digits()`` reads the 8x8 handwritten digits that ship inside scikit-learn (no
 download); ``load_mnist(folder)`` reads the 28x28 MNIST digits from the four IDX files
-the user has downloaded.
+the user has downloaded. ``load_names()`` reads the first names of the 1990 US census that
+ship inside the ``names`` package, and :class:`CharVocabulary` turns words into token
+sequences for a character-level language model.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ import random
 import struct
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 __all__ = [
+    "NAME_LISTS",
+    "CharVocabulary",
     "batches",
     "labels_to_pm1",
     "load_digits",
     "load_mnist",
+    "load_names",
     "make_circles",
     "make_house_prices",
     "make_moons",
@@ -448,3 +453,112 @@ def _take_batches(
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         yield [X[i] for i in chunk], [y[i] for i in chunk]
+
+
+# --------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------
+
+# The census files inside the ``names`` package (MIT licence; the data, derived from the
+# 1990 US Census, is in the public domain). Each line: NAME, percent, cumulative percent, rank.
+_NAME_FILES = {
+    "female": ("dist.female.first",),
+    "male": ("dist.male.first",),
+    "first": ("dist.female.first", "dist.male.first"),
+    "last": ("dist.all.last",),
+}
+NAME_LISTS = tuple(_NAME_FILES)
+
+
+def load_names(kind: str = "first") -> list[str]:
+    """Real names from the 1990 US census, lowercase, each once, most frequent first.
+
+    ``kind`` is ``"first"`` (female and male first names together: 5,163 names),
+    ``"female"``, ``"male"`` or ``"last"``. A name on both first-name lists is ranked by
+    the sum of its two frequencies; equal frequencies keep the census's order. The lists
+    ship inside the ``names`` package (no download); install it with
+    ``pip install "autograd-lite[names]"``.
+    """
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a str, one of {list(NAME_LISTS)}; got {type(kind).__name__}")
+    if kind not in _NAME_FILES:
+        raise ValueError(f"unknown name list {kind!r}; expected one of {list(NAME_LISTS)}")
+    try:
+        from importlib.resources import files
+
+        folder = files("names")
+    except ImportError:  # ModuleNotFoundError included
+        raise ImportError(
+            "load_names() reads the US census name lists shipped in the 'names' package, "
+            'which is not installed: pip install "autograd-lite[names]"'
+        ) from None
+    frequency: dict[str, float] = {}
+    for file_name in _NAME_FILES[kind]:
+        for line in (folder / file_name).read_text(encoding="ascii").splitlines():
+            fields = line.split()
+            if fields:
+                name = fields[0].lower()
+                frequency[name] = frequency.get(name, 0.0) + float(fields[1])
+    # A stable sort: ties keep the census rank order (female list first).
+    return sorted(frequency, key=lambda name: -frequency[name])
+
+
+class CharVocabulary:
+    """Characters to token ids and back, for a character-level language model.
+
+    Token 0 is the boundary (shown ``"."``) that starts and ends every word; the distinct
+    characters of ``words`` get ids 1, 2, ... in sorted order (makemore's convention)::
+
+        vocab = CharVocabulary(["emma", "ava"])   # boundary, a, e, m, v
+        vocab.encode("ava")                       # [0, 1, 4, 1, 0]
+        vocab.decode([1, 4, 1])                   # "ava"
+
+    A model learns to predict ``tokens[1:]`` from ``tokens[:-1]``.
+    """
+
+    boundary = 0
+
+    def __init__(self, words: Iterable[str]) -> None:
+        if isinstance(words, (str, bytes)):
+            raise TypeError("CharVocabulary expects a list of words, got a single str")
+        chars: set[str] = set()
+        for word in words:
+            if not isinstance(word, str):
+                raise TypeError(f"CharVocabulary expects str words, got {type(word).__name__}")
+            chars.update(word)
+        if "." in chars:
+            raise ValueError("'.' stands for the boundary token; the words must not contain it")
+        self.chars = [".", *sorted(chars)]
+        self._ids = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, word: str) -> list[int]:
+        """``[boundary, id of each character..., boundary]``."""
+        if not isinstance(word, str):
+            raise TypeError(f"encode() expects a str, got {type(word).__name__}")
+        if "." in word:
+            raise ValueError(f"{word!r} contains '.', which stands for the boundary token")
+        try:
+            return [self.boundary, *(self._ids[c] for c in word), self.boundary]
+        except KeyError as error:
+            raise ValueError(
+                f"{word!r} contains {error.args[0]!r}, which is not in the vocabulary "
+                f"{''.join(self.chars[1:])!r}"
+            ) from None
+
+    def decode(self, tokens: Iterable[int]) -> str:
+        """The characters of ``tokens``, boundary tokens left out."""
+        text = []
+        for token in tokens:
+            if isinstance(token, bool) or not isinstance(token, numbers.Integral):
+                raise TypeError(f"decode() expects int tokens, got {type(token).__name__}")
+            if not 0 <= token < len(self.chars):
+                raise ValueError(f"token {token} is not in 0..{len(self.chars) - 1}")
+            if token != self.boundary:
+                text.append(self.chars[token])
+        return "".join(text)
+
+    def __repr__(self) -> str:
+        return f"CharVocabulary({len(self)} tokens: '.' + {''.join(self.chars[1:])!r})"

@@ -362,7 +362,7 @@ def test_options_that_do_not_apply_to_the_data_set_are_one_line_errors(args, mes
 def test_every_data_set_says_which_options_it_takes():
     """The table has a row per --dataset choice, each listing only known options."""
     parser_choices = set(cli_train.DATASETS)
-    assert parser_choices == {"moons", "circles", "spirals", "xor", "digits", "house"}
+    assert parser_choices == {"moons", "circles", "spirals", "xor", "digits", "house", "names"}
     for dataset in cli_train.DATASETS.values():
         assert dataset.options <= {"samples", "noise", "classes"}
 

@@ -1,4 +1,4 @@
-"""Tests for autograd_lite.data: toy data sets, digits, splitting and batching.
+"""Tests for autograd_lite.data: toy data sets, digits, names, splitting and batching.
 
 Geometry is checked against scikit-learn's generators (an independent implementation)
 and against the closed-form shapes the docstrings promise.
@@ -6,7 +6,9 @@ and against the closed-form shapes the docstrings promise.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import statistics
 import sys
 from collections import Counter
@@ -245,6 +247,104 @@ def test_load_digits_without_scikit_learn_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r'pip install "autograd-lite\[digits\]"'):
         data.load_digits()
+
+
+# ---- names -------------------------------------------------------------------------------
+
+
+def _census_file(file_name):
+    """The rows of one of the names package's census files, parsed here independently."""
+    names_package = pytest.importorskip("names")
+    path = os.path.join(os.path.dirname(names_package.__file__), file_name)
+    with open(path, encoding="ascii") as handle:
+        return [line.split() for line in handle if line.strip()]
+
+
+def test_load_names_returns_the_census_first_names_of_the_names_package():
+    """load_names(): the 5,163 distinct female and male census first names, lowercase."""
+    female = [row[0].lower() for row in _census_file("dist.female.first")]
+    male = [row[0].lower() for row in _census_file("dist.male.first")]
+    first = data.load_names()
+    assert len(first) == len(set(first)) == len(set(female) | set(male)) == 5163
+    assert set(first) == set(female) | set(male)
+    assert all(name.isascii() and name.isalpha() and name.islower() for name in first)
+    assert first[:5] == ["james", "john", "robert", "michael", "mary"]
+    assert data.load_names("female") == female  # the file lists them by rank
+    assert data.load_names("male") == male
+    assert len(data.load_names("last")) == 88799
+
+
+def test_load_names_ranks_a_shared_name_by_its_summed_frequency():
+    """A name on both lists sits where the sum of its two percentages puts it."""
+    percent = Counter()
+    for file_name in ("dist.female.first", "dist.male.first"):
+        for row in _census_file(file_name):
+            percent[row[0].lower()] += float(row[1])
+    first = data.load_names("first")
+    assert all(percent[a] >= percent[b] for a, b in itertools.pairwise(first))
+
+
+def test_names_from_the_packages_own_generator_are_in_the_list():
+    """Names drawn by the names package's own get_first_name() are all in load_names()."""
+    names_package = pytest.importorskip("names")
+    first = set(data.load_names())
+    for _ in range(20):
+        assert names_package.get_first_name().lower() in first
+
+
+def test_load_names_without_the_package_says_which_extra_to_install(monkeypatch):
+    """Without the names package, load_names raises ImportError naming the extra."""
+    monkeypatch.setitem(sys.modules, "names", None)
+    with pytest.raises(ImportError, match=r'pip install "autograd-lite\[names\]"'):
+        data.load_names()
+
+
+def test_load_names_refuses_unknown_lists():
+    """An unknown kind is a ValueError listing the kinds; a non-str a TypeError."""
+    with pytest.raises(ValueError, match=r"unknown name list 'middle'.*'first'"):
+        data.load_names("middle")
+    with pytest.raises(TypeError, match=r"kind must be a str.*got int"):
+        data.load_names(1)
+
+
+@given(words=st.lists(st.text(alphabet="abcxyz-' ", max_size=8), max_size=6))
+@settings(max_examples=50, deadline=None)
+def test_char_vocabulary_round_trips_every_word(words):
+    """decode(encode(w)) == w, boundaries at both ends, ids 1.. in sorted character order."""
+    vocab = data.CharVocabulary(words)
+    assert vocab.chars == [".", *sorted(set("".join(words)))]
+    assert len(vocab) == len(vocab.chars)
+    for word in words:
+        tokens = vocab.encode(word)
+        assert tokens[0] == tokens[-1] == vocab.boundary == 0
+        assert [vocab.chars[t] for t in tokens[1:-1]] == list(word)
+        assert vocab.decode(tokens) == word
+
+
+def test_char_vocabulary_of_the_names_has_the_alphabet():
+    """The names' vocabulary is the boundary and a..z: 27 tokens, as makemore's."""
+    vocab = data.CharVocabulary(data.load_names())
+    assert len(vocab) == 27
+    assert vocab.encode("emma") == [0, 5, 13, 13, 1, 0]
+
+
+def test_char_vocabulary_refuses_unknown_characters_and_bad_tokens():
+    """Unknown characters, '.', non-int or out-of-range tokens raise clear errors."""
+    vocab = data.CharVocabulary(["ab"])
+    with pytest.raises(ValueError, match="contains 'z', which is not in the vocabulary 'ab'"):
+        vocab.encode("az")
+    with pytest.raises(ValueError, match="boundary"):
+        vocab.encode("a.b")
+    with pytest.raises(ValueError, match="boundary"):
+        data.CharVocabulary(["a.b"])
+    with pytest.raises(TypeError, match="single str"):
+        data.CharVocabulary("ab")
+    with pytest.raises(TypeError, match="expects a str, got int"):
+        vocab.encode(3)
+    with pytest.raises(ValueError, match=r"token 3 is not in 0\.\.2"):
+        vocab.decode([1, 3])
+    with pytest.raises(TypeError, match="int tokens, got float"):
+        vocab.decode([1.0])
 
 
 # ---- train_test_split -------------------------------------------------------------------

@@ -412,6 +412,24 @@ def test_gpt_has_the_documented_parameter_count() -> None:
     assert len(model.parameters()) == (v + t) * d + layers * (12 * d * d + 2 * d) + d + v * d
 
 
+def test_gpt_initial_weights_follow_the_documented_scales() -> None:
+    """Weights start N(0, 0.08²), residual projections scaled by 1/sqrt(2 n_layer), norms 1."""
+    import statistics
+
+    model = GPT(64, 16, 32, 4, 2, seed=0)
+    block = model.blocks[0]
+
+    def spread(rows):
+        return statistics.pstdev([w.data for row in rows for w in row])
+
+    for rows in (model.token_embedding.weight, block.attn.query.weight, block.fc.weight):
+        assert spread(rows) == pytest.approx(0.08, rel=0.1)
+    for rows in (block.attn.out.weight, block.proj.weight):
+        assert spread(rows) == pytest.approx(0.08 / 2, rel=0.1)
+    assert all(w.data == 1.0 for w in model.final_norm.weight + block.norm1.weight)
+    assert GPT(64, 16, 32, 4, 2, seed=0).state_dict() == model.state_dict()
+
+
 # --------------------------------------------------------------------------------------
 # The KV cache and generation
 # --------------------------------------------------------------------------------------
@@ -522,6 +540,53 @@ def test_save_and_load_round_trip_bit_identically(make, tmp_path) -> None:
         return [floats(x) for x in v] if isinstance(v, list) else getattr(v, "data", v)
 
     assert floats(run(again)) == floats(run(model))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    d=st.integers(1, 4).map(lambda k: 2 * k),
+    vocab=st.integers(1, 6),
+    block=st.integers(1, 5),
+    layers=st.integers(1, 2),
+    norm=st.sampled_from(["rmsnorm", "layernorm"]),
+    bias=st.booleans(),
+    affine=st.booleans(),
+)
+def test_parameter_count_predicts_the_parameters_without_building(
+    d, vocab, block, layers, norm, bias, affine
+) -> None:
+    """Each class's parameter_count(config) equals the parameters of the module it builds."""
+    models = [
+        GPT(vocab, block, d, 2, layers, norm=norm, seed=0),
+        Block(d, 2, norm=norm, seed=0),
+        CausalSelfAttention(d, 2, bias=bias, seed=0),
+        Linear(d, vocab, bias, seed=0),
+        Embedding(vocab, d, seed=0),
+        LayerNorm(d, elementwise_affine=affine, bias=bias),
+        RMSNorm(d, elementwise_affine=affine),
+    ]
+    for model in models:
+        assert type(model).parameter_count(model.config()) == len(model.parameters())
+
+
+def test_parameter_count_refuses_configs_the_constructor_would_refuse() -> None:
+    """Unknown or missing keys, bad sizes and flags raise before anything could be built."""
+    good = GPT(5, 4, 4, 2, 1, seed=0).config()
+    with pytest.raises(TypeError, match="unexpected keys \\['rng'\\]"):
+        GPT.parameter_count({**good, "rng": 1})
+    with pytest.raises(TypeError, match="missing \\['vocab_size'\\]"):
+        GPT.parameter_count({k: v for k, v in good.items() if k != "vocab_size"})
+    with pytest.raises(ValueError, match="multiple of n_head"):
+        GPT.parameter_count({**good, "n_embd": 5})
+    with pytest.raises(TypeError, match="n_layer must be a positive int, got str"):
+        GPT.parameter_count({**good, "n_layer": "2"})
+    with pytest.raises(ValueError, match="unknown norm"):
+        Block.parameter_count({"dim": 4, "n_head": 2, "norm": "batchnorm"})
+    with pytest.raises(TypeError, match="bias must be a bool"):
+        Linear.parameter_count({"nin": 2, "nout": 2, "bias": 1})
+    with pytest.raises(TypeError, match="must be a dict"):
+        Embedding.parameter_count([5, 3])
+    assert GPT.parameter_count({**good, "n_layer": 10**6}) > 10**6  # counted, not built
 
 
 # --------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from autograd_lite.cli import CommandError
+from autograd_lite.cli import CommandError, train_gpt
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Dataset:
     options: frozenset[str]  # of "samples", "noise", "classes": given otherwise is an error
     default_samples: int | None  # None: the whole data set
     planar: bool  # 2-D points, which get a decision-boundary plot
-    kind: str  # "classes" (accuracy reported) or "regression"
+    kind: str  # "classes" (accuracy reported), "regression", or "sequences" (--model gpt)
 
 
 # Options that only some data sets take; each row of DATASETS lists those it takes.
@@ -56,6 +56,9 @@ DATASETS: dict[str, Dataset] = {
     # --samples takes a seeded subset of the 1797 images; they have no noise to set.
     "digits": Dataset(frozenset({"samples"}), None, planar=False, kind="classes"),
     "house": Dataset(_TOY, 200, planar=False, kind="regression"),
+    # The 1990 census first names, for --model gpt (cli/train_gpt.py); --samples keeps
+    # the most frequent ones.
+    "names": Dataset(frozenset({"samples"}), None, planar=False, kind="sequences"),
 }
 DIGITS_SIZE = 1797
 # Bounds that keep a mistyped number from exhausting memory before training starts: a
@@ -195,6 +198,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZES",
         help="hidden layer sizes, comma-separated (default: 16,16)",
     )
+    model.add_argument(
+        "--model",
+        choices=train_gpt.MODELS,
+        help="mlp (default), or gpt: a transformer for --dataset names (the default there)",
+    )
     model.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="default: relu")
     model.add_argument(
         "--init",
@@ -231,6 +239,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay the graph over whole batches with numpy (much faster; needs numpy)",
     )
     training.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train_gpt.add_arguments(parser)
     parser.add_argument(
         "--no-plots",
         action="store_true",
@@ -303,6 +312,8 @@ def check_options_apply(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed arguments say; return the exit status."""
     check_options_apply(args)
+    if args.model == "gpt" or args.dataset == "names":
+        return train_gpt.run(args)
     settings = Settings(
         dataset=args.dataset,
         samples=args.samples,

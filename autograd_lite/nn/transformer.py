@@ -30,11 +30,12 @@ Values, so the gradient of whatever is computed from it lands on that row direct
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dense, no_grad, softmax
@@ -108,6 +109,37 @@ def _token_list(tokens: object, count: int, who: str) -> list[int]:
             + (" (encode the text into token ids first)" if isinstance(tokens, str) else "")
         )
     return [_check_token(t, count, who) for t in tokens]
+
+
+def _config_values(cls: type, config: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``config`` with the constructor's defaults filled in, using only ``keys``.
+
+    For ``parameter_count``, which checks a saved config before anything is built:
+    any other key, or a missing one without a default, is a TypeError.
+    """
+    if not isinstance(config, Mapping):
+        raise TypeError(f"the config of {cls.__name__} must be a dict, got {type(config).__name__}")
+    unexpected = [key for key in config if key not in keys]
+    if unexpected:
+        raise TypeError(
+            f"{cls.__name__} config has unexpected keys {unexpected}; it takes {list(keys)}"
+        )
+    parameters = inspect.signature(cls).parameters
+    values = {
+        key: parameters[key].default
+        for key in keys
+        if key in parameters and parameters[key].default is not inspect.Parameter.empty
+    }
+    values.update(config)
+    missing = [key for key in keys if key not in values]
+    if missing:
+        raise TypeError(f"{cls.__name__} config is missing {missing}")
+    return values
+
+
+def _norm_size(kind: str, dim: int) -> int:
+    """Parameters of the norm a Block or GPT builds: RMSNorm's scale, LayerNorm's two."""
+    return dim if kind == "rmsnorm" else 2 * dim
 
 
 def _gaussian_matrix(rows: int, cols: int, std: float, rng: Any, name: str) -> list[list[Value]]:
@@ -189,6 +221,13 @@ class Linear(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """``nout * nin`` weights, and ``nout`` biases with ``bias``."""
+        values = _config_values(cls, config, ("nin", "nout", "bias", "activation", "std", "seed"))
+        nin, nout = _check_count(values["nin"], "nin"), _check_count(values["nout"], "nout")
+        return nout * nin + (nout if _check_flag(values["bias"], "bias") else 0)
+
     def extra_repr(self) -> str:
         relu = ", relu" if self.activation == "relu" else ""
         return f"{self.nin} → {self.nout}, bias={self.bias is not None}{relu}"
@@ -241,6 +280,14 @@ class Embedding(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """A row of ``dim`` per embedding."""
+        values = _config_values(cls, config, ("num_embeddings", "dim", "std", "seed"))
+        return _check_count(values["num_embeddings"], "num_embeddings") * _check_count(
+            values["dim"], "dim"
+        )
+
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.dim}"
 
@@ -277,6 +324,13 @@ class RMSNorm(Module):
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {"dim": self.dim, "eps": self.eps, "elementwise_affine": self.elementwise_affine}
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """``dim`` scales with ``elementwise_affine``, else none."""
+        values = _config_values(cls, config, ("dim", "eps", "elementwise_affine"))
+        dim = _check_count(values["dim"], "dim")
+        return dim if _check_flag(values["elementwise_affine"], "elementwise_affine") else 0
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -334,6 +388,16 @@ class LayerNorm(Module):
             "elementwise_affine": self.elementwise_affine,
             "bias": self.bias is not None or not self.elementwise_affine,
         }
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """``dim`` scales and ``dim`` biases with ``elementwise_affine`` (biases if ``bias``)."""
+        values = _config_values(cls, config, ("dim", "eps", "elementwise_affine", "bias"))
+        dim = _check_count(values["dim"], "dim")
+        bias = _check_flag(values["bias"], "bias")
+        if not _check_flag(values["elementwise_affine"], "elementwise_affine"):
+            return 0
+        return dim * (2 if bias else 1)
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -456,6 +520,16 @@ class CausalSelfAttention(Module):
             "seed": self.seed,
         }
 
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """Four ``dim`` × ``dim`` projections, with ``dim`` biases each if ``bias``."""
+        keys = ("dim", "n_head", "bias", "std", "out_std", "seed")
+        values = _config_values(cls, config, keys)
+        dim = _check_count(values["dim"], "dim")
+        if dim % _check_count(values["n_head"], "n_head"):
+            raise ValueError(f"dim ({dim}) must be a multiple of n_head ({values['n_head']})")
+        return 4 * dim * dim + (4 * dim if _check_flag(values["bias"], "bias") else 0)
+
     def extra_repr(self) -> str:
         return f"{self.dim}, n_head={self.n_head}"
 
@@ -515,6 +589,15 @@ class Block(Module):
             "out_std": self.attn.out_std,
             "seed": self.seed,
         }
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """Attention (4 dim²), the MLP (8 dim²) and two norms."""
+        values = _config_values(cls, config, ("dim", "n_head", "norm", "std", "out_std", "seed"))
+        dim = _check_count(values["dim"], "dim")
+        if dim % _check_count(values["n_head"], "n_head"):
+            raise ValueError(f"dim ({dim}) must be a multiple of n_head ({values['n_head']})")
+        return 12 * dim * dim + 2 * _norm_size(_check_norm(values["norm"]), dim)
 
     def extra_repr(self) -> str:
         return f"{self.attn.dim}, n_head={self.attn.n_head}, norm={self.norm!r}"
@@ -667,6 +750,20 @@ class GPT(Module):
             "norm": self.norm,
             "seed": self.seed,
         }
+
+    @classmethod
+    def parameter_count(cls, config: Mapping[str, Any]) -> int:
+        """Embeddings ``(vocab_size + block_size) * n_embd``, the blocks, a norm, the head."""
+        keys = ("vocab_size", "block_size", "n_embd", "n_head", "n_layer", "norm", "seed")
+        values = _config_values(cls, config, keys)
+        vocab = _check_count(values["vocab_size"], "vocab_size")
+        block = _check_count(values["block_size"], "block_size")
+        layers = _check_count(values["n_layer"], "n_layer")
+        d = _check_count(values["n_embd"], "n_embd")
+        if d % _check_count(values["n_head"], "n_head"):
+            raise ValueError(f"n_embd ({d}) must be a multiple of n_head ({values['n_head']})")
+        norm = _norm_size(_check_norm(values["norm"]), d)
+        return (vocab + block) * d + layers * (12 * d * d + 2 * norm) + norm + vocab * d
 
     def extra_repr(self) -> str:
         return (
