@@ -91,6 +91,8 @@ RULES: dict[str, _Rule] = {
     "sqrt": lambda node, i, out, names, local: f"1/(2 · {_paren(out)})",
     "abs": lambda node, i, out, names, local: f"sign({names[0]})",
     "logsumexp": lambda node, i, out, names, local: f"e^({names[i]} − {out})",
+    # sum() of products folded by the engine: parents in pairs (a₁, b₁, a₂, b₂, …).
+    "sum_products": lambda node, i, out, names, local: names[i ^ 1],
     "dot": _dot_rule,
     "dot_relu": _dot_rule,
     "dot_tanh": _dot_rule,
@@ -110,6 +112,9 @@ def equation(node: Value, out: str, names: Sequence[str]) -> str:
         return f"{out} = −{names[0]}"
     if op == "sum":
         return f"{out} = " + " + ".join(names)
+    if op == "sum_products":  # the first pair is sum()'s start, 0 · 1: not worth a word
+        pairs = list(zip(names[::2], names[1::2]))[1:]
+        return f"{out} = " + " + ".join(f"{a}·{b}" for a, b in pairs)
     if op.startswith("dot"):
         n = len(names) // 2
         terms = [f"{w}·{x}" for w, x in zip(names[:n], names[n : 2 * n])]
