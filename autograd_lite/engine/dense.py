@@ -113,7 +113,7 @@ def _dense_fast(
             out = sum(map(operator.mul, weight_data, input_data), 0.0)
             parents = (*weights, *nodes)
         else:
-            out = sum(map(operator.mul, weight_data, input_data), bias.data + 0.0)
+            out = sum(map(operator.mul, weight_data, input_data), bias.data)
             parents = (*weights, *nodes, bias)
         needs_grad = (
             inputs_need_grad
