@@ -328,6 +328,12 @@ def _is_odd_integer(y: float) -> bool:
 
 def _pow(x: float, y: float) -> float:
     """``x ** y`` on floats with IEEE results for 0 to a negative power and overflow."""
+    if x == -_INF and math.isfinite(y) and y != math.floor(y):
+        # C's pow gives +inf or 0 here; like any negative base to a non-integer power, it
+        # has no real value (PyTorch gives nan).
+        raise ValueError(
+            f"pow: a negative base ({x!r}) to a non-integer exponent ({y!r}) has no real value"
+        )
     try:
         result = x**y
     except ZeroDivisionError:  # 0.0 ** negative: a pole, not an error, in IEEE 754

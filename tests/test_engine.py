@@ -2054,3 +2054,12 @@ def test_backward_create_graph_cycle_is_documented_and_broken_by_clearing_grads(
     finally:
         gc.enable()
         gc.collect()
+
+
+def test_negative_infinite_base_to_a_non_integer_power_is_refused() -> None:
+    """(-inf) ** 0.5 is a ValueError like (-8) ** 0.5 (Python's pow gives inf, torch nan)."""
+    for exponent in (0.5, 1.5, -0.5):
+        with pytest.raises(ValueError, match=r"pow.*-inf"):
+            Value(-math.inf) ** exponent
+    assert (Value(-math.inf) ** 2.0).data == math.inf  # integer exponents stay real
+    assert (Value(-math.inf) ** 3.0).data == -math.inf
