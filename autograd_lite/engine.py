@@ -648,6 +648,10 @@ def _pow_rule(x: Any, y: Any, out: Any) -> tuple[Any, Any]:
     y_is_variable = isinstance(y, Value) and y.requires_grad
     if y_data == 0.0 and (x_data == 0.0 or not y_is_variable):
         d_base = 0.0
+    elif y_data == 0.0:
+        # y x**(y-1) as (y / x) x**y, equal for x != 0: its value is 0 even where x**-1
+        # overflows (a subnormal x, where 0 * inf would be nan), its d/dy still 1/x.
+        d_base = _div(y, x) * out
     else:
         d_base = y * power(x, y - 1.0)
     # d/dy x**y = x**y log x. At x == 0 and y >= 0 take the limit 0; for y < 0 this gives

@@ -2063,3 +2063,16 @@ def test_negative_infinite_base_to_a_non_integer_power_is_refused() -> None:
             Value(-math.inf) ** exponent
     assert (Value(-math.inf) ** 2.0).data == math.inf  # integer exponents stay real
     assert (Value(-math.inf) ** 3.0).data == -math.inf
+
+
+def test_pow_base_derivative_at_zero_exponent_agrees_for_tiny_bases() -> None:
+    """d/dx x**y at y == 0 is 0 by backward() and by create_graph, also where x**-1 overflows;
+    the mixed second derivative is 1/x (sympy: d/dy (y x**(y-1)) = 1/x at y = 0)."""
+    for x_data in (1e-310, 5e-324, 2.0, 1e300):
+        x, y = Value(x_data), Value(0.0)
+        (x**y).backward()
+        assert x.grad == 0.0
+        x, y = Value(x_data), Value(0.0)
+        gx, _ = gradients(x**y, [x, y], create_graph=True)
+        assert as_float(gx) == 0.0
+        assert gradients(gx, [y])[0] == 1 / x_data
