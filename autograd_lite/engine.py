@@ -1393,7 +1393,7 @@ def dense(
                     out = sum(map(operator.mul, weight_data, input_data), 0.0)
                     parents = (*weights, *nodes)
                 else:
-                    out = sum(map(operator.mul, weight_data, input_data), _data_of(bias) + 0.0)
+                    out = sum(map(operator.mul, weight_data, input_data), _data_of(bias))
                     parents = (*weights, *nodes, bias)
                 needs_grad = (
                     inputs_need_grad

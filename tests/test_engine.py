@@ -2076,3 +2076,13 @@ def test_pow_base_derivative_at_zero_exponent_agrees_for_tiny_bases() -> None:
         gx, _ = gradients(x**y, [x, y], create_graph=True)
         assert as_float(gx) == 0.0
         assert gradients(gx, [y])[0] == 1 / x_data
+
+
+def test_dense_paths_add_signed_zeros_alike() -> None:
+    """bias + w*x with bias = -0.0 and w*x = -0.0 is -0.0 (IEEE) with grad on and under no_grad."""
+    for fuse in (False, True):
+        w, b = Value(-0.0), Value(-0.0)
+        with_grad = ag.dense([[w]], [1.0], [b], fuse=fuse)[0].data
+        with no_grad():
+            without = ag.dense([[w]], [1.0], [b], fuse=fuse)[0].data
+        assert math.copysign(1.0, with_grad) == math.copysign(1.0, without) == -1.0
