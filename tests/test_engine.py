@@ -2087,3 +2087,35 @@ def test_inlined_operators_agree_with_the_primitive_table(a: float, b: float) ->
         assert [p.requires_grad for p in node.parents] == [
             p.requires_grad for p in reference.parents
         ]
+
+
+def test_negative_infinite_base_to_a_non_integer_power_is_refused() -> None:
+    """(-inf) ** 0.5 is a ValueError like (-8) ** 0.5 (Python's pow gives inf, torch nan)."""
+    for exponent in (0.5, 1.5, -0.5):
+        with pytest.raises(ValueError, match=r"pow.*-inf"):
+            Value(-math.inf) ** exponent
+    assert (Value(-math.inf) ** 2.0).data == math.inf  # integer exponents stay real
+    assert (Value(-math.inf) ** 3.0).data == -math.inf
+
+
+def test_pow_base_derivative_at_zero_exponent_agrees_for_tiny_bases() -> None:
+    """d/dx x**y at y == 0 is 0 by backward() and by create_graph, also where x**-1 overflows;
+    the mixed second derivative is 1/x (sympy: d/dy (y x**(y-1)) = 1/x at y = 0)."""
+    for x_data in (1e-310, 5e-324, 2.0, 1e300):
+        x, y = Value(x_data), Value(0.0)
+        (x**y).backward()
+        assert x.grad == 0.0
+        x, y = Value(x_data), Value(0.0)
+        gx, _ = gradients(x**y, [x, y], create_graph=True)
+        assert as_float(gx) == 0.0
+        assert gradients(gx, [y])[0] == 1 / x_data
+
+
+def test_dense_paths_add_signed_zeros_alike() -> None:
+    """bias + w*x with bias = -0.0 and w*x = -0.0 is -0.0 (IEEE) with grad on and under no_grad."""
+    for fuse in (False, True):
+        w, b = Value(-0.0), Value(-0.0)
+        with_grad = ag.dense([[w]], [1.0], [b], fuse=fuse)[0].data
+        with no_grad():
+            without = ag.dense([[w]], [1.0], [b], fuse=fuse)[0].data
+        assert math.copysign(1.0, with_grad) == math.copysign(1.0, without) == -1.0

@@ -200,7 +200,7 @@ class _Pow(_Kernel):
                     "gradients has no real derivative with respect to the exponent; use a "
                     "positive base"
                 )
-        bad = (x < 0) & np.isfinite(x) & np.isfinite(y) & (np.floor(y) != y)
+        bad = (x < 0) & np.isfinite(y) & (np.floor(y) != y)  # -inf too, as the engine
         if bad.any():
             raise ValueError(
                 f"pow: a negative base ({_first(x, bad)!r}) to a non-integer exponent "
