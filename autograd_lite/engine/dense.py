@@ -71,6 +71,9 @@ def dense(
     rows = list(weight_rows)
     bias_list: list[Any] = [None] * len(rows) if biases is None else list(biases)
     name_list = list(names) if names is not None else None
+    for name in name_list or ():
+        if not isinstance(name, str):
+            raise TypeError(f"dense(): names must be str, got {type(name).__name__}")
     if len(bias_list) != len(rows) or (name_list is not None and len(name_list) != len(rows)):
         raise ValueError(
             f"dense: {len(rows)} weight rows, {len(bias_list)} biases and "

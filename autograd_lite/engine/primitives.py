@@ -63,8 +63,11 @@ class Primitive:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"a primitive needs a non-empty str name, got {name!r}")
-        if not callable(forward) or not callable(derivative):
-            raise TypeError(f"primitive {name!r}: forward and derivative must be callable")
+        for role, function in (("forward", forward), ("derivative", derivative)):
+            if not callable(function):
+                raise TypeError(
+                    f"primitive {name!r}: {role} must be callable, got {type(function).__name__}"
+                )
         self.name = name
         self.symbol = symbol or name
         self.forward = forward
