@@ -465,8 +465,11 @@ class Primitive:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"a primitive needs a non-empty str name, got {name!r}")
-        if not callable(forward) or not callable(derivative):
-            raise TypeError(f"primitive {name!r}: forward and derivative must be callable")
+        for role, function in (("forward", forward), ("derivative", derivative)):
+            if not callable(function):
+                raise TypeError(
+                    f"primitive {name!r}: {role} must be callable, got {type(function).__name__}"
+                )
         self.name = name
         self.symbol = symbol or name
         self.forward = forward
@@ -1352,6 +1355,9 @@ def dense(
     rows = list(weight_rows)
     bias_list: list[Any] = [None] * len(rows) if biases is None else list(biases)
     name_list = list(names) if names is not None else None
+    for name in name_list or ():
+        if not isinstance(name, str):
+            raise TypeError(f"dense(): names must be str, got {type(name).__name__}")
     if len(bias_list) != len(rows) or (name_list is not None and len(name_list) != len(rows)):
         raise ValueError(
             f"dense: {len(rows)} weight rows, {len(bias_list)} biases and "
