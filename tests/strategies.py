@@ -17,6 +17,8 @@ The guards use only ``+``, ``*`` and constants, so every backend builds the same
 from __future__ import annotations
 
 import functools
+import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -290,3 +292,372 @@ def sample_batches(
             max_size=max_samples,
         )
     )
+
+
+# --------------------------------------------------------------------------------------
+# Fuzzing: raw random graphs, no guards, extreme values (tests/test_fuzz_*.py)
+# --------------------------------------------------------------------------------------
+# The programs above are guarded so that every backend stays inside every domain. The
+# fuzzing tier below is not: a log may get a negative argument, a division a zero, an
+# input may be nan, inf, a subnormal or ±1e300. A program is built once and evaluated on
+# many points, by any backend that offers the operations of FuzzBackend below.
+
+# Values that break careless numerics: signed zeros, subnormals, huge, infinite, nan.
+EXTREMES = (
+    0.0, -0.0, 5e-324, -5e-324, 1e-310, -1e-300, 1e-300, 1e300, -1e300, 1e16, -1e16,
+    700.0, -745.0, 36.0, math.inf, -math.inf, math.nan,
+)  # fmt: skip
+FUZZ_CONSTANTS = (2.0, -3.0, 0.5, 1.0, -1.0, 0.0, -0.0, 3.0, -0.25, 1e300, 5e-324)
+FUZZ_EXPONENTS = (2.0, 3.0, 1.0, 0.0, -1.0, -2.0, 0.5, 1.5, -0.5)
+FUZZ_BASES = (2.0, 0.5, 3.0, 1.0, 0.0, -2.0)
+ACTIVATIONS = (None, "relu", "tanh", "sigmoid")
+
+
+@dataclass(frozen=True)
+class FuzzOp:
+    """One kind of fuzz step: how many operands it may take, its constants and choices."""
+
+    arities: tuple[int, ...]
+    constants: tuple[float, ...] = (0.0,)
+    choices: int = 1
+
+
+# For unary functions, choice 1 calls the method (x.exp()) instead of the function
+# (exp(x)): the two take different code paths in the engine.
+_UNARY = FuzzOp((1,), choices=2)
+FUZZ_OPS: dict[str, FuzzOp] = {
+    "add": FuzzOp((2,)),
+    "sub": FuzzOp((2,)),
+    "mul": FuzzOp((2,)),
+    "div": FuzzOp((2,)),
+    "add_c": FuzzOp((1,), FUZZ_CONSTANTS),
+    "c_add": FuzzOp((1,), FUZZ_CONSTANTS),
+    "sub_c": FuzzOp((1,), FUZZ_CONSTANTS),
+    "c_sub": FuzzOp((1,), FUZZ_CONSTANTS),
+    "mul_c": FuzzOp((1,), FUZZ_CONSTANTS),
+    "c_mul": FuzzOp((1,), FUZZ_CONSTANTS),
+    "div_c": FuzzOp((1,), FUZZ_CONSTANTS),
+    "c_div": FuzzOp((1,), FUZZ_CONSTANTS),
+    "neg": FuzzOp((1,)),
+    "pow_c": FuzzOp((1,), FUZZ_EXPONENTS),
+    "c_pow": FuzzOp((1,), FUZZ_BASES),
+    "pow": FuzzOp((2,)),
+    "exp": _UNARY,
+    "log": _UNARY,
+    "sqrt": _UNARY,
+    "tanh": _UNARY,
+    "sigmoid": _UNARY,
+    "softplus": _UNARY,
+    "sin": _UNARY,
+    "cos": _UNARY,
+    "relu": _UNARY,
+    "abs": _UNARY,
+    "leaky_relu": FuzzOp((1,), (0.01, 0.2), choices=2),
+    "sum_values": FuzzOp((1, 2, 3, 4)),
+    # dot: n weights, n inputs; choice 1 adds a bias (operand 0), choice 2 a constant weight.
+    "dot": FuzzOp((2, 4, 6), FUZZ_CONSTANTS, choices=3),
+    # dense: operands are inputs, weight rows and biases (see dense_layout); choice picks
+    # the activation, fusing, the row returned and whether the first input is a number.
+    "dense": FuzzOp((1, 2, 3), FUZZ_CONSTANTS, choices=len(ACTIVATIONS) * 2 * 2 * 2),
+    "logsumexp": FuzzOp((1, 2, 3)),
+    "softmax": FuzzOp((2, 3), choices=3),
+}
+FUZZ_OP_NAMES = tuple(FUZZ_OPS)
+
+
+def dense_layout(choice: int) -> tuple[int, str | None, bool, int, bool]:
+    """(rows, activation, fuse, row returned, first input a number) for a dense step.
+
+    A dense step with ``n_inputs`` inputs and ``rows`` rows reads ``n_inputs`` input
+    registers, then ``rows * n_inputs`` weights, then ``rows`` biases.
+    """
+    activation = ACTIVATIONS[choice % len(ACTIVATIONS)]
+    choice //= len(ACTIVATIONS)
+    fuse = bool(choice % 2)
+    choice //= 2
+    rows = 1 + choice % 2
+    choice //= 2
+    number_input = bool(choice % 2)
+    return rows, activation, fuse, rows - 1, number_input
+
+
+def _operand_count(name: str, arity: int, choice: int) -> int:
+    if name == "dense":
+        rows = dense_layout(choice)[0]
+        return arity + rows * arity + rows
+    if name == "dot" and choice == 1:
+        return arity + 1
+    return arity
+
+
+def random_program(rng: Any, *, max_inputs: int = 3, max_steps: int = 8) -> Program:
+    """A seeded random graph over the fuzz operations (``rng`` is a ``random.Random``).
+
+    Half the operands are the latest register, so graphs grow deep as well as wide; the
+    rest are any register, which reuses nodes. ``point`` is left empty: the graph is
+    evaluated on many points (see :func:`fuzz_points`).
+    """
+    n_inputs = rng.randint(1, max_inputs)
+    steps = []
+    for i in range(rng.randint(1, max_steps)):
+        available = n_inputs + i
+        name = rng.choice(FUZZ_OP_NAMES)
+        spec = FUZZ_OPS[name]
+        arity = rng.choice(spec.arities)
+        choice = rng.randrange(spec.choices)
+        count = _operand_count(name, arity, choice)
+        operands = tuple(
+            available - 1 if rng.random() < 0.5 else rng.randrange(available) for _ in range(count)
+        )
+        steps.append(Step(name, operands, rng.choice(spec.constants), choice))
+    return Program(n_inputs, tuple(steps), ())
+
+
+def fuzz_point(rng: Any, n_inputs: int, extreme: float = 0.25) -> tuple[float, ...]:
+    """One input point: each coordinate extreme (EXTREMES) with probability ``extreme``,
+    else a special point, an exact binary fraction or an arbitrary float in [-3, 3]."""
+    coordinates = []
+    for _ in range(n_inputs):
+        kind = rng.random()
+        if kind < extreme:
+            coordinates.append(rng.choice(EXTREMES))
+        elif kind < extreme + 0.15:
+            coordinates.append(rng.choice(SPECIAL_POINTS))
+        elif kind < extreme + 0.35:
+            coordinates.append(rng.randint(-192, 192) / 64)
+        else:
+            coordinates.append(rng.uniform(-3.0, 3.0))
+    return tuple(coordinates)
+
+
+@st.composite
+def fuzz_programs(draw: st.DrawFn, *, max_inputs: int = 3, max_steps: int = 6) -> Program:
+    """The Hypothesis version of :func:`random_program`, with one point: it shrinks."""
+    n_inputs = draw(_integers(1, max_inputs))
+    n_steps = draw(_integers(1, max_steps))
+    steps = []
+    for i in range(n_steps):
+        available = n_inputs + i
+        name = draw(_one_of(FUZZ_OP_NAMES))
+        spec = FUZZ_OPS[name]
+        arity = draw(_one_of(spec.arities))
+        choice = draw(_integers(0, spec.choices - 1))
+        count = _operand_count(name, arity, choice)
+        operands = tuple(draw(_register(available)) for _ in range(count))
+        steps.append(Step(name, operands, draw(_one_of(spec.constants)), choice))
+    point = tuple(draw(_FUZZ_COORDINATE) for _ in range(n_inputs))
+    return Program(n_inputs, tuple(steps), point)
+
+
+_FUZZ_COORDINATE = st.one_of(st.sampled_from(EXTREMES), coordinates())
+
+
+class FuzzBackend:
+    """The operations a fuzz program uses, for one backend; subclasses fill them in.
+
+    Operators (``+ - * / ** neg``) come from the objects themselves. ``decisions``
+    collects, in order, every value whose sign decides a branch or a domain: the argument
+    of a kink (relu, abs, leaky_relu, a relu neuron's sum), of log and sqrt, a divisor, a
+    power's base and exponent. Two backends whose decisions all fall on the same side (see
+    ``sign_class``) computed the same piecewise function; otherwise a last-ulp difference
+    put them on different pieces, and their results need not agree.
+    """
+
+    def __init__(self) -> None:
+        self.decisions: list[Any] = []
+
+    def decide(self, x: Any) -> None:
+        self.decisions.append(x)
+
+    def lift(self, c: float) -> Any:
+        """A constant on the left of an operator (``c / x``), as this backend takes it."""
+        return c
+
+    def exponent(self, c: float) -> Any:
+        """A constant exponent (``x ** c``), as this backend takes it."""
+        return c
+
+    def unary(self, name: str, x: Any, method: bool) -> Any:
+        raise NotImplementedError
+
+    def leaky_relu(self, x: Any, slope: float, method: bool) -> Any:
+        raise NotImplementedError
+
+    def pow(self, x: Any, y: Any) -> Any:
+        """``x ** c`` for a constant exponent given by :meth:`exponent`."""
+        return x**y
+
+    def sum_values(self, xs: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def dot(self, ws: list[Any], xs: list[Any], bias: Any) -> Any:
+        raise NotImplementedError
+
+    def dense(
+        self, rows: list[list[Any]], xs: list[Any], biases: list[Any], act: str | None, fuse: bool
+    ) -> list[Any]:
+        raise NotImplementedError
+
+    def logsumexp(self, xs: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def softmax(self, xs: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+def sign_class(v: float) -> float:
+    """The side of 0 a decision value is on: -1, -0.0, 0.0, 1 or nan (as a string)."""
+    if v != v:
+        return math.inf  # nan: a class of its own
+    if v == 0:
+        return math.copysign(0.5, v)  # 1 / ±0 = ±inf: the sign of a zero can matter
+    return 1.0 if v > 0 else -1.0
+
+
+# Operations whose (first) argument's sign decides a branch or a domain.
+_DECIDED_BY_FIRST = frozenset({"relu", "abs", "leaky_relu", "log", "sqrt", "pow_c", "c_div"})
+
+
+def evaluate(program: Program, backend: FuzzBackend, inputs: Sequence[Any]) -> list[Any]:
+    """Run ``program`` on ``inputs`` with ``backend``; return every register, inputs first.
+
+    An operation that refuses (a ValueError outside a domain) propagates, with the index
+    of the failing step in ``error.fuzz_step``.
+    """
+    registers = list(inputs)
+    for index, step in enumerate(program.steps):
+        a = [registers[i] for i in step.operands]
+        c = step.constant
+        try:
+            registers.append(_apply_step(step, a, c, backend))
+        except ValueError as error:
+            error.fuzz_step = index  # type: ignore[attr-defined]
+            raise
+    return registers
+
+
+def _apply_step(step: Step, a: list[Any], c: float, B: FuzzBackend) -> Any:
+    name = step.op
+    if name in _DECIDED_BY_FIRST:
+        B.decide(a[0])
+    elif name in ("div", "pow"):
+        B.decide(a[1])
+        if name == "pow":
+            B.decide(a[0])
+    elif name == "c_pow":
+        B.decide(a[0])
+    if name in _BINARY:
+        return _BINARY[name](a[0], a[1])
+    if name == "pow_c":
+        return B.pow(a[0], B.exponent(c))
+    if name.endswith("_c"):
+        return _BINARY[name[:-2]](a[0], c)
+    if name.startswith("c_"):
+        return _BINARY[name[2:]](B.lift(c), a[0])
+    if name == "neg":
+        return -a[0]
+    if name == "leaky_relu":
+        return B.leaky_relu(a[0], c, bool(step.choice))
+    if name in _UNARY_NAMES:
+        return B.unary(name, a[0], bool(step.choice))
+    if name == "sum_values":
+        return B.sum_values(a)
+    if name == "dot":
+        if step.choice == 1:
+            return B.dot(a[1:][: len(a) // 2], a[1:][len(a) // 2 :], a[0])
+        half = len(a) // 2
+        weights = list(a[:half])
+        if step.choice == 2:
+            weights[0] = c
+        return B.dot(weights, a[half:], None)
+    if name == "dense":
+        rows, act, fuse, pick, number_input = dense_layout(step.choice)
+        n_in = (len(step.operands) - rows) // (1 + rows)  # inputs + rows * inputs + rows
+        xs = list(a[:n_in])
+        if number_input:
+            xs[0] = c
+        weights = [list(a[n_in + r * n_in : n_in + (r + 1) * n_in]) for r in range(rows)]
+        biases = list(a[n_in + rows * n_in :])
+        return B.dense(weights, xs, biases, act, fuse)[pick]
+    if name == "logsumexp":
+        return B.logsumexp(a)
+    if name == "softmax":
+        return B.softmax(a)[step.choice % len(a)]
+    raise AssertionError(f"unknown fuzz op {name}")
+
+
+_BINARY = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": operator.pow,
+}
+_UNARY_NAMES = frozenset(
+    {"exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "sin", "cos", "relu", "abs"}
+)
+
+
+class EngineFuzzBackend(FuzzBackend):
+    """autograd_lite: functions or methods, and its dense() with or without fusing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dead_neuron_with_non_finite_input = False
+
+    def unary(self, name: str, x: Any, method: bool) -> Any:
+        import autograd_lite as al
+
+        if name == "abs":
+            return abs(x) if method else al.abs_(x)
+        return getattr(x, name)() if method else getattr(al, name)(x)
+
+    def leaky_relu(self, x: Any, slope: float, method: bool) -> Any:
+        import autograd_lite as al
+
+        return x.leaky_relu(slope) if method else al.leaky_relu(x, slope)
+
+    def sum_values(self, xs: list[Any]) -> Any:
+        import autograd_lite as al
+
+        return al.sum_values(xs)
+
+    def dot(self, ws: list[Any], xs: list[Any], bias: Any) -> Any:
+        import autograd_lite as al
+
+        return al.dot(ws, xs, bias)
+
+    def dense(
+        self, rows: list[list[Any]], xs: list[Any], biases: list[Any], act: str | None, fuse: bool
+    ) -> list[Any]:
+        import autograd_lite as al
+        from autograd_lite import Value
+
+        if act == "relu":
+            for weights, bias in zip(rows, biases):
+                # The neuron's sum, as dense() adds it (bias first): the kink's argument.
+                total = _data(bias)
+                for w, x in zip(weights, xs):
+                    total += _data(w) * _data(x)
+                self.decide(total)
+                operands = [*weights, *xs, bias]
+                if fuse and total <= 0 and not all(math.isfinite(_data(v)) for v in operands):
+                    # Documented: a dead fused neuron passes back exactly 0, even to an
+                    # infinite input, where PyTorch's 0 * inf is nan.
+                    self.dead_neuron_with_non_finite_input = True
+        activation = None if act is None else getattr(Value, act)
+        return al.dense(rows, xs, biases, activation, fuse=fuse)
+
+    def logsumexp(self, xs: list[Any]) -> Any:
+        import autograd_lite as al
+
+        return al.logsumexp(xs)
+
+    def softmax(self, xs: list[Any]) -> list[Any]:
+        import autograd_lite as al
+
+        return al.softmax(xs)
+
+
+def _data(x: Any) -> float:
+    return x.data if hasattr(x, "data") else float(x)
