@@ -389,24 +389,13 @@ ROWS = [
     Row("l2_penalty(params)", "value", None, lambda v: L.l2_penalty([v], 0.1)),
 ]
 
-# Defects found by this suite in modules other helpers are rewriting today, reported to the
-# coordinator rather than fixed here: strict, so the fix makes these cases fail as XPASS.
-KNOWN_ELSEWHERE = {
-    "draw_dot(root)-ndarray-0d": "viz/graph.py (helper D): 'iteration over a 0-d array'",
-    "draw_dot(root)-ndarray": "viz/graph.py (helper D): names the items (float64), not ndarray",
-}
-
 
 def _cases() -> list[Any]:
     """Every row with every wrong input of its kind, and with every accepted form."""
     cases = []
     for row in ROWS:
         for bad in BAD[row.kind]:
-            name = f"{row.what}-{bad.name}"
-            marks = []
-            if name in KNOWN_ELSEWHERE:
-                marks = [pytest.mark.xfail(reason=KNOWN_ELSEWHERE[name], strict=True)]
-            cases.append(pytest.param(row, bad, id=name, marks=marks))
+            cases.append(pytest.param(row, bad, id=f"{row.what}-{bad.name}"))
     return cases
 
 

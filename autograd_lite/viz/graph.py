@@ -160,8 +160,9 @@ def format_number(x: float, digits: int = 4) -> str:
 def _roots(root: Value | Sequence[Value]) -> list[Value]:
     if isinstance(root, Value):
         return [root]
-    if isinstance(root, (str, bytes)) or not isinstance(root, Iterable):
-        raise TypeError(f"expected a Value or a sequence of Values, got {type(root).__name__}")
+    # Only lists and tuples: a NumPy array is iterable too, but its items are not Values.
+    if isinstance(root, (str, bytes)) or not isinstance(root, Sequence):
+        raise TypeError(f"expected a Value or a list or tuple of Values, got {type(root).__name__}")
     roots = list(root)
     if not roots:
         raise ValueError("expected at least one Value to draw, got an empty sequence")
