@@ -149,7 +149,6 @@ for name in LEARNING_RATES:
 # One loop runs them all. It returns the path: the point after every step.
 
 # %%
-
 OPTIMISERS = {
     "SGD": lambda params: SGD(params, lr=LEARNING_RATES["SGD"]),
     "momentum": lambda params: SGD(params, lr=LEARNING_RATES["momentum"], momentum=0.9),
