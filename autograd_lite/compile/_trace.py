@@ -26,7 +26,8 @@ constants are *label constants* (``("lc", values per label)``).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import filterfalse
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "flatten_sample",
     "kernel_key",
     "merge_traces",
+    "parameters_at",
     "single_graph",
     "trace",
 ]
@@ -50,6 +52,28 @@ LEAF_TAGS = frozenset({"x", "y", "p", "f", "c", "lc", "tok"})
 
 class DataDependentGraphError(ValueError):
     """The graph's shape depends on the data, so one recorded graph cannot stand for all."""
+
+
+@contextmanager
+def parameters_at(params: Sequence[Value], theta: Any) -> Iterator[None]:
+    """Give ``params`` the values in ``theta`` for the block, then their own back.
+
+    A :class:`CompiledTrainer` keeps the current weights in a buffer and writes them into
+    the Values only when it syncs; tracing and the checks run the interpreted engine, which
+    reads ``p.data``, so inside a trainer they must see the buffer, and the Values must
+    still show the last sync afterwards (as documented). ``theta`` None: nothing to do.
+    """
+    if theta is None:
+        yield
+        return
+    saved = [p.data for p in params]
+    for p, value in zip(params, theta.tolist()):
+        p.data = value
+    try:
+        yield
+    finally:
+        for p, value in zip(params, saved):
+            p.data = value
 
 
 # --------------------------------------------------------------------------------------

@@ -81,7 +81,17 @@ class CompiledTrainer:
         self.theta[:] = [p.data for p in self.params]
         if self._update is not None:
             self._update.load()
+        self._mark_synced()
+
+    def _mark_unsynced(self) -> None:
+        # The compiled loss's forward, trace and check then read this buffer, not p.data.
+        self._unsynced = True
+        self.compiled._ahead = self
+
+    def _mark_synced(self) -> None:
         self._unsynced = False
+        if self.compiled._ahead is self:
+            self.compiled._ahead = None
 
     def sync(self) -> None:
         """Write the buffers into every ``p.data``, ``p.grad`` and ``optimizer.state``.
@@ -98,7 +108,7 @@ class CompiledTrainer:
             if trainable:
                 p.grad = g
         self._update.store()
-        self._unsynced = False
+        self._mark_synced()
 
     def __enter__(self) -> CompiledTrainer:
         self.reload()
@@ -118,7 +128,7 @@ class CompiledTrainer:
                 loss += self._slow_l2(l2)
             return loss
         loss, grads, used, free = self.compiled._run(X, y, self.theta)
-        self._unsynced = True
+        self._mark_unsynced()
         if used is None:
             self.grad[:] = grads
         else:
@@ -145,7 +155,7 @@ class CompiledTrainer:
         """The optimizer's update of the buffer from :attr:`grad` (``optimizer.step()``)."""
         if self.fast:
             self._update.step(self.theta, self.grad)
-            self._unsynced = True
+            self._mark_unsynced()
         else:
             self.optimizer.step()
 
