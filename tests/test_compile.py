@@ -1192,6 +1192,32 @@ def test_token_check_inside_the_trainer_leaves_the_values_at_the_last_sync():
     assert [p.data for p in model.parameters()] == ahead
 
 
+@pytest.mark.parametrize("kind", ["mlp", "gpt"])
+def test_step_backward_between_a_trainer_step_and_its_sync_is_refused(kind):
+    """step.backward() after train.step() in the block would replay the last sync's weights:
+    a RuntimeError saying so; after train.sync() it gives the interpreted engine's numbers."""
+    if kind == "mlp":
+        model = MLP(3, [4, 2], seed=1)
+        X, y = rows(5, 3, seed=2), [i % 2 for i in range(5)]
+        step = compile_loss(model, losses.cross_entropy, X[0], y[0])
+        loss_fn = losses.cross_entropy
+    else:
+        model = small_gpt(seed=9)
+        X, y = token_batch(3, 4, 11, seed=3)
+        step = compile_loss(model, sequence_loss, X[0], y[0])
+        loss_fn = sequence_loss
+    with step.trainer(SGD(model.parameters(), lr=0.5)) as train:
+        step.backward(X, y)  # no step yet: the Values are the trainer's weights
+        train.step(X, y)
+        with pytest.raises(RuntimeError, match=r"train\.sync\(\) first"):
+            step.backward(X, y)
+        train.sync()
+        zero_grads(model.parameters())
+        got = step.backward(X, y)
+    ref_loss, _, _ = interpreted(model, loss_fn, X, y)
+    assert_close(got, ref_loss, rtol=1e-10, atol=1e-10, what="loss after sync")
+
+
 def test_rnn_trainer_meets_a_new_length_after_steps_like_the_interpreted_engine():
     """An RNN trained in a trainer, then fed sequence lengths it has not seen: the losses, the
     outputs of forward inside the block and the weights equal interpreted SGD's."""

@@ -95,6 +95,7 @@ from autograd_lite.compile._trace import (
     flatten_sample,
     merge_traces,
     parameters_at,
+    refuse_stale_backward,
     single_graph,
     trace,
 )
@@ -682,8 +683,10 @@ class CompiledLoss:
 
         The same numbers (to about 1e-12) as the interpreted engine's
         ``(sum_values(loss_fn(model(x), t) for x, t in zip(X, y)) / len(X)).backward()``.
-        Gradients accumulate, as ``backward()`` does: zero them between steps.
+        Gradients accumulate, as ``backward()`` does: zero them between steps. Refused
+        (``RuntimeError``) inside a trainer's block between a step and the next sync.
         """
+        refuse_stale_backward(self._ahead)
         loss, grads, used, free = self._run(X, y, None)
         # The one loop over Values per step: bound names, no indexing.
         if used is None:

@@ -33,6 +33,7 @@ from autograd_lite.compile._trace import (
     _flatten_output,
     _record_graph,
     parameters_at,
+    refuse_stale_backward,
 )
 from autograd_lite.engine import Value, enable_grad, no_grad
 
@@ -380,7 +381,11 @@ class SequenceLoss:
         return loss, grads, used, [(program, free)]
 
     def backward(self, X: Any, y: Any) -> float:
-        """Mean loss over the batch; adds d(mean loss)/d(param) into each ``param.grad``."""
+        """Mean loss over the batch; adds d(mean loss)/d(param) into each ``param.grad``.
+
+        Refused (``RuntimeError``) inside a trainer's block between a step and the next sync.
+        """
+        refuse_stale_backward(self._ahead)
         loss, grads, used, free = self._run(X, y, None)
         params = self._params
         indices = range(len(params)) if used is None else used

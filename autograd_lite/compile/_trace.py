@@ -43,6 +43,7 @@ __all__ = [
     "kernel_key",
     "merge_traces",
     "parameters_at",
+    "refuse_stale_backward",
     "single_graph",
     "trace",
 ]
@@ -52,6 +53,20 @@ LEAF_TAGS = frozenset({"x", "y", "p", "f", "c", "lc", "tok"})
 
 class DataDependentGraphError(ValueError):
     """The graph's shape depends on the data, so one recorded graph cannot stand for all."""
+
+
+def refuse_stale_backward(ahead: Any) -> None:
+    """Refuse ``step.backward`` while a trainer's buffer is ahead of the Values.
+
+    It would replay the weights of the last sync (the Values), not the trainer's: a
+    gradient of a model that no longer exists, and ``.grad`` that the next sync overwrites.
+    """
+    if ahead is not None:
+        raise RuntimeError(
+            "step.backward() after train.step() inside the trainer's block: the Values still "
+            "hold the weights of the last sync, not the trainer's. Use train.backward(X, y) "
+            "(the gradient in train.grad), or call train.sync() first"
+        )
 
 
 @contextmanager
