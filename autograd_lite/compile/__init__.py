@@ -22,6 +22,11 @@ point (:class:`CompiledTrainer`)::
             loss = train.step(X_batch, y_batch)   # zero_grad, backward, optimizer.step
     # leaving the block (or train.sync()) wrote every p.data, p.grad and optimizer.state
 
+Inside the block the compiled loss (its ``forward`` and the tracing and checking of a new
+length or layout included) uses the buffer's weights; ``model(x)``, ``state_dict()`` and
+anything else that reads ``p.data`` or ``p.grad`` sees those of the last sync until
+``train.sync()``.
+
 ``step.backward(X, y)`` gives the same numbers as the interpreted
 ``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
 of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation

@@ -51,6 +51,17 @@ class CompiledTrainer:
     * ``backward(X, y)`` and ``update()`` are the two halves of ``step``; :attr:`grad` is
       the gradient buffer (in ``model.parameters()`` order) between them.
 
+    **What sees the current weights between a step and the next sync.** The compiled loss
+    reads the buffer: ``train.step`` and ``train.backward``, ``step.forward(X)``,
+    ``step.last_outputs``, and the tracing and first-batch check of a sequence length,
+    input layout or label value met for the first time (they run the interpreted engine
+    with the buffer's weights put into the Values and taken out again, so the Values still
+    show the last sync). Everything else reads the Values and sees the weights of the last
+    sync, without a warning: ``model(x)`` called directly, ``state_dict()`` and ``save``,
+    ``clip_grad_norm_`` or a diagnostic of ``p.grad`` (between ``backward`` and ``update``,
+    scale :attr:`grad` instead). Call :meth:`sync` first. ``step.backward(X, y)`` there
+    would replay the last sync's weights and is refused with a ``RuntimeError``.
+
     ``fit(compile=True)`` trains this way and syncs after every epoch, before scoring,
     callbacks, early stopping and the scheduler. With another optimizer the trainer
     falls back to writing every gradient and calling ``optimizer.step()``, in sync at
