@@ -1147,6 +1147,107 @@ def test_token_trainer_follows_the_interpreted_adam_steps():
     )
 
 
+def test_token_trainer_compiles_a_new_length_after_steps_against_the_current_weights():
+    """A length first seen after trainer steps is checked against the buffer's weights, not
+    the lagging Values: no spurious DataDependentGraphError, and every step's loss and the
+    final weights equal interpreted Adam's (issue 14: the check read the stale Values)."""
+    reference, fast = small_gpt(seed=6), small_gpt(seed=6)
+    ref_opt, fast_opt = Adam(reference.parameters(), lr=0.05), Adam(fast.parameters(), lr=0.05)
+    batches = [token_batch(4, length, 11, seed=k) for k, length in enumerate((4, 4, 4, 6, 3, 6))]
+    step = compile_loss(fast, sequence_loss, batches[0][0][0], batches[0][1][0])
+    with step.trainer(fast_opt) as train:
+        for X, Y in batches:
+            ref_opt.zero_grad()
+            total = sum_values([sequence_loss(reference(x), t) for x, t in zip(X, Y)]) / len(X)
+            total.backward()
+            ref_opt.step()
+            assert_close(train.step(X, Y), total.data, rtol=1e-10, atol=1e-10, what="loss")
+        # forward inside the block reads the buffer too: the current weights' logits.
+        X, _ = batches[-1]
+        assert_all_close(step.forward(X), [as_floats(reference(x)) for x in X], "logits", 1e-10)
+    assert sorted(step._programs) == [(3, 3), (4, 4), (6, 6)]
+    assert_all_close(
+        [p.data for p in fast.parameters()],
+        [p.data for p in reference.parameters()],
+        "weights",
+        tolerance=1e-10,
+    )
+
+
+def test_token_check_inside_the_trainer_leaves_the_values_at_the_last_sync():
+    """Checking a new length inside the trainer does not move the Values: they keep the last
+    sync's numbers, as documented, until sync() writes the buffer."""
+    model = small_gpt(seed=7)
+    optimizer = SGD(model.parameters(), lr=0.5)
+    X4, Y4 = token_batch(3, 4, 11, seed=1)
+    X5, Y5 = token_batch(3, 5, 11, seed=2)
+    step = compile_loss(model, sequence_loss, X4[0], Y4[0])
+    before = [p.data for p in model.parameters()]
+    with step.trainer(optimizer) as train:
+        train.step(X4, Y4)
+        train.step(X5, Y5)  # a new length: compiled and checked here
+        assert [p.data for p in model.parameters()] == before
+        ahead = train.theta.tolist()
+    assert ahead != before
+    assert [p.data for p in model.parameters()] == ahead
+
+
+@pytest.mark.parametrize("kind", ["mlp", "gpt"])
+def test_step_backward_between_a_trainer_step_and_its_sync_is_refused(kind):
+    """step.backward() after train.step() in the block would replay the last sync's weights:
+    a RuntimeError saying so; after train.sync() it gives the interpreted engine's numbers."""
+    if kind == "mlp":
+        model = MLP(3, [4, 2], seed=1)
+        X, y = rows(5, 3, seed=2), [i % 2 for i in range(5)]
+        step = compile_loss(model, losses.cross_entropy, X[0], y[0])
+        loss_fn = losses.cross_entropy
+    else:
+        model = small_gpt(seed=9)
+        X, y = token_batch(3, 4, 11, seed=3)
+        step = compile_loss(model, sequence_loss, X[0], y[0])
+        loss_fn = sequence_loss
+    with step.trainer(SGD(model.parameters(), lr=0.5)) as train:
+        step.backward(X, y)  # no step yet: the Values are the trainer's weights
+        train.step(X, y)
+        with pytest.raises(RuntimeError, match=r"train\.sync\(\) first"):
+            step.backward(X, y)
+        train.sync()
+        zero_grads(model.parameters())
+        got = step.backward(X, y)
+    ref_loss, _, _ = interpreted(model, loss_fn, X, y)
+    assert_close(got, ref_loss, rtol=1e-10, atol=1e-10, what="loss after sync")
+
+
+def test_rnn_trainer_meets_a_new_length_after_steps_like_the_interpreted_engine():
+    """An RNN trained in a trainer, then fed sequence lengths it has not seen: the losses, the
+    outputs of forward inside the block and the weights equal interpreted SGD's."""
+    reference, fast = RNN(2, 3, nout=1, seed=8), RNN(2, 3, nout=1, seed=8)
+    ref_opt = SGD(reference.parameters(), lr=0.3, momentum=0.9)
+    fast_opt = SGD(fast.parameters(), lr=0.3, momentum=0.9)
+    rng = random.Random(1)
+    batches = [
+        (
+            [rows(length, 2, seed=10 * k + i) for i in range(5)],
+            [rng.uniform(-1, 1) for _ in range(5)],
+        )
+        for k, length in enumerate((3, 3, 3, 5, 2))
+    ]
+    step = compile_loss(fast, losses.mse, batches[0][0][0], batches[0][1][0])
+    with step.trainer(fast_opt) as train:
+        for X, y in batches:
+            ref_opt.zero_grad()
+            total = sum_values([losses.mse(reference(x), t) for x, t in zip(X, y)]) / len(X)
+            total.backward()
+            ref_opt.step()
+            assert_close(train.step(X, y), total.data, rtol=1e-11, atol=1e-11, what="loss")
+        # forward inside the block reads the buffer, also for a length not seen yet.
+        X = [rows(4, 2, seed=99)]
+        assert_all_close(step.forward(X), [as_floats(reference(x)) for x in X], "outputs")
+    assert_all_close(
+        [p.data for p in fast.parameters()], [p.data for p in reference.parameters()], "weights"
+    )
+
+
 def test_token_sequences_outside_what_compiles_get_clear_errors():
     """Too long for the vocabulary, tokens or targets out of range, ragged batches: ValueErrors."""
     from autograd_lite.nn import GPT

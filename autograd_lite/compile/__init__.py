@@ -22,6 +22,11 @@ point (:class:`CompiledTrainer`)::
             loss = train.step(X_batch, y_batch)   # zero_grad, backward, optimizer.step
     # leaving the block (or train.sync()) wrote every p.data, p.grad and optimizer.state
 
+Inside the block the compiled loss (its ``forward`` and the tracing and checking of a new
+length or layout included) uses the buffer's weights; ``model(x)``, ``state_dict()`` and
+anything else that reads ``p.data`` or ``p.grad`` sees those of the last sync until
+``train.sync()``.
+
 ``step.backward(X, y)`` gives the same numbers as the interpreted
 ``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
 of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation
@@ -94,6 +99,8 @@ from autograd_lite.compile._trace import (
     Trace,
     flatten_sample,
     merge_traces,
+    parameters_at,
+    refuse_stale_backward,
     single_graph,
     trace,
 )
@@ -500,6 +507,8 @@ class CompiledLoss:
         self._forward_variants: dict[Any, _Variant] = {}
         self._last: list[tuple[Any, Any, Any]] | None = None
         self._last_size = 0
+        # The CompiledTrainer whose buffer holds steps the Values have not seen, if any.
+        self._ahead: Any = None
         # Trace the example now, so that a model or loss that cannot be traced fails here.
         x_layout, xs, _ = flatten_sample(example_x, "example_x", labels=False)
         y_layout, ys, ints = flatten_sample(example_y, "example_y", labels=True)
@@ -569,16 +578,33 @@ class CompiledLoss:
             full=full,
         )
 
-    def _prepare(self, variant: _Variant, group: _Group) -> None:
-        """Trace label values not seen yet; re-trace samples as ``check`` asks."""
+    def _prepare(self, variant: _Variant, group: _Group, theta: Any = None) -> None:
+        """Trace label values not seen yet; re-trace samples as ``check`` asks.
+
+        ``theta``: a trainer's buffer, the current weights, which the traces must see
+        (the Values lag behind it until the trainer syncs).
+        """
+        new_labels = not variant.traces or (
+            group.has_labels and variant.fast_codes(self._np, group) is None
+        )
+        checking = self.check == "every-batch" or (
+            self.check == "first-batch" and not variant.checked
+        )
+        if new_labels or checking:
+            with parameters_at(self._params, theta):
+                self._trace_and_check(variant, group, new_labels, checking)
+
+    def _trace_and_check(
+        self, variant: _Variant, group: _Group, new_labels: bool, checking: bool
+    ) -> None:
         traced: set[int] = set()
-        if not variant.traces or (group.has_labels and variant.fast_codes(self._np, group) is None):
+        if new_labels:
             keys, first, _ = group.distinct(self._np)
             for labels, i in zip(keys, first):
                 if labels not in variant.traces:
                     variant.add(self._sample_trace(variant, group, i))
                     traced.add(i)
-        if self.check == "every-batch" or (self.check == "first-batch" and not variant.checked):
+        if checking:
             for i in _spread(len(group.x), self.check_samples):
                 if i in traced:
                     continue
@@ -662,8 +688,10 @@ class CompiledLoss:
 
         The same numbers (to about 1e-12) as the interpreted engine's
         ``(sum_values(loss_fn(model(x), t) for x, t in zip(X, y)) / len(X)).backward()``.
-        Gradients accumulate, as ``backward()`` does: zero them between steps.
+        Gradients accumulate, as ``backward()`` does: zero them between steps. Refused
+        (``RuntimeError``) inside a trainer's block between a step and the next sync.
         """
+        refuse_stale_backward(self._ahead)
         loss, grads, used, free = self._run(X, y, None)
         # The one loop over Values per step: bound names, no indexing.
         if used is None:
@@ -688,7 +716,7 @@ class CompiledLoss:
         runs = []
         for group in groups:
             variant = self._variant(group.x_layout, group.y_layout)
-            self._prepare(variant, group)
+            self._prepare(variant, group, theta)
             runs.extend((group, variant, plan) for plan in self._plans(variant, group))
         losses = np.empty(n)
         last = []
@@ -732,15 +760,19 @@ class CompiledLoss:
         return CompiledTrainer(self, optimizer)
 
     def forward(self, X: Sequence[Any]) -> list[Any]:
-        """The model's output for each sample: a float, or a list of floats (as it returns)."""
+        """The model's output for each sample: a float, or a list of floats (as it returns).
+
+        Inside a trainer's block, with the weights of its buffer (the current ones).
+        """
         self._refuse_active_dropout()
         groups, n = self._groups(X, None)
         results: list[Any] = [None] * n
+        theta = None if self._ahead is None else self._ahead.theta
         for group in groups:
             variant = self._forward_variant(group.x_layout)
-            self._prepare(variant, group)
+            self._prepare(variant, group, theta)
             program = variant.label_program(self._replay, self._params, ())
-            roots, _, _ = program.run(group.x, None, None, None)
+            roots, _, _ = program.run(group.x, None, None, None, theta)
             outputs = _outputs_as_python(variant.output_layout, roots)
             if group.indices is None:
                 return outputs

@@ -32,6 +32,8 @@ from autograd_lite.compile._trace import (
     _entry,
     _flatten_output,
     _record_graph,
+    parameters_at,
+    refuse_stale_backward,
 )
 from autograd_lite.engine import Value, enable_grad, no_grad
 
@@ -150,6 +152,8 @@ class SequenceLoss:
             raise TypeError("compile_loss: token inputs need a model with an nn.Embedding")
         self._programs: dict[tuple[int, int], _Compiled] = {}
         self._last: Any = None
+        # The CompiledTrainer whose buffer holds steps the Values have not seen, if any.
+        self._ahead: Any = None
         y = list(example_y) if isinstance(example_y, (list, tuple)) else [example_y]
         self._scalar_target = not isinstance(example_y, (list, tuple))
         self._compiled(len(example_x), len(y))
@@ -349,16 +353,27 @@ class SequenceLoss:
                     )
         compiled.checked = True
 
+    def _uses_the_values(self, key: tuple[int, int]) -> bool:
+        """Whether a batch of this length runs the interpreted engine (to trace or check)."""
+        compiled = self._programs.get(key)
+        if compiled is None or self.check == "every-batch":
+            return True
+        return self.check == "first-batch" and not compiled.checked
+
     def _run(self, X: Any, Y: Any, theta: Any) -> tuple[float, Any, Any, list[Any]]:
         np = self._np
         tokens, targets = self._batch(X, Y)
-        compiled = self._compiled(tokens.shape[1], targets.shape[1])
-        self._check_range(tokens, targets, compiled)
-        n = len(tokens)
-        roots, grads, free = compiled.program.run(
-            np.empty((n, 0)), None, None, 1.0 / n, theta, tokens, targets
-        )
-        self._check(compiled, tokens, targets, roots[0])
+        key = (tokens.shape[1], targets.shape[1])
+        # The trace and the check read p.data: inside a trainer, the buffer's weights.
+        current = theta if self._uses_the_values(key) else None
+        with parameters_at(self._params, current):
+            compiled = self._compiled(*key)
+            self._check_range(tokens, targets, compiled)
+            n = len(tokens)
+            roots, grads, free = compiled.program.run(
+                np.empty((n, 0)), None, None, 1.0 / n, theta, tokens, targets
+            )
+            self._check(compiled, tokens, targets, roots[0])
         self._last = (compiled.output_layout, roots[1:])
         program = compiled.program
         loss = math.fsum(roots[0].tolist()) * (1.0 / n)
@@ -366,7 +381,11 @@ class SequenceLoss:
         return loss, grads, used, [(program, free)]
 
     def backward(self, X: Any, y: Any) -> float:
-        """Mean loss over the batch; adds d(mean loss)/d(param) into each ``param.grad``."""
+        """Mean loss over the batch; adds d(mean loss)/d(param) into each ``param.grad``.
+
+        Refused (``RuntimeError``) inside a trainer's block between a step and the next sync.
+        """
+        refuse_stale_backward(self._ahead)
         loss, grads, used, free = self._run(X, y, None)
         params = self._params
         indices = range(len(params)) if used is None else used
@@ -383,18 +402,23 @@ class SequenceLoss:
                     leaf.grad += g
 
     def forward(self, X: Any) -> list[Any]:
-        """The model's outputs (one list of logits per position) for each sequence."""
+        """The model's outputs (one list of logits per position) for each sequence.
+
+        Inside a trainer's block, with the weights of its buffer (the current ones).
+        """
         np = self._np
         tokens, _ = self._batch(X, None)
         length = tokens.shape[1]
         # Any program of this token length computes the outputs; the targets do not matter.
         keys = [key for key in self._programs if key[0] == length]
         key = keys[0] if keys else (length, 1 if self._scalar_target else length)
-        compiled = self._compiled(*key)
+        theta = None if self._ahead is None else self._ahead.theta
+        with parameters_at(self._params, theta if key not in self._programs else None):
+            compiled = self._compiled(*key)
         self._check_range(tokens, None, compiled)
         targets = np.zeros((len(tokens), key[1]), dtype=np.intp)
         roots, _, _ = compiled.program.run(
-            np.empty((len(tokens), 0)), None, None, None, None, tokens, targets
+            np.empty((len(tokens), 0)), None, None, None, theta, tokens, targets
         )
         return _nested(compiled.output_layout, roots[1:])
 

@@ -26,7 +26,8 @@ constants are *label constants* (``("lc", values per label)``).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import filterfalse
 from typing import Any
 
@@ -41,6 +42,8 @@ __all__ = [
     "flatten_sample",
     "kernel_key",
     "merge_traces",
+    "parameters_at",
+    "refuse_stale_backward",
     "single_graph",
     "trace",
 ]
@@ -50,6 +53,42 @@ LEAF_TAGS = frozenset({"x", "y", "p", "f", "c", "lc", "tok"})
 
 class DataDependentGraphError(ValueError):
     """The graph's shape depends on the data, so one recorded graph cannot stand for all."""
+
+
+def refuse_stale_backward(ahead: Any) -> None:
+    """Refuse ``step.backward`` while a trainer's buffer is ahead of the Values.
+
+    It would replay the weights of the last sync (the Values), not the trainer's: a
+    gradient of a model that no longer exists, and ``.grad`` that the next sync overwrites.
+    """
+    if ahead is not None:
+        raise RuntimeError(
+            "step.backward() after train.step() inside the trainer's block: the Values still "
+            "hold the weights of the last sync, not the trainer's. Use train.backward(X, y) "
+            "(the gradient in train.grad), or call train.sync() first"
+        )
+
+
+@contextmanager
+def parameters_at(params: Sequence[Value], theta: Any) -> Iterator[None]:
+    """Give ``params`` the values in ``theta`` for the block, then their own back.
+
+    A :class:`CompiledTrainer` keeps the current weights in a buffer and writes them into
+    the Values only when it syncs; tracing and the checks run the interpreted engine, which
+    reads ``p.data``, so inside a trainer they must see the buffer, and the Values must
+    still show the last sync afterwards (as documented). ``theta`` None: nothing to do.
+    """
+    if theta is None:
+        yield
+        return
+    saved = [p.data for p in params]
+    for p, value in zip(params, theta.tolist()):
+        p.data = value
+    try:
+        yield
+    finally:
+        for p, value in zip(params, saved):
+            p.data = value
 
 
 # --------------------------------------------------------------------------------------

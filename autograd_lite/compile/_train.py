@@ -51,6 +51,17 @@ class CompiledTrainer:
     * ``backward(X, y)`` and ``update()`` are the two halves of ``step``; :attr:`grad` is
       the gradient buffer (in ``model.parameters()`` order) between them.
 
+    **What sees the current weights between a step and the next sync.** The compiled loss
+    reads the buffer: ``train.step`` and ``train.backward``, ``step.forward(X)``,
+    ``step.last_outputs``, and the tracing and first-batch check of a sequence length,
+    input layout or label value met for the first time (they run the interpreted engine
+    with the buffer's weights put into the Values and taken out again, so the Values still
+    show the last sync). Everything else reads the Values and sees the weights of the last
+    sync, without a warning: ``model(x)`` called directly, ``state_dict()`` and ``save``,
+    ``clip_grad_norm_`` or a diagnostic of ``p.grad`` (between ``backward`` and ``update``,
+    scale :attr:`grad` instead). Call :meth:`sync` first. ``step.backward(X, y)`` there
+    would replay the last sync's weights and is refused with a ``RuntimeError``.
+
     ``fit(compile=True)`` trains this way and syncs after every epoch, before scoring,
     callbacks, early stopping and the scheduler. With another optimizer the trainer
     falls back to writing every gradient and calling ``optimizer.step()``, in sync at
@@ -81,7 +92,17 @@ class CompiledTrainer:
         self.theta[:] = [p.data for p in self.params]
         if self._update is not None:
             self._update.load()
+        self._mark_synced()
+
+    def _mark_unsynced(self) -> None:
+        # The compiled loss's forward, trace and check then read this buffer, not p.data.
+        self._unsynced = True
+        self.compiled._ahead = self
+
+    def _mark_synced(self) -> None:
         self._unsynced = False
+        if self.compiled._ahead is self:
+            self.compiled._ahead = None
 
     def sync(self) -> None:
         """Write the buffers into every ``p.data``, ``p.grad`` and ``optimizer.state``.
@@ -98,7 +119,7 @@ class CompiledTrainer:
             if trainable:
                 p.grad = g
         self._update.store()
-        self._unsynced = False
+        self._mark_synced()
 
     def __enter__(self) -> CompiledTrainer:
         self.reload()
@@ -118,7 +139,7 @@ class CompiledTrainer:
                 loss += self._slow_l2(l2)
             return loss
         loss, grads, used, free = self.compiled._run(X, y, self.theta)
-        self._unsynced = True
+        self._mark_unsynced()
         if used is None:
             self.grad[:] = grads
         else:
@@ -145,7 +166,7 @@ class CompiledTrainer:
         """The optimizer's update of the buffer from :attr:`grad` (``optimizer.step()``)."""
         if self.fast:
             self._update.step(self.theta, self.grad)
-            self._unsynced = True
+            self._mark_unsynced()
         else:
             self.optimizer.step()
 
