@@ -322,11 +322,8 @@ def _step_runner(
         compiled = compile_loss(model, sequence_loss, train[0][:-1], train[0][1:])
     except ImportError as error:
         raise CommandError(str(error)) from None
-    # Compile (and check against the interpreted engine) one program per length before
-    # training: the check reads the Values, which lag the trainer's buffer until it syncs.
-    for sequence in {len(s): s for s in train}.values():
-        compiled.backward([sequence[:-1]], [sequence[1:]])
-    optimizer.zero_grad()
+    # Each new length is compiled, and checked against the interpreted engine at the
+    # trainer's current weights, the first time a batch of that length arrives.
     with compiled.trainer(optimizer) as trainer:
         yield lambda batch: trainer.step([s[:-1] for s in batch], [s[1:] for s in batch])
 
