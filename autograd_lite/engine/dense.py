@@ -25,7 +25,7 @@ from autograd_lite.engine.primitives import (
     _get_requires_grad,
     _zeros,
 )
-from autograd_lite.engine.value import Value, _constant, _data_of, _node
+from autograd_lite.engine.value import Value, _constant, _node
 
 if TYPE_CHECKING:
     from autograd_lite.engine.primitives import Primitive
@@ -99,7 +99,7 @@ def _dense_fast(
     # Numbers become constant nodes once for the layer rather than once per row (a first
     # layer's inputs are numbers), in the caller's scope, as Value(x, requires_grad=False).
     nodes = inputs if _all_values(inputs) else tuple([_as_constant(x, scope) for x in inputs])
-    input_data = list(map(_data_of, nodes))
+    input_data = [x.data for x in nodes]
     inputs_need_grad = any(map(_get_requires_grad, nodes))
     state = _local.state
     outputs = []
@@ -108,7 +108,7 @@ def _dense_fast(
             # Numbers among the weights: this row through the primitive table.
             outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
             continue
-        weight_data = list(map(_data_of, weights))
+        weight_data = [w.data for w in weights]  # all Values: checked above
         if bias is None:
             out = sum(map(operator.mul, weight_data, input_data), 0.0)
             parents = (*weights, *nodes)
@@ -154,12 +154,9 @@ def _dense_fast(
     return outputs
 
 
-_VALUE_TYPE = frozenset({Value})
-
-
 def _all_values(items: Sequence[Any]) -> bool:
     """Whether every item is a Value (not a number, nor a subclass), checked in C."""
-    return _VALUE_TYPE.issuperset(map(type, items))
+    return operator.countOf(map(type, items), Value) == len(items)
 
 
 def _as_constant(x: Any, scope: tuple[str, ...]) -> Value:
