@@ -102,9 +102,13 @@ def _dense_fast(
     input_data = [x.data for x in nodes]
     inputs_need_grad = any(map(_get_requires_grad, nodes))
     state = _local.state
+    countOf = operator.countOf
     outputs = []
     for weights, bias, name in layer:
-        if not _all_values(weights) or (bias is not None and type(bias) is not Value):
+        # _all_values(weights) inlined (a call per row shows in small layers' steps).
+        if countOf(map(type, weights), Value) != len(weights) or (
+            bias is not None and type(bias) is not Value
+        ):
             # Numbers among the weights: this row through the primitive table.
             outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
             continue
