@@ -95,7 +95,11 @@ def _dense_fast(
     fused: Primitive | None,
     scope: tuple[str, ...],
 ) -> list[Value]:
-    """:func:`dense` while recording without checks: each row's nodes built directly."""
+    """:func:`dense` while recording without checks: each row's nodes built directly.
+
+    Why: the table's path costs several Python calls per row; this one builds the same
+    nodes (tests/test_engine.py: test_dense_fast_path_builds_the_checked_paths_nodes).
+    """
     # Numbers become constant nodes once for the layer rather than once per row (a first
     # layer's inputs are numbers), in the caller's scope, as Value(x, requires_grad=False).
     nodes = inputs if _all_values(inputs) else tuple([_as_constant(x, scope) for x in inputs])
