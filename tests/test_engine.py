@@ -1633,9 +1633,15 @@ def test_dense_fast_path_builds_the_checked_paths_nodes(
     with detect_anomaly():  # no fast path under anomaly checks: the primitive table's nodes
         reference, reference_params = build()
     for node, ref in zip(fast, reference, strict=True):
+        assert type(node) is type(ref)
+        if type(node) is float:  # numbers only in this row: a number on both paths
+            assert same(node, ref)
+            continue
         assert node.op == ref.op and same(node.data, ref.data)
         assert node.local_derivatives == ref.local_derivatives
         assert [p.data for p in node.parents] == [p.data for p in ref.parents]
+    if not fast_params:
+        return
     grads = ag.gradients(ag.sum_values(fast), fast_params)
     reference_grads = ag.gradients(ag.sum_values(reference), reference_params)
     assert all(same(g, r) for g, r in zip(grads, reference_grads, strict=True))
