@@ -81,7 +81,9 @@ def dense(
         if len(weights) != n:
             raise ValueError(f"dense: a row has {len(weights)} weights for {n} inputs")
     fused = _FUSED.get(activation) if fuse else None
-    layer = list(_rows(rows, bias_list, name_list))
+    # Iterated, not listed: zip reuses its row tuple, where a list would allocate one per
+    # row, each a container the garbage collector counts (more collections per step).
+    layer = _rows(rows, bias_list, name_list)
     scope = () if not _busy else _local.state.fast_scope
     if scope is None:  # no_grad() or detect_anomaly(): row by row through the primitive table
         return [_dense_row(w, inputs, b, activation, nm, fused) for w, b, nm in layer]
@@ -89,7 +91,7 @@ def dense(
 
 
 def _dense_fast(
-    layer: list[tuple[Any, ...]],
+    layer: Iterator[tuple[Any, ...]],
     inputs: tuple[Any, ...],
     activation: Callable[[Value], Value] | None,
     fused: Primitive | None,
