@@ -1589,6 +1589,64 @@ def test_dense_fast_path_agrees_with_the_primitive_table() -> None:
                 assert node.local_derivatives == slow.local_derivatives
 
 
+_layer_entries = st.floats(-4.0, 4.0) | st.sampled_from([0.0, -0.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 3),
+    st.integers(1, 4),
+    st.data(),
+    st.sampled_from([None, "relu", "tanh", "sigmoid"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_dense_fast_path_builds_the_checked_paths_nodes(
+    rows: int, width: int, data: st.DataObject, activation: str | None, fuse: bool, bias: bool
+) -> None:
+    """dense()'s fast path and its checked path (rows through the table) agree bit for bit."""
+
+    def same(x: float, y: float) -> bool:
+        return x == y and math.copysign(1, x) == math.copysign(1, y)
+
+    def draw(n: int) -> list[float]:
+        return data.draw(st.lists(_layer_entries, min_size=n, max_size=n))
+
+    w = [draw(width) for _ in range(rows)]
+    b, x = draw(rows), draw(width)
+    number_weight = data.draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
+    number_inputs = data.draw(st.booleans())
+    act = None if activation is None else _DENSE_ACTIVATIONS[activation]
+
+    def build() -> tuple[list[Value], list[Value]]:
+        # A plain number among a row's weights sends that row down the checked path.
+        ws = [
+            [v if k == 0 and plain else Value(v) for k, v in enumerate(r)]
+            for r, plain in zip(w, number_weight)
+        ]
+        params = [v for r in ws for v in r if isinstance(v, Value)]
+        bs = [Value(v) for v in b] if bias else None
+        xs = list(x) if number_inputs else [Value(v) for v in x]
+        return ag.dense(ws, xs, bs, act, fuse=fuse), params + (bs or [])
+
+    fast, fast_params = build()
+    with detect_anomaly():  # no fast path under anomaly checks: the primitive table's nodes
+        reference, reference_params = build()
+    for node, ref in zip(fast, reference, strict=True):
+        assert type(node) is type(ref)
+        if type(node) is float:  # numbers only in this row: a number on both paths
+            assert same(node, ref)
+            continue
+        assert node.op == ref.op and same(node.data, ref.data)
+        assert node.local_derivatives == ref.local_derivatives
+        assert [p.data for p in node.parents] == [p.data for p in ref.parents]
+    if not fast_params:
+        return
+    grads = ag.gradients(ag.sum_values(fast), fast_params)
+    reference_grads = ag.gradients(ag.sum_values(reference), reference_params)
+    assert all(same(g, r) for g, r in zip(grads, reference_grads, strict=True))
+
+
 def test_dead_fused_relu_passes_back_exactly_zero() -> None:
     """A fused ReLU whose sum is <= 0 gives every weight and input gradient 0, even at inf."""
     w = [Value(-1.0), Value(2.0)]
@@ -2064,8 +2122,8 @@ def test_backward_create_graph_cycle_is_documented_and_broken_by_clearing_grads(
     st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0]),
 )
 def test_inlined_operators_agree_with_the_primitive_table(a: float, b: float) -> None:
-    """Value + Value, Value * Value and Value * float (inlined) give the table's node."""
-    from autograd_lite.engine import ADD, MUL
+    """Value + Value, Value * Value, Value * float and relu() (inlined) give the table's node."""
+    from autograd_lite.engine import ADD, MUL, RELU
 
     def same(x: float, y: float) -> bool:
         return (math.isnan(x) and math.isnan(y)) or (
@@ -2076,6 +2134,7 @@ def test_inlined_operators_agree_with_the_primitive_table(a: float, b: float) ->
         (lambda x, y: x + y, ADD, (Value(a), Value(b))),
         (lambda x, y: x * y, MUL, (Value(a), Value(b))),
         (lambda x, y: x * y, MUL, (Value(a), b)),
+        (lambda x: x.relu(), RELU, (Value(a),)),
     ):
         node, reference = fast(*args), prim(*args)
         assert node.op == reference.op
@@ -2119,3 +2178,35 @@ def test_dense_paths_add_signed_zeros_alike() -> None:
         with no_grad():
             without = ag.dense([[w]], [1.0], [b], fuse=fuse)[0].data
         assert math.copysign(1.0, with_grad) == math.copysign(1.0, without) == -1.0
+
+
+@given(
+    st.floats(-3.0, 3.0) | st.sampled_from([0.0, -0.0]),
+    st.floats(0.25, 3.0),
+    st.floats(-3.0, 3.0) | st.sampled_from([0.0, -0.0]),
+)
+def test_the_tables_all_value_fast_path_matches_its_checked_loop(
+    a: float, b: float, c: float
+) -> None:
+    """A built-in on Values only (_apply's fast path) gives the node numbers give (checked)."""
+    from autograd_lite.engine import ADD, DIV, DOT, DOT_TANH, MUL, POW, SUM
+
+    def same(x: float, y: float) -> bool:
+        return x == y and math.copysign(1, x) == math.copysign(1, y)
+
+    for prim, args in (
+        (ADD, (a, c)),
+        (MUL, (a, c)),
+        (DIV, (a, b)),
+        (POW, (b, c)),
+        (SUM, (a, b, c)),
+        (DOT, (a, b, c, a)),
+        (DOT_TANH, (a, b, c, a, b)),
+    ):
+        fast = prim(*(Value(v) for v in args))
+        checked = prim(Value(args[0]), *args[1:])  # a number among them: the checked loop
+        assert fast.op == checked.op and same(fast.data, checked.data)
+        assert all(
+            same(d, e)
+            for d, e in zip(fast.local_derivatives, checked.local_derivatives, strict=True)
+        )

@@ -25,7 +25,7 @@ from autograd_lite.engine.primitives import (
     _get_requires_grad,
     _zeros,
 )
-from autograd_lite.engine.value import Value, _constant, _data_of, _node
+from autograd_lite.engine.value import Value, _constant, _node
 
 if TYPE_CHECKING:
     from autograd_lite.engine.primitives import Primitive
@@ -84,7 +84,9 @@ def dense(
         if len(weights) != n:
             raise ValueError(f"dense: a row has {len(weights)} weights for {n} inputs")
     fused = _FUSED.get(activation) if fuse else None
-    layer = list(_rows(rows, bias_list, name_list))
+    # Iterated, not listed: zip reuses its row tuple, where a list would allocate one per
+    # row, each a container the garbage collector counts (more collections per step).
+    layer = _rows(rows, bias_list, name_list)
     scope = () if not _busy else _local.state.fast_scope
     if scope is None:  # no_grad() or detect_anomaly(): row by row through the primitive table
         return [_dense_row(w, inputs, b, activation, nm, fused) for w, b, nm in layer]
@@ -92,26 +94,34 @@ def dense(
 
 
 def _dense_fast(
-    layer: list[tuple[Any, ...]],
+    layer: Iterator[tuple[Any, ...]],
     inputs: tuple[Any, ...],
     activation: Callable[[Value], Value] | None,
     fused: Primitive | None,
     scope: tuple[str, ...],
 ) -> list[Value]:
-    """:func:`dense` while recording without checks: each row's nodes built directly."""
+    """:func:`dense` while recording without checks: each row's nodes built directly.
+
+    Why: the table's path costs several Python calls per row; this one builds the same
+    nodes (tests/test_engine.py: test_dense_fast_path_builds_the_checked_paths_nodes).
+    """
     # Numbers become constant nodes once for the layer rather than once per row (a first
     # layer's inputs are numbers), in the caller's scope, as Value(x, requires_grad=False).
     nodes = inputs if _all_values(inputs) else tuple([_as_constant(x, scope) for x in inputs])
-    input_data = list(map(_data_of, nodes))
+    input_data = [x.data for x in nodes]
     inputs_need_grad = any(map(_get_requires_grad, nodes))
     state = _local.state
+    countOf = operator.countOf
     outputs = []
     for weights, bias, name in layer:
-        if not _all_values(weights) or (bias is not None and type(bias) is not Value):
+        # _all_values(weights) inlined (a call per row shows in small layers' steps).
+        if countOf(map(type, weights), Value) != len(weights) or (
+            bias is not None and type(bias) is not Value
+        ):
             # Numbers among the weights: this row through the primitive table.
             outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
             continue
-        weight_data = list(map(_data_of, weights))
+        weight_data = [w.data for w in weights]  # all Values: checked above
         if bias is None:
             out = sum(map(operator.mul, weight_data, input_data), 0.0)
             parents = (*weights, *nodes)
@@ -157,12 +167,9 @@ def _dense_fast(
     return outputs
 
 
-_VALUE_TYPE = frozenset({Value})
-
-
 def _all_values(items: Sequence[Any]) -> bool:
     """Whether every item is a Value (not a number, nor a subclass), checked in C."""
-    return _VALUE_TYPE.issuperset(map(type, items))
+    return operator.countOf(map(type, items), Value) == len(items)
 
 
 def _as_constant(x: Any, scope: tuple[str, ...]) -> Value:
