@@ -572,7 +572,7 @@ def test_parameter_count_predicts_the_parameters_without_building(
 def test_parameter_count_refuses_configs_the_constructor_would_refuse() -> None:
     """Unknown or missing keys, bad sizes and flags raise before anything could be built."""
     good = GPT(5, 4, 4, 2, 1, seed=0).config()
-    with pytest.raises(TypeError, match="unexpected keys \\['rng'\\]"):
+    with pytest.raises(TypeError, match="unexpected key\\(s\\) \\['rng'\\]"):
         GPT.parameter_count({**good, "rng": 1})
     with pytest.raises(TypeError, match="missing \\['vocab_size'\\]"):
         GPT.parameter_count({k: v for k, v in good.items() if k != "vocab_size"})

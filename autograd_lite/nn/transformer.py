@@ -30,7 +30,6 @@ Values, so the gradient of whatever is computed from it lands on that row direct
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import random
@@ -41,7 +40,7 @@ from typing import Any
 from autograd_lite.engine import Value, dense, no_grad, softmax
 from autograd_lite.nn.init import make_rng
 from autograd_lite.nn.layers import _ACTIVATION_FUNCTIONS, _check_activation, _check_count
-from autograd_lite.nn.module import Module, register_module
+from autograd_lite.nn.module import Module, config_arguments, register_module
 
 __all__ = [
     "GPT",
@@ -109,32 +108,6 @@ def _token_list(tokens: object, count: int, who: str) -> list[int]:
             + (" (encode the text into token ids first)" if isinstance(tokens, str) else "")
         )
     return [_check_token(t, count, who) for t in tokens]
-
-
-def _config_values(cls: type, config: Any, keys: tuple[str, ...]) -> dict[str, Any]:
-    """``config`` with the constructor's defaults filled in, using only ``keys``.
-
-    For ``parameter_count``, which checks a saved config before anything is built:
-    any other key, or a missing one without a default, is a TypeError.
-    """
-    if not isinstance(config, Mapping):
-        raise TypeError(f"the config of {cls.__name__} must be a dict, got {type(config).__name__}")
-    unexpected = [key for key in config if key not in keys]
-    if unexpected:
-        raise TypeError(
-            f"{cls.__name__} config has unexpected keys {unexpected}; it takes {list(keys)}"
-        )
-    parameters = inspect.signature(cls).parameters
-    values = {
-        key: parameters[key].default
-        for key in keys
-        if key in parameters and parameters[key].default is not inspect.Parameter.empty
-    }
-    values.update(config)
-    missing = [key for key in keys if key not in values]
-    if missing:
-        raise TypeError(f"{cls.__name__} config is missing {missing}")
-    return values
 
 
 def _norm_size(kind: str, dim: int) -> int:
@@ -224,7 +197,7 @@ class Linear(Module):
     @classmethod
     def parameter_count(cls, config: Mapping[str, Any]) -> int:
         """``nout * nin`` weights, and ``nout`` biases with ``bias``."""
-        values = _config_values(cls, config, ("nin", "nout", "bias", "activation", "std", "seed"))
+        values = config_arguments(cls, config, ("nin", "nout", "bias", "activation", "std", "seed"))
         nin, nout = _check_count(values["nin"], "nin"), _check_count(values["nout"], "nout")
         return nout * nin + (nout if _check_flag(values["bias"], "bias") else 0)
 
@@ -283,7 +256,7 @@ class Embedding(Module):
     @classmethod
     def parameter_count(cls, config: Mapping[str, Any]) -> int:
         """A row of ``dim`` per embedding."""
-        values = _config_values(cls, config, ("num_embeddings", "dim", "std", "seed"))
+        values = config_arguments(cls, config, ("num_embeddings", "dim", "std", "seed"))
         return _check_count(values["num_embeddings"], "num_embeddings") * _check_count(
             values["dim"], "dim"
         )
@@ -328,7 +301,7 @@ class RMSNorm(Module):
     @classmethod
     def parameter_count(cls, config: Mapping[str, Any]) -> int:
         """``dim`` scales with ``elementwise_affine``, else none."""
-        values = _config_values(cls, config, ("dim", "eps", "elementwise_affine"))
+        values = config_arguments(cls, config, ("dim", "eps", "elementwise_affine"))
         dim = _check_count(values["dim"], "dim")
         return dim if _check_flag(values["elementwise_affine"], "elementwise_affine") else 0
 
@@ -392,7 +365,7 @@ class LayerNorm(Module):
     @classmethod
     def parameter_count(cls, config: Mapping[str, Any]) -> int:
         """``dim`` scales and ``dim`` biases with ``elementwise_affine`` (biases if ``bias``)."""
-        values = _config_values(cls, config, ("dim", "eps", "elementwise_affine", "bias"))
+        values = config_arguments(cls, config, ("dim", "eps", "elementwise_affine", "bias"))
         dim = _check_count(values["dim"], "dim")
         bias = _check_flag(values["bias"], "bias")
         if not _check_flag(values["elementwise_affine"], "elementwise_affine"):
@@ -524,7 +497,7 @@ class CausalSelfAttention(Module):
     def parameter_count(cls, config: Mapping[str, Any]) -> int:
         """Four ``dim`` × ``dim`` projections, with ``dim`` biases each if ``bias``."""
         keys = ("dim", "n_head", "bias", "std", "out_std", "seed")
-        values = _config_values(cls, config, keys)
+        values = config_arguments(cls, config, keys)
         dim = _check_count(values["dim"], "dim")
         if dim % _check_count(values["n_head"], "n_head"):
             raise ValueError(f"dim ({dim}) must be a multiple of n_head ({values['n_head']})")
@@ -593,7 +566,7 @@ class Block(Module):
     @classmethod
     def parameter_count(cls, config: Mapping[str, Any]) -> int:
         """Attention (4 dim²), the MLP (8 dim²) and two norms."""
-        values = _config_values(cls, config, ("dim", "n_head", "norm", "std", "out_std", "seed"))
+        values = config_arguments(cls, config, ("dim", "n_head", "norm", "std", "out_std", "seed"))
         dim = _check_count(values["dim"], "dim")
         if dim % _check_count(values["n_head"], "n_head"):
             raise ValueError(f"dim ({dim}) must be a multiple of n_head ({values['n_head']})")
@@ -755,7 +728,7 @@ class GPT(Module):
     def parameter_count(cls, config: Mapping[str, Any]) -> int:
         """Embeddings ``(vocab_size + block_size) * n_embd``, the blocks, a norm, the head."""
         keys = ("vocab_size", "block_size", "n_embd", "n_head", "n_layer", "norm", "seed")
-        values = _config_values(cls, config, keys)
+        values = config_arguments(cls, config, keys)
         vocab = _check_count(values["vocab_size"], "vocab_size")
         block = _check_count(values["block_size"], "block_size")
         layers = _check_count(values["n_layer"], "n_layer")
