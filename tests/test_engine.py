@@ -1615,19 +1615,23 @@ def test_dense_fast_path_builds_the_checked_paths_nodes(
     w = [draw(width) for _ in range(rows)]
     b, x = draw(rows), draw(width)
     number_weight = data.draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
+    # Frozen weights (and biases) with number inputs: a row that needs no gradient.
+    frozen = data.draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
     number_inputs = data.draw(st.booleans())
     act = None if activation is None else _DENSE_ACTIVATIONS[activation]
 
     def build() -> tuple[list[Value], list[Value]]:
         # A plain number among a row's weights sends that row down the checked path.
         ws = [
-            [v if k == 0 and plain else Value(v) for k, v in enumerate(r)]
-            for r, plain in zip(w, number_weight)
+            [v if k == 0 and plain else Value(v, requires_grad=not cold) for k, v in enumerate(r)]
+            for r, plain, cold in zip(w, number_weight, frozen)
         ]
-        params = [v for r in ws for v in r if isinstance(v, Value)]
-        bs = [Value(v) for v in b] if bias else None
+        params = [v for r in ws for v in r if isinstance(v, Value) and v.requires_grad]
+        bs = [Value(v, requires_grad=not cold) for v, cold in zip(b, frozen)] if bias else None
         xs = list(x) if number_inputs else [Value(v) for v in x]
-        return ag.dense(ws, xs, bs, act, fuse=fuse), params + (bs or [])
+        names = [f"row{i}" for i in range(rows)]
+        out = ag.dense(ws, xs, bs, act, names=names, fuse=fuse)
+        return out, params + [v for v in bs or [] if v.requires_grad]
 
     fast, fast_params = build()
     with detect_anomaly():  # no fast path under anomaly checks: the primitive table's nodes
@@ -1638,6 +1642,7 @@ def test_dense_fast_path_builds_the_checked_paths_nodes(
             assert same(node, ref)
             continue
         assert node.op == ref.op and same(node.data, ref.data)
+        assert node.requires_grad == ref.requires_grad and node.scope == ref.scope
         assert node.local_derivatives == ref.local_derivatives
         assert [p.data for p in node.parents] == [p.data for p in ref.parents]
     if not fast_params:

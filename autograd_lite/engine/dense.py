@@ -84,17 +84,19 @@ def dense(
         if len(weights) != n:
             raise ValueError(f"dense: a row has {len(weights)} weights for {n} inputs")
     fused = _FUSED.get(activation) if fuse else None
-    # Iterated, not listed: zip reuses its row tuple, where a list would allocate one per
-    # row, each a container the garbage collector counts (more collections per step).
-    layer = _rows(rows, bias_list, name_list)
     scope = () if not _busy else _local.state.fast_scope
     if scope is None:  # no_grad() or detect_anomaly(): row by row through the primitive table
-        return [_dense_row(w, inputs, b, activation, nm, fused) for w, b, nm in layer]
-    return _dense_fast(layer, inputs, activation, fused, scope)
+        return [
+            _dense_row(w, inputs, b, activation, nm, fused)
+            for w, b, nm in _rows(rows, bias_list, name_list)
+        ]
+    return _dense_fast(rows, bias_list, name_list, inputs, activation, fused, scope)
 
 
 def _dense_fast(
-    layer: Iterator[tuple[Any, ...]],
+    rows: list[Any],
+    biases: list[Any],
+    names: list[str] | None,
     inputs: tuple[Any, ...],
     activation: Callable[[Value], Value] | None,
     fused: Primitive | None,
@@ -110,26 +112,28 @@ def _dense_fast(
     nodes = inputs if _all_values(inputs) else tuple([_as_constant(x, scope) for x in inputs])
     input_data = [x.data for x in nodes]
     inputs_need_grad = any(map(_get_requires_grad, nodes))
+    n = len(nodes)
     state = _local.state
-    countOf = operator.countOf
+    mul = operator.mul
     outputs = []
-    for weights, bias, name in layer:
-        # _all_values(weights) inlined (a call per row shows in small layers' steps).
-        if countOf(map(type, weights), Value) != len(weights) or (
-            bias is not None and type(bias) is not Value
-        ):
-            # Numbers among the weights: this row through the primitive table.
+    for weights, bias, name in _rows(rows, biases, names):
+        # Each weight's data, read only from a Value (not a number, nor a subclass): the
+        # type check and the read in one pass, as the check costs as much as the read.
+        weight_data = [w.data for w in weights if type(w) is Value]
+        if len(weight_data) != n or (bias is not None and type(bias) is not Value):
+            # Numbers among this row's weights: the row through the primitive table.
             outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
             continue
-        weight_data = [w.data for w in weights]  # all Values: checked above
         if bias is None:
-            out = sum(map(operator.mul, weight_data, input_data), 0.0)
+            out = sum(map(mul, weight_data, input_data), 0.0)
             parents = (*weights, *nodes)
         else:
-            out = sum(map(operator.mul, weight_data, input_data), bias.data)
+            out = sum(map(mul, weight_data, input_data), bias.data)
             parents = (*weights, *nodes, bias)
+        # The first weight decides in the usual case (parameters all need a gradient).
         needs_grad = (
             inputs_need_grad
+            or (n > 0 and weights[0].requires_grad)
             or any(map(_get_requires_grad, weights))
             or (bias is not None and bias.requires_grad)
         )
@@ -150,7 +154,7 @@ def _dense_fast(
             if fused is not DOT_RELU:
                 out = math.tanh(out) if fused is DOT_TANH else _sigmoid(out)
                 slope = 1.0 - out * out if fused is DOT_TANH else out * (1.0 - out)
-                local = tuple(map(operator.mul, local, itertools.repeat(slope)))
+                local = tuple(map(mul, local, itertools.repeat(slope)))
             outputs.append(
                 _node(out, parents, local, fused, row_scope) if needs_grad else _constant(out)
             )

@@ -87,17 +87,18 @@ class SGD(Optimizer):
             nesterov = group["nesterov"]
             maximize = group["maximize"]
             for index, p, grad in entries:
-                param_state = dict(state.get(index, {}))
+                param_state = None  # no momentum: no state to write
                 if maximize:
                     grad = -grad
                 if weight_decay != 0:
                     grad = grad + weight_decay * p.data
                 if momentum != 0:
+                    param_state = dict(state.get(index, {}))  # written once the step is computed
                     buffer = param_state.get("momentum_buffer")
                     # The first step starts the buffer at the gradient itself (no dampening).
                     buffer = grad if buffer is None else momentum * buffer + (1 - dampening) * grad
                     param_state["momentum_buffer"] = buffer
                     grad = grad + momentum * buffer if nesterov else buffer
-                pending.append((index, p, p.data - lr * grad, param_state or None))
+                pending.append((index, p, p.data - lr * grad, param_state))
         self._apply(pending)
         return loss
