@@ -7,8 +7,10 @@ itself running its own demo code.
 
 from __future__ import annotations
 
+import gc
 import math
 import random
+import weakref
 from collections.abc import Callable
 
 import pytest
@@ -25,7 +27,7 @@ from autograd_lite.nn import (
     Residual,
     Sequential,
 )
-from tests.oracles import assert_close, partial_difference, require_torch
+from tests.oracles import assert_close, central_difference, partial_difference, require_torch
 
 # Independent float formulas for each activation.
 MATH_ACTIVATIONS: dict[str, Callable[[float], float]] = {
@@ -186,6 +188,72 @@ def test_layer_always_returns_a_list() -> None:
     """Even a one-neuron layer returns a list (micrograd's returned a bare Value)."""
     out = Layer(2, 1, seed=0)([1.0, 2.0])
     assert isinstance(out, list) and len(out) == 1 and isinstance(out[0], Value)
+
+
+def _layer_by_hand(layer: Layer, x: list[float]) -> list[float]:
+    """Each neuron's ``activation(w · x + b)`` in plain floats, weights read as numbers."""
+    act = MATH_ACTIVATIONS[layer.activation]
+    return [
+        act(math.fsum([float(n.b)] + [float(w) * xi for w, xi in zip(n.w, x)]))
+        for n in layer.neurons
+    ]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear"])
+@pytest.mark.parametrize(
+    "change",
+    ["weight to number", "weight to new Value", "bias to number", "row to tuple", "none"],
+)
+def test_layer_sees_weights_changed_in_place_between_calls(activation: str, change: str) -> None:
+    """A weight or bias replaced after a forward pass (by a number or a new Value) is used next."""
+    layer = Layer(3, 4, activation, seed=5)
+    x = [0.5, -1.25, 2.0]
+    for _ in range(2):  # the second call is the one that may reuse the first call's check
+        layer(x)
+    neuron = layer.neurons[2]
+    new_weight = Value(-0.75)
+    if change == "weight to number":
+        neuron.w[1] = 1.5
+    elif change == "weight to new Value":
+        neuron.w[1] = new_weight
+    elif change == "bias to number":
+        neuron.b = 0.25
+    elif change == "row to tuple":
+        neuron.w = tuple(neuron.w)
+    outputs = layer(x)
+    expected = _layer_by_hand(layer, x)
+    for out, want in zip(outputs, expected, strict=True):
+        assert out.data == pytest.approx(want, rel=1e-12, abs=1e-12)
+    if change == "weight to new Value":  # and the gradient reaches the new weight
+        outputs[2].backward()
+
+        def third_output(t: float) -> float:
+            new_weight.data = t
+            return layer(x)[2].data
+
+        at = new_weight.data
+        assert new_weight.grad == pytest.approx(central_difference(third_output, at), rel=1e-6)
+
+
+def test_layer_reusing_its_check_builds_the_same_nodes_as_checking() -> None:
+    """A layer's second call (its rows checked already) builds the first call's nodes exactly."""
+    layer = Layer(5, 6, "tanh", seed=2)
+    x = [Value(v) for v in (0.3, -0.1, 2.5, -4.0, 0.0)]
+    first, second = layer(x), layer(x)
+    for a, b in zip(first, second, strict=True):
+        assert (a.data, a.op, a.scope) == (b.data, b.op, b.scope)
+        assert a.local_derivatives == b.local_derivatives and a.parents == b.parents
+
+
+def test_layer_check_keeps_no_layer_alive() -> None:
+    """A dropped layer is freed: the record of its checked rows holds it only weakly."""
+    layer = Layer(2, 3, seed=0)
+    layer([1.0, 2.0])
+    layer([1.0, 2.0])
+    alive = weakref.ref(layer)
+    del layer
+    gc.collect()
+    assert alive() is None
 
 
 def test_mlp_returns_a_value_for_one_output_and_a_list_otherwise() -> None:

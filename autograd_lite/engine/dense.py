@@ -101,11 +101,13 @@ def _dense_fast(
     activation: Callable[[Value], Value] | None,
     fused: Primitive | None,
     scope: tuple[str, ...],
+    checked: bool = False,
 ) -> list[Value]:
     """:func:`dense` while recording without checks: each row's nodes built directly.
 
     Why: the table's path costs several Python calls per row; this one builds the same
     nodes (tests/test_engine.py: test_dense_fast_path_builds_the_checked_paths_nodes).
+    ``checked``: every weight and bias is already known to be a Value.
     """
     # Numbers become constant nodes once for the layer rather than once per row (a first
     # layer's inputs are numbers), in the caller's scope, as Value(x, requires_grad=False).
@@ -119,7 +121,10 @@ def _dense_fast(
     for weights, bias, name in _rows(rows, biases, names):
         # Each weight's data, read only from a Value (not a number, nor a subclass): the
         # type check and the read in one pass, as the check costs as much as the read.
-        weight_data = [w.data for w in weights if type(w) is Value]
+        if checked:
+            weight_data = [w.data for w in weights]
+        else:
+            weight_data = [w.data for w in weights if type(w) is Value]
         if len(weight_data) != n or (bias is not None and type(bias) is not Value):
             # Numbers among this row's weights: the row through the primitive table.
             outputs.append(_dense_row(weights, inputs, bias, activation, name, fused))
@@ -169,6 +174,35 @@ def _dense_fast(
                 state.set_scope(scope)
         outputs.append(node)
     return outputs
+
+
+def _dense_of_values(
+    rows: list[list[Value]],
+    inputs: Sequence[Any],
+    biases: list[Value],
+    activation: Callable[[Value], Value] | None,
+    names: list[str],
+) -> list[Value]:
+    """``dense(rows, inputs, biases, activation, names=names, fuse=True)`` for rows and biases
+    already seen to hold only Values, of the inputs' length.
+
+    Why: checking each weight's type costs as much as reading it; ``nn.Layer`` checks its
+    rows once and calls this while they stay the same (benchmarks/bench_nn.py, (2)).
+    """
+    scope = () if not _busy else _local.state.fast_scope
+    if scope is None:  # no_grad() or detect_anomaly(): dense() takes the table's path
+        return dense(rows, inputs, biases, activation, names=names, fuse=True)
+    fused = _FUSED.get(activation)
+    return _dense_fast(rows, biases, names, tuple(inputs), activation, fused, scope, True)
+
+
+def _rows_of_values(rows: list[Any], biases: list[Any]) -> bool:
+    """Whether ``rows`` are lists of Values only and ``biases`` are Values only."""
+    return (
+        operator.countOf(map(type, rows), list) == len(rows)
+        and _all_values(list(itertools.chain.from_iterable(rows)))
+        and _all_values(biases)
+    )
 
 
 def _all_values(items: Sequence[Any]) -> bool:

@@ -16,10 +16,12 @@ import itertools
 import numbers
 import random
 import sys
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dense
+from autograd_lite.engine.dense import _dense_of_values, _rows_of_values
 from autograd_lite.nn.init import canonical_scheme, checked_seed, initial_weights, make_rng
 from autograd_lite.nn.module import (
     Module,
@@ -30,6 +32,17 @@ from autograd_lite.nn.module import (
 )
 
 __all__ = ["ACTIVATIONS", "MLP", "Dropout", "Layer", "Neuron", "Residual", "Sequential"]
+
+# Copies of each Layer's weight rows and biases, taken when they were seen to be Values
+# only. While a layer's rows compare equal to its copy (a list comparison in C that meets
+# the same objects, as Values compare by identity: about 3 ns a weight), dense() need not
+# check each weight's type again (about 25 ns a weight; benchmarks/bench_nn.py, (2)).
+# A weight replaced in place, even by a number, makes the rows differ and they are
+# checked again. Weak keys: a dropped layer is forgotten, and nothing here keeps its
+# parameters alive.
+_checked_rows: weakref.WeakKeyDictionary[Layer, tuple[list[list[Value]], list[Value]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 # Value's methods, not the engine's functions: the methods take the unrolled one-argument
 # path. None means the identity: a linear neuron adds no node after its weighted sum.
@@ -255,14 +268,16 @@ class Layer(Module):
             # One pass over the inputs for the whole layer, and one node per neuron: its
             # weighted sum and activation fused (see benchmarks/bench_nn.py). dense()
             # makes plain numbers constant nodes once, shared by every neuron.
-            return dense(
-                [n.w for n in neurons],
-                x,
-                [n.b for n in neurons],
-                activate,
-                names=[n._scope_name for n in neurons],
-                fuse=True,
-            )
+            rows = [n.w for n in neurons]
+            biases = [n.b for n in neurons]
+            names = [n._scope_name for n in neurons]
+            plain = type(self) is Layer  # a subclass may define __eq__, and then no hash
+            if plain and _checked_rows.get(self) == (rows, biases):
+                return _dense_of_values(rows, x, biases, activate, names)
+            outputs = dense(rows, x, biases, activate, names=names, fuse=True)
+            if plain and _rows_of_values(rows, biases):
+                _checked_rows[self] = ([list(w) for w in rows], biases)
+            return outputs
         x = _as_nodes(x)  # one constant per number, shared by every neuron
         return [neuron(x) for neuron in neurons]
 
