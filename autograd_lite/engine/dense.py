@@ -84,13 +84,26 @@ def dense(
         if len(weights) != n:
             raise ValueError(f"dense: a row has {len(weights)} weights for {n} inputs")
     fused = _FUSED.get(activation) if fuse else None
+    return _layer(rows, bias_list, name_list, inputs, activation, fused, checked=False)
+
+
+def _layer(
+    rows: list[Any],
+    biases: list[Any],
+    names: list[str] | None,
+    inputs: tuple[Any, ...],
+    activation: Callable[[Value], Value] | None,
+    fused: Primitive | None,
+    checked: bool,
+) -> list[Value]:
+    """The layer's nodes for arguments already validated; ``checked`` as for _dense_fast."""
     scope = () if not _busy else _local.state.fast_scope
     if scope is None:  # no_grad() or detect_anomaly(): row by row through the primitive table
         return [
             _dense_row(w, inputs, b, activation, nm, fused)
-            for w, b, nm in _rows(rows, bias_list, name_list)
+            for w, b, nm in _rows(rows, biases, names)
         ]
-    return _dense_fast(rows, bias_list, name_list, inputs, activation, fused, scope)
+    return _dense_fast(rows, biases, names, inputs, activation, fused, scope, checked)
 
 
 def _dense_fast(
@@ -101,7 +114,7 @@ def _dense_fast(
     activation: Callable[[Value], Value] | None,
     fused: Primitive | None,
     scope: tuple[str, ...],
-    checked: bool = False,
+    checked: bool,
 ) -> list[Value]:
     """:func:`dense` while recording without checks: each row's nodes built directly.
 
@@ -118,9 +131,11 @@ def _dense_fast(
     state = _local.state
     mul = operator.mul
     outputs = []
+    # Iterated, not listed: zip reuses its row tuple, where a list would allocate one per
+    # row, each a container the garbage collector counts (more collections per step).
     for weights, bias, name in _rows(rows, biases, names):
         # Each weight's data, read only from a Value (not a number, nor a subclass): the
-        # type check and the read in one pass, as the check costs as much as the read.
+        # type check and the read in one pass (benchmarks/instructions.py counts the cost).
         if checked:
             weight_data = [w.data for w in weights]
         else:
@@ -189,11 +204,8 @@ def _dense_of_values(
     Why: checking each weight's type costs as much as reading it; ``nn.Layer`` checks its
     rows once and calls this while they stay the same (benchmarks/bench_nn.py, (2)).
     """
-    scope = () if not _busy else _local.state.fast_scope
-    if scope is None:  # no_grad() or detect_anomaly(): dense() takes the table's path
-        return dense(rows, inputs, biases, activation, names=names, fuse=True)
     fused = _FUSED.get(activation)
-    return _dense_fast(rows, biases, names, tuple(inputs), activation, fused, scope, True)
+    return _layer(rows, biases, names, tuple(inputs), activation, fused, checked=True)
 
 
 def _rows_of_values(rows: list[Any], biases: list[Any]) -> bool:

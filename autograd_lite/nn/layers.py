@@ -35,8 +35,8 @@ __all__ = ["ACTIVATIONS", "MLP", "Dropout", "Layer", "Neuron", "Residual", "Sequ
 
 # Copies of each Layer's weight rows and biases, taken when they were seen to be Values
 # only. While a layer's rows compare equal to its copy (a list comparison in C that meets
-# the same objects, as Values compare by identity: about 3 ns a weight), dense() need not
-# check each weight's type again (about 25 ns a weight; benchmarks/bench_nn.py, (2)).
+# the same objects, as Values compare by identity), dense() need not check each weight's
+# type again, which costs far more (benchmarks/instructions.py mlp64; bench_nn.py, (2)).
 # A weight replaced in place, even by a number, makes the rows differ and they are
 # checked again. Weak keys: a dropped layer is forgotten, and nothing here keeps its
 # parameters alive.
