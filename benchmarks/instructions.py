@@ -10,7 +10,8 @@ start-up and imports cancel out:
 
 (instructions per step = difference of the two "Collected" counts / 10). ``python`` must
 be the interpreter itself, not a shell shim such as pyenv's. Workloads: ``demo``, the
-training step of bench_engine.py (b); ``mlp64``, the epoch of bench_nn.py (2).
+training step of bench_engine.py (b); ``mlp64``, the epoch of bench_nn.py (2); ``gpt`` and
+``gpt-tiny``, the GPT step of bench_graphs.py (1) on this engine and on microgpt's design.
 """
 
 from __future__ import annotations
@@ -46,7 +47,23 @@ def mlp64_epoch() -> Callable[[], float]:
     return lambda: bench_nn.autograd_lite_multiclass_epoch(model, sgd, xs, ys)
 
 
-WORKLOADS = {"demo": demo_step, "mlp64": mlp64_epoch}
+def gpt_step(engine: str) -> Callable[[], float]:
+    """bench_graphs.py (1): the micrograd-style GPT step, on autograd_lite or on ``Tiny``
+    (microgpt's engine design, defined in bench_graphs.py)."""
+    import bench_graphs
+
+    import autograd_lite as al
+
+    model = bench_graphs.GPT(al.Value if engine == "ours" else bench_graphs.Tiny)
+    return lambda: bench_graphs.gpt_step(model)
+
+
+WORKLOADS = {
+    "demo": demo_step,
+    "mlp64": mlp64_epoch,
+    "gpt": lambda: gpt_step("ours"),
+    "gpt-tiny": lambda: gpt_step("tiny"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,19 +1,21 @@
 """Tests for autograd_lite.engine.fold: a sum() of products built as one node.
 
 The fast path must be invisible apart from the node count: the same values, bit for
-bit, as the unfolded graph (the reference path, obtained by turning folding off), the
-same gradients (PyTorch float64 as the oracle), and no node anyone holds ever changed.
+bit, as the unfolded graph (the reference path, obtained by turning folding off, and an
+independent micrograd-style engine written here), the same leaf gradients (PyTorch
+float64 as the oracle), and no node anyone holds ever changed, whoever calls ``+``.
+The caller tier is tests/test_fold_callers.py.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,11 +24,18 @@ from autograd_lite import Value
 from autograd_lite.engine import fold, value
 
 
+def turn_folding_off(patch: pytest.MonkeyPatch) -> None:
+    """Every ``+`` makes its own ``add`` node: the reference path."""
+    from autograd_lite.engine.primitives import ADD, _binary
+
+    patch.setattr(value, "_extend_sum", lambda total, term, scope: _binary(ADD, total, term))
+    patch.setattr(value, "_start_sum", lambda zero, term, scope: _binary(ADD, zero, term))
+
+
 @pytest.fixture
 def unfolded(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Folding off: every ``+`` makes its own node, as the reference path does."""
-    monkeypatch.setattr(value, "_TEMPORARY", 0)
-    monkeypatch.setattr(fold, "_TEMPORARY", 0)
+    turn_folding_off(monkeypatch)
     yield
 
 
@@ -50,9 +59,12 @@ def sum_of_products(pairs: list[tuple[float, float]]) -> tuple[Value, list[Value
     return sum(w * x for w, x in zip(leaves[::2], leaves[1::2])), leaves
 
 
-def test_calibration_tells_temporaries_from_held_operands() -> None:
-    """On this interpreter a temporary operand is recognised, so folding is on."""
-    assert fold._calibrate() == fold._TEMPORARY > 0
+def test_folding_reads_no_reference_counts() -> None:
+    """The fast path is sound by construction: fold.py never asks who holds a node."""
+    import inspect
+
+    source = inspect.getsource(fold) + inspect.getsource(value)
+    assert "getrefcount" not in source and "_calibrate" not in source
 
 
 def test_a_sum_of_products_is_one_node() -> None:
@@ -77,7 +89,7 @@ def test_folded_values_are_the_unfolded_values_bit_for_bit(pairs: list) -> None:
     """The same float additions in the same order: equal to the reference path, nan and -0.0 too."""
     folded, _ = sum_of_products(pairs)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(value, "_TEMPORARY", 0)
+        turn_folding_off(patch)
         reference, _ = sum_of_products(pairs)
     assert reference.op != "sum_products"
     assert same_float(folded.data, reference.data)
@@ -89,7 +101,7 @@ def test_folded_gradients_are_the_unfolded_gradients(pairs: list) -> None:
     folded, leaves = sum_of_products(pairs)
     folded.backward()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(value, "_TEMPORARY", 0)
+        turn_folding_off(patch)
         reference, reference_leaves = sum_of_products(pairs)
     reference.backward()
     assert [v.grad for v in leaves] == [v.grad for v in reference_leaves]
@@ -97,6 +109,7 @@ def test_folded_gradients_are_the_unfolded_gradients(pairs: list) -> None:
 
 def test_gradients_match_torch_when_leaves_are_shared() -> None:
     """A leaf in several terms (x*x, shared inputs) gets PyTorch's float64 gradient."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the oracle of this test")
     data = [0.3, -1.7, 2.5, 0.0, -0.25]
     xs = [Value(v) for v in data]
     ws = [Value(v * 0.5 - 1.0) for v in data]
@@ -115,7 +128,7 @@ def test_gradients_match_torch_when_leaves_are_shared() -> None:
 
 
 def test_nodes_the_user_holds_never_change() -> None:
-    """The lecture's neuron keeps every node: x1w1 = x1*w1 is held, so nothing folds into it."""
+    """The lecture's neuron keeps every node, and a sum() of held products changes none."""
     x1, w1, x2, w2 = Value(2.0), Value(-3.0), Value(0.0), Value(1.0)
     x1w1 = x1 * w1
     x2w2 = x2 * w2
@@ -124,7 +137,11 @@ def test_nodes_the_user_holds_never_change() -> None:
     assert (n.op, n.parents) == ("add", (x1w1, x2w2))
     terms = [x1 * w1, x2 * w2]  # held by the list
     total = sum(terms)
-    assert total.op == "add" and all(t.op == "mul" and len(t.parents) == 2 for t in terms)
+    assert [(t.op, t.parents, t.data) for t in terms] == [
+        ("mul", (x1, w1), -6.0),
+        ("mul", (x2, w2), 0.0),
+    ]
+    assert total.data == -6.0 and total is not terms[0]
 
 
 def test_written_out_sums_keep_their_nodes() -> None:
@@ -134,14 +151,29 @@ def test_written_out_sums_keep_their_nodes() -> None:
     assert out.op == "add" and [p.op for p in out.parents] == ["mul", "mul"]
 
 
-def test_a_held_sum_takes_no_more_terms() -> None:
-    """Once the user holds a folded sum, adding to it makes a new node and leaves it alone."""
-    w, x, b = Value(2.0), Value(3.0), Value(1.0)
+def test_a_held_sum_is_extended_into_a_new_node_and_left_alone() -> None:
+    """Adding to a sum the user holds makes a new node; the held one keeps its terms and value."""
+    w, x, b, c = Value(2.0), Value(3.0), Value(1.0), Value(10.0)
     s = sum(wi * xi for wi, xi in [(w, x), (x, w)])
-    parents = s.parents
+    parents, local = s.parents, s.local_derivatives
     out = s + b
-    assert out.op == "add" and out.parents == (s, b)
-    assert s.parents == parents and s.data == 12.0
+    again = s + c  # s is extended a second time: it must not see b
+    assert (out.data, again.data, s.data) == (13.0, 22.0, 12.0)
+    assert out.parents == (*parents, b, fold._ONE_NODE)
+    assert again.parents == (*parents, c, fold._ONE_NODE)
+    assert (s.parents, s.local_derivatives) == (parents, local)
+    again.backward()
+    assert (w.grad, x.grad, b.grad, c.grad) == (6.0, 4.0, 0.0, 1.0)
+
+
+def test_a_folded_product_or_partial_sum_is_not_in_the_pass() -> None:
+    """The documented convention: backward() from a sum reaches the leaves, not folded terms."""
+    w, x = Value(2.0), Value(3.0)
+    product = w * x
+    total = sum([product, product])
+    total.backward()
+    assert (w.grad, x.grad, product.grad) == (6.0, 4.0, 0.0)
+    assert product not in ag.topological_order(total)
 
 
 def test_terms_that_are_not_products_fold_with_a_factor_of_one() -> None:
@@ -288,3 +320,359 @@ def test_a_hand_written_model_compiles_to_the_interpreted_numbers() -> None:
     total.backward()
     assert compiled_loss == pytest.approx(total.data, rel=1e-12)
     assert compiled_grads == pytest.approx([p.grad for p in model.parameters()], rel=1e-12)
+
+
+# ---- the caller tier: whoever calls +, nothing anyone holds changes ---------------------
+#
+# Each generated program builds sums of products (fresh and held), extends sums it
+# holds, and reuses nodes; every `+` goes through one of several callers (Python code,
+# C callers that pass references they do not own, NumPy object arrays). The values are
+# compared bit for bit with an independent micrograd-style engine (`Ref`, below), the
+# leaf gradients with its gradients, and every node the program made, held all along by
+# a list, is checked unchanged at the end.
+
+
+class Ref:
+    """A minimal unfolded engine: one node per operation, gradients by a topological sort."""
+
+    __slots__ = ("children", "data", "grad", "local")
+
+    def __init__(self, data: float, children: tuple = (), local: tuple = ()) -> None:
+        self.data, self.grad, self.children, self.local = data, 0.0, children, local
+
+    def __add__(self, other: object) -> Ref:
+        other = other if isinstance(other, Ref) else Ref(float(other))  # type: ignore[arg-type]
+        return Ref(self.data + other.data, (self, other), (1.0, 1.0))
+
+    def __radd__(self, other: object) -> Ref:
+        return Ref(float(other)) + self  # type: ignore[arg-type]
+
+    def __mul__(self, other: Ref) -> Ref:
+        return Ref(self.data * other.data, (self, other), (other.data, self.data))
+
+    def backward(self) -> None:
+        order: list[Ref] = []
+        seen: set[int] = set()
+        stack: list[tuple[Ref, bool]] = [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((c, False) for c in node.children)
+        self.grad = 1.0
+        for node in reversed(order):
+            for child, d in zip(node.children, node.local):
+                child.grad += d * node.grad
+
+
+def _numpy() -> object:
+    return pytest.importorskip("numpy", reason="NumPy object arrays are one of the callers")
+
+
+def _add_via(caller: str, a: object, b: object) -> object:
+    """a + b, called the way ``caller`` names."""
+    import functools
+    import itertools
+    import operator
+
+    if caller == "direct":
+        return a + b  # type: ignore[operator]
+    if caller == "operator":
+        return operator.add(a, b)
+    if caller == "partial":
+        return functools.partial(operator.add, a)(b)
+    if caller == "bound":
+        return next(map(a.__add__, [b])) if not isinstance(a, (int, float)) else a + b  # type: ignore[operator]
+    if caller == "starmap":
+        return next(itertools.starmap(operator.add, [(a, b)]))
+    if caller == "reduce":
+        return functools.reduce(operator.add, [a, b])
+    np = _numpy()
+    left, right = np.empty(1, dtype=object), np.empty(1, dtype=object)  # type: ignore[attr-defined]
+    left[0], right[0] = a, b
+    return (left + right)[0]
+
+
+def _sum_via(caller: str, terms: list) -> object:
+    """sum(terms) as ``caller`` writes it; every form starts from 0 as sum() does."""
+    import functools
+    import itertools
+    import operator
+
+    if caller == "sum":
+        return sum(terms)
+    if caller == "reduce":
+        return functools.reduce(operator.add, terms, 0)
+    if caller == "accumulate":
+        partials = list(itertools.accumulate(terms, operator.add, initial=0))
+        return partials[-1]
+    if caller == "radd-map":  # 0 + first through a bound method, then bound __add__
+        total = next(map(terms[0].__radd__, [0]))
+        for t in terms[1:]:
+            total = next(map(total.__add__, [t]))
+        return total
+    np = _numpy()
+    array = np.empty(len(terms), dtype=object)  # type: ignore[attr-defined]
+    array[:] = terms
+    return (0 + array[:1])[0] if len(terms) == 1 else np.add.reduce(np.concatenate([[0], array]))  # type: ignore[attr-defined]
+
+
+def _sum_of_squares(factors: list) -> object:
+    return sum(a * a for a in factors)
+
+
+def _held_by_c(caller: str, make_sum: Callable[[], object], terms: list) -> list:
+    """Results of ``held + t`` for each t, where only a C object holds ``held``."""
+    import functools
+    import operator
+
+    if caller == "partial":
+        add = functools.partial(operator.add, make_sum())
+        return [add(t) for t in terms] + [add.args[0]]
+    if caller == "map":
+        return list(map(make_sum().__add__, terms))
+    np = _numpy()
+    array = np.empty(1, dtype=object)  # type: ignore[attr-defined]
+    array[0] = make_sum()
+    return [(array + t)[0] for t in terms] + [array[0]]
+
+
+ADD_CALLERS = ["direct", "operator", "partial", "bound", "starmap", "reduce", "numpy"]
+SUM_CALLERS = ["sum", "reduce", "accumulate", "radd-map", "numpy"]
+
+statement = st.one_of(
+    st.tuples(st.just("prod"), st.integers(0, 99), st.integers(0, 99)),
+    st.tuples(
+        st.just("sum"),
+        st.lists(st.integers(0, 99), min_size=1, max_size=6),
+        st.sampled_from(SUM_CALLERS),
+        st.booleans(),
+    ),
+    st.tuples(  # a fresh sum held only by a C caller, which adds to it several times
+        st.just("held-by-c"),
+        st.lists(st.integers(0, 99), min_size=1, max_size=4),
+        st.sampled_from(["partial", "map", "numpy"]),
+        st.lists(st.integers(0, 99), min_size=2, max_size=3),
+    ),
+    st.tuples(
+        st.just("extend"), st.integers(0, 99), st.integers(0, 99), st.sampled_from(ADD_CALLERS)
+    ),
+)
+
+
+def run_program(V: type, leaves: list[float], program: list) -> tuple[list, list]:
+    """Run ``program`` on engine ``V``; every node made stays in the returned list."""
+    xs = [V(v) for v in leaves]
+    nodes: list = list(xs)
+    for op, *args in program:
+        if op == "prod":
+            nodes.append(nodes[args[0] % len(nodes)] * nodes[args[1] % len(nodes)])
+        elif op == "sum":
+            picks, caller, fresh = args
+            if fresh:  # products made inside the sum: temporaries nobody else holds
+                factors = [nodes[i % len(nodes)] for i in picks]
+                terms = [a * b for a, b in zip(factors, factors[::-1])]
+                nodes.append(_sum_via(caller, terms))
+                del terms
+            else:
+                nodes.append(_sum_via(caller, [nodes[i % len(nodes)] for i in picks]))
+        elif op == "held-by-c":
+            picks, caller, others = args
+            factors = [nodes[i % len(nodes)] for i in picks]
+            terms = [nodes[i % len(nodes)] for i in others]
+            nodes.extend(_held_by_c(caller, functools.partial(_sum_of_squares, factors), terms))
+        else:
+            total, term, caller = args
+            nodes.append(_add_via(caller, nodes[total % len(nodes)], nodes[term % len(nodes)]))
+    return xs, nodes
+
+
+def snapshot(node: Value) -> tuple:
+    return (
+        struct_bits(node.data),
+        node.op,
+        tuple(map(id, node.parents)),
+        tuple(map(struct_bits, node.local_derivatives or ())),
+    )
+
+
+def struct_bits(x: float) -> bytes:
+    import struct
+
+    return struct.pack("<d", float(x))
+
+
+def check_program(leaves: list[float], program: list) -> None:
+    xs, nodes = run_program(Value, leaves, program)
+    before = [snapshot(n) for n in nodes]
+    ref_xs, ref_nodes = run_program(Ref, leaves, program)
+    # Values: the same float operations in the same order, so the same bits.
+    assert [struct_bits(n.data) for n in nodes] == [struct_bits(r.data) for r in ref_nodes]
+    root, ref_root = nodes[-1], ref_nodes[-1]
+    if root.requires_grad and root.parents:
+        root.backward()
+        ref_root.backward()
+        for ours, theirs in zip(xs, ref_xs):
+            if math.isfinite(theirs.grad):
+                assert ours.grad == pytest.approx(theirs.grad, rel=1e-12, abs=1e-300)
+            else:
+                assert same_float(ours.grad, theirs.grad) or math.isnan(theirs.grad)
+    # Nothing any caller computed changed a node the program holds.
+    assert [snapshot(n) for n in nodes] == before
+
+
+small = st.floats(-1e3, 1e3, allow_nan=False) | st.sampled_from([0.0, -0.0, 1.5, -2.25])
+programs = st.tuples(
+    st.lists(small, min_size=2, max_size=5), st.lists(statement, min_size=1, max_size=12)
+)
+
+
+@given(programs)
+def test_caller_tier_values_gradients_and_held_nodes(case: tuple) -> None:
+    """Any mix of callers: the reference's values bit for bit and its gradients; no node changed."""
+    check_program(*case)
+
+
+@pytest.mark.parametrize("mode", ["settrace", "setprofile", "tracemalloc", "gc.freeze"])
+@given(programs)
+def test_caller_tier_under_tracers_and_the_collector(mode: str, case: tuple) -> None:
+    """Tracers that read every frame's locals, tracemalloc and gc.freeze change no result."""
+    import sys
+    import tracemalloc
+
+    seen: list[int] = []
+
+    def tracer(frame: object, event: str, arg: object) -> object:
+        seen.append(len(frame.f_locals))  # type: ignore[attr-defined]  # as a logging tracer does
+        return tracer
+
+    if mode == "settrace":
+        sys.settrace(tracer)
+    elif mode == "setprofile":
+        sys.setprofile(tracer)
+    elif mode == "tracemalloc":
+        tracemalloc.start()
+    else:
+        gc.freeze()
+    try:
+        check_program(*case)
+    finally:
+        sys.settrace(None)
+        sys.setprofile(None)
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+        gc.unfreeze()
+
+
+def test_the_issues_repros_through_c_callers() -> None:
+    """functools.partial, map over a bound __add__, and NumPy object arrays change no held node."""
+    import functools
+    import operator
+
+    np = _numpy()
+    xs, ws = [Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]
+    held = sum(x * w for x, w in zip(xs, ws))
+    add_s = functools.partial(operator.add, held)
+    hundred, thousand = Value(100.0), Value(1000.0)
+    r1, r2 = add_s(hundred), add_s(thousand)
+    assert (held.data, r1.data, r2.data) == (11.0, 111.0, 1011.0)
+    r2.backward()
+    assert (hundred.grad, thousand.grad, xs[0].grad) == (0.0, 1.0, 3.0)
+    mapped = list(map(sum(x * w for x, w in zip(xs, ws)).__add__, [Value(1.0), Value(2.0)]))
+    assert [o.data for o in mapped] == [12.0, 13.0]
+    product = Value(-0.0) * Value(5.0)
+    array = np.empty(1, dtype=object)
+    array[0] = product
+    out = (0 + array)[0]
+    assert (product.op, product.data, math.copysign(1.0, product.data)) == ("mul", 0.0, -1.0)
+    assert same_float(out.data, 0.0)  # 0 + -0.0 is +0.0, as for floats
+
+
+def test_importing_under_a_tracer_changes_nothing() -> None:
+    """The package imported while a tracer reads every frame's locals folds soundly after."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "def t(f, e, a):\n"
+        "    f.f_locals\n"
+        "    return t\n"
+        "sys.settrace(t)\n"
+        "from autograd_lite import Value\n"
+        "sys.settrace(None)\n"
+        "xs = [Value(1.0), Value(2.0)]\n"
+        "s = sum(x * x for x in xs)\n"
+        "y = Value(10.0)\n"
+        "t2 = s + y\n"
+        "u = s + Value(100.0)\n"
+        "print(s.data, t2.data, u.data, t2 is s, len(s.parents))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["5.0", "15.0", "105.0", "False", "6"]
+
+
+def test_a_tracer_extending_the_same_sum_mid_operation() -> None:
+    """A debugger that computes with a node while + is extending it: both results right."""
+    import sys
+
+    held = sum(Value(float(i)) * Value(2.0) for i in range(1, 4))  # 12
+    expected_parents = held.parents
+    extra: list[Value] = []
+    busy = [False]
+
+    def local(frame: object, event: str, arg: object) -> object:
+        if event == "line" and not busy[0]:
+            busy[0] = True
+            extra.append(held + Value(1000.0))
+            busy[0] = False
+        return local
+
+    def tracer(frame: object, event: str, arg: object) -> object:
+        return local if frame.f_code.co_filename == fold.__file__ else None  # type: ignore[attr-defined]
+
+    sys.settrace(tracer)
+    try:
+        one = Value(1.0)
+        total = held + one
+    finally:
+        sys.settrace(None)
+    assert extra, "the tracer never ran inside fold.py"
+    assert total.data == 13.0 and total.parents == (*expected_parents, one, fold._ONE_NODE)
+    assert all(e.data == 1012.0 and e.parents[:-2] == expected_parents for e in extra)
+    assert held.parents == expected_parents and held.data == 12.0
+
+
+def test_threads_extending_one_held_sum() -> None:
+    """Four threads extend the same held sum thousands of times: every result is its own."""
+    import sys
+
+    held = sum(Value(float(i)) * Value(0.5) for i in range(8))  # 14.0
+    parents = held.parents
+    errors: list[str] = []
+
+    def work(offset: float) -> None:
+        for i in range(3000):
+            term = Value(offset + i)
+            out = held + term
+            if out.data != 14.0 + offset + i or out.parents[-2] is not term:
+                errors.append(f"{offset}+{i}")
+            if out.parents[:-2] != parents:
+                errors.append(f"prefix {offset}+{i}")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(k * 1e5,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and held.parents == parents and held.data == 14.0

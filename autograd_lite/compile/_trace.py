@@ -33,6 +33,7 @@ from typing import Any
 
 from autograd_lite import engine
 from autograd_lite.engine import Primitive, Value, enable_grad
+from autograd_lite.engine.value import _edges
 
 __all__ = [
     "DataDependentGraphError",
@@ -449,7 +450,7 @@ def _record_graph(
         while stack:
             frame = stack[-1]
             node, i = frame
-            parents = node._prev
+            parents = _edges(node)[0]
             descended = False
             while i < len(parents):
                 parent = parents[i]
@@ -503,12 +504,12 @@ def _signature(
             ref[root] = len(records)
             records.append(_leaf_record(root))
             continue
-        stack = [(root, filterfalse(seen, root._prev))]
+        stack = [(root, filterfalse(seen, _edges(root)[0]))]
         while stack:
             node, pending = stack[-1]
             for parent in pending:
                 if parent._prev:
-                    stack.append((parent, filterfalse(seen, parent._prev)))
+                    stack.append((parent, filterfalse(seen, _edges(parent)[0])))
                     break
                 ref[parent] = len(records)
                 records.append(_leaf_record(parent))
@@ -518,7 +519,7 @@ def _signature(
                 if prim is None:
                     raise _hand_built(node)
                 ref[node] = len(records)
-                records.append((kernel_key(prim), tuple(map(lookup, node._prev))))
+                records.append((kernel_key(prim), tuple(map(lookup, _edges(node)[0]))))
     return (
         tuple(records),
         tuple(map(lookup, outputs)),

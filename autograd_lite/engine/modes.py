@@ -217,7 +217,7 @@ def _check_finite_gradient(node: Value, index: int, contribution: Any, grad: Any
     value = contribution if isinstance(contribution, float) else contribution.data
     incoming = grad if isinstance(grad, float) else grad.data
     if not math.isfinite(value) and math.isfinite(incoming):
-        inputs = tuple(p.data for p in node._prev)
+        inputs = tuple(p.data for p in node.parents)
         raise AnomalyError(
             f"the backward step of {node.op or 'a hand-built node'} gave the non-finite "
             f"gradient {value!r} to its input {index} (inputs {inputs!r}); the node was "
@@ -227,12 +227,11 @@ def _check_finite_gradient(node: Value, index: int, contribution: Any, grad: Any
 
 def _checked_backward_step(node: Value) -> None:
     """``backward_step`` with every contribution checked, for ``detect_anomaly()``."""
-    local = node._local
-    if local is None:
+    if node._local is None:
         node.backward_step()
         return
     grad = node.grad
-    for index, (parent, d) in enumerate(zip(node._prev, local)):
+    for index, (parent, d) in enumerate(zip(node.parents, node.local_derivatives)):
         if parent.requires_grad:
             contribution = d * grad
             _check_finite_gradient(node, index, contribution, grad)

@@ -16,7 +16,8 @@ from autograd_lite.engine.modes import (
     enable_grad,
     no_grad,
 )
-from autograd_lite.engine.value import Value
+from autograd_lite.engine.primitives import SUM_PRODUCTS
+from autograd_lite.engine.value import Value, _edges
 
 
 def topological_order(
@@ -38,13 +39,13 @@ def topological_order(
         if root in visited or (requires_grad_only and not root.requires_grad):
             continue
         visited.add(root)
-        stack = [(root, iter(root._prev))]
+        stack = [(root, iter(_edges(root)[0]))]
         while stack:
             node, parents = stack[-1]
             for parent in parents:
                 if parent not in visited and (parent.requires_grad or not requires_grad_only):
                     visited.add(parent)
-                    stack.append((parent, iter(parent._prev)))
+                    stack.append((parent, iter(_edges(parent)[0])))
                     break
             else:
                 stack.pop()
@@ -72,7 +73,7 @@ def _interior_order(roots: list[Value]) -> list[Value]:
         if root in seen or not root._prev:
             continue
         seen.add(root)
-        stack = [(root, unseen(root._prev))]
+        stack = [(root, unseen(_edges(root)[0]))]
         while stack:
             node, parents = stack[-1]
             for parent in parents:
@@ -80,6 +81,8 @@ def _interior_order(roots: list[Value]) -> list[Value]:
                 grandparents = parent._prev
                 if not grandparents:
                     continue  # a leaf
+                if parent._fn is SUM_PRODUCTS:
+                    grandparents = grandparents[: parent._n]  # its own terms (fold.py)
                 if seen.issuperset(grandparents):
                     order.append(parent)  # every parent of it is placed already
                     continue
@@ -99,7 +102,7 @@ def _value_local_derivatives(node: Value) -> tuple[Any, ...]:
             f"cannot build a gradient graph through a hand-built node (op {node._op!r}) "
             "whose _backward is a Python function; define it with primitive() instead"
         )
-    return prim.local_derivatives(node._prev, node)
+    return prim.local_derivatives(_edges(node)[0], node)
 
 
 def _backpropagate(
@@ -131,8 +134,8 @@ def _backpropagate(
                     "define the operation with primitive() instead"
                 )
             else:
-                local = node._local
-            for index, (parent, d) in enumerate(zip(node._prev, local)):
+                local = _edges(node)[1]
+            for index, (parent, d) in enumerate(zip(_edges(node)[0], local)):
                 if not parent.requires_grad:
                     continue
                 contribution = d * grad

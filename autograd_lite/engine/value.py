@@ -8,7 +8,7 @@ forward time by its primitive (``primitives.py``). ``backward()`` orders the gra
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from autograd_lite.engine.modes import _busy, _checked_backward_step, _local
@@ -30,7 +30,9 @@ class Value:
     micrograd, which builds nodes by hand and assigns ``_backward``, runs unchanged.
     """
 
-    __slots__ = ("_fn", "_info", "_local", "_prev", "data", "grad", "requires_grad")
+    # ``_n``: how many of the shared term lists a ``sum_products`` node owns (see fold.py);
+    # other nodes never set it.
+    __slots__ = ("_fn", "_info", "_local", "_n", "_prev", "data", "grad", "requires_grad")
 
     data: float
     grad: Any
@@ -71,11 +73,14 @@ class Value:
                 node.backward_step()  # a hand-built, micrograd-style node
                 continue
             grad = node.grad
-            if node._fn is DOT_RELU and node.data == 0.0 and grad - grad == 0.0:
+            fn = node._fn
+            if fn is DOT_RELU and node.data == 0.0 and grad - grad == 0.0:
                 # A dead fused ReLU: every local derivative is 0.0, and times a finite
                 # gradient adds nothing, so its (many) edges are skipped. Its parents
                 # were zeroed above, as this pass's interior nodes all are.
                 continue
+            if fn is SUM_PRODUCTS and len(local) != node._n:
+                local = local[: node._n]  # its own terms of the lists it shares (fold.py)
             for parent, d in zip(node._prev, local):
                 if parent.requires_grad:
                     parent.grad += d * grad
@@ -89,7 +94,7 @@ class Value:
         if self._local is None:
             return
         grad = self.grad
-        for parent, local in zip(self._prev, self._local):
+        for parent, local in zip(*_edges(self)):
             if parent.requires_grad:
                 parent.grad += local * grad
 
@@ -164,12 +169,12 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The inputs of the operation that made this node, in argument order."""
-        return tuple(self._prev)
+        return tuple(_edges(self)[0])
 
     @property
     def local_derivatives(self) -> tuple[Any, ...] | None:
         """d(self)/d(parent) for each parent, as computed at forward time (None for leaves)."""
-        return None if self._local is None else tuple(self._local)
+        return None if self._local is None else tuple(_edges(self)[1])
 
     @property
     def primitive(self) -> Primitive | None:
@@ -278,16 +283,8 @@ class Value:
         # entries stay the definition: tests check that both paths agree.
         if type(other) is Value:
             scope = () if not _busy else _local.state.fast_scope
-            if self._fn is SUM_PRODUCTS and self._info is scope and _refs(self) <= _TEMPORARY:
-                # The next term of a sum(), added in place (fold.py says why and when).
-                if other._fn is MUL and other._info is scope and _refs(other) <= _TEMPORARY:
-                    self._prev += other._prev  # a temporary product: its two factors
-                    self._local += other._local
-                else:
-                    self._prev += (other, _ONE_NODE)
-                    self._local += (1.0, other.data)
-                self.data += other.data
-                return self
+            if self._fn is SUM_PRODUCTS and self._info is scope:
+                return _extend_sum(self, other, scope)  # the next term of a sum(): fold.py
             if scope is not None and (self.requires_grad or other.requires_grad):
                 return _node(self.data + other.data, (self, other), _ONE_ONE, ADD, scope)
         return _binary(ADD, self, other)
@@ -295,8 +292,8 @@ class Value:
     def __radd__(self, other: Any) -> Value:
         if (type(other) is int or type(other) is float) and other == 0 and self._fn is not None:
             scope = () if not _busy else _local.state.fast_scope
-            if self._info is scope and _refs(self) <= _TEMPORARY:
-                return _start_sum(other, self)  # sum()'s start, 0 + term: see fold.py
+            if self._info is scope:
+                return _start_sum(other, self, scope)  # sum()'s start, 0 + term: fold.py
         return _binary(ADD, other, self)
 
     def __mul__(self, other: Any) -> Value:
@@ -446,6 +443,15 @@ def _constant(data: float, scope: tuple[str, ...] = ()) -> Value:
     return node
 
 
+def _edges(node: Value) -> tuple[Sequence[Value], Sequence[Any]]:
+    """A node's parents and local derivatives: for a ``sum_products`` node, only its own
+    terms of the lists it shares with the sums that extend it (fold.py)."""
+    if node._fn is SUM_PRODUCTS:
+        n = node._n
+        return node._prev[:n], node._local[:n]
+    return node._prev, node._local
+
+
 def _short(grad: Any) -> str:
     return f"{grad:.6g}" if isinstance(grad, float) else repr(grad)
 
@@ -477,7 +483,7 @@ def _negate_operand(other: Any, op: str) -> Any:
 
 # Imported last: these modules build on Value, and Value's methods only call them.
 from autograd_lite.engine.floats import _ACCEPTED, _as_float, _check_flag  # noqa: E402
-from autograd_lite.engine.fold import _ONE_NODE, _TEMPORARY, _refs, _start_sum  # noqa: E402
+from autograd_lite.engine.fold import _extend_sum, _start_sum  # noqa: E402
 from autograd_lite.engine.primitives import (  # noqa: E402
     _ONE,
     _ONE_ONE,
