@@ -669,3 +669,66 @@ def test_blocks_refuse_vectors_of_the_wrong_length() -> None:
         CausalSelfAttention(4, 2, seed=0)([[1.0, 2.0]])
     with pytest.raises(TypeError, match="list of positions"):
         CausalSelfAttention(4, 2, seed=0)(3.0)
+
+
+# --------------------------------------------------------------------------------------
+# A failed call changes nothing; non-finite logits are refused by name
+# --------------------------------------------------------------------------------------
+
+
+def _cache_snapshot(cache: KVCache) -> tuple[list[list[int]], list[list[int]]]:
+    """The identities of every key and value the cache holds, to prove nothing changed."""
+    return [list(map(id, k)) for k in cache.keys], [list(map(id, v)) for v in cache.values]
+
+
+BAD_POSITIONS = {
+    "a short last position": [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0]],
+    "a long middle position": [[1.0, 2.0, 3.0, 4.0], [1.0] * 5, [0.0] * 4],
+    "a string entry": [[1.0, 2.0, 3.0, 4.0], [1.0, "x", 3.0, 4.0]],
+    "a None position": [[1.0, 2.0, 3.0, 4.0], None],
+    "a position that is a number": [[1.0, 2.0, 3.0, 4.0], 7.0],
+    "a torch tensor entry": [[1.0, 2.0, 3.0, 4.0], [torch.tensor(1.0), 2.0, 3.0, 4.0]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_POSITIONS))
+def test_a_failed_attention_call_leaves_its_cache_exactly_as_it_was(name: str) -> None:
+    """Whatever is wrong with a later position, the call raises and the cache is unchanged."""
+    attn = CausalSelfAttention(4, 2, seed=0)
+    cache = KVCache()
+    attn([[0.5, -0.5, 1.0, 0.0]], cache)
+    before = _cache_snapshot(cache)
+    with pytest.raises((TypeError, ValueError)):
+        attn(BAD_POSITIONS[name], cache)
+    assert len(cache) == 1
+    assert _cache_snapshot(cache) == before
+
+
+def test_a_failed_gpt_call_leaves_every_block_cache_as_it_was() -> None:
+    """A GPT call that fails (a bad token, caches of unequal lengths) changes no cache."""
+    model = GPT(5, 6, 4, 2, 2, seed=0)
+    cache = model.new_cache()
+    model([1, 2], cache)
+    before = [_cache_snapshot(c) for c in cache]
+    with pytest.raises(ValueError):
+        model([1, 9], cache)
+    with pytest.raises(TypeError):
+        model([1, "a"], cache)
+    assert [_cache_snapshot(c) for c in cache] == before
+    uneven = model.new_cache()
+    uneven[0].keys.append(cache[0].keys[0])
+    uneven[0].values.append(cache[0].values[0])
+    with pytest.raises(ValueError, match="caches of different lengths"):
+        model([1], uneven)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_generation_refuses_non_finite_logits_by_name(bad: float, temperature: float) -> None:
+    """A weight that makes the logits nan or ±inf is a ValueError naming them, not a sample."""
+    model = GPT(5, 6, 4, 1, 1, seed=0)
+    model.lm_head.weight[2][0].data = bad
+    logits = [v.data for v in model([1])[-1]]
+    assert not all(math.isfinite(v) for v in logits)
+    with pytest.raises(ValueError, match=r"logits .*not finite"):
+        model.generate([1], 3, temperature=temperature, seed=0)
