@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dense, no_grad, softmax
+from autograd_lite.nn._scaling import range_multiplier
 from autograd_lite.nn.init import make_rng
 from autograd_lite.nn.layers import _ACTIVATION_FUNCTIONS, _check_activation, _check_count
 from autograd_lite.nn.module import Module, config_arguments, register_module
@@ -287,6 +288,10 @@ class RMSNorm(Module):
         """The normalised vector, same length as ``x``."""
         _check_vector(x, self.dim, "RMSNorm")
         eps = sys.float_info.epsilon if self.eps is None else self.eps
+        multiplier = range_multiplier(x, eps)
+        if multiplier != 1.0:  # entries past 2^±200: rescale so that x² cannot overflow
+            x = [v * multiplier for v in x]
+            eps = eps * multiplier * multiplier
         # dense with x as both weights and inputs: sum(x²) as one node.
         (square_sum,) = dense([x], x) if isinstance(x[0], Value) else [sum(v * v for v in x)]
         scale = (square_sum * (1.0 / self.dim) + eps) ** -0.5
@@ -339,13 +344,18 @@ class LayerNorm(Module):
     def forward(self, x: Sequence[Any]) -> list[Any]:
         """The normalised vector, same length as ``x``."""
         _check_vector(x, self.dim, "LayerNorm")
+        eps = self.eps
+        multiplier = range_multiplier(x, eps)
+        if multiplier != 1.0:  # entries past 2^±200: rescale so that x² cannot overflow
+            x = [v * multiplier for v in x]
+            eps = eps * multiplier * multiplier
         mean = sum(x) * (1.0 / self.dim)
         centred = [v - mean for v in x]
         if isinstance(centred[0], Value):
             (square_sum,) = dense([centred], centred)
         else:
             square_sum = sum(c * c for c in centred)
-        scale = (square_sum * (1.0 / self.dim) + self.eps) ** -0.5
+        scale = (square_sum * (1.0 / self.dim) + eps) ** -0.5
         y = [c * scale for c in centred]
         if self.weight is not None:
             y = [v * w for v, w in zip(y, self.weight)]
