@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -277,3 +278,35 @@ def test_bad_batches_are_refused_with_clear_errors() -> None:
         norm([[1.0, 2.0], 3.0])
     with pytest.raises(TypeError, match="str"):
         norm([[1.0, "2"], [1.0, 2.0]])
+
+
+@pytest.mark.parametrize("exponent", [520, 600, 900, 1000])
+def test_training_mode_at_extreme_scales_matches_torch_at_an_ordinary_scale(exponent) -> None:
+    """A batch times 2^k (1e156..1e301) is normalised as torch normalises the batch itself
+    (eps negligible at that scale), and its gradients are torch's times 2^-k: no overflow."""
+    rng = random.Random(exponent)
+    batch = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(4)]
+    norm = BatchNorm1d(3, eps=1e-300)
+    randomise_affine(norm, rng)
+    leaves = [[Value(math.ldexp(v, exponent)) for v in sample] for sample in batch]
+    upstream = [[rng.uniform(-1, 1) for _ in range(3)] for _ in batch]
+    outputs = norm(leaves)
+    sum_values([g * o for gs, os in zip(upstream, outputs) for g, o in zip(gs, os)]).backward()
+
+    x = torch.tensor(batch, dtype=torch.float64, requires_grad=True)
+    weight = torch.tensor([w.data for w in norm.weight], dtype=torch.float64)
+    bias = torch.tensor([b.data for b in norm.bias], dtype=torch.float64)
+    y = torch.nn.functional.batch_norm(x, None, None, weight, bias, training=True, eps=1e-300)
+    (y * torch.tensor(upstream, dtype=torch.float64)).sum().backward()
+    for i in range(4):
+        for j in range(3):
+            assert_close(outputs[i][j].data, y[i, j].item(), **TOLERANCE, what="output")
+            assert_close(
+                math.ldexp(leaves[i][j].grad, exponent),
+                x.grad[i, j].item(),
+                **TOLERANCE,
+                what="d/dx",
+            )
+    for j in range(3):  # running mean: 0.9 * 0 + 0.1 * the batch mean, at the batch's scale
+        mean = math.fsum(math.ldexp(sample[j], exponent) for sample in batch) / 4
+        assert_close(norm.running_mean[j], 0.1 * mean, rtol=1e-12, atol=0.0, what="mean")

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, sum_values
+from autograd_lite.nn._scaling import range_multiplier
 from autograd_lite.nn.module import Module, config_arguments, register_module
 
 __all__ = ["BatchNorm1d"]
@@ -150,13 +151,20 @@ class BatchNorm1d(Module):
         columns = []
         for j in range(self.num_features):
             column = [sample[j] for sample in batch]
+            # Entries past 2^±200 are multiplied by a power of two first, so that c * c
+            # cannot overflow; the output does not depend on it (see nn._scaling).
+            multiplier = range_multiplier(column, self.eps)
+            if multiplier != 1.0:
+                column = [value * multiplier for value in column]
             mean = sum_values(column) / n
             centred = [value - mean for value in column]
             variance = sum_values([c * c for c in centred]) / n  # biased, as PyTorch
-            inverse_std = (variance + self.eps) ** -0.5
+            inverse_std = (variance + self.eps * multiplier * multiplier) ** -0.5
             columns.append([self._affine(j, c * inverse_std) for c in centred])
-            mean_data = mean.data if isinstance(mean, Value) else float(mean)
+            # The running statistics at the data's own scale (a variance past 1e308 is inf).
+            mean_data = (mean.data if isinstance(mean, Value) else float(mean)) / multiplier
             variance_data = variance.data if isinstance(variance, Value) else float(variance)
+            variance_data = variance_data / multiplier / multiplier
             self.running_mean[j] = (1.0 - factor) * self.running_mean[j] + factor * mean_data
             self.running_var[j] = (1.0 - factor) * self.running_var[j] + factor * (
                 variance_data * n / (n - 1)
