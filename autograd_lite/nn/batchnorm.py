@@ -14,6 +14,7 @@ own, which is why an eval-mode ``BatchNorm1d`` also accepts a single sample.
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,9 @@ from autograd_lite.nn._scaling import range_multiplier
 from autograd_lite.nn.module import Module, config_arguments, register_module
 
 __all__ = ["BatchNorm1d"]
+
+# Batch counts up to 2^53 are exact floats (the form a model file holds them in).
+_MAX_COUNT = 2**53
 
 
 def _check_sample(sample: Any, index: int, width: int) -> list[Any]:
@@ -170,6 +174,30 @@ class BatchNorm1d(Module):
                 variance_data * n / (n - 1)
             )
         return [[columns[j][i] for j in range(self.num_features)] for i in range(n)]
+
+    def check_buffers(self, prefix: str, state: Mapping[str, float]) -> None:
+        """Loaded statistics must be ones training could have produced: finite means,
+        finite variances >= 0 (``(var + eps) ** -0.5`` needs them), a whole count in
+        ``0..2**53`` (the cumulative average divides by it; past 2**53 floats skip counts)."""
+        where = f"{prefix}." if prefix else ""
+        for j in range(self.num_features):
+            mean = state[f"{where}running_mean.{j}"]
+            if not math.isfinite(mean):
+                raise ValueError(
+                    f"BatchNorm1d: {where}running_mean.{j} is {mean!r}; a mean must be finite"
+                )
+            variance = state[f"{where}running_var.{j}"]
+            if not (math.isfinite(variance) and variance >= 0.0):
+                raise ValueError(
+                    f"BatchNorm1d: {where}running_var.{j} is {variance!r}; it must be "
+                    "a variance, >= 0 and finite"
+                )
+        count = state[f"{where}num_batches_tracked"]
+        if not 0 <= count <= _MAX_COUNT:
+            raise ValueError(
+                f"BatchNorm1d: {where}num_batches_tracked is {count!r}; it counts batches, "
+                f"so it must be >= 0 (and at most 2^53)"
+            )
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
