@@ -837,3 +837,23 @@ def test_norm_gradients_match_central_differences_at_every_scale(kind, magnitude
             atol=1e-9,
             what=f"{kind} grad {i} at {magnitude}",
         )
+
+
+def test_a_gpt_call_interrupted_in_a_later_block_rolls_every_cache_back() -> None:
+    """If the second block fails (here: interrupted), the first block's cache is cut back."""
+    model = GPT(5, 6, 4, 2, 2, seed=0)
+    cache = model.new_cache()
+    model([1, 2], cache)
+    before = [_cache_snapshot(c) for c in cache]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    model.blocks[1].forward = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        model([3, 4], cache)
+    assert [_cache_snapshot(c) for c in cache] == before
+    del model.blocks[1].forward
+    assert [[v.data for v in row] for row in model([3], cache)] == [
+        [v.data for v in row] for row in model([1, 2, 3])[-1:]
+    ]
