@@ -19,6 +19,12 @@ autograd_lite           torch (float64, same weights)
 ``RMSNorm``             ``nn.RMSNorm`` (``eps=None`` is float64's machine epsilon in both)
 ``CausalSelfAttention`` a module around ``nn.MultiheadAttention(batch_first=True)`` that
                         applies the causal mask; shapes ``(batch, positions, dim)``
+``Block``               a pre-norm block: ``x + attn(norm1(x))``, then
+                        ``x + proj(relu(fc(norm2(x))))``, shapes as attention's
+``GPT``                 a module mapping int64 token ids ``(batch, positions)`` (or
+                        ``(positions,)``) to logits ``(batch, positions, vocab_size)``;
+                        parameters ``token_embedding``, ``position_embedding``,
+                        ``blocks.N.*``, ``final_norm``, ``lm_head``, as ours are named
 ======================= ================================================================
 
 Torch works on batches: an input ``[x1, x2]`` becomes a tensor of shape ``(1, 2)`` and a
@@ -34,9 +40,11 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from autograd_lite.nn import (
+    GPT,
     MLP,
     RNN,
     BatchNorm1d,
+    Block,
     CausalSelfAttention,
     Dropout,
     Embedding,
@@ -120,8 +128,48 @@ def _wrappers(torch: ModuleType) -> SimpleNamespace:
             output, _ = self.attention(x, x, x, attn_mask=future, need_weights=False)
             return output
 
+    class TransformerBlock(torch.nn.Module):
+        """``x + attn(norm1(x))``, then ``x + mlp(norm2(x))``: our ``Block``."""
+
+        def __init__(self, norm1: Any, attn: Any, norm2: Any, mlp: Any) -> None:
+            super().__init__()
+            self.norm1, self.attn, self.norm2, self.mlp = norm1, attn, norm2, mlp
+
+        def forward(self, x: Any) -> Any:
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+
+    class GPTModule(torch.nn.Module):
+        """Token ids ``(batch, positions)`` to logits ``(batch, positions, vocab_size)``."""
+
+        def __init__(self, parts: dict[str, Any], block_size: int) -> None:
+            super().__init__()
+            self.block_size = block_size
+            self.token_embedding = parts["token_embedding"]
+            self.position_embedding = parts["position_embedding"]
+            self.blocks = torch.nn.ModuleList(parts["blocks"])
+            self.final_norm = parts["final_norm"]
+            self.lm_head = parts["lm_head"]
+
+        def forward(self, tokens: Any) -> Any:
+            positions = tokens.shape[-1]
+            if positions > self.block_size:
+                raise ValueError(
+                    f"GPT(block_size={self.block_size}) sees at most {self.block_size} "
+                    f"positions; got {positions}"
+                )
+            where = torch.arange(positions, device=tokens.device)
+            x = self.token_embedding(tokens) + self.position_embedding(where)
+            for block in self.blocks:
+                x = block(x)
+            return self.lm_head(self.final_norm(x))
+
     return SimpleNamespace(
-        Residual=ResidualModule, RNNWithReadout=RNNWithReadout, CausalAttention=CausalAttention
+        Residual=ResidualModule,
+        RNNWithReadout=RNNWithReadout,
+        CausalAttention=CausalAttention,
+        TransformerBlock=TransformerBlock,
+        GPT=GPTModule,
     )
 
 
@@ -167,7 +215,7 @@ def _convert(module: Module, torch: ModuleType, wrappers: SimpleNamespace) -> An
     supported = (
         "MLP, Layer, Neuron, Sequential, Dropout, BatchNorm1d, Residual, RNNCell, RNN, "
         "Linear, "
-        "Embedding, LayerNorm, RMSNorm, CausalSelfAttention"
+        "Embedding, LayerNorm, RMSNorm, CausalSelfAttention, Block, GPT"
     )
     raise TypeError(f"to_torch() cannot convert {type(module).__name__}; it supports {supported}")
 
@@ -221,6 +269,21 @@ def _convert_transformer_part(module: Module, torch: ModuleType, wrappers: Simpl
         if getattr(module, "bias", None) is not None:
             norm.bias.copy_(_tensor(torch, _data(module.bias)))
         return norm
+    if isinstance(module, Block):
+        mlp = nn.Sequential(
+            _torch_linear(module.fc, torch), nn.ReLU(), _torch_linear(module.proj, torch)
+        )
+        return wrappers.TransformerBlock(
+            _convert(module.norm1, torch, wrappers),
+            _convert(module.attn, torch, wrappers),
+            _convert(module.norm2, torch, wrappers),
+            mlp,
+        )
+    if isinstance(module, GPT):
+        names = ("token_embedding", "position_embedding", "final_norm", "lm_head")
+        parts = {name: _convert(getattr(module, name), torch, wrappers) for name in names}
+        parts["blocks"] = [_convert(block, torch, wrappers) for block in module.blocks]
+        return wrappers.GPT(parts, module.block_size)
     if isinstance(module, CausalSelfAttention):
         has_bias = module.query.bias is not None
         attention = nn.MultiheadAttention(

@@ -7,15 +7,20 @@ A model file is one JSON object::
       "version": 1,
       "class": "MLP",
       "config": {"nin": 2, "nouts": [16, 16, 1], "activation": "relu", ...},
-      "state": {"layers.0.neurons.0.w.0": 0.6888437030500962, ...}
+      "state": {"layers.0.neurons.0.w.0": 0.6888437030500962, ...},
+      "training": true
     }
 
 ``class`` and ``config`` rebuild the module (any class decorated with
 ``@autograd_lite.nn.register_module`` whose ``config()`` returns its constructor
 arguments; ``Sequential`` and ``Residual`` nest the ``{"class", "config"}`` of their
-parts), and ``state`` is its ``state_dict()``. Floats are written with ``repr``, which
-reads back as the identical float, so a loaded model computes bit-for-bit the same
-outputs. ``save_state_dict``/``load_state_dict`` store only ``state`` (format tag
+parts), and ``state`` is its ``state_dict()``. ``training`` is the train/eval mode
+(``Module.training``): ``true`` or ``false`` when every module shares it, else an object
+``{name: bool}`` over ``named_modules()`` (the model itself is ``""``). A file without it
+(written before modes were saved) loads in training mode, as such files always did.
+Floats are written with ``repr``, which reads back as the identical float, so a loaded
+model (in the mode it was saved in) computes bit-for-bit the same outputs.
+``save_state_dict``/``load_state_dict`` store only ``state`` (format tag
 ``"autograd-lite-state"``) for a model the caller builds.
 
 Files are written atomically: the JSON goes to a temporary file in the same directory,
@@ -190,8 +195,16 @@ def save(model: Module, path: PathLike) -> Path:
         "class": spec["class"],
         "config": spec["config"],
         "state": state,
+        "training": _training_modes(model),
     }
     return _dump(document, path)
+
+
+def _training_modes(model: Module) -> bool | dict[str, bool]:
+    """One bool when every module is in the same mode, else each module's mode by name."""
+    modes = {name: bool(module.training) for name, module in model.named_modules()}
+    distinct = set(modes.values())
+    return distinct.pop() if len(distinct) == 1 else modes
 
 
 def save_state_dict(state: Mapping[str, float] | Module, path: PathLike) -> Path:
@@ -350,7 +363,38 @@ def load(path: PathLike) -> Module:
         message = error.args[0] if error.args else str(error)
         raise ModelFileError(f"{path}: cannot rebuild {what} from its config: {message}") from None
     _fill(model, state, path)
+    _set_training_modes(model, document.get("training", True), path)
     return model
+
+
+def _set_training_modes(model: Module, training: Any, source: PathLike) -> None:
+    """Put each module in the mode the file saved (checked first; nothing set on error)."""
+    if isinstance(training, bool):
+        model.train(training)
+        return
+    if not isinstance(training, dict):
+        raise ModelFileError(
+            f"{source}: 'training' must be true, false or an object of module names to "
+            f"true/false, got {_shorten(json.dumps(training))}"
+        )
+    modules = dict(model.named_modules())
+    unexpected = [name for name in training if name not in modules]
+    if unexpected:
+        raise ModelFileError(
+            f"{source}: 'training' lists {_shorten(repr(unexpected))}, but the model has no "
+            "module by that name"
+        )
+    missing = [name for name in modules if name not in training]
+    if missing:
+        raise ModelFileError(f"{source}: 'training' is missing modules {_shorten(repr(missing))}")
+    for name, mode in training.items():
+        if not isinstance(mode, bool):
+            raise ModelFileError(
+                f"{source}: 'training' of {_shorten(repr(name))} must be true or false, "
+                f"got {_shorten(json.dumps(mode))}"
+            )
+    for name, module in modules.items():
+        module.training = training[name]
 
 
 def load_state_dict(path: PathLike, model: Module | None = None) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -277,3 +278,72 @@ def test_bad_batches_are_refused_with_clear_errors() -> None:
         norm([[1.0, 2.0], 3.0])
     with pytest.raises(TypeError, match="str"):
         norm([[1.0, "2"], [1.0, 2.0]])
+
+
+@pytest.mark.parametrize("exponent", [520, 600, 900, 1000])
+def test_training_mode_at_extreme_scales_matches_torch_at_an_ordinary_scale(exponent) -> None:
+    """A batch times 2^k (1e156..1e301) is normalised as torch normalises the batch itself
+    (eps negligible at that scale), and its gradients are torch's times 2^-k: no overflow."""
+    rng = random.Random(exponent)
+    batch = [[rng.uniform(-2, 2) for _ in range(3)] for _ in range(4)]
+    norm = BatchNorm1d(3, eps=1e-300)
+    randomise_affine(norm, rng)
+    leaves = [[Value(math.ldexp(v, exponent)) for v in sample] for sample in batch]
+    upstream = [[rng.uniform(-1, 1) for _ in range(3)] for _ in batch]
+    outputs = norm(leaves)
+    sum_values([g * o for gs, os in zip(upstream, outputs) for g, o in zip(gs, os)]).backward()
+
+    x = torch.tensor(batch, dtype=torch.float64, requires_grad=True)
+    weight = torch.tensor([w.data for w in norm.weight], dtype=torch.float64)
+    bias = torch.tensor([b.data for b in norm.bias], dtype=torch.float64)
+    y = torch.nn.functional.batch_norm(x, None, None, weight, bias, training=True, eps=1e-300)
+    (y * torch.tensor(upstream, dtype=torch.float64)).sum().backward()
+    for i in range(4):
+        for j in range(3):
+            assert_close(outputs[i][j].data, y[i, j].item(), **TOLERANCE, what="output")
+            assert_close(
+                math.ldexp(leaves[i][j].grad, exponent),
+                x.grad[i, j].item(),
+                **TOLERANCE,
+                what="d/dx",
+            )
+    for j in range(3):  # running mean: 0.9 * 0 + 0.1 * the batch mean, at the batch's scale
+        mean = math.fsum(math.ldexp(sample[j], exponent) for sample in batch) / 4
+        assert_close(norm.running_mean[j], 0.1 * mean, rtol=1e-12, atol=0.0, what="mean")
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "message"),
+    [
+        ("running_var.1", -1.0, "running_var.1 .*a variance, >= 0"),
+        ("running_var.0", -1e-5, "running_var.0 .*a variance, >= 0"),
+        ("running_var.0", -1e-300, "running_var.0 .*a variance, >= 0"),
+        ("running_var.0", math.inf, "running_var.0 .*finite"),
+        ("running_var.0", math.nan, "running_var.0 .*finite"),
+        ("running_mean.1", math.inf, "running_mean.1 .*finite"),
+        ("running_mean.0", math.nan, "running_mean.0 .*finite"),
+        ("num_batches_tracked", -1, "num_batches_tracked .*>= 0"),
+        ("num_batches_tracked", -5.0, "num_batches_tracked .*>= 0"),
+        ("num_batches_tracked", 2.0**60, "num_batches_tracked .*at most 2\\^53"),
+    ],
+)
+def test_loading_impossible_running_statistics_is_refused(entry, value, message) -> None:
+    """A negative or non-finite variance, a non-finite mean or a negative batch count is a
+    ValueError naming the entry, and nothing is changed."""
+    norm = BatchNorm1d(2, momentum=None)
+    before = norm.state_dict()
+    with pytest.raises(ValueError, match=message):
+        norm.load_state_dict(before | {entry: value, "weight.0": 3.0})
+    assert norm.state_dict() == before
+
+
+def test_loaded_statistics_at_the_edges_of_their_domain_work_in_both_modes() -> None:
+    """running_var 0, a count of 0 and 2^53 load, and both modes then compute numbers."""
+    norm = BatchNorm1d(2, momentum=None)
+    norm.load_state_dict(norm.state_dict() | {"running_var.0": 0.0, "num_batches_tracked": 0})
+    assert all(math.isfinite(v.data) for v in norm.eval()([1.0, 2.0]))
+    norm.train()([[1.0, 2.0], [3.0, 5.0]])
+    assert norm.num_batches_tracked == 1 and norm.running_mean == [2.0, 3.5]
+    norm.load_state_dict(norm.state_dict() | {"num_batches_tracked": 2.0**53})
+    norm([[1.0, 2.0], [3.0, 5.0]])
+    assert norm.num_batches_tracked == 2**53 + 1

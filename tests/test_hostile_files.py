@@ -3,7 +3,9 @@
 Every file here is wrong on purpose: cut at every byte offset, random bytes, random JSON,
 nesting a hundred thousand deep, configs asking for billions of weights, every field
 given every wrong JSON type, NaN and Infinity tokens, duplicate keys, text that is not
-UTF-8. Each must be answered with the documented error (``ModelFileError`` naming the
+UTF-8, and GPT, attention, norm and BatchNorm files with every config entry and running
+statistic set to every hostile value (those must be refused or load into a model that
+computes). Each must be answered with the documented error (``ModelFileError`` naming the
 file, or for an optimizer's state a TypeError/ValueError leaving it unchanged) within a
 time bound generous enough for a loaded two-core machine, and the worst of them within
 a memory bound measured with ``tracemalloc``.
@@ -500,6 +502,7 @@ def test_the_counts_of_hostile_inputs() -> None:
         + len(TOKENS)
         + len(DUPLICATED_KEYS)
         + len(ENCODINGS)
+        + len(TRANSFORMER_CASES)
         + 600  # hypothesis: random bytes and random JSON
     )
     print(
@@ -512,3 +515,130 @@ def test_the_counts_of_hostile_inputs() -> None:
         )
     assert files >= 300
     assert len(OPTIMIZER_CASES) >= 1000
+
+
+# --------------------------------------------------------------------------------------
+# Hostile GPT, BatchNorm and norm files: configs and buffers that would break a forward
+# --------------------------------------------------------------------------------------
+
+
+def _transformer_models() -> dict[str, Any]:
+    """Small saved models with every norm, attention, GPT and BatchNorm setting inside."""
+    from autograd_lite.nn import GPT, BatchNorm1d, Block, CausalSelfAttention, LayerNorm, RMSNorm
+
+    return {
+        "GPT rmsnorm": GPT(5, 4, 4, 2, 1, seed=0),
+        "GPT layernorm": GPT(5, 4, 4, 1, 2, norm="layernorm", seed=1),
+        "Block": Block(4, 2, seed=0),
+        "CausalSelfAttention": CausalSelfAttention(4, 2, bias=True, seed=0),
+        "LayerNorm": LayerNorm(3, 1e-3, bias=False),
+        "RMSNorm": RMSNorm(3),
+        "BatchNorm1d": BatchNorm1d(3, momentum=None),
+        "BatchNorm1d in a Sequential": Sequential(
+            Layer(2, 3, "linear", seed=0), BatchNorm1d(3, eps=1e-3, momentum=0.2)
+        ),
+    }
+
+
+TRANSFORMER_MODELS = _transformer_models()
+CONFIG_VALUES = [
+    *WRONG_VALUES,
+    -0.0, 1e-320, -1e-5, 1e308, 10**19, 3, 4, 0.5, "layernorm", "rmsnorm", "NaN", "Infinity",
+]  # fmt: skip
+BUFFER_VALUES = [-1.0, -1e-5, -1e-3, -1e-300, -5, 0.5, 1e308, -1e308, 2**60, 10**400, "NaN"]
+
+
+def _config_paths(config: dict, prefix: tuple = ()) -> list[tuple]:
+    """Every config entry, nested module configs included."""
+    found = []
+    for key, value in config.items():
+        if isinstance(value, dict) and "config" in value:
+            found += _config_paths(value["config"], (*prefix, key, "config"))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for index, item in enumerate(value):
+                found += _config_paths(item["config"], (*prefix, key, index, "config"))
+        else:
+            found.append((*prefix, key))
+    return found
+
+
+def _hostile_transformer_cases() -> list[Any]:
+    cases = []
+    for name, model in TRANSFORMER_MODELS.items():
+        document = {
+            "format": "autograd-lite-model",
+            "version": 1,
+            "class": type(model).__name__,
+            "config": model.config(),
+            "state": model.state_dict(),
+        }
+        for path in _config_paths(document["config"]):
+            for value in CONFIG_VALUES:
+                changed = _set(document, ("config", *path), value)
+                cases.append(pytest.param(name, changed, id=f"{name}:{path}={value!r:.12}"))
+        for key, _ in model.named_buffers():
+            for value in BUFFER_VALUES:
+                changed = _set(document, ("state", key), value)
+                cases.append(pytest.param(name, changed, id=f"{name}:{key}={value!r:.12}"))
+    return cases
+
+
+TRANSFORMER_CASES = _hostile_transformer_cases()
+
+
+def _sample_input(model: Any) -> Any:
+    """A valid input for each model of TRANSFORMER_MODELS, by the class it loaded as."""
+    name = type(model).__name__
+    if name == "GPT":
+        return [0, 1, 2]
+    if name in ("Block", "CausalSelfAttention"):
+        return [[0.1, -0.2, 0.3, 0.5], [1.0, 0.0, -1.0, 2.0]]
+    if name == "BatchNorm1d":
+        return [[0.5, -1.0, 2.0], [1.5, 0.0, -2.0]]
+    if name == "Sequential":
+        return [[0.5, -1.0], [1.5, 0.0]]
+    return [0.3, -1.2, 2.0]
+
+
+def _forward(model: Any, x: Any) -> list[float]:
+    if type(model).__name__ == "Sequential":
+        out = model[1]([model[0](sample) for sample in x])
+    else:
+        out = model(x)
+    flat, stack = [], [out]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        else:
+            flat.append(float(getattr(item, "data", item)))
+    return flat
+
+
+@pytest.mark.parametrize(("name", "document"), TRANSFORMER_CASES)
+def test_a_hostile_gpt_norm_or_batchnorm_file_is_refused_or_computes(
+    hostile, name, document
+) -> None:
+    """Each config entry and buffer of a GPT, attention, norm or BatchNorm file set to each
+    hostile value is a ModelFileError, or the model loads and then computes in both modes
+    without raising, with statistics in their domain and no nan from finite weights."""
+    text = json.dumps(document).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    path = hostile(text)
+    started = time.perf_counter()
+    try:
+        model = load(path)
+    except ModelFileError as error:
+        assert str(path) in str(error) and len(str(error)) < 2000
+        return
+    finally:
+        assert time.perf_counter() - started < TIME_LIMIT
+    x = _sample_input(model)
+    for mode in (False, True):
+        model.train(mode)
+        outputs = _forward(model, x)
+        assert not any(math.isnan(v) for v in outputs), f"nan in training={mode}: {outputs}"
+    for module in model.modules():
+        if type(module).__name__ == "BatchNorm1d":
+            assert all(v >= 0.0 and math.isfinite(v) for v in module.running_var)
+            assert all(math.isfinite(v) for v in module.running_mean)
+            assert module.num_batches_tracked >= 0

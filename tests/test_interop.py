@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autograd_lite.engine import sum_values
 from autograd_lite.interop import to_torch
+from autograd_lite.losses import cross_entropy
 from autograd_lite.nn import (
+    GPT,
     MLP,
     RNN,
     CausalSelfAttention,
@@ -26,6 +29,7 @@ from autograd_lite.nn import (
     RNNCell,
     Sequential,
 )
+from autograd_lite.optim import SGD, Adam
 from tests.oracles import assert_close, require_torch
 
 torch = require_torch()
@@ -230,3 +234,80 @@ def test_causal_self_attention_converts_to_masked_multihead_attention(bias: bool
     xs = [[rng.uniform(-1, 1) for _ in range(4)] for _ in range(5)]
     expected = torch_floats(converted(torch.tensor([xs], dtype=torch.float64)))
     assert_all_close([v.data for y in attention(xs) for v in y], expected)
+
+
+# --------------------------------------------------------------------------------------
+# A whole GPT
+# --------------------------------------------------------------------------------------
+
+
+def _mean_cross_entropy(logits, targets):
+    """Our mean next-token loss over the positions."""
+    return sum_values([cross_entropy(row, t) for row, t in zip(logits, targets)]) * (
+        1.0 / len(targets)
+    )
+
+
+GPTS = {
+    "rmsnorm, one layer": lambda: GPT(7, 6, 8, 4, 1, seed=0),
+    "layernorm, two layers": lambda: GPT(7, 6, 8, 2, 2, norm="layernorm", seed=1),
+    "one head": lambda: GPT(5, 4, 4, 1, 1, seed=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GPTS))
+def test_a_whole_gpt_converts_with_the_same_logits(name: str) -> None:
+    """to_torch(GPT) maps a batch of token ids to logits equal to ours within 1e-12."""
+    model = _randomised(GPTS[name](), 3)
+    converted = to_torch(model)
+    assert isinstance(converted, torch.nn.Module)
+    sequences = [[0, 3, 1, 4], [2, 2, 0, 1]]
+    logits = converted(torch.tensor(sequences))
+    assert tuple(logits.shape) == (2, 4, model.vocab_size)
+    assert logits.dtype == torch.float64
+    for b, tokens in enumerate(sequences):
+        mine = [v.data for row in model(tokens) for v in row]
+        assert_all_close(mine, torch_floats(logits[b]))
+    unbatched = converted(torch.tensor(sequences[0]))
+    assert_all_close(torch_floats(unbatched), torch_floats(logits[0]))
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+@pytest.mark.parametrize("name", sorted(GPTS))
+def test_one_training_step_of_the_exported_gpt_equals_ours(name: str, optimizer: str) -> None:
+    """The same loss, gradients and one optimizer step in torch and here give equal weights."""
+    model = _randomised(GPTS[name](), 4)
+    converted = to_torch(model)
+    tokens = [0, 3, 1, 4, 2]
+    make_ours = {"SGD": lambda p: SGD(p, lr=0.1, momentum=0.9), "Adam": lambda p: Adam(p, lr=0.01)}
+    make_theirs = {
+        "SGD": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        "Adam": lambda p: torch.optim.Adam(p, lr=0.01),
+    }
+    ours = make_ours[optimizer](model.parameters())
+    loss = _mean_cross_entropy(model(tokens[:-1]), tokens[1:])
+    model.zero_grad()
+    loss.backward()
+    ours.step()
+
+    theirs = make_theirs[optimizer](converted.parameters())
+    logits = converted(torch.tensor([tokens[:-1]]))
+    torch_loss = torch.nn.functional.cross_entropy(logits[0], torch.tensor(tokens[1:]))
+    theirs.zero_grad()
+    torch_loss.backward()
+    theirs.step()
+
+    assert_close(loss.data, torch_loss.item(), rtol=1e-12, atol=1e-12, what="loss")
+    stepped = to_torch(model).state_dict()
+    for key, value in converted.state_dict().items():
+        assert_all_close(torch_floats(stepped[key]), torch_floats(value))
+
+
+def test_gpt_export_keeps_the_training_mode_and_is_a_copy() -> None:
+    """The export is in our mode and independent of later changes to our weights."""
+    model = GPT(5, 4, 4, 1, 1, seed=0)
+    converted = to_torch(model.eval())
+    assert not converted.training
+    before = torch_floats(converted(torch.tensor([1, 2])))
+    model.lm_head.weight[0][0].data += 1.0
+    assert torch_floats(converted(torch.tensor([1, 2]))) == before

@@ -114,10 +114,11 @@ def test_every_finite_float_survives_a_round_trip_exactly(values, tmp_path) -> N
 
 
 def test_file_is_the_documented_json_format(tmp_path) -> None:
-    """The file is plain JSON with format, version, class, config and state keys."""
+    """The file is plain JSON with format, version, class, config, state and training keys."""
     model = MLP(2, [3, 1], seed=0)
     document = json.loads(save(model, tmp_path / "m.json").read_text(encoding="utf-8"))
-    assert list(document) == ["format", "version", "class", "config", "state"]
+    assert list(document) == ["format", "version", "class", "config", "state", "training"]
+    assert document["training"] is True
     assert document["format"] == "autograd-lite-model" and document["version"] == 1
     assert document["class"] == "MLP"
     assert document["config"] == {
@@ -547,3 +548,64 @@ def test_a_model_sharing_a_layer_is_refused_when_saving(tmp_path) -> None:
     with pytest.raises(ValueError, match="one module or parameter in two places"):
         save(Sequential(layer, layer), tmp_path / "shared.json")
     assert not (tmp_path / "shared.json").exists()
+
+
+# --------------------------------------------------------------------------------------
+# Train and eval mode
+# --------------------------------------------------------------------------------------
+
+
+def _dropout_model() -> Sequential:
+    return Sequential(Layer(2, 3, "relu", seed=0), Dropout(0.5, seed=1), Layer(3, 1, seed=2))
+
+
+def test_a_model_saved_in_eval_mode_loads_in_eval_mode_with_identical_outputs(tmp_path) -> None:
+    """Dropout saved in eval mode stays off after loading: outputs equal, not re-masked."""
+    model = _dropout_model().eval()
+    loaded = load(save(model, tmp_path / "m.json"))
+    assert [m.training for m in loaded.modules()] == [False] * len(model.modules())
+    for _ in range(5):  # Dropout in training mode would draw a fresh mask on each call
+        assert outputs(loaded, [0.7, -0.2]) == outputs(model, [0.7, -0.2])
+
+
+def test_mixed_modes_are_saved_and_restored_module_by_module(tmp_path) -> None:
+    """Only the Dropout in eval mode, or only the Dropout in training mode: both restored."""
+    for dropout_training in (False, True):
+        model = _dropout_model().train(not dropout_training)
+        model.layers[1].train(dropout_training)
+        document = json.loads(save(model, tmp_path / "m.json").read_text(encoding="utf-8"))
+        assert document["training"]["layers.1"] is dropout_training
+        loaded = load(tmp_path / "m.json")
+        assert [m.training for m in loaded.modules()] == [m.training for m in model.modules()]
+
+
+def test_a_file_without_training_modes_loads_in_training_mode(tmp_path) -> None:
+    """Files written before modes were saved load as they always did: in training mode."""
+    document = valid_document()
+    document.pop("training", None)
+    loaded = load(write(tmp_path / "old.json", document))
+    assert all(m.training for m in loaded.modules())
+
+
+@pytest.mark.parametrize(
+    ("training", "message"),
+    [
+        (None, "'training' must be true, false or an object"),
+        (1, "'training' must be true, false or an object"),
+        ("false", "'training' must be true, false or an object"),
+        ([True], "'training' must be true, false or an object"),
+        ({"": False}, "missing modules"),
+        ({"": False, "layers.0": 0, "layers.1": True}, "must be true or false"),
+        ({"": True, "layers.0": True, "layers.1": True, "layers.7": True}, "no module"),
+    ],
+)
+def test_bad_training_modes_raise_model_file_error(tmp_path, training, message) -> None:
+    """A 'training' entry of the wrong type, or not naming exactly the modules, is refused."""
+    model = Sequential(Layer(2, 2, seed=0), Dropout(0.5))
+    document = json.loads(save(model, tmp_path / "m.json").read_text(encoding="utf-8"))
+    names = [name for name, _ in model.named_modules()]
+    if isinstance(training, dict) and "missing" not in message and "no module" not in message:
+        training = {name: training.get(name, True) for name in names}
+    document["training"] = training
+    with pytest.raises(ModelFileError, match=message):
+        load(write(tmp_path / "bad.json", document))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograd_lite.engine import Value, sum_values
+from autograd_lite.engine import Value, gradients, no_grad, sum_values
 from autograd_lite.losses import cross_entropy
 from autograd_lite.nn import (
     GPT,
@@ -24,7 +24,7 @@ from autograd_lite.nn import (
     RMSNorm,
 )
 from autograd_lite.serialization import load, save
-from tests.oracles import assert_close, require_torch
+from tests.oracles import assert_close, central_difference, require_torch
 
 torch = require_torch()
 TOLERANCE = {"rtol": 1e-10, "atol": 1e-10}
@@ -669,3 +669,191 @@ def test_blocks_refuse_vectors_of_the_wrong_length() -> None:
         CausalSelfAttention(4, 2, seed=0)([[1.0, 2.0]])
     with pytest.raises(TypeError, match="list of positions"):
         CausalSelfAttention(4, 2, seed=0)(3.0)
+
+
+# --------------------------------------------------------------------------------------
+# A failed call changes nothing; non-finite logits are refused by name
+# --------------------------------------------------------------------------------------
+
+
+def _cache_snapshot(cache: KVCache) -> tuple[list[list[int]], list[list[int]]]:
+    """The identities of every key and value the cache holds, to prove nothing changed."""
+    return [list(map(id, k)) for k in cache.keys], [list(map(id, v)) for v in cache.values]
+
+
+BAD_POSITIONS = {
+    "a short last position": [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0]],
+    "a long middle position": [[1.0, 2.0, 3.0, 4.0], [1.0] * 5, [0.0] * 4],
+    "a string entry": [[1.0, 2.0, 3.0, 4.0], [1.0, "x", 3.0, 4.0]],
+    "a None position": [[1.0, 2.0, 3.0, 4.0], None],
+    "a position that is a number": [[1.0, 2.0, 3.0, 4.0], 7.0],
+    "a torch tensor entry": [[1.0, 2.0, 3.0, 4.0], [torch.tensor(1.0), 2.0, 3.0, 4.0]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_POSITIONS))
+def test_a_failed_attention_call_leaves_its_cache_exactly_as_it_was(name: str) -> None:
+    """Whatever is wrong with a later position, the call raises and the cache is unchanged."""
+    attn = CausalSelfAttention(4, 2, seed=0)
+    cache = KVCache()
+    attn([[0.5, -0.5, 1.0, 0.0]], cache)
+    before = _cache_snapshot(cache)
+    with pytest.raises((TypeError, ValueError)):
+        attn(BAD_POSITIONS[name], cache)
+    assert len(cache) == 1
+    assert _cache_snapshot(cache) == before
+
+
+def test_a_failed_gpt_call_leaves_every_block_cache_as_it_was() -> None:
+    """A GPT call that fails (a bad token, caches of unequal lengths) changes no cache."""
+    model = GPT(5, 6, 4, 2, 2, seed=0)
+    cache = model.new_cache()
+    model([1, 2], cache)
+    before = [_cache_snapshot(c) for c in cache]
+    with pytest.raises(ValueError):
+        model([1, 9], cache)
+    with pytest.raises(TypeError):
+        model([1, "a"], cache)
+    assert [_cache_snapshot(c) for c in cache] == before
+    uneven = model.new_cache()
+    uneven[0].keys.append(cache[0].keys[0])
+    uneven[0].values.append(cache[0].values[0])
+    with pytest.raises(ValueError, match="caches of different lengths"):
+        model([1], uneven)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_generation_refuses_non_finite_logits_by_name(bad: float, temperature: float) -> None:
+    """A weight that makes the logits nan or ±inf is a ValueError naming them, not a sample."""
+    model = GPT(5, 6, 4, 1, 1, seed=0)
+    model.lm_head.weight[2][0].data = bad
+    logits = [v.data for v in model([1])[-1]]
+    assert not all(math.isfinite(v) for v in logits)
+    with pytest.raises(ValueError, match=r"logits .*not finite"):
+        model.generate([1], 3, temperature=temperature, seed=0)
+
+
+# --------------------------------------------------------------------------------------
+# Norms at extreme scales: no overflow of the sum of squares, exact gradients
+# --------------------------------------------------------------------------------------
+
+
+def test_layernorm_of_huge_values_is_not_zero() -> None:
+    """LayerNorm(3)([1e200, 1e200, -1e200]) is [1/√2, 1/√2, -√2], the issue's exact answer."""
+    y = LayerNorm(3)([Value(1e200), Value(1e200), Value(-1e200)])
+    half = math.sqrt(0.5)
+    for got, exact in zip(y, [half, half, -2 * half]):
+        assert_close(got.data, exact, rtol=1e-15, atol=0.0)
+    plain = LayerNorm(3, elementwise_affine=False)([1e300, 1e300, -1e300])
+    assert [float(getattr(v, "data", v)) for v in plain] == pytest.approx([half, half, -2 * half])
+    rms = RMSNorm(2, elementwise_affine=False)([3e300, -4e300])
+    assert [float(getattr(v, "data", v)) for v in rms] == pytest.approx(
+        [3 / math.sqrt(12.5), -4 / math.sqrt(12.5)], rel=1e-15
+    )
+
+
+def _norm_pair(kind: str, eps: float, rng: random.Random):
+    """Our norm with random affine weights and its torch twin (eps 0: scale invariant)."""
+    norm = LayerNorm(5, eps) if kind == "layernorm" else RMSNorm(5, eps)
+    randomise(norm.parameters(), rng)
+
+    def twin(x):
+        weight = tensor(norm.weight)
+        if kind == "layernorm":
+            return torch.nn.functional.layer_norm(x, (5,), weight, tensor(norm.bias), eps=0.0)
+        return torch.nn.functional.rms_norm(x, (5,), weight, eps=0.0)
+
+    return norm, twin
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    kind=st.sampled_from(["layernorm", "rmsnorm"]),
+    exponent=st.sampled_from([-1000, -700, -664, -300, 300, 664, 1000]),
+)
+def test_norms_at_extreme_scales_match_torch_at_an_ordinary_scale(seed, kind, exponent) -> None:
+    """At x·2^k (1e-300..1e300), outputs equal torch's at x and grads (first and second
+    order) equal torch's times 2^-k: a norm is scale invariant once eps is negligible."""
+    rng = random.Random(seed)
+    norm, twin = _norm_pair(kind, 0.0 if exponent < 0 else 1e-5, rng)
+    small = [rng.uniform(-2.0, 2.0) for _ in range(5)]
+    x = [Value(math.ldexp(v, exponent)) for v in small]
+    coefficients = [rng.uniform(-1.0, 1.0) for _ in range(5)]
+    y = norm(x)
+    loss = sum_values([c * v for c, v in zip(coefficients, y)])
+    first = gradients(loss, x, create_graph=True)
+    direction = [rng.uniform(-1.0, 1.0) for _ in range(5)]
+    second = gradients(sum_values([d * g for d, g in zip(direction, first)]), x)
+
+    tx = torch.tensor(small, dtype=torch.float64, requires_grad=True)
+    ty = twin(tx)
+    (tfirst,) = torch.autograd.grad(torch_weighted_sum(ty, coefficients), tx, create_graph=True)
+    (tsecond,) = torch.autograd.grad(torch_weighted_sum(tfirst, direction), tx)
+    assert_matches(y, ty, "output")
+    for i in range(5):
+        assert_close(math.ldexp(first[i].data, exponent), tfirst[i].item(), what=f"grad {i}")
+        if abs(exponent) > 500:
+            continue  # the exact second derivative, of order 2^(-2k), is not a float
+        assert_close(
+            math.ldexp(second[i], 2 * exponent),
+            tsecond[i].item(),
+            rtol=1e-9,
+            atol=1e-9,
+            what=f"second {i}",
+        )
+
+
+@pytest.mark.parametrize("kind", ["layernorm", "rmsnorm"])
+@pytest.mark.parametrize("magnitude", [1e-200, 1.0, 1e200])
+def test_norm_gradients_match_central_differences_at_every_scale(kind, magnitude) -> None:
+    """d(sum c·y)/dx_i equals a central difference in float64 at 1e-200, 1 and 1e200."""
+    rng = random.Random(7)
+    norm = LayerNorm(4, 0.0) if kind == "layernorm" else RMSNorm(4, 0.0)
+    randomise(norm.parameters(), rng)
+    point = [magnitude * rng.uniform(-2.0, 2.0) for _ in range(4)]
+    coefficients = [rng.uniform(-1.0, 1.0) for _ in range(4)]
+
+    def f(*xs):
+        with no_grad():
+            ys = norm([Value(v) for v in xs])
+        return math.fsum(c * v.data for c, v in zip(coefficients, ys))
+
+    x = [Value(v) for v in point]
+    grads = gradients(sum_values([c * v for c, v in zip(coefficients, norm(x))]), x)
+    for i in range(4):
+
+        def along(t, i=i):
+            return f(*[*point[:i], t, *point[i + 1 :]])
+
+        expected = central_difference(along, point[i], step=1e-4 * abs(point[i]))
+        slope = expected * magnitude
+        assert math.isfinite(slope) and abs(slope) > 1e-6, "the oracle must see a real slope"
+        assert_close(
+            grads[i] * magnitude,
+            expected * magnitude,
+            rtol=1e-7,
+            atol=1e-9,
+            what=f"{kind} grad {i} at {magnitude}",
+        )
+
+
+def test_a_gpt_call_interrupted_in_a_later_block_rolls_every_cache_back() -> None:
+    """If the second block fails (here: interrupted), the first block's cache is cut back."""
+    model = GPT(5, 6, 4, 2, 2, seed=0)
+    cache = model.new_cache()
+    model([1, 2], cache)
+    before = [_cache_snapshot(c) for c in cache]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    model.blocks[1].forward = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        model([3, 4], cache)
+    assert [_cache_snapshot(c) for c in cache] == before
+    del model.blocks[1].forward
+    assert [[v.data for v in row] for row in model([3], cache)] == [
+        [v.data for v in row] for row in model([1, 2, 3])[-1:]
+    ]

@@ -14,15 +14,20 @@ own, which is why an eval-mode ``BatchNorm1d`` also accepts a single sample.
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, sum_values
+from autograd_lite.nn._scaling import range_multiplier
 from autograd_lite.nn.module import Module, config_arguments, register_module
 
 __all__ = ["BatchNorm1d"]
+
+# Batch counts up to 2^53 are exact floats (the form a model file holds them in).
+_MAX_COUNT = 2**53
 
 
 def _check_sample(sample: Any, index: int, width: int) -> list[Any]:
@@ -150,18 +155,49 @@ class BatchNorm1d(Module):
         columns = []
         for j in range(self.num_features):
             column = [sample[j] for sample in batch]
+            # Entries past 2^±200 are multiplied by a power of two first, so that c * c
+            # cannot overflow; the output does not depend on it (see nn._scaling).
+            multiplier = range_multiplier(column, self.eps)
+            if multiplier != 1.0:
+                column = [value * multiplier for value in column]
             mean = sum_values(column) / n
             centred = [value - mean for value in column]
             variance = sum_values([c * c for c in centred]) / n  # biased, as PyTorch
-            inverse_std = (variance + self.eps) ** -0.5
+            inverse_std = (variance + self.eps * multiplier * multiplier) ** -0.5
             columns.append([self._affine(j, c * inverse_std) for c in centred])
-            mean_data = mean.data if isinstance(mean, Value) else float(mean)
+            # The running statistics at the data's own scale (a variance past 1e308 is inf).
+            mean_data = (mean.data if isinstance(mean, Value) else float(mean)) / multiplier
             variance_data = variance.data if isinstance(variance, Value) else float(variance)
+            variance_data = variance_data / multiplier / multiplier
             self.running_mean[j] = (1.0 - factor) * self.running_mean[j] + factor * mean_data
             self.running_var[j] = (1.0 - factor) * self.running_var[j] + factor * (
                 variance_data * n / (n - 1)
             )
         return [[columns[j][i] for j in range(self.num_features)] for i in range(n)]
+
+    def check_buffers(self, prefix: str, state: Mapping[str, float]) -> None:
+        """Loaded statistics must be ones training could have produced: finite means,
+        finite variances >= 0 (``(var + eps) ** -0.5`` needs them), a whole count in
+        ``0..2**53`` (the cumulative average divides by it; past 2**53 floats skip counts)."""
+        where = f"{prefix}." if prefix else ""
+        for j in range(self.num_features):
+            mean = state[f"{where}running_mean.{j}"]
+            if not math.isfinite(mean):
+                raise ValueError(
+                    f"BatchNorm1d: {where}running_mean.{j} is {mean!r}; a mean must be finite"
+                )
+            variance = state[f"{where}running_var.{j}"]
+            if not (math.isfinite(variance) and variance >= 0.0):
+                raise ValueError(
+                    f"BatchNorm1d: {where}running_var.{j} is {variance!r}; it must be "
+                    "a variance, >= 0 and finite"
+                )
+        count = state[f"{where}num_batches_tracked"]
+        if not 0 <= count <= _MAX_COUNT:
+            raise ValueError(
+                f"BatchNorm1d: {where}num_batches_tracked is {count!r}; it counts batches, "
+                f"so it must be >= 0 (and at most 2^53)"
+            )
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""

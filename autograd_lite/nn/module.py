@@ -206,7 +206,8 @@ class Module:
 
         Checks everything before changing anything: missing keys raise KeyError,
         unexpected keys ValueError, a value that is not a real number TypeError, a
-        non-integral value for an integer buffer (a batch count) ValueError.
+        non-integral value for an integer buffer (a batch count) ValueError, and so does a
+        buffer value outside its module's domain (see :meth:`check_buffers`).
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"load_state_dict expects a dict, got {type(state).__name__}")
@@ -245,10 +246,18 @@ class Module:
                     f"load_state_dict: {name!r} counts batches and must be a whole number, "
                     f"got {state[name]!r}"
                 )
+        for prefix, module in self.named_modules():
+            if getattr(module, "_buffer_names", ()):
+                module.check_buffers(prefix, numbers_read)
         for name, p in named:
             p.data = numbers_read[name]
         for name, holder, key in buffers:
             _write_slot(holder, key, numbers_read[name])
+
+    def check_buffers(self, prefix: str, state: Mapping[str, float]) -> None:
+        """Raise ValueError if ``state`` (full names under ``prefix``) holds buffer values
+        this module cannot compute with; called by :meth:`load_state_dict` before it
+        changes anything. Modules with ``_buffer_names`` override it; none to check here."""
 
     # ---- construction from a description -----------------------------------------------
 

@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autograd_lite.engine import Value, dense, no_grad, softmax
+from autograd_lite.nn._scaling import range_multiplier
 from autograd_lite.nn.init import make_rng
 from autograd_lite.nn.layers import _ACTIVATION_FUNCTIONS, _check_activation, _check_count
 from autograd_lite.nn.module import Module, config_arguments, register_module
@@ -287,6 +288,10 @@ class RMSNorm(Module):
         """The normalised vector, same length as ``x``."""
         _check_vector(x, self.dim, "RMSNorm")
         eps = sys.float_info.epsilon if self.eps is None else self.eps
+        multiplier = range_multiplier(x, eps)
+        if multiplier != 1.0:  # entries past 2^±200: rescale so that x² cannot overflow
+            x = [v * multiplier for v in x]
+            eps = eps * multiplier * multiplier
         # dense with x as both weights and inputs: sum(x²) as one node.
         (square_sum,) = dense([x], x) if isinstance(x[0], Value) else [sum(v * v for v in x)]
         scale = (square_sum * (1.0 / self.dim) + eps) ** -0.5
@@ -339,13 +344,18 @@ class LayerNorm(Module):
     def forward(self, x: Sequence[Any]) -> list[Any]:
         """The normalised vector, same length as ``x``."""
         _check_vector(x, self.dim, "LayerNorm")
+        eps = self.eps
+        multiplier = range_multiplier(x, eps)
+        if multiplier != 1.0:  # entries past 2^±200: rescale so that x² cannot overflow
+            x = [v * multiplier for v in x]
+            eps = eps * multiplier * multiplier
         mean = sum(x) * (1.0 / self.dim)
         centred = [v - mean for v in x]
         if isinstance(centred[0], Value):
             (square_sum,) = dense([centred], centred)
         else:
             square_sum = sum(c * c for c in centred)
-        scale = (square_sum * (1.0 / self.dim) + self.eps) ** -0.5
+        scale = (square_sum * (1.0 / self.dim) + eps) ** -0.5
         y = [c * scale for c in centred]
         if self.weight is not None:
             y = [v * w for v, w in zip(y, self.weight)]
@@ -458,27 +468,32 @@ class CausalSelfAttention(Module):
             cache = KVCache()
         elif not isinstance(cache, KVCache):
             raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+        for x in xs:
+            _check_vector(x, self.dim, "CausalSelfAttention")
         scale = 1.0 / math.sqrt(self.head_dim)
         heads = [(h * self.head_dim, (h + 1) * self.head_dim) for h in range(self.n_head)]
         weights_seen: list[list[list[Value]]] = [[] for _ in heads]
         outputs = []
+        # Work on copies and extend the cache only once every position has succeeded, so
+        # a call that fails anywhere (a bad entry deep in a vector) leaves it as it was.
+        keys, values = list(cache.keys), list(cache.values)
         for x in xs:
-            _check_vector(x, self.dim, "CausalSelfAttention")
             q = self.query(x)
-            cache.keys.append(self.key(x))
-            cache.values.append(self.value(x))
+            keys.append(self.key(x))
+            values.append(self.value(x))
             mixed: list[Value] = []
             for h, (lo, hi) in enumerate(heads):
                 q_h = [v * scale for v in q[lo:hi]]
                 # One dot node per key position: the scores of this query against all keys.
-                scores = dense([k[lo:hi] for k in cache.keys], q_h)
+                scores = dense([k[lo:hi] for k in keys], q_h)
                 attention = softmax(scores)
                 weights_seen[h].append(attention)
                 # One dot node per output coordinate: the attention-weighted values.
-                mixed.extend(
-                    dense([[v[j] for v in cache.values] for j in range(lo, hi)], attention)
-                )
+                mixed.extend(dense([[v[j] for v in values] for j in range(lo, hi)], attention))
             outputs.append(self.out(mixed))
+        start = len(cache.keys)
+        cache.keys.extend(keys[start:])
+        cache.values.extend(values[start:])
         self._last_attention = weights_seen
         return outputs
 
@@ -647,7 +662,13 @@ class GPT(Module):
             or not all(isinstance(c, KVCache) for c in cache)
         ):
             raise TypeError("cache must be the list of KVCache that model.new_cache() returns")
-        start = len(cache[0])
+        lengths = [len(c) for c in cache]
+        if len(set(lengths)) > 1:
+            raise ValueError(
+                f"GPT: the blocks' caches of different lengths {lengths} cannot continue one "
+                "sequence; use the list model.new_cache() returns, filled only by this model"
+            )
+        start = lengths[0]
         if not tokens:
             raise ValueError("GPT needs at least one token")
         if start + len(tokens) > self.block_size:
@@ -660,9 +681,16 @@ class GPT(Module):
             [a + b for a, b in zip(self.token_embedding(t), self.position_embedding(start + i))]
             for i, t in enumerate(tokens)
         ]
-        for block, block_cache in zip(self.blocks, cache):
-            xs = block(xs, block_cache)
-        return [self.lm_head(self.final_norm(x)) for x in xs]
+        try:
+            for block, block_cache in zip(self.blocks, cache):
+                xs = block(xs, block_cache)
+            return [self.lm_head(self.final_norm(x)) for x in xs]
+        except BaseException:
+            # A later block failed (or the call was interrupted): the earlier blocks' caches
+            # grew, so cut them back; a failed call leaves the cache as it found it.
+            for block_cache in cache:
+                del block_cache.keys[start:], block_cache.values[start:]
+            raise
 
     def generate(
         self,
@@ -680,7 +708,8 @@ class GPT(Module):
         ``temperature=0`` takes the most likely token. Runs without building a graph and
         with a key/value cache, so each token costs one position; once the context fills
         ``block_size`` it is cropped to its last ``block_size`` tokens and recomputed.
-        Sampling ``stop`` ends generation (``stop`` is not returned).
+        Sampling ``stop`` ends generation (``stop`` is not returned). Logits that are nan
+        or infinite (diverged weights) raise ValueError: they define no distribution.
         """
         who = f"GPT(vocab_size={self.vocab_size})"
         context = _token_list(prompt, self.vocab_size, who)
@@ -754,7 +783,20 @@ def _check_count_or_zero(n: object, name: str) -> int:
 
 
 def _sample(logits: list[float], temperature: float, rng: Any) -> int:
-    """An index drawn from softmax(logits / temperature); the argmax when temperature is 0."""
+    """An index drawn from softmax(logits / temperature); the argmax when temperature is 0.
+
+    Logits that are nan or infinite define no distribution (and no argmax): they are a
+    ValueError naming them, never a token drawn from numbers that nan has become.
+    """
+    bad = [(i, v) for i, v in enumerate(logits) if not math.isfinite(v)]
+    if bad:
+        shown = ", ".join(f"{v!r} at token {i}" for i, v in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"GPT.generate: the logits for the next token are not finite ({shown}{more}); "
+            "the model's weights have probably diverged (nan or inf): train with a smaller "
+            "learning rate, or load weights saved before they diverged"
+        )
     if temperature == 0.0:
         return max(range(len(logits)), key=logits.__getitem__)
     top = max(logits)
