@@ -30,6 +30,7 @@ from autograd_lite.viz.graph import (
     GraphvizNotFoundError,
     draw_dot,
     draw_graph,
+    node_names,
     render,
 )
 from tests.strategies import programs, run_engine
@@ -833,3 +834,33 @@ def test_model_graph_is_readable_for_a_wide_input_and_several_outputs():
     drawn = model_graph(single, [0.5, -0.5]).source
     assert "grad 1.0000" in drawn and "x[0]" in drawn and "x[1]" in drawn
     assert all(p.grad == 0.0 for p in single.parameters())
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs(max_steps=10))
+def test_unlabelled_nodes_get_unique_readable_names_never_ids(program):
+    """Random graphs: no node is named by its id v<i>; names are unique and short."""
+    out = run_engine(program, [Value(p, label=f"x{i}") for i, p in enumerate(program.point)])
+    names = node_names(out)
+    results = [n for n in topological_order(out) if n.parents and not n.label]
+    assert not any(re.fullmatch(r"v\d+", names[n]) for n in results)
+    assert all(len(names[n]) <= 32 + len(" #99") for n in results)
+    named = [names[n] for n in topological_order(out) if n.parents or n.requires_grad]
+    assert len(named) == len(set(named))
+
+
+def test_a_neuron_is_named_by_its_module_path_and_a_product_by_its_formula():
+    """MLP units are layers.0.neurons.i (their formula is too long); x1 * w1 is x1·w1."""
+    from autograd_lite.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    x = [Value(1.0, label="x0"), Value(-2.0, label="x1")]
+    loss = (model(x) - 1.0) ** 2
+    names = node_names(loss, model=model)
+    units = [n for n in topological_order(loss) if n.op == "dot_relu"]
+    assert [names[n] for n in units] == [f"layers.0.neurons.{i}" for i in range(3)]
+    assert names[loss.parents[0]] == "layers.1.neurons.0 − 1"
+    assert names[loss] == "(layers.1.neurons.0 − 1)²"
+    x1, w1 = Value(2.0, label="x1"), Value(-3.0, label="w1")
+    product = x1 * w1
+    assert node_names(product)[product] == "x1·w1"

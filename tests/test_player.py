@@ -302,10 +302,11 @@ def test_each_step_carries_the_rule_with_names():
     assert steps[0].rule == "∂o/∂o = 1"
     assert steps[1].rule == f"o = tanh(n): ∂o/∂n = 1 − o² = {slope:.4g}"
     product = steps[-1]
-    assert product.rule.startswith(f"{product.name} = x1 · w1: ")
+    assert product.name == "x1·w1"  # an unlabelled node is named by its formula
+    assert product.rule.startswith("x1·w1 = x1 · w1: ")
     assert [c.rule for c in product.contributions] == [
-        f"∂{product.name}/∂x1 = w1 = -3",
-        f"∂{product.name}/∂w1 = x1 = 2",
+        "∂(x1·w1)/∂x1 = w1 = -3",
+        "∂(x1·w1)/∂w1 = x1 = 2",
     ]
 
 
@@ -365,3 +366,36 @@ def test_describe_never_prints_minus_zero():
     text = "\n".join(step.describe() for step in backward_steps(y))
     assert "x.grad += 0 * -3 = 0" in text
     assert not re.search(r"(?<![\w.])-0(?![.\d])", text)
+
+
+@needs_dot
+def test_page_carries_explains_paths_for_every_leaf():
+    """Each leaf's panel data are explain()'s largest paths: factors, rules and products."""
+    from autograd_lite.diagnostics import explain
+
+    o, leaves = micrograd_neuron()
+    ids = node_ids(o)
+    x1 = leaves[0]
+    data = embedded(player_html(o, path_of=x1), "PATHS")
+    assert data["selected"] == ids[x1]
+    grad_leaves = [n for n in topological_order(o, requires_grad_only=True) if not n.parents]
+    assert set(data["leaves"]) == {ids[n] for n in grad_leaves}
+    for leaf in grad_leaves:
+        found = explain(o, leaf)
+        entry = data["leaves"][ids[leaf]]
+        assert entry["total"] == found.total and entry["count"] == found.n_paths
+        for shown, path in zip(entry["paths"], found.paths):
+            assert shown["product"] == path.product
+            assert [f["factor"] for f in shown["factors"]] == list(path.factors)
+            assert [f["node"] for f in shown["factors"]] == [ids[n] for n in path.nodes[:-1]]
+            assert all(f["rule"].startswith("∂") for f in shown["factors"])
+
+
+@needs_dot
+def test_path_of_must_be_a_leaf_of_the_graph():
+    """path_of that is not a Value, or not a leaf taking gradients, is refused clearly."""
+    o, _ = micrograd_neuron()
+    with pytest.raises(TypeError, match="path_of must be a Value"):
+        Player(o, path_of=1.0)
+    with pytest.raises(ValueError, match="path_of must be a leaf"):
+        Player(o, path_of=o)

@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograd_lite.engine import Value, topological_order
+from autograd_lite.viz.rules import expression
 
 if TYPE_CHECKING:
     import graphviz
@@ -242,7 +243,10 @@ def node_names(
 
     A parameter of ``model`` by its module path (``layers.0.neurons.3.w[1]``); else its
     label; an unlabelled input ``x[i]`` (inputs are ``inputs`` or, with a model, found by
-    :func:`find_inputs`); an unlabelled constant its value; anything else its id ``v<i>``.
+    :func:`find_inputs`); an unlabelled constant its value; an unlabelled result its
+    formula from its inputs' names (``x1·w1``, ``tanh(x1·w1 + b)``), or, past
+    32 characters, its neuron's module path (``layers.0.neurons.2``) or the formula with
+    long inputs written ``…``. Names are unique: a repeat gets `` #2``, `` #3`` ….
     """
     order = topological_order(_roots(root))
     params = parameter_names(model)
@@ -252,7 +256,8 @@ def node_names(
     for i, value in enumerate(input_list):
         input_names.setdefault(value, f"x[{i}]")
     names: dict[Value, str] = {}
-    for i, node in enumerate(order):
+    taken: set[str] = set()
+    for node in order:
         if node in params:
             names[node] = params[node]
         elif node.label:
@@ -261,9 +266,52 @@ def node_names(
             names[node] = input_names[node]
         elif node.is_leaf and not node.requires_grad:
             names[node] = f"{node.data:g}"
+        elif node.is_leaf:
+            names[node] = _unique("leaf", taken)
         else:
-            names[node] = f"v{i}"
+            names[node] = _unique(_readable_name(node, names, params), taken)
+        taken.add(names[node])
     return names
+
+
+# An unlabelled result is named by its formula while that stays short enough to read.
+_NAME_LIMIT = 32
+
+
+def _readable_name(node: Value, names: Mapping[Value, str], params: Mapping[Value, str]) -> str:
+    """``x1·w1``, ``tanh(x1·w1 + b)``; else a module path, else the formula with ``…``."""
+    parent_names = [names[p] for p in node.parents]
+    full = expression(node, parent_names)
+    if len(full) <= _NAME_LIMIT:
+        return full
+    # A neuron's output: the module path its parameters share (layers.0.neurons.2).
+    paths = [params[p] for p in node.parents if p in params]
+    if len(paths) >= 2:
+        shared = []
+        for parts in zip(*(path.split(".")[:-1] for path in paths)):
+            if len(set(parts)) > 1:
+                break
+            shared.append(parts[0])
+        if shared:
+            return ".".join(shared)
+    # Else write the longest inputs as "…", one at a time, until the formula fits.
+    short = list(parent_names)
+    for i in sorted(range(len(short)), key=lambda i: -len(short[i])):
+        short[i] = "…"
+        shortened = expression(node, short)
+        if len(shortened) <= _NAME_LIMIT:
+            return shortened
+    return f"{node.op or 'op'}(…)"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name #2``, ``#3`` … when an earlier node already has it."""
+    if name not in taken:
+        return name
+    k = 2
+    while f"{name} #{k}" in taken:
+        k += 1
+    return f"{name} #{k}"
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -41,9 +41,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from autograd_lite.diagnostics.explain import explain
 from autograd_lite.engine import Value, topological_order
 from autograd_lite.viz.graph import (
     _as_float,
+    _is_dead_relu,
     _pipe,
     count_drawn_nodes,
     draw_graph,
@@ -301,6 +303,7 @@ def player_html(
     inputs: Iterable[Value] = (),
     forward: bool = False,
     lr: float | None = None,
+    path_of: Value | None = None,
 ) -> str:
     """A self-contained HTML page that plays ``root``'s backward pass; written to ``path`` if given.
 
@@ -316,6 +319,7 @@ def player_html(
         inputs=inputs,
         forward=forward,
         lr=lr,
+        path_of=path_of,
     ).html
     if path is not None:
         write_atomically(Path(path), page.encode("utf-8"))
@@ -371,6 +375,49 @@ def _update_phase(
     return steps
 
 
+# Paths listed per leaf in the panel: the largest few carry the lesson; the total is exact.
+_PATHS_SHOWN = 4
+
+
+def _paths_of_leaves(
+    root: Value,
+    leaves: list[Value],
+    names: dict[Value, str],
+    ids: dict[Value, str],
+    selected: Value | None,
+) -> dict[str, Any]:
+    """For each leaf, ``explain(root, leaf, top=4)`` as page data: factors, rules, products."""
+    by_leaf = {}
+    for leaf in leaves:
+        found = explain(root, leaf, top=_PATHS_SHOWN)
+        by_leaf[ids[leaf]] = {
+            "total": _number(found.total),
+            "count": found.n_paths,
+            "paths": [
+                {
+                    "product": _number(path.product),
+                    "factors": [
+                        {
+                            "node": ids[node],
+                            "factor": _number(factor),
+                            "rule": rule_text(
+                                node,
+                                argument,
+                                names[node],
+                                [names[p] for p in node.parents],
+                                factor,
+                            ),
+                        }
+                        for node, factor, argument in zip(path.nodes, path.factors, path.arguments)
+                    ],
+                }
+                for path in found.paths
+            ],
+        }
+    first = ids[selected] if selected is not None else (ids[leaves[0]] if leaves else "")
+    return {"selected": first, "leaves": by_leaf}
+
+
 def _page(
     root: Value,
     steps: list[Step],
@@ -380,6 +427,7 @@ def _page(
     names: dict[Value, str],
     extra_before: list,
     extra_after: list,
+    paths: dict[str, Any],
 ) -> str:
     ids = node_ids(root)
     nodes = [
@@ -389,6 +437,7 @@ def _page(
             "op": n.op,
             "data": _number(n.data),
             "leaf": not n.parents,
+            "dead": _is_dead_relu(n),
         }
         for n in topological_order(root, requires_grad_only=True)
     ]
@@ -425,6 +474,7 @@ def _page(
         "SVG_TB": svg[1],
         "NODES": _script_json(nodes),
         "STEPS": _script_json(all_steps),
+        "PATHS": _script_json(paths),
         "INTERVAL": str(interval_ms),
     }
     # One pass over the template, so text inserted (a label in the SVG) is never rescanned.
@@ -446,6 +496,12 @@ class Player:
     and is not in ``inputs``), so the page plays a whole training step. The real data
     and gradients are not changed.
 
+    The "paths" panel shows, for one leaf (``path_of``, else the first leaf; click any
+    leaf of the drawing or the table to choose another), the largest paths from the
+    output back to it as :func:`~autograd_lite.diagnostics.explain` finds them: each a
+    product of local derivatives, filled in as the backward pass reaches each factor,
+    and their sum, which is the leaf's gradient.
+
     >>> Player(loss, model=model)            # in a notebook cell  # doctest: +SKIP
     """
 
@@ -462,7 +518,10 @@ class Player:
         inputs: Iterable[Value] = (),
         forward: bool = False,
         lr: float | None = None,
+        path_of: Value | None = None,
     ) -> None:
+        if path_of is not None and not isinstance(path_of, Value):
+            raise TypeError(f"path_of must be a Value (a leaf), got {type(path_of).__name__}")
         if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or interval_ms < 1:
             raise ValueError(f"interval_ms must be a positive int, got {interval_ms!r}")
         if not isinstance(forward, bool):
@@ -491,7 +550,14 @@ class Player:
                 excluded = set(input_list)
                 parameters = [n for n in order if not n.parents and n not in excluded]
             after = _update_phase(parameters, self.steps[-1].grads, names, ids, float(lr))
-        self.html = _page(root, self.steps, svg, interval_ms, title, names, before, after)
+        leaves = [n for n in order if not n.parents]
+        if path_of is not None and not any(path_of is leaf for leaf in leaves):
+            raise ValueError(
+                "path_of must be a leaf of the graph that takes gradients (a parameter or "
+                f"an input), got {path_of!r}"
+            )
+        paths = _paths_of_leaves(root, leaves, names, ids, path_of)
+        self.html = _page(root, self.steps, svg, interval_ms, title, names, before, after, paths)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the page atomically to ``path`` and return it."""
