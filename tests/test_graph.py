@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autograd_lite import Value, name_scope, relu, sqrt, tanh, topological_order
 from autograd_lite.engine import dot
@@ -864,3 +865,51 @@ def test_a_neuron_is_named_by_its_module_path_and_a_product_by_its_formula():
     x1, w1 = Value(2.0, label="x1"), Value(-3.0, label="w1")
     product = x1 * w1
     assert node_names(product)[product] == "x1·w1"
+
+
+# --------------------------------------------------------------------------------------
+# Any text reaches Graphviz escaped
+# --------------------------------------------------------------------------------------
+
+# Any character a str can hold in UTF-8: control characters, NUL, quotes, backslashes,
+# angle brackets, braces, bars, non-ASCII; lone surrogates cannot be encoded at all.
+ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+def _hand_built(op: str, label: str, leaf_label: str) -> Value:
+    """A micrograd-style node built by hand, with the given op text and labels."""
+    a = Value(1.0, label=leaf_label)
+    out = Value(2.0, (a, a), op)
+    out.label = label
+    return out
+
+
+@needs_dot
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(op=ANY_TEXT, label=ANY_TEXT, leaf=ANY_TEXT, scope=ANY_TEXT, title=ANY_TEXT)
+def test_any_text_renders_with_dot(op, label, leaf, scope, title):
+    """Ops, labels, scopes, names and titles of any text render with dot without an error."""
+    with name_scope(scope or "s"):
+        out = _hand_built(op, label, leaf)
+    names = {out.parents[0]: leaf + op}
+    for options in ({"cluster": True}, {"collapse": 1}):
+        digraph = draw_graph(out, names=names, title=title, **options)
+        svg = digraph.pipe(format="svg").decode("utf-8")
+        assert "<svg" in svg
+        assert "<b>" not in svg  # no text ever becomes markup
+
+
+@needs_dot
+@pytest.mark.parametrize(
+    "op", ["<b>bold</b>", "ends in a backslash\\", "nul\x00inside", '"quoted"', "{a|b}"]
+)
+def test_hostile_op_text_is_drawn_literally(op):
+    """The op text of a hand-built node is shown as written, never as markup or syntax."""
+    a = Value(1.0, label="a")
+    out = Value(2.0, (a,), op)
+    svg = draw_graph(out).pipe(format="svg").decode("utf-8")
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    tooltips = [html.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]
+    shown = op.replace("\x00", "␀")
+    assert shown in texts
+    assert shown in tooltips

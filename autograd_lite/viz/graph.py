@@ -341,18 +341,37 @@ def count_drawn_nodes(order: Sequence[Value]) -> int:
     return len(order) + sum(1 for node in order if node.parents)
 
 
+# Every text that reaches Graphviz (labels, op names, scope names, titles, tooltips)
+# passes through _record_text or _plain_text, and _emit hands every attribute to the
+# graphviz package as "not HTML": Graphviz reads a string in <...> as markup, a
+# backslash as the start of an escape (a trailing one ends the quoting), and a control
+# character or NUL ends or breaks its input. So each is escaped or shown as a picture.
+def _visible(char: str) -> str:
+    """A character as Graphviz can show it: C0 controls as their pictures (NUL as ␀)."""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "␡"
+    if 0x80 <= code < 0xA0 or 0xD800 <= code < 0xE000 or (code & 0xFFFE) == 0xFFFE:
+        return "\ufffd"  # C1 controls, lone surrogates and noncharacters
+    return char
+
+
 # Characters with a meaning inside a Graphviz record label, escaped to appear literally.
 _RECORD_SPECIAL = {c: "\\" + c for c in '\\{}|<>"'}
-_RECORD_SPECIAL.update({"\n": "\\n", "\r": "", "\t": " "})
+_RECORD_SPECIAL["\n"] = "\\n"
+_PLAIN_SPECIAL = {"\\": "\\\\", '"': '\\"', "\n": "\\n"}
 
 
 def _record_text(text: str) -> str:
-    return "".join(_RECORD_SPECIAL.get(c, c) for c in text)
+    """Text for one field of a record label: its syntax characters escaped."""
+    return "".join(_RECORD_SPECIAL.get(c) or _visible(c) for c in text)
 
 
 def _plain_text(text: str) -> str:
-    """Text for an ordinary (non-record) label: only backslashes and quotes are special."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Text for an ordinary label or a tooltip: backslashes and quotes escaped."""
+    return "".join(_PLAIN_SPECIAL.get(c) or _visible(c) for c in text)
 
 
 # --------------------------------------------------------------------------------------
@@ -523,10 +542,10 @@ def _draw_value(
     )
     if node.parents:
         op_id = f"{node_id}_op"
-        attrs = {"label": _op_text(node), "shape": "ellipse", "tooltip": node.op}
+        attrs = {"label": _op_text(node), "shape": "ellipse", "tooltip": _plain_text(node.op)}
         if _is_dead_relu(node):
             attrs.update(label=f"{_op_text(node)}\\ndead", style="filled", fillcolor=_DEAD_FILL)
-            attrs["tooltip"] = f"{node.op}: dead (output 0), passes no gradient back"
+            attrs["tooltip"] = _plain_text(f"{node.op}: dead (output 0), passes no gradient back")
         drawing.node(op_id, cluster, **attrs)
         drawing.edge(op_id, node_id, id=f"{op_id}-{node_id}", **(result_style or {}))
 
@@ -662,7 +681,7 @@ def _draw_collapsed(
             shape="Mrecord",
             style="filled",
             fillcolor=fill,
-            tooltip=f"{' / '.join(key)}: {len(nodes)} values drawn as one box",
+            tooltip=_plain_text(f"{' / '.join(key)}: {len(nodes)} values drawn as one box"),
         )
     for node in order:
         if node not in keys:
@@ -747,17 +766,26 @@ def _emit(dot: Any, drawing: _Drawing) -> None:
 
     def fill(graph: Any, path: tuple[str, ...]) -> None:
         for node_id, attrs in by_cluster.get(path, ()):
-            graph.node(node_id, **attrs)
+            graph.node(node_id, **_not_html(attrs))
         for child in children.get(path, ()):
             name = f"cluster_{counter[0]}"
             counter[0] += 1
             with graph.subgraph(name=name) as sub:
-                sub.attr(label=_plain_text(child[-1]), style="rounded,dashed", color="#7b6f99")
+                label = _not_html(_plain_text(child[-1]))
+                sub.attr(label=label, style="rounded,dashed", color="#7b6f99")
                 fill(sub, child)
 
     fill(dot, ())
     for tail, head, attrs in drawing.edges:
-        dot.edge(tail, head, **attrs)
+        dot.edge(tail, head, **_not_html(attrs))
+
+
+def _not_html(attrs: Any) -> Any:
+    """Attribute values (or one value) that Graphviz never reads as HTML, even in <...>."""
+    nohtml = _import_graphviz().nohtml
+    if isinstance(attrs, str):
+        return nohtml(attrs)
+    return {key: nohtml(value) for key, value in attrs.items()}
 
 
 _KIND_TEXT = {
@@ -1091,7 +1119,8 @@ def draw_graph(
         edge_attr={"arrowsize": "0.7", "fontname": "Helvetica"},
     )
     if title:
-        dot.attr(label=_plain_text(title), labelloc="t", fontsize="14", fontname="Helvetica")
+        title_label = _not_html(_plain_text(title))
+        dot.attr(label=title_label, labelloc="t", fontsize="14", fontname="Helvetica")
     _emit(dot, drawing)
     if legend:
         shown = order if collapse is None else [node for node in order if node not in keys]
