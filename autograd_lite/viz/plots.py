@@ -52,6 +52,7 @@ _INSTALL_HINT = 'plots need matplotlib: pip install "autograd-lite[viz]"'
 VERDICT_COLOURS = {
     "healthy": "tab:green",
     "weak": "tab:orange",
+    "saturated": "tab:purple",
     "vanishing": "tab:blue",
     "no gradients": "tab:grey",
     "exploding": "tab:red",
