@@ -31,6 +31,7 @@ from autograd_lite.viz.graph import (
     GraphvizNotFoundError,
     draw_dot,
     draw_graph,
+    model_graph,
     node_names,
     render,
 )
@@ -913,3 +914,84 @@ def test_hostile_op_text_is_drawn_literally(op):
     shown = op.replace("\x00", "␀")
     assert shown in texts
     assert shown in tooltips
+
+
+# --------------------------------------------------------------------------------------
+# A GPT drawn by module
+# --------------------------------------------------------------------------------------
+
+
+def _box_labels(source: str) -> dict[str, str]:
+    """Group id -> the first field of its record label (its module's name)."""
+    return {
+        m.group(1): m.group(2).strip()
+        for m in re.finditer(r'^\s*(g\d+) \[label="\{ ([^|]*) \|', source, re.MULTILINE)
+    }
+
+
+def test_model_graph_draws_a_gpt_by_module_with_its_residual_stream():
+    """Token ids in; one box per module of each block; bold edges + embeddings → + attn → + proj."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(7, 8, n_embd=8, n_head=2, n_layer=2, seed=0)
+    tokens = [0, 3, 5, 2]
+    names_before = [m.scope_name for m in model.modules()]
+    digraph = model_graph(model, tokens)
+    labels = _box_labels(digraph.source)
+    per_block = ["norm1", "attn", "+ attn", "norm2", "fc", "proj", "+ proj"]
+    assert sorted(labels.values()) == sorted(
+        per_block * 2 + ["+ embeddings", "final_norm", "lm_head", "loss"]
+    )
+    ids = {label: [g for g, text in labels.items() if text == label] for label in per_block}
+    stream = re.findall(r"(g\d+) -> (g\d+) \[label=\"residual stream\"", digraph.source)
+    embeddings = next(g for g, text in labels.items() if text == "+ embeddings")
+    expected = [
+        (embeddings, ids["+ attn"][0]),
+        (ids["+ attn"][0], ids["+ proj"][0]),
+        (ids["+ proj"][0], ids["+ attn"][1]),
+        (ids["+ attn"][1], ids["+ proj"][1]),
+    ]
+    assert sorted(stream) == sorted(expected)
+    assert [m.scope_name for m in model.modules()] == names_before  # names restored
+    assert all(p.grad == 0.0 for p in model.parameters())  # gradients restored
+
+
+def test_model_graph_of_a_gpt_shows_the_next_token_loss():
+    """The loss box holds the mean next-token cross-entropy, computed here with math.fsum."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(5, 6, n_embd=4, n_head=1, n_layer=1, seed=1)
+    tokens = [1, 4, 0, 2]
+    logits = [[v.data for v in row] for row in model(tokens)]
+    terms = []
+    for row, target in zip(logits, tokens[1:]):
+        top = max(row)
+        terms.append(top + math.log(math.fsum(math.exp(v - top) for v in row)) - row[target])
+    expected = math.fsum(terms) / len(terms)
+    source = model_graph(model, tokens).source
+    shown = float(re.search(r'label="\{ loss \| data (-?[\d.]+)', source).group(1))
+    assert shown == pytest.approx(expected, abs=5e-5)  # the record shows 4 decimals
+
+
+def test_model_graph_of_a_gpt_refuses_what_is_not_tokens():
+    """A string, a float token or an out-of-range id gets the model's own clear error."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(5, 6, n_embd=4, n_head=1, n_layer=1, seed=1)
+    with pytest.raises(TypeError, match="list of token ids"):
+        model_graph(model, "abc")
+    with pytest.raises(TypeError, match="int tokens"):
+        model_graph(model, [1.5, 2])
+    with pytest.raises(ValueError):
+        model_graph(model, [1, 9])
+    assert [m.scope_name for m in model.modules()][1:3] == ["Embedding", "Embedding"]
+
+
+@needs_dot
+def test_a_gpt_module_drawing_renders():
+    """The module drawing of notebook 12's GPT (1 block, 16 numbers, 8 tokens) renders."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(27, 16, n_embd=16, n_head=4, n_layer=1, seed=0)
+    svg = model_graph(model, [0, 5, 12, 12, 1, 0, 3, 9]).pipe(format="svg").decode("utf-8")
+    assert svg.count("residual stream") >= 2

@@ -59,7 +59,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +115,10 @@ _THIN_GREY = "#9e9e9e"
 _THICK_BLUE = "#08519c"
 _NON_FINITE_RED = "#cb181d"
 _MIN_PEN, _MAX_PEN = 1.0, 4.0
+# A group of the additions a module makes itself (a block's residual adds) is named
+# "+ <the sub-module it adds>"; edges between such groups are the residual stream.
+_STREAM_MARK = "+ "
+_STREAM_GREEN = "#238b45"
 
 _INSTALL_GRAPHVIZ = (
     "install the Graphviz programs: `apt-get install graphviz` (Debian/Ubuntu), "
@@ -463,7 +467,10 @@ def _collapse_depth(collapse: str | int, order: list[Value]) -> int:
 
 
 def _scope_keys(
-    order: list[Value], depth: int | None, kinds: dict[Value, str]
+    order: list[Value],
+    depth: int | None,
+    kinds: dict[Value, str],
+    groups: Mapping[Value, tuple[str, ...]] | None = None,
 ) -> dict[Value, tuple[str, ...]]:
     """The scope path (cut to ``depth``) each node is grouped under; unscoped nodes are absent.
 
@@ -473,6 +480,10 @@ def _scope_keys(
     """
     keys: dict[Value, tuple[str, ...]] = {}
     for node in order:
+        if groups is not None:
+            if node in groups:
+                keys[node] = groups[node]
+            continue
         # A leaf made above the grouping level (a layer turning numbers into constants
         # for all its neurons) is placed by its consumers, like an unscoped leaf.
         if node.scope and not (node.is_leaf and depth is not None and len(node.scope) < depth):
@@ -698,12 +709,15 @@ def _draw_collapsed(
             if tail == head:
                 continue
             merged.setdefault((tail, head), []).append(flows.get((node, i)))
+    stream = {group_ids[key] for key in group_ids if key[-1].startswith(_STREAM_MARK)}
     for (tail, head), edge_flows, count in _bundle(drawing, merged):
         known = [f for f in edge_flows if f is not None]
         flow = max(known, key=lambda f: abs(f) if f == f else math.inf) if known else None
         attrs = _flow_style(flow, largest)
         if count > 1:
             attrs["label"] = f"×{count}"
+        if tail in stream and head in stream:  # the residual stream, bold and green
+            attrs.update(color=_STREAM_GREEN, penwidth="4", label="residual stream")
         drawing.edge(tail, head, id=f"{tail}-{head}", **attrs)
 
 
@@ -820,6 +834,10 @@ def _legend(kinds_present: Iterable[str], marks: Iterable[str]) -> str:
         "flowlabel": ("white", "edge label: gradient flowing back (local derivative × grad)"),
         "nograd": ("white", "no backward pass has run: gradients are not shown"),
         "plain": ("white", "thin black edge: carries data only (its input takes no gradient)"),
+        "stream": (
+            "white",
+            '<font color="#238b45">bold green edge</font>: the residual stream (x + f(x))',
+        ),
     }
     for mark in marks:
         colour, text = texts[mark]
@@ -834,7 +852,9 @@ def _marks(drawing: _Drawing, show_grad: bool, edge_labels: str | None) -> list[
     if any(attrs.get("shape") == "ellipse" for _, attrs, _ in drawing.nodes):
         found.append("op")
     styles = [attrs for _, _, attrs in drawing.edges]
-    if any("penwidth" in a and a.get("color") != _NON_FINITE_RED for a in styles):
+    if any(
+        "penwidth" in a and a.get("color") not in (_NON_FINITE_RED, _STREAM_GREEN) for a in styles
+    ):
         found.append("flow")
     if any(a.get("style") == "dashed" for a in styles):
         found.append("zero")
@@ -852,6 +872,8 @@ def _marks(drawing: _Drawing, show_grad: bool, edge_labels: str | None) -> list[
         found.append("junction")
     if any(a.get("label", "").startswith("×") for a in styles):
         found.append("count")
+    if any(a.get("color") == _STREAM_GREEN for a in styles):
+        found.append("stream")
     if edge_labels == "local":
         found.append("local")
     elif edge_labels == "flow" and show_grad:
@@ -983,6 +1005,7 @@ def draw_graph(
     stack_records: bool = False,
     digits: int = 4,
     format: str = "svg",
+    groups: Mapping[Value, tuple[str, ...]] | None = None,
 ) -> graphviz.Digraph:
     """Return a ``graphviz.Digraph`` of everything that leads to ``root``.
 
@@ -1003,7 +1026,8 @@ def draw_graph(
     value's name, data and grad one under the other in every direction (with "LR" they
     are side by side otherwise, which makes wide drawings); ``digits`` sets the
     precision of numbers; ``format`` is the output format of the Digraph's own
-    ``render()``/``pipe()``.
+    ``render()``/``pipe()``. ``groups`` (with ``collapse``) gives each node's group
+    instead of its scope path (:func:`model_graph` groups a GPT by module this way).
     """
     _validate(rankdir, collapse, cluster, max_nodes, edge_weight, digits, edge_labels, max_size)
     graphviz = _import_graphviz()
@@ -1034,7 +1058,7 @@ def draw_graph(
         show_grad = backward_ran(roots)
 
     if collapse is not None:
-        keys = _scope_keys(order, _collapse_depth(collapse, order), kinds)
+        keys = _scope_keys(order, _collapse_depth(collapse, order), kinds, groups)
         many_inputs = [n for n in order if kinds[n] == "input" and n not in keys]
         if len(many_inputs) > _MAX_SEPARATE_INPUTS:
             for node in many_inputs:
@@ -1144,19 +1168,28 @@ def model_graph(
     x: Sequence[Any],
     *,
     max_size: int = 3000,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
 ) -> graphviz.Digraph:
     """The forward graph of ``model`` on one sample ``x``, drawn as finely as stays readable.
 
     The inputs are named ``x[0]``, ``x[1]`` ... and the parameters by module path. One box
     per neuron (a layer's boxes joined to the next layer's through one junction), or one
-    box per layer when that would be larger than ``max_size`` pixels. A model with one
+    box per layer when that would be larger than ``max_size`` pixels. A language model
+    (an ``nn.GPT``: it has ``vocab_size``) takes a list of token ids instead and is drawn
+    one box per module (each block's ``norm1``, ``attn``, ``norm2``, ``fc``, ``proj``),
+    all positions together, with the residual stream drawn as bold green edges through
+    the blocks' additions; with two tokens or more the next-token loss is added and
+    back-propagated, so the boxes show its gradient. ``rankdir`` defaults to "LR" for an
+    MLP and "TB" for a language model. A model with one
     output is back-propagated so that the boxes show d(output)/d(neuron); the gradients
     the parameters held before are restored afterwards. With several outputs no backward
     pass runs, and the drawing shows no gradients (rather than zeros) and says why.
     """
     from autograd_lite.engine import no_grad
 
+    if _takes_tokens(model):  # a tall stack of blocks: top to bottom unless asked
+        return _token_model_graph(model, x, max_size, rankdir or "TB")
+    rankdir = rankdir or "LR"
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
         raise TypeError(
             f"model_graph() expected one sample (a list of numbers), got {type(x).__name__}"
@@ -1191,6 +1224,129 @@ def model_graph(
                 if collapse == grains[-1][0]:
                     raise
         raise RuntimeError("unreachable: the last grain returns or raises")
+    finally:
+        with no_grad():
+            for p, grad in zip(parameters, saved):
+                p.grad = grad
+
+
+def _takes_tokens(model: Any) -> bool:
+    """A language model (nn.GPT): called on token ids, with named sub-modules."""
+    return all(hasattr(model, a) for a in ("vocab_size", "block_size", "named_modules"))
+
+
+@contextlib.contextmanager
+def _scopes_by_attribute(model: Any) -> Iterator[set[tuple[str, ...]]]:
+    """While inside, each sub-module tags its nodes with its attribute name, not its class.
+
+    A block has two ``RMSNorm`` and two ``Linear``: by class their nodes would share one
+    scope, and a drawing by module would merge ``norm1`` with ``norm2``. Yields the
+    scope paths of the modules that have sub-modules (those whose own nodes are glue,
+    like a block's residual additions). Every name is restored afterwards.
+    """
+    root = model.scope_name
+    saved: list[tuple[Any, Any]] = []
+    containers: set[tuple[str, ...]] = set()
+    try:
+        for path, module in model.named_modules():
+            segments: list[str] = []
+            for part in path.split(".") if path else []:
+                if part.isdigit() and segments:
+                    segments[-1] = f"{segments[-1]}[{part}]"
+                else:
+                    segments.append(part)
+            if module.children():
+                containers.add((root, *segments))
+            if not path:
+                continue
+            saved.append((module, module.__dict__.get("_scope_name", _MISSING)))
+            object.__setattr__(module, "_scope_name", segments[-1])
+        yield containers
+    finally:
+        for module, name in saved:
+            if name is _MISSING:
+                module.__dict__.pop("_scope_name", None)
+            else:
+                object.__setattr__(module, "_scope_name", name)
+
+
+_MISSING = object()
+# A model drawn by module: the model, its blocks, and each block's parts.
+_MODULE_DEPTH = 3
+
+
+def _module_groups(
+    order: Sequence[Value], containers: set[tuple[str, ...]]
+) -> dict[Value, tuple[str, ...]]:
+    """Each computed node's module box; a container's own additions get a stream box.
+
+    A block adds ``attn``'s output to its input, then ``proj``'s: those additions are
+    the residual stream, grouped as ``+ attn`` and ``+ proj`` so the two never merge.
+    """
+    groups: dict[Value, tuple[str, ...]] = {}
+    for node in order:
+        scope = node.scope
+        if not scope or node.is_leaf:
+            continue
+        if len(scope) >= _MODULE_DEPTH or scope not in containers:
+            groups[node] = scope[:_MODULE_DEPTH]
+            continue
+        depth = len(scope)
+        added = sorted(
+            {
+                p.scope[depth]
+                for p in node.parents
+                if p.scope[:depth] == scope and len(p.scope) > depth
+            }
+        )
+        groups[node] = (*scope, _STREAM_MARK + (" ".join(added) or "embeddings"))
+    return groups
+
+
+def _token_model_graph(model: Any, tokens: Any, max_size: int, rankdir: str) -> graphviz.Digraph:
+    """model_graph for a language model: one box per module, the residual stream in green."""
+    from autograd_lite.engine import name_scope, no_grad
+    from autograd_lite.losses import cross_entropy
+
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        raise TypeError(
+            f"model_graph() of a {type(model).__name__} expected a list of token ids, "
+            f"got {type(tokens).__name__}"
+        )
+    tokens = list(tokens)
+    parameters = list(model.parameters())
+    saved = [p.grad for p in parameters]
+    with _scopes_by_attribute(model) as containers:
+        logits = model(tokens)
+    try:
+        if len(tokens) >= 2:
+            with name_scope("loss"):
+                terms = [cross_entropy(logits[i], tokens[i + 1]) for i in range(len(tokens) - 1)]
+                loss = sum(terms[1:], terms[0]) / len(terms)
+            loss.label = "loss"
+            roots = [loss]
+            loss.backward()
+            what = f"the next-token loss over {len(terms)} positions and its gradient"
+        else:
+            roots = list(logits[-1])
+            what = "one token's logits (no loss with one token: no gradients)"
+        order = topological_order(roots)
+        title = (
+            f"{type(model).__name__} on {len(tokens)} tokens, one box per module "
+            f"(all positions together): {what}"
+        )
+        return draw_graph(
+            roots,
+            collapse=_MODULE_DEPTH,
+            cluster=True,  # each block in a box of its own
+            groups=_module_groups(order, containers),
+            model=model,
+            max_size=max_size,
+            max_nodes=10_000,
+            show_grad=len(roots) == 1,
+            rankdir=rankdir,
+            title=title,
+        )
     finally:
         with no_grad():
             for p, grad in zip(parameters, saved):
