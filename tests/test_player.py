@@ -399,3 +399,62 @@ def test_path_of_must_be_a_leaf_of_the_graph():
         Player(o, path_of=1.0)
     with pytest.raises(ValueError, match="path_of must be a leaf"):
         Player(o, path_of=o)
+
+
+# --------------------------------------------------------------------------------------
+# model_player: a GPT one module at a time
+# --------------------------------------------------------------------------------------
+
+
+@needs_dot
+def test_model_player_ends_with_backwards_gradient_norms_per_module():
+    """A GPT's module steps end with each module's output-gradient norm that backward() gives."""
+    from autograd_lite.nn import GPT
+    from autograd_lite.viz import model_player
+    from autograd_lite.viz.graph import group_ids_of, token_model_forward
+
+    model = GPT(7, 8, n_embd=8, n_head=2, n_layer=2, seed=0)
+    tokens = [0, 3, 5, 2, 6]
+    page = model_player(model, tokens).html
+    steps = embedded(page, "STEPS")
+    nodes = embedded(page, "NODES")
+    assert len(steps) == len(nodes) + 1  # the seed, then one step per module
+    assert all(p.grad == 0.0 for p in model.parameters())  # nothing touched
+    (loss,), groups = token_model_forward(model, tokens)
+    loss.backward()
+    ids = group_ids_of(groups.values())
+    inside = {}
+    for node in topological_order(loss):
+        for parent in node.parents:
+            if parent in groups and groups[parent] != groups.get(node):
+                inside.setdefault(groups[parent], set()).add(parent)
+    final = {}
+    for step in steps[1:]:
+        for c in step["contributions"]:
+            final[c["parent"]] = c["after"]
+    for key, outputs in inside.items():
+        expected = math.sqrt(math.fsum(n.grad**2 for n in outputs))
+        assert final[ids[key]] == pytest.approx(expected, rel=1e-9, abs=1e-15), key
+    assert {c["label"] for s in steps for c in s["contributions"]} >= {"blocks[1] / + attn"}
+
+
+def test_model_player_refuses_what_it_cannot_play():
+    """An MLP, or a single token (no next-token loss), gets a clear error."""
+    from autograd_lite.nn import GPT, MLP
+    from autograd_lite.viz import model_player
+
+    with pytest.raises(TypeError, match="language model"):
+        model_player(MLP(2, [2, 1], seed=0), [1, 2])
+    with pytest.raises(ValueError, match="at least two tokens"):
+        model_player(GPT(5, 4, n_embd=4, n_head=1, n_layer=1, seed=0), [1])
+
+
+def test_player_refusal_points_a_gpt_to_model_player():
+    """Player on a GPT's loss (too many nodes) says to use model_player."""
+    from autograd_lite.losses import cross_entropy
+    from autograd_lite.nn import GPT
+
+    model = GPT(5, 4, n_embd=8, n_head=2, n_layer=1, seed=0)
+    loss = cross_entropy(model([1, 2, 3])[0], 2)
+    with pytest.raises(ValueError, match=r"model_player\(model, tokens\)"):
+        Player(loss)

@@ -440,3 +440,26 @@ def test_the_path_panel_shows_explains_products_and_their_sum(browser, tmp_path)
     page.click(f"[id='{ids[x[1]]}']")  # another leaf, chosen on the drawing
     assert page.evaluate(PATH_PANEL)["leaf"] == ids[x[1]]
     page.close()
+
+
+@pytest.mark.parametrize("width", [640, 1280])
+def test_a_gpt_plays_module_by_module_in_view(browser, tmp_path, width):
+    """model_player on notebook 12's GPT: every module step is in view, no text is cut."""
+    from autograd_lite.nn import GPT
+    from autograd_lite.viz import model_player
+
+    model = GPT(27, 16, n_embd=16, n_head=4, n_layer=1, seed=0)
+    path = model_player(model, [0, 5, 12, 12, 1, 0, 3, 9]).save(tmp_path / "gpt.html")
+    page = browser.new_page(viewport={"width": width, "height": 700})
+    page.goto(path.as_uri())
+    last = int(page.get_attribute("#slider", "max"))
+    problems = []
+    for k in range(last + 1):
+        if k:
+            page.click("#next")
+        seen = page.evaluate(VIEW_CHECK)
+        if not seen["inView"] or seen["cut"]:
+            problems.append((k, seen))
+    page.close()
+    assert last == 11  # the loss, then 11 modules down to the embeddings
+    assert problems == []

@@ -613,6 +613,12 @@ def _natural_key(key: tuple[str, ...]) -> tuple[Any, ...]:
     )
 
 
+def group_ids_of(keys: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
+    """The drawn id of each group, ``g0, g1, ...``: the inputs' box first, then by scope."""
+    ordered = sorted(set(keys), key=lambda k: (k != ("inputs",), _natural_key(k)))
+    return {key: f"g{i}" for i, key in enumerate(ordered)}
+
+
 def _draw_collapsed(
     drawing: _Drawing,
     order: list[Value],
@@ -634,10 +640,7 @@ def _draw_collapsed(
             members.setdefault(key, []).append(node)
     # Groups numbered in natural order of their scope (Neuron[2] before Neuron[10]), so
     # Graphviz places them in that order too; the inputs' box comes first.
-    group_ids = {
-        key: f"g{i}"
-        for i, key in enumerate(sorted(members, key=lambda k: (k != ("inputs",), _natural_key(k))))
-    }
+    group_ids = group_ids_of(members)
 
     def item(node: Value) -> str:
         key = keys.get(node)
@@ -1303,34 +1306,48 @@ def _module_groups(
     return groups
 
 
-def _token_model_graph(model: Any, tokens: Any, max_size: int, rankdir: str) -> graphviz.Digraph:
-    """model_graph for a language model: one box per module, the residual stream in green."""
-    from autograd_lite.engine import name_scope, no_grad
+def token_model_forward(
+    model: Any, tokens: Any
+) -> tuple[list[Value], dict[Value, tuple[str, ...]]]:
+    """A language model on ``tokens``: (roots, each computed node's module group).
+
+    The root is the mean next-token loss (labelled ``loss``, in the scope ``loss``) with
+    two tokens or more, else the last position's logits. No backward pass runs.
+    """
+    from autograd_lite.engine import name_scope
     from autograd_lite.losses import cross_entropy
 
     if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
         raise TypeError(
-            f"model_graph() of a {type(model).__name__} expected a list of token ids, "
-            f"got {type(tokens).__name__}"
+            f"a {type(model).__name__} is drawn on a list of token ids, got {type(tokens).__name__}"
         )
     tokens = list(tokens)
-    parameters = list(model.parameters())
-    saved = [p.grad for p in parameters]
     with _scopes_by_attribute(model) as containers:
         logits = model(tokens)
+    if len(tokens) >= 2:
+        with name_scope("loss"):
+            terms = [cross_entropy(logits[i], tokens[i + 1]) for i in range(len(tokens) - 1)]
+            loss = sum(terms[1:], terms[0]) / len(terms)
+        loss.label = "loss"
+        roots = [loss]
+    else:
+        roots = list(logits[-1])
+    return roots, _module_groups(topological_order(roots), containers)
+
+
+def _token_model_graph(model: Any, tokens: Any, max_size: int, rankdir: str) -> graphviz.Digraph:
+    """model_graph for a language model: one box per module, the residual stream in green."""
+    from autograd_lite.engine import no_grad
+
+    parameters = list(model.parameters())
+    saved = [p.grad for p in parameters]
+    roots, groups = token_model_forward(model, tokens)
     try:
-        if len(tokens) >= 2:
-            with name_scope("loss"):
-                terms = [cross_entropy(logits[i], tokens[i + 1]) for i in range(len(tokens) - 1)]
-                loss = sum(terms[1:], terms[0]) / len(terms)
-            loss.label = "loss"
-            roots = [loss]
-            loss.backward()
-            what = f"the next-token loss over {len(terms)} positions and its gradient"
+        if len(roots) == 1:
+            roots[0].backward()
+            what = f"the next-token loss over {len(tokens) - 1} positions and its gradient"
         else:
-            roots = list(logits[-1])
             what = "one token's logits (no loss with one token: no gradients)"
-        order = topological_order(roots)
         title = (
             f"{type(model).__name__} on {len(tokens)} tokens, one box per module "
             f"(all positions together): {what}"
@@ -1339,7 +1356,7 @@ def _token_model_graph(model: Any, tokens: Any, max_size: int, rankdir: str) -> 
             roots,
             collapse=_MODULE_DEPTH,
             cluster=True,  # each block in a box of its own
-            groups=_module_groups(order, containers),
+            groups=groups,
             model=model,
             max_size=max_size,
             max_nodes=10_000,
