@@ -750,7 +750,7 @@ def test_dead_relus_are_marked_in_full_and_collapsed_drawings():
     total = loss + dead_unit
     total.backward()
     collapsed = draw_graph(total, collapse="neuron").source
-    assert collapsed.count("| dead ReLU }") == 1
+    assert collapsed.count("| passes back 0 (dead ReLU) }") == 1
     assert "dead ReLU: output 0" in collapsed
 
 
@@ -995,3 +995,29 @@ def test_a_gpt_module_drawing_renders():
     model = GPT(27, 16, n_embd=16, n_head=4, n_layer=1, seed=0)
     svg = model_graph(model, [0, 5, 12, 12, 1, 0, 3, 9]).pipe(format="svg").decode("utf-8")
     assert svg.count("residual stream") >= 2
+
+
+def _lecture_mlp():
+    """Notebook 02's MLP(2, [3, 1], seed=0): on x = (1, -2) its hidden unit 0 is a dead ReLU."""
+    from autograd_lite.nn import MLP
+
+    return MLP(2, [3, 1], seed=0)
+
+
+def test_model_graph_says_whose_gradient_it_shows():
+    """The title says the boxes hold d(output)/d(value) for this one sample, not a loss's."""
+    source = model_graph(_lecture_mlp(), [1.0, -2.0]).source
+    title = re.search(r'label="([^"]*)" labelloc=t', source)
+    assert "grad = d(output)/d(box) for this sample (not a loss's gradient)" in title.group(1)
+
+
+def test_a_dead_relu_box_shows_the_zero_it_passes_back():
+    """The dead unit's box says it passes back 0, beside the gradient that reached it."""
+    model = _lecture_mlp()
+    source = model_graph(model, [1.0, -2.0]).source
+    boxes = [line for line in source.splitlines() if re.match(r"\s*g\d+ \[label=", line)]
+    (dead,) = [line for line in boxes if "dead ReLU" in line]
+    assert "passes back 0 (dead ReLU)" in dead
+    # The gradient that reached it: d(out)/d(unit 0) is unit 0's weight in the output neuron.
+    weight = model.layers[1].neurons[0].w[0].data
+    assert f"grad in {weight:.4f}" in dead

@@ -675,10 +675,13 @@ def _draw_collapsed(
             if outputs[0] in roots:
                 fill = FILL_COLOURS["output"]
             fields.append(f"data {format_number(outputs[0].data, digits)}")
+            is_dead = _is_dead_relu(outputs[0])
             if show_grad:
-                fields.append(f"grad {format_number(_as_float(outputs[0].grad), digits)}")
-            if _is_dead_relu(outputs[0]):
-                fields.append("dead ReLU")
+                # A dead ReLU receives a gradient but passes 0 back: show both.
+                grad = format_number(_as_float(outputs[0].grad), digits)
+                fields.append(f"grad in {grad}" if is_dead else f"grad {grad}")
+            if is_dead:
+                fields.append("passes back 0 (dead ReLU)" if show_grad else "dead ReLU")
                 fill = _DEAD_FILL
         elif outputs:
             fields.append(f"{len(outputs)} outputs")
@@ -1209,7 +1212,9 @@ def model_graph(
         grains = (("neuron", "one box per neuron"), ("layer", "one box per layer"))
         for collapse, grain in grains:
             title = f"One sample through {type(model).__name__}: {len(inputs)} inputs, {grain}"
-            if not single:
+            if single:
+                title += "; grad = d(output)/d(box) for this sample (not a loss's gradient)"
+            else:
                 title += f"; {len(roots)} outputs, so no backward pass and no gradients"
             try:
                 return draw_graph(
