@@ -150,7 +150,9 @@ draw_dot(o, inputs=[x1, x2])
 
 # %% [markdown]
 # Before `backward()` every gradient is 0. Now we run it and draw again. The edges get
-# thicker where more gradient flows.
+# thicker where more gradient flows, and with `edge_labels="local"` each edge carries its
+# *local derivative*, ∂(result)/∂(input): the factor the chain rule multiplies by as the
+# gradient crosses that edge.
 
 # %%
 o.backward()
@@ -158,13 +160,14 @@ print(f"o = {o.data:.4f}, do/dn = {n.grad:.4f}, do/dw1 = {w1.grad:.4f}, do/dx1 =
 assert abs(o.data - 0.7071) < 1e-4 and abs(n.grad - 0.5) < 1e-12
 assert (x1w1.grad, x2w2.grad, b.grad) == (n.grad, n.grad, n.grad)
 assert abs(w1.grad - 1.0) < 1e-12 and abs(x1.grad + 1.5) < 1e-12 and w2.grad == 0.0
-draw_dot(o, inputs=[x1, x2])
+draw_dot(o, inputs=[x1, x2], edge_labels="local")
 
 # %% [markdown]
-# Read the gradients off the drawing from right to left:
+# Read the gradients off the drawing from right to left; each is the gradient to the
+# right times the label on the edge:
 #
 # * $do/do = 1$ (the seed);
-# * $do/dn = 1 - \tanh^2(n) = 1 - 0.7071^2 = 0.5$;
+# * $do/dn = 1 - \tanh^2(n) = 1 - 0.7071^2 = 0.5$ (the edge into `tanh` says 0.500);
 # * an addition passes its gradient unchanged to every input, so `x1*w1`, `x2*w2` and `b`
 #   all get 0.5;
 # * a multiplication sends each input the *other* input times the gradient:

@@ -70,10 +70,22 @@ for step in steps:
 #   get $-2$.
 # * `e = a · b`: `a` gets $b \cdot (-2) = 6$ and `b` gets $a \cdot (-2) = -4$.
 #
-# The leaves `a`, `b`, `c` and `f` get no step of their own: they have nothing to pass
-# on. Each step also carries its `rule`: how the node was computed and, for each input,
-# the local derivative in symbols with the numbers filled in. This is the part of the
-# chain rule that a table of numbers hides:
+# The same numbers sit on the drawing when each edge is labelled with its local
+# derivative (`edge_labels="local"`): the gradient of a node is the gradient to its right
+# times the label on the edge between them.
+
+# %%
+from autograd_lite.viz import draw_dot
+
+draw_dot(L, edge_labels="local")
+
+# %% [markdown]
+# No backward pass has run yet, so the boxes show no gradients, but every factor of the
+# chain rule is already known: `e`'s edges read $b = -3$ and $a = 2$, `L`'s read
+# $f = -2$ and $d = 4$. The leaves `a`, `b`, `c` and `f` get no step of their own: they
+# have nothing to pass on. Each step also carries its `rule`: how the node was computed
+# and, for each input, the local derivative in symbols with the numbers filled in. This
+# is the part of the chain rule that a table of numbers hides:
 
 # %%
 for step in steps:
@@ -191,10 +203,22 @@ print("\nbackward() gave x0.grad =", x[0].grad)
 # one operation at a time, and with `lr=0.1` it ends with the update
 # `p.data -= lr · p.grad` of every parameter: a whole training step. Stop at the step of
 # the dead unit (it turns red): the page says that its local derivative is 0 and that
-# the gradient stops there.
+# the gradient stops there. With `path_of=x[0]` the "paths" panel (beside the table, or
+# behind the "table & paths" button in a narrow cell) writes `explain`'s three paths
+# from the loss to `x0` as products of local derivatives; each factor lights up when
+# the backward pass reaches it, and the products add up to `x0.grad`. Click any other
+# leaf to see its paths.
 
 # %%
-Player(loss, model=model, forward=True, lr=0.1, height=620, title="One training step")
+Player(
+    loss,
+    model=model,
+    forward=True,
+    lr=0.1,
+    path_of=x[0],
+    height=620,
+    title="One training step",
+)
 
 # %% [markdown]
 # ## A fix for the dead unit

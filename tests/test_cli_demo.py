@@ -60,3 +60,19 @@ def test_demo_refuses_an_unwritable_output_directory(tmp_path, capsys):
     blocker.write_text("")
     assert main(["demo", "--out", str(blocker / "demo")]) == 2
     assert "cannot write to --out" in capsys.readouterr().err
+
+
+def test_demo_says_what_each_picture_shows(tmp_path, capsys, monkeypatch):
+    """Each picture is listed with what it shows: whose gradient, and the band's one unit."""
+    from autograd_lite.cli import demo
+
+    names = ["loss_curve.png", "gradient_flow.png", "decision_boundary.png", "forward_graph.svg"]
+    files = [tmp_path / name for name in ["model.json", *names]]
+    monkeypatch.setattr(demo, "execute", lambda settings: {"files": files})
+    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    listed = {name: lines[i + 1] for i, line in enumerate(lines) for name in names if name in line}
+    assert set(listed) == set(names)
+    assert "d(output)/d(box) for one training sample, not the loss's" in listed[names[3]]
+    assert "0.01× to 100× the output layer's gradient norm" in listed[names[1]]
+    assert "dead ReLU" in listed[names[3]] and "passes back 0" in listed[names[3]]

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autograd_lite import Value, name_scope, relu, sqrt, tanh, topological_order
 from autograd_lite.engine import dot
@@ -30,6 +31,8 @@ from autograd_lite.viz.graph import (
     GraphvizNotFoundError,
     draw_dot,
     draw_graph,
+    model_graph,
+    node_names,
     render,
 )
 from tests.strategies import programs, run_engine
@@ -747,7 +750,7 @@ def test_dead_relus_are_marked_in_full_and_collapsed_drawings():
     total = loss + dead_unit
     total.backward()
     collapsed = draw_graph(total, collapse="neuron").source
-    assert collapsed.count("| dead ReLU }") == 1
+    assert collapsed.count("| passes back 0 (dead ReLU) }") == 1
     assert "dead ReLU: output 0" in collapsed
 
 
@@ -833,3 +836,188 @@ def test_model_graph_is_readable_for_a_wide_input_and_several_outputs():
     drawn = model_graph(single, [0.5, -0.5]).source
     assert "grad 1.0000" in drawn and "x[0]" in drawn and "x[1]" in drawn
     assert all(p.grad == 0.0 for p in single.parameters())
+
+
+@settings(max_examples=60, deadline=None)
+@given(programs(max_steps=10))
+def test_unlabelled_nodes_get_unique_readable_names_never_ids(program):
+    """Random graphs: no node is named by its id v<i>; names are unique and short."""
+    out = run_engine(program, [Value(p, label=f"x{i}") for i, p in enumerate(program.point)])
+    names = node_names(out)
+    results = [n for n in topological_order(out) if n.parents and not n.label]
+    assert not any(re.fullmatch(r"v\d+", names[n]) for n in results)
+    assert all(len(names[n]) <= 32 + len(" #99") for n in results)
+    named = [names[n] for n in topological_order(out) if n.parents or n.requires_grad]
+    assert len(named) == len(set(named))
+
+
+def test_a_neuron_is_named_by_its_module_path_and_a_product_by_its_formula():
+    """MLP units are layers.0.neurons.i (their formula is too long); x1 * w1 is x1·w1."""
+    from autograd_lite.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    x = [Value(1.0, label="x0"), Value(-2.0, label="x1")]
+    loss = (model(x) - 1.0) ** 2
+    names = node_names(loss, model=model)
+    units = [n for n in topological_order(loss) if n.op == "dot_relu"]
+    assert [names[n] for n in units] == [f"layers.0.neurons.{i}" for i in range(3)]
+    assert names[loss.parents[0]] == "layers.1.neurons.0 − 1"
+    assert names[loss] == "(layers.1.neurons.0 − 1)²"
+    x1, w1 = Value(2.0, label="x1"), Value(-3.0, label="w1")
+    product = x1 * w1
+    assert node_names(product)[product] == "x1·w1"
+
+
+# --------------------------------------------------------------------------------------
+# Any text reaches Graphviz escaped
+# --------------------------------------------------------------------------------------
+
+# Any character a str can hold in UTF-8: control characters, NUL, quotes, backslashes,
+# angle brackets, braces, bars, non-ASCII; lone surrogates cannot be encoded at all.
+ANY_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+def _hand_built(op: str, label: str, leaf_label: str) -> Value:
+    """A micrograd-style node built by hand, with the given op text and labels."""
+    a = Value(1.0, label=leaf_label)
+    out = Value(2.0, (a, a), op)
+    out.label = label
+    return out
+
+
+@needs_dot
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(op=ANY_TEXT, label=ANY_TEXT, leaf=ANY_TEXT, scope=ANY_TEXT, title=ANY_TEXT)
+def test_any_text_renders_with_dot(op, label, leaf, scope, title):
+    """Ops, labels, scopes, names and titles of any text render with dot without an error."""
+    with name_scope(scope or "s"):
+        out = _hand_built(op, label, leaf)
+    names = {out.parents[0]: leaf + op}
+    for options in ({"cluster": True}, {"collapse": 1}):
+        digraph = draw_graph(out, names=names, title=title, **options)
+        svg = digraph.pipe(format="svg").decode("utf-8")
+        assert "<svg" in svg
+        assert "<b>" not in svg  # no text ever becomes markup
+
+
+@needs_dot
+@pytest.mark.parametrize(
+    "op", ["<b>bold</b>", "ends in a backslash\\", "nul\x00inside", '"quoted"', "{a|b}"]
+)
+def test_hostile_op_text_is_drawn_literally(op):
+    """The op text of a hand-built node is shown as written, never as markup or syntax."""
+    a = Value(1.0, label="a")
+    out = Value(2.0, (a,), op)
+    svg = draw_graph(out).pipe(format="svg").decode("utf-8")
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    tooltips = [html.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]
+    shown = op.replace("\x00", "␀")
+    assert shown in texts
+    assert shown in tooltips
+
+
+# --------------------------------------------------------------------------------------
+# A GPT drawn by module
+# --------------------------------------------------------------------------------------
+
+
+def _box_labels(source: str) -> dict[str, str]:
+    """Group id -> the first field of its record label (its module's name)."""
+    return {
+        m.group(1): m.group(2).strip()
+        for m in re.finditer(r'^\s*(g\d+) \[label="\{ ([^|]*) \|', source, re.MULTILINE)
+    }
+
+
+def test_model_graph_draws_a_gpt_by_module_with_its_residual_stream():
+    """Token ids in; one box per module of each block; bold edges + embeddings → + attn → + proj."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(7, 8, n_embd=8, n_head=2, n_layer=2, seed=0)
+    tokens = [0, 3, 5, 2]
+    names_before = [m.scope_name for m in model.modules()]
+    digraph = model_graph(model, tokens)
+    labels = _box_labels(digraph.source)
+    per_block = ["norm1", "attn", "+ attn", "norm2", "fc", "proj", "+ proj"]
+    assert sorted(labels.values()) == sorted(
+        per_block * 2 + ["+ embeddings", "final_norm", "lm_head", "loss"]
+    )
+    ids = {label: [g for g, text in labels.items() if text == label] for label in per_block}
+    stream = re.findall(r"(g\d+) -> (g\d+) \[label=\"residual stream\"", digraph.source)
+    embeddings = next(g for g, text in labels.items() if text == "+ embeddings")
+    expected = [
+        (embeddings, ids["+ attn"][0]),
+        (ids["+ attn"][0], ids["+ proj"][0]),
+        (ids["+ proj"][0], ids["+ attn"][1]),
+        (ids["+ attn"][1], ids["+ proj"][1]),
+    ]
+    assert sorted(stream) == sorted(expected)
+    assert [m.scope_name for m in model.modules()] == names_before  # names restored
+    assert all(p.grad == 0.0 for p in model.parameters())  # gradients restored
+
+
+def test_model_graph_of_a_gpt_shows_the_next_token_loss():
+    """The loss box holds the mean next-token cross-entropy, computed here with math.fsum."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(5, 6, n_embd=4, n_head=1, n_layer=1, seed=1)
+    tokens = [1, 4, 0, 2]
+    logits = [[v.data for v in row] for row in model(tokens)]
+    terms = []
+    for row, target in zip(logits, tokens[1:]):
+        top = max(row)
+        terms.append(top + math.log(math.fsum(math.exp(v - top) for v in row)) - row[target])
+    expected = math.fsum(terms) / len(terms)
+    source = model_graph(model, tokens).source
+    shown = float(re.search(r'label="\{ loss \| data (-?[\d.]+)', source).group(1))
+    assert shown == pytest.approx(expected, abs=5e-5)  # the record shows 4 decimals
+
+
+def test_model_graph_of_a_gpt_refuses_what_is_not_tokens():
+    """A string, a float token or an out-of-range id gets the model's own clear error."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(5, 6, n_embd=4, n_head=1, n_layer=1, seed=1)
+    with pytest.raises(TypeError, match="list of token ids"):
+        model_graph(model, "abc")
+    with pytest.raises(TypeError, match="int tokens"):
+        model_graph(model, [1.5, 2])
+    with pytest.raises(ValueError):
+        model_graph(model, [1, 9])
+    assert [m.scope_name for m in model.modules()][1:3] == ["Embedding", "Embedding"]
+
+
+@needs_dot
+def test_a_gpt_module_drawing_renders():
+    """The module drawing of notebook 12's GPT (1 block, 16 numbers, 8 tokens) renders."""
+    from autograd_lite.nn import GPT
+
+    model = GPT(27, 16, n_embd=16, n_head=4, n_layer=1, seed=0)
+    svg = model_graph(model, [0, 5, 12, 12, 1, 0, 3, 9]).pipe(format="svg").decode("utf-8")
+    assert svg.count("residual stream") >= 2
+
+
+def _lecture_mlp():
+    """Notebook 02's MLP(2, [3, 1], seed=0): on x = (1, -2) its hidden unit 0 is a dead ReLU."""
+    from autograd_lite.nn import MLP
+
+    return MLP(2, [3, 1], seed=0)
+
+
+def test_model_graph_says_whose_gradient_it_shows():
+    """The title says the boxes hold d(output)/d(value) for this one sample, not a loss's."""
+    source = model_graph(_lecture_mlp(), [1.0, -2.0]).source
+    title = re.search(r'label="([^"]*)" labelloc=t', source)
+    assert "grad = d(output)/d(box) for this sample (not a loss's gradient)" in title.group(1)
+
+
+def test_a_dead_relu_box_shows_the_zero_it_passes_back():
+    """The dead unit's box says it passes back 0, beside the gradient that reached it."""
+    model = _lecture_mlp()
+    source = model_graph(model, [1.0, -2.0]).source
+    boxes = [line for line in source.splitlines() if re.match(r"\s*g\d+ \[label=", line)]
+    (dead,) = [line for line in boxes if "dead ReLU" in line]
+    assert "passes back 0 (dead ReLU)" in dead
+    # The gradient that reached it: d(out)/d(unit 0) is unit 0's weight in the output neuron.
+    weight = model.layers[1].neurons[0].w[0].data
+    assert f"grad in {weight:.4f}" in dead

@@ -729,3 +729,40 @@ def test_history_records_accepts_the_three_forms():
     assert history_records(history) == records
     assert history_records(history.to_dict()) == records
     assert history_records(records) == records
+
+
+def _first_layer_saturated(scale: float, seed: int = 0):
+    """A tanh MLP(3, [8, 8, 1]) whose first layer's weights and biases are scaled by ``scale``."""
+    X, y = _regression_data()
+    model = MLP(3, [8, 8, 1], activation="tanh", seed=seed)
+    for p in model.layers[0].parameters():
+        p.data *= scale
+    _mse_backward(model, X, y)
+    return model, X
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_wholly_saturated_layer_enters_the_verdict(seed):
+    """First layer ×50: numpy finds every unit saturated, and the verdict says so, not healthy."""
+    model, X = _first_layer_saturated(50.0, seed)
+    assert _oracle_shares(model, X)[0][1] == 1.0
+    report = gradient_health(model, X)
+    assert report.layer("layers.0").verdict == "saturated"
+    assert report.verdict == "saturated"
+    assert report.explanation.startswith("layers.0: all 8 tanh units saturate on X")
+    assert "scale inputs" in report.remedy
+
+
+def test_a_partly_saturated_layer_only_warns():
+    """Below a whole layer, saturation stays a warning: the verdict is the gradients' own."""
+    for scale in (4.0, 6.0, 8.0, 10.0, 12.0):
+        model, X = _first_layer_saturated(scale)
+        share = _oracle_shares(model, X)[0][1]
+        if 0.5 <= share < 1.0:
+            break
+    else:
+        pytest.fail("no scale gave a first layer with half to all but one unit saturated")
+    report = gradient_health(model, X)
+    assert report.layer("layers.0").saturated_share == share
+    assert report.layer("layers.0").verdict != "saturated"
+    assert any(w.startswith("layers.0:") for w in report.warnings)

@@ -302,10 +302,11 @@ def test_each_step_carries_the_rule_with_names():
     assert steps[0].rule == "∂o/∂o = 1"
     assert steps[1].rule == f"o = tanh(n): ∂o/∂n = 1 − o² = {slope:.4g}"
     product = steps[-1]
-    assert product.rule.startswith(f"{product.name} = x1 · w1: ")
+    assert product.name == "x1·w1"  # an unlabelled node is named by its formula
+    assert product.rule.startswith("x1·w1 = x1 · w1: ")
     assert [c.rule for c in product.contributions] == [
-        f"∂{product.name}/∂x1 = w1 = -3",
-        f"∂{product.name}/∂w1 = x1 = 2",
+        "∂(x1·w1)/∂x1 = w1 = -3",
+        "∂(x1·w1)/∂w1 = x1 = 2",
     ]
 
 
@@ -365,3 +366,95 @@ def test_describe_never_prints_minus_zero():
     text = "\n".join(step.describe() for step in backward_steps(y))
     assert "x.grad += 0 * -3 = 0" in text
     assert not re.search(r"(?<![\w.])-0(?![.\d])", text)
+
+
+@needs_dot
+def test_page_carries_explains_paths_for_every_leaf():
+    """Each leaf's panel data are explain()'s largest paths: factors, rules and products."""
+    from autograd_lite.diagnostics import explain
+
+    o, leaves = micrograd_neuron()
+    ids = node_ids(o)
+    x1 = leaves[0]
+    data = embedded(player_html(o, path_of=x1), "PATHS")
+    assert data["selected"] == ids[x1]
+    grad_leaves = [n for n in topological_order(o, requires_grad_only=True) if not n.parents]
+    assert set(data["leaves"]) == {ids[n] for n in grad_leaves}
+    for leaf in grad_leaves:
+        found = explain(o, leaf)
+        entry = data["leaves"][ids[leaf]]
+        assert entry["total"] == found.total and entry["count"] == found.n_paths
+        for shown, path in zip(entry["paths"], found.paths):
+            assert shown["product"] == path.product
+            assert [f["factor"] for f in shown["factors"]] == list(path.factors)
+            assert [f["node"] for f in shown["factors"]] == [ids[n] for n in path.nodes[:-1]]
+            assert all(f["rule"].startswith("∂") for f in shown["factors"])
+
+
+@needs_dot
+def test_path_of_must_be_a_leaf_of_the_graph():
+    """path_of that is not a Value, or not a leaf taking gradients, is refused clearly."""
+    o, _ = micrograd_neuron()
+    with pytest.raises(TypeError, match="path_of must be a Value"):
+        Player(o, path_of=1.0)
+    with pytest.raises(ValueError, match="path_of must be a leaf"):
+        Player(o, path_of=o)
+
+
+# --------------------------------------------------------------------------------------
+# model_player: a GPT one module at a time
+# --------------------------------------------------------------------------------------
+
+
+@needs_dot
+def test_model_player_ends_with_backwards_gradient_norms_per_module():
+    """A GPT's module steps end with each module's output-gradient norm that backward() gives."""
+    from autograd_lite.nn import GPT
+    from autograd_lite.viz import model_player
+    from autograd_lite.viz.graph import group_ids_of, token_model_forward
+
+    model = GPT(7, 8, n_embd=8, n_head=2, n_layer=2, seed=0)
+    tokens = [0, 3, 5, 2, 6]
+    page = model_player(model, tokens).html
+    steps = embedded(page, "STEPS")
+    nodes = embedded(page, "NODES")
+    assert len(steps) == len(nodes) + 1  # the seed, then one step per module
+    assert all(p.grad == 0.0 for p in model.parameters())  # nothing touched
+    (loss,), groups = token_model_forward(model, tokens)
+    loss.backward()
+    ids = group_ids_of(groups.values())
+    inside = {}
+    for node in topological_order(loss):
+        for parent in node.parents:
+            if parent in groups and groups[parent] != groups.get(node):
+                inside.setdefault(groups[parent], set()).add(parent)
+    final = {}
+    for step in steps[1:]:
+        for c in step["contributions"]:
+            final[c["parent"]] = c["after"]
+    for key, outputs in inside.items():
+        expected = math.sqrt(math.fsum(n.grad**2 for n in outputs))
+        assert final[ids[key]] == pytest.approx(expected, rel=1e-9, abs=1e-15), key
+    assert {c["label"] for s in steps for c in s["contributions"]} >= {"blocks[1] / + attn"}
+
+
+def test_model_player_refuses_what_it_cannot_play():
+    """An MLP, or a single token (no next-token loss), gets a clear error."""
+    from autograd_lite.nn import GPT, MLP
+    from autograd_lite.viz import model_player
+
+    with pytest.raises(TypeError, match="language model"):
+        model_player(MLP(2, [2, 1], seed=0), [1, 2])
+    with pytest.raises(ValueError, match="at least two tokens"):
+        model_player(GPT(5, 4, n_embd=4, n_head=1, n_layer=1, seed=0), [1])
+
+
+def test_player_refusal_points_a_gpt_to_model_player():
+    """Player on a GPT's loss (too many nodes) says to use model_player."""
+    from autograd_lite.losses import cross_entropy
+    from autograd_lite.nn import GPT
+
+    model = GPT(5, 4, n_embd=8, n_head=2, n_layer=1, seed=0)
+    loss = cross_entropy(model([1, 2, 3])[0], 2)
+    with pytest.raises(ValueError, match=r"model_player\(model, tokens\)"):
+        Player(loss)

@@ -116,7 +116,7 @@ def assert_page_shows(page, step, ids) -> dict:
     shown = page.evaluate(SNAPSHOT)
     assert shown["step"] == str(step.index)
     assert shown["nodeId"] == step.node_id
-    assert shown["node"] == (step.label or step.node_id)
+    assert shown["node"] == step.name
     assert float(shown["grad"]) == step.grad
     assert [
         (i["parentId"], int(i["argument"]), float(i["local"]), float(i["added"]), float(i["after"]))
@@ -218,16 +218,23 @@ def test_contribution_edges_are_highlighted(open_player):
 
 
 def _boxes(page) -> dict:
-    """Screen boxes of the page's parts and of every drawn node, read in one round trip."""
+    """Screen boxes of the page's parts, and of every drawn node within the drawing.
+
+    Nodes are measured from the drawing's corner: the pane may scroll to follow the
+    current node, but the drawing itself must not change.
+    """
     return page.evaluate(
         """() => {
-          const box = el => { const r = el.getBoundingClientRect();
-                              return [r.x, r.y, r.width, r.height].map(v => Math.round(v)); };
+          const box = (el, origin) => { const r = el.getBoundingClientRect();
+                              return [r.x - origin.x, r.y - origin.y, r.width, r.height]
+                                .map(v => Math.round(v)); };
+          const screen = {x: 0, y: 0};
           const out = {};
           for (const id of ["graph", "step-info", "controls", "grads"]) {
-            out[id] = box(document.getElementById(id));
+            out[id] = box(document.getElementById(id), screen);
           }
-          for (const g of document.querySelectorAll("#graph g.node")) out[g.id] = box(g);
+          const drawing = document.querySelector("#graph svg").getBoundingClientRect();
+          for (const g of document.querySelectorAll("#graph g.node")) out[g.id] = box(g, drawing);
           return out;
         }"""
     )
@@ -279,3 +286,180 @@ def test_speed_control_changes_the_pace(open_player):
         f"document.getElementById('step-info').dataset.step === '{last}'",
         timeout=last * 400 * 0.9,
     )
+
+
+def lecture_mlp():
+    """Notebook 02's network: MLP(2, [3, 1], seed=0) on x = (1, -2), unit 0 a dead ReLU."""
+    from autograd_lite.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    for i, neuron in enumerate(model.layers[0].neurons):
+        for j, weight in enumerate(neuron.w):
+            weight.label = f"w{i}{j}"
+        neuron.b.label = f"b{i}"
+    x = [Value(1.0, label="x0"), Value(-2.0, label="x1")]
+    out = model(x)
+    out.label = "out"
+    loss = (out - 1.0) ** 2
+    loss.label = "loss"
+    return model, x, loss
+
+
+def _open_lecture_page(browser, tmp_path, width, **options):
+    """Notebook 02's training-step player, opened at ``width`` × 620 (its frame's height)."""
+    model, x, loss = lecture_mlp()
+    path = tmp_path / "player.html"
+    player_html(loss, path, model=model, forward=True, lr=0.1, **options)
+    page = browser.new_page(viewport={"width": width, "height": 620})
+    page.goto(path.as_uri())
+    return page, model, x, loss
+
+
+# Whether the current node lies wholly inside the drawing's visible pane and the window,
+# and whether the step text overflows its box or any of its lines falls outside it.
+VIEW_CHECK = """() => {
+  const info = document.getElementById("step-info");
+  const pane = document.getElementById("graph");
+  const p = pane.getBoundingClientRect();
+  const left = Math.max(p.left + pane.clientLeft, 0);
+  const top = Math.max(p.top + pane.clientTop, 0);
+  const right = Math.min(p.left + pane.clientLeft + pane.clientWidth, window.innerWidth);
+  const bottom = Math.min(p.top + pane.clientTop + pane.clientHeight, window.innerHeight);
+  const r = document.getElementById(info.dataset.nodeId).getBoundingClientRect();
+  const inView = r.left >= left - 0.5 && r.right <= right + 0.5 &&
+                 r.top >= top - 0.5 && r.bottom <= bottom + 0.5;
+  const box = info.getBoundingClientRect();
+  const lines = [...info.querySelectorAll("li, div")];
+  const cut = info.scrollHeight > info.clientHeight + 0.5 ||
+    lines.some(el => { const b = el.getBoundingClientRect();
+                       return b.bottom > box.bottom + 0.5 || b.right > box.right + 0.5; });
+  return {inView, cut, lines: lines.length};
+}"""
+
+
+@pytest.mark.parametrize("width", [640, 1280])
+def test_the_view_follows_the_current_node(browser, tmp_path, width):
+    """Notebook 02's training step: at 640 and 1280 px no step's node is outside the view."""
+    page, *_ = _open_lecture_page(browser, tmp_path, width)
+    last = int(page.get_attribute("#slider", "max"))
+    outside = []
+    for k in range(last + 1):
+        if k:
+            page.click("#next")
+        if not page.evaluate(VIEW_CHECK)["inView"]:
+            outside.append(k)
+    page.close()
+    assert last == 25
+    assert outside == []
+
+
+@pytest.mark.parametrize("width", [640, 1280])
+def test_no_step_text_is_cut(browser, tmp_path, width):
+    """Notebook 02's training step: every line of every step's text is inside its box."""
+    page, *_ = _open_lecture_page(browser, tmp_path, width)
+    last = int(page.get_attribute("#slider", "max"))
+    cut = []
+    most = 0
+    for k in range(last + 1):
+        if k:
+            page.click("#next")
+        seen = page.evaluate(VIEW_CHECK)
+        most = max(most, page.eval_on_selector_all("li.contribution", "items => items.length"))
+        if seen["cut"]:
+            cut.append(k)
+    page.close()
+    assert most == 7  # the output neuron's step: 3 weights, 3 hidden units and a bias
+    assert cut == []
+
+
+# The dead unit's operation: its classes, whether its "dead" text shows, and its fill.
+DEAD_OP = """id => {
+  const g = document.getElementById(id);
+  const text = [...g.querySelectorAll("text")].find(t => t.textContent === "dead");
+  return {visible: getComputedStyle(text).visibility === "visible",
+          fill: getComputedStyle(g.querySelector("ellipse")).fill};
+}"""
+
+
+def test_a_dead_relu_is_marked_dead_only_from_its_forward_step(browser, tmp_path):
+    """Before the forward pass computes relu(x·(−1)), its operation looks like any other."""
+    root = example()
+    path = tmp_path / "player.html"
+    player_html(root, path, forward=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 620})
+    page.goto(path.as_uri())
+    ids = node_ids(root)
+    forward = [n for n in topological_order(root) if n.parents]
+    (unit,) = [n for n in forward if n.op == "relu"]
+    assert unit.data == 0.0 and forward.index(unit) > 0
+    op_id = ids[unit] + "_op"
+    for k in range(forward.index(unit)):
+        assert page.get_attribute("#step-info", "data-step") == str(k)
+        assert page.evaluate(DEAD_OP, op_id) == {"visible": False, "fill": "rgb(255, 255, 255)"}
+        page.click("#next")
+    assert page.get_attribute("#step-info", "data-node-id") == ids[unit]
+    after = page.evaluate(DEAD_OP, op_id)
+    assert after == {"visible": True, "fill": "rgb(252, 187, 161)"}  # #fcbba1
+    page.close()
+
+
+PATH_PANEL = """() => ({
+  leaf: document.getElementById("path-panel").dataset.leaf,
+  products: [...document.querySelectorAll("#paths li.path")].map(li => li.dataset.product),
+  unknown: document.querySelectorAll("#paths .factor.unknown").length,
+  factors: document.querySelectorAll("#paths .factor").length,
+  total: document.getElementById("path-total").dataset.total,
+  text: document.getElementById("path-panel").textContent,
+})"""
+
+
+def test_the_path_panel_shows_explains_products_and_their_sum(browser, tmp_path):
+    """x0's three paths: explain()'s products, filled in by the backward pass, sum to x0.grad."""
+    from autograd_lite.diagnostics import explain
+
+    model, x, loss = lecture_mlp()
+    path = tmp_path / "player.html"
+    player_html(loss, path, model=model, forward=True, lr=0.1, path_of=x[0])
+    page = browser.new_page(viewport={"width": 1280, "height": 620})
+    page.goto(path.as_uri())
+    ids = node_ids(loss)
+    found = explain(loss, x[0])
+    panel = page.evaluate(PATH_PANEL)
+    assert panel["leaf"] == ids[x[0]]
+    assert [float(p) for p in panel["products"]] == [p.product for p in found.paths]
+    assert panel["unknown"] == panel["factors"] == sum(len(p.factors) for p in found.paths)
+    last = int(page.get_attribute("#slider", "max"))
+    page.eval_on_selector(
+        "#slider", "(s, k) => { s.value = k; s.dispatchEvent(new Event('input')); }", last
+    )
+    panel = page.evaluate(PATH_PANEL)
+    assert panel["unknown"] == 0
+    loss.backward()
+    assert float(panel["total"]) == pytest.approx(x[0].grad, rel=1e-12)
+    assert "sum of the 3 paths" in panel["text"] and "x0.grad" in panel["text"]
+    page.click(f"[id='{ids[x[1]]}']")  # another leaf, chosen on the drawing
+    assert page.evaluate(PATH_PANEL)["leaf"] == ids[x[1]]
+    page.close()
+
+
+@pytest.mark.parametrize("width", [640, 1280])
+def test_a_gpt_plays_module_by_module_in_view(browser, tmp_path, width):
+    """model_player on notebook 12's GPT: every module step is in view, no text is cut."""
+    from autograd_lite.nn import GPT
+    from autograd_lite.viz import model_player
+
+    model = GPT(27, 16, n_embd=16, n_head=4, n_layer=1, seed=0)
+    path = model_player(model, [0, 5, 12, 12, 1, 0, 3, 9]).save(tmp_path / "gpt.html")
+    page = browser.new_page(viewport={"width": width, "height": 700})
+    page.goto(path.as_uri())
+    last = int(page.get_attribute("#slider", "max"))
+    problems = []
+    for k in range(last + 1):
+        if k:
+            page.click("#next")
+        seen = page.evaluate(VIEW_CHECK)
+        if not seen["inView"] or seen["cut"]:
+            problems.append((k, seen))
+    page.close()
+    assert last == 11  # the loss, then 11 modules down to the embeddings
+    assert problems == []

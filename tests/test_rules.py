@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 
 import autograd_lite.engine as engine
-from autograd_lite import Value, primitive
+from autograd_lite import Value, primitive, topological_order
 from autograd_lite.engine import Primitive, dot
-from autograd_lite.viz.rules import RULES, equation, rule_text
+from autograd_lite.viz.rules import RULES, equation, expression, rule_text
 
 
 def _engine_primitives() -> set[str]:
@@ -123,3 +123,36 @@ def test_equation_names_the_inputs():
     assert equation(a * b, "e", ["a", "b"]) == "e = a · b"
     assert equation(a.tanh(), "o", ["n"]) == "o = tanh(n)"
     assert equation(dot([a], [b], Value(1.0)), "n", ["w", "x", "b"]) == "n = w·x + b"
+
+
+def _evaluate(name: str, leaves: dict[str, float]) -> float:
+    """A formula as the player writes it (·, −, ², tanh), evaluated by sympy at the leaves."""
+    text = name.replace("·", "*").replace("−", "-").replace("²", "**2").replace("³", "**3")
+    symbols = {label: sp.Symbol(label) for label in leaves}
+    formula = sp.sympify(text, locals={**symbols, "tanh": sp.tanh, "exp": sp.exp, "log": sp.log})
+    return float(formula.subs({symbols[k]: v for k, v in leaves.items()}))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x, w, b: x * w,
+        lambda x, w, b: x * w + b,
+        lambda x, w, b: (x * w + b).tanh() * x,
+        lambda x, w, b: (x - 1.0) ** 2,
+        lambda x, w, b: x / (w + b),
+        lambda x, w, b: -(x + w) * b,
+        lambda x, w, b: (x * -2.0).exp() + b.log(),
+    ],
+)
+def test_expression_is_a_formula_that_evaluates_to_the_node(build):
+    """The name a node gets from expression() is a formula sympy evaluates to its value."""
+    leaves = {"x": 0.7, "w": -1.3, "b": 2.1}
+    x, w, b = (Value(v, label=k) for k, v in leaves.items())
+    node = build(x, w, b)
+    names: dict[Value, str] = {}
+    for n in topological_order(node):
+        names[n] = n.label or (
+            expression(n, [names[p] for p in n.parents]) if n.parents else f"{n.data:g}"
+        )
+    assert _evaluate(names[node], leaves) == pytest.approx(node.data, rel=1e-12)

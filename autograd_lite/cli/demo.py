@@ -15,6 +15,22 @@ from autograd_lite.cli.train import Settings, execute, one_line_errors
 
 DEFAULT_OUT = Path("autograd-lite-demo")
 
+# What each picture shows, printed under its path: a picture must say whose numbers it
+# draws (the forward graph's gradients are the output's, not the loss's).
+PICTURE_CAPTIONS = {
+    "loss_curve": "the training loss per epoch",
+    "gradient_flow": (
+        "each layer's gradient norm per epoch; shaded: healthy, from 0.01× to 100× the "
+        "output layer's gradient norm"
+    ),
+    "decision_boundary": "the class the network predicts at every point, with the data",
+    "forward_graph": (
+        "one training sample through the network, one box per neuron; grad = "
+        "d(output)/d(box) for one training sample, not the loss's; a red box is a dead "
+        "ReLU: it receives a gradient ('grad in') but passes back 0"
+    ),
+}
+
 # What the demo trains: small enough to finish in a few seconds with the scalar engine.
 DEMO_SETTINGS = {
     "dataset": "moons",
@@ -60,5 +76,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Done. Open the pictures in {settings.out.resolve()}:")
     for path in pictures:
         print(f"  {path.resolve()}")
+        caption = PICTURE_CAPTIONS.get(path.stem)
+        if caption:
+            print(f"    {caption}")
     print("Train your own: autograd-lite train --help")
     return 0

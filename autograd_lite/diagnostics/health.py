@@ -22,6 +22,12 @@ a training history for trends, and gives a verdict with an explanation and a rem
     Some layer gets almost no gradient: its gradient norm is below ``vanishing_ratio``
     (1%) times the output layer's (the classic symptom: the first layer of a deep sigmoid
     network learns nothing), or exactly zero.
+``"saturated"``
+    Some layer's tanh/sigmoid units all saturate on ``X`` (at least
+    ``saturated_layer_share`` of them, by default every one), whatever its gradient norm:
+    their slope is below 0.02, so the layer barely moves and passes back almost nothing
+    of what reaches it. Its units hold fixed values (a sign) that gradient descent can
+    no longer change; a small gradient there does not mean the inputs are unused.
 ``"weak"``
     Some layer gets less than ``weak_ratio`` (10%) of the output layer's gradient norm:
     it learns, but ten times slower than the output layer.
@@ -35,10 +41,13 @@ healthy; a layer below is weak, and it does learn ten times slower), while 10-la
 sigmoid networks with Xavier initialisation put their first layer below 0.01%; a
 sigmoid network whose first layer gets 0.6% of the output layer's is vanishing.
 
-Dead and saturated units pass no gradient back, but they do not decide the verdict by
-themselves: when they starve a layer, its gradient norm shows it and the rules above
-apply. A layer with at least ``dead_share`` dead ReLUs or ``saturated_share`` saturated
-tanh/sigmoid units gets a *warning* (``report.warnings``), and the remedy for the cause.
+Dead units pass no gradient back, but they do not decide the verdict by themselves:
+when they starve a layer, its gradient norm shows it and the rules above apply. A
+layer with at least ``dead_share`` dead ReLUs or ``saturated_share`` saturated
+tanh/sigmoid units gets a *warning* (``report.warnings``), and the remedy for the cause;
+a layer whose tanh/sigmoid units are all saturated gets the verdict ``"saturated"``
+instead (when nothing worse applies), because its gradient norm can look ordinary
+while its units cannot learn.
 
 The model's verdict is the worst layer's (in the order above), or the history's trend
 when that is worse. All thresholds live in :class:`HealthThresholds`; they are rules of
@@ -92,10 +101,11 @@ NON_FINITE = "non-finite"
 EXPLODING = "exploding"
 NO_GRADIENTS = "no gradients"
 VANISHING = "vanishing"
+SATURATED = "saturated"
 WEAK = "weak"
 HEALTHY = "healthy"
 # Worst first: the model's verdict is the worst one among its layers and its history.
-_SEVERITY = (NON_FINITE, EXPLODING, NO_GRADIENTS, VANISHING, WEAK, HEALTHY)
+_SEVERITY = (NON_FINITE, EXPLODING, NO_GRADIENTS, VANISHING, SATURATED, WEAK, HEALTHY)
 
 _REMEDIES = {
     NON_FINITE: (
@@ -132,6 +142,7 @@ _SATURATED_REMEDY = (
     "scale inputs to about unit size, use smaller initial weights (init='xavier'), or "
     "ReLU/leaky_relu hidden units, which do not saturate"
 )
+_REMEDIES[SATURATED] = _SATURATED_REMEDY
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,8 @@ class HealthThresholds:
     """A layer with at least this share of dead ReLUs gets a warning."""
     saturated_share: float = 0.5
     """A layer with at least this share of saturated tanh/sigmoid units gets a warning."""
+    saturated_layer_share: float = 1.0
+    """A layer with at least this share of saturated tanh/sigmoid units is "saturated"."""
     tanh_saturation: float = 0.99
     """|tanh output| above this is saturated."""
     sigmoid_saturation: float = 0.01
@@ -170,7 +183,12 @@ class HealthThresholds:
                 )
             if not value > 0 or not math.isfinite(value):
                 raise ValueError(f"HealthThresholds.{f.name} must be positive, got {value!r}")
-        for name in ("dead_share", "saturated_share", "saturated_sample_share"):
+        for name in (
+            "dead_share",
+            "saturated_share",
+            "saturated_layer_share",
+            "saturated_sample_share",
+        ):
             if getattr(self, name) > 1:
                 raise ValueError(f"HealthThresholds.{name} is a share in (0, 1]")
         if not 0 < self.tanh_saturation < 1 or not 0 < self.sigmoid_saturation < 0.5:
@@ -237,7 +255,8 @@ class HealthReport:
     """How many samples of X the activation statistics were computed on."""
     trend: HistoryTrend | None = None
     warnings: list[str] = field(default_factory=list)
-    """Layers with many dead or saturated units on X (they do not change the verdict)."""
+    """Layers with many dead or saturated units on X (only a wholly saturated layer
+    changes the verdict)."""
     notes: list[str] = field(default_factory=list)
     """Why some statistics are missing."""
     thresholds: HealthThresholds = field(default_factory=HealthThresholds)
@@ -543,6 +562,13 @@ def _judge_layer(layer: LayerHealth, limits: HealthThresholds) -> str | None:
             f"gradient norm {layer.grad_norm:.3g}, {layer.update_ratio:.3g} times the weight norm"
         )
     layer.remedy = _REMEDIES[layer.verdict]
+    if (
+        layer.verdict in (WEAK, HEALTHY)
+        and layer.saturated_share is not None
+        and layer.saturated_share >= limits.saturated_layer_share
+    ):
+        _judge_saturated(layer, ratio, limits)
+        return f"{layer.name}: {layer.saturated_share:.0%} of its tanh/sigmoid units saturate on X"
 
     warning = mechanism_remedy = None
     if layer.dead_relu_share is not None and layer.dead_relu_share >= limits.dead_share:
@@ -558,6 +584,26 @@ def _judge_layer(layer: LayerHealth, limits: HealthThresholds) -> str | None:
     if layer.verdict in (VANISHING, WEAK, HEALTHY):
         layer.remedy = mechanism_remedy
     return f"{layer.name}: {warning}"
+
+
+def _judge_saturated(layer: LayerHealth, ratio: float | None, limits: HealthThresholds) -> None:
+    """The verdict of a layer whose tanh/sigmoid units (nearly) all saturate on X."""
+    share = layer.saturated_share or 0.0
+    kind = layer.activation if layer.activation in ("tanh", "sigmoid") else "tanh/sigmoid"
+    if share < 1.0:
+        count = f"{share:.0%} of the"
+    else:
+        count = f"all {layer.units}" if layer.units and kind != "tanh/sigmoid" else "all the"
+    slope = "0.02" if kind == "tanh" else "0.01"
+    layer.verdict = SATURATED
+    layer.explanation = (
+        f"{count} {kind} units saturate on X (on more than "
+        f"{limits.saturated_sample_share:.0%} of the samples): their slope is below {slope}, "
+        "so they barely learn and pass back little of the gradient that reaches them"
+    )
+    if ratio is not None:
+        layer.explanation += f"; gradient norm {ratio:.3g} times the output layer's"
+    layer.remedy = _REMEDIES[SATURATED]
 
 
 def _worst(verdicts: Iterable[str]) -> str:

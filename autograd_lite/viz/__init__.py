@@ -14,7 +14,14 @@ import importlib
 from typing import Any
 
 from autograd_lite.viz.graph import GraphvizNotFoundError, draw_dot, draw_graph, render
-from autograd_lite.viz.player import Contribution, Player, Step, backward_steps, player_html
+from autograd_lite.viz.player import (
+    Contribution,
+    Player,
+    Step,
+    backward_steps,
+    model_player,
+    player_html,
+)
 
 __all__ = [
     "Contribution",
@@ -24,6 +31,7 @@ __all__ = [
     "backward_steps",
     "draw_dot",
     "draw_graph",
+    "model_player",
     "player_html",
     "render",
 ]

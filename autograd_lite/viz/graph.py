@@ -59,12 +59,13 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograd_lite.engine import Value, topological_order
+from autograd_lite.viz.rules import expression
 
 if TYPE_CHECKING:
     import graphviz
@@ -114,6 +115,10 @@ _THIN_GREY = "#9e9e9e"
 _THICK_BLUE = "#08519c"
 _NON_FINITE_RED = "#cb181d"
 _MIN_PEN, _MAX_PEN = 1.0, 4.0
+# A group of the additions a module makes itself (a block's residual adds) is named
+# "+ <the sub-module it adds>"; edges between such groups are the residual stream.
+_STREAM_MARK = "+ "
+_STREAM_GREEN = "#238b45"
 
 _INSTALL_GRAPHVIZ = (
     "install the Graphviz programs: `apt-get install graphviz` (Debian/Ubuntu), "
@@ -242,7 +247,10 @@ def node_names(
 
     A parameter of ``model`` by its module path (``layers.0.neurons.3.w[1]``); else its
     label; an unlabelled input ``x[i]`` (inputs are ``inputs`` or, with a model, found by
-    :func:`find_inputs`); an unlabelled constant its value; anything else its id ``v<i>``.
+    :func:`find_inputs`); an unlabelled constant its value; an unlabelled result its
+    formula from its inputs' names (``x1·w1``, ``tanh(x1·w1 + b)``), or, past
+    32 characters, its neuron's module path (``layers.0.neurons.2``) or the formula with
+    long inputs written ``…``. Names are unique: a repeat gets `` #2``, `` #3`` ….
     """
     order = topological_order(_roots(root))
     params = parameter_names(model)
@@ -252,7 +260,8 @@ def node_names(
     for i, value in enumerate(input_list):
         input_names.setdefault(value, f"x[{i}]")
     names: dict[Value, str] = {}
-    for i, node in enumerate(order):
+    taken: set[str] = set()
+    for node in order:
         if node in params:
             names[node] = params[node]
         elif node.label:
@@ -261,9 +270,52 @@ def node_names(
             names[node] = input_names[node]
         elif node.is_leaf and not node.requires_grad:
             names[node] = f"{node.data:g}"
+        elif node.is_leaf:
+            names[node] = _unique("leaf", taken)
         else:
-            names[node] = f"v{i}"
+            names[node] = _unique(_readable_name(node, names, params), taken)
+        taken.add(names[node])
     return names
+
+
+# An unlabelled result is named by its formula while that stays short enough to read.
+_NAME_LIMIT = 32
+
+
+def _readable_name(node: Value, names: Mapping[Value, str], params: Mapping[Value, str]) -> str:
+    """``x1·w1``, ``tanh(x1·w1 + b)``; else a module path, else the formula with ``…``."""
+    parent_names = [names[p] for p in node.parents]
+    full = expression(node, parent_names)
+    if len(full) <= _NAME_LIMIT:
+        return full
+    # A neuron's output: the module path its parameters share (layers.0.neurons.2).
+    paths = [params[p] for p in node.parents if p in params]
+    if len(paths) >= 2:
+        shared = []
+        for parts in zip(*(path.split(".")[:-1] for path in paths)):
+            if len(set(parts)) > 1:
+                break
+            shared.append(parts[0])
+        if shared:
+            return ".".join(shared)
+    # Else write the longest inputs as "…", one at a time, until the formula fits.
+    short = list(parent_names)
+    for i in sorted(range(len(short)), key=lambda i: -len(short[i])):
+        short[i] = "…"
+        shortened = expression(node, short)
+        if len(shortened) <= _NAME_LIMIT:
+            return shortened
+    return f"{node.op or 'op'}(…)"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name #2``, ``#3`` … when an earlier node already has it."""
+    if name not in taken:
+        return name
+    k = 2
+    while f"{name} #{k}" in taken:
+        k += 1
+    return f"{name} #{k}"
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -293,18 +345,37 @@ def count_drawn_nodes(order: Sequence[Value]) -> int:
     return len(order) + sum(1 for node in order if node.parents)
 
 
+# Every text that reaches Graphviz (labels, op names, scope names, titles, tooltips)
+# passes through _record_text or _plain_text, and _emit hands every attribute to the
+# graphviz package as "not HTML": Graphviz reads a string in <...> as markup, a
+# backslash as the start of an escape (a trailing one ends the quoting), and a control
+# character or NUL ends or breaks its input. So each is escaped or shown as a picture.
+def _visible(char: str) -> str:
+    """A character as Graphviz can show it: C0 controls as their pictures (NUL as ␀)."""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "␡"
+    if 0x80 <= code < 0xA0 or 0xD800 <= code < 0xE000 or (code & 0xFFFE) == 0xFFFE:
+        return "\ufffd"  # C1 controls, lone surrogates and noncharacters
+    return char
+
+
 # Characters with a meaning inside a Graphviz record label, escaped to appear literally.
 _RECORD_SPECIAL = {c: "\\" + c for c in '\\{}|<>"'}
-_RECORD_SPECIAL.update({"\n": "\\n", "\r": "", "\t": " "})
+_RECORD_SPECIAL["\n"] = "\\n"
+_PLAIN_SPECIAL = {"\\": "\\\\", '"': '\\"', "\n": "\\n"}
 
 
 def _record_text(text: str) -> str:
-    return "".join(_RECORD_SPECIAL.get(c, c) for c in text)
+    """Text for one field of a record label: its syntax characters escaped."""
+    return "".join(_RECORD_SPECIAL.get(c) or _visible(c) for c in text)
 
 
 def _plain_text(text: str) -> str:
-    """Text for an ordinary (non-record) label: only backslashes and quotes are special."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Text for an ordinary label or a tooltip: backslashes and quotes escaped."""
+    return "".join(_PLAIN_SPECIAL.get(c) or _visible(c) for c in text)
 
 
 # --------------------------------------------------------------------------------------
@@ -396,7 +467,10 @@ def _collapse_depth(collapse: str | int, order: list[Value]) -> int:
 
 
 def _scope_keys(
-    order: list[Value], depth: int | None, kinds: dict[Value, str]
+    order: list[Value],
+    depth: int | None,
+    kinds: dict[Value, str],
+    groups: Mapping[Value, tuple[str, ...]] | None = None,
 ) -> dict[Value, tuple[str, ...]]:
     """The scope path (cut to ``depth``) each node is grouped under; unscoped nodes are absent.
 
@@ -406,6 +480,10 @@ def _scope_keys(
     """
     keys: dict[Value, tuple[str, ...]] = {}
     for node in order:
+        if groups is not None:
+            if node in groups:
+                keys[node] = groups[node]
+            continue
         # A leaf made above the grouping level (a layer turning numbers into constants
         # for all its neurons) is placed by its consumers, like an unscoped leaf.
         if node.scope and not (node.is_leaf and depth is not None and len(node.scope) < depth):
@@ -475,10 +553,10 @@ def _draw_value(
     )
     if node.parents:
         op_id = f"{node_id}_op"
-        attrs = {"label": _op_text(node), "shape": "ellipse", "tooltip": node.op}
+        attrs = {"label": _op_text(node), "shape": "ellipse", "tooltip": _plain_text(node.op)}
         if _is_dead_relu(node):
             attrs.update(label=f"{_op_text(node)}\\ndead", style="filled", fillcolor=_DEAD_FILL)
-            attrs["tooltip"] = f"{node.op}: dead (output 0), passes no gradient back"
+            attrs["tooltip"] = _plain_text(f"{node.op}: dead (output 0), passes no gradient back")
         drawing.node(op_id, cluster, **attrs)
         drawing.edge(op_id, node_id, id=f"{op_id}-{node_id}", **(result_style or {}))
 
@@ -535,6 +613,12 @@ def _natural_key(key: tuple[str, ...]) -> tuple[Any, ...]:
     )
 
 
+def group_ids_of(keys: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
+    """The drawn id of each group, ``g0, g1, ...``: the inputs' box first, then by scope."""
+    ordered = sorted(set(keys), key=lambda k: (k != ("inputs",), _natural_key(k)))
+    return {key: f"g{i}" for i, key in enumerate(ordered)}
+
+
 def _draw_collapsed(
     drawing: _Drawing,
     order: list[Value],
@@ -556,10 +640,7 @@ def _draw_collapsed(
             members.setdefault(key, []).append(node)
     # Groups numbered in natural order of their scope (Neuron[2] before Neuron[10]), so
     # Graphviz places them in that order too; the inputs' box comes first.
-    group_ids = {
-        key: f"g{i}"
-        for i, key in enumerate(sorted(members, key=lambda k: (k != ("inputs",), _natural_key(k))))
-    }
+    group_ids = group_ids_of(members)
 
     def item(node: Value) -> str:
         key = keys.get(node)
@@ -594,10 +675,13 @@ def _draw_collapsed(
             if outputs[0] in roots:
                 fill = FILL_COLOURS["output"]
             fields.append(f"data {format_number(outputs[0].data, digits)}")
+            is_dead = _is_dead_relu(outputs[0])
             if show_grad:
-                fields.append(f"grad {format_number(_as_float(outputs[0].grad), digits)}")
-            if _is_dead_relu(outputs[0]):
-                fields.append("dead ReLU")
+                # A dead ReLU receives a gradient but passes 0 back: show both.
+                grad = format_number(_as_float(outputs[0].grad), digits)
+                fields.append(f"grad in {grad}" if is_dead else f"grad {grad}")
+            if is_dead:
+                fields.append("passes back 0 (dead ReLU)" if show_grad else "dead ReLU")
                 fill = _DEAD_FILL
         elif outputs:
             fields.append(f"{len(outputs)} outputs")
@@ -614,7 +698,7 @@ def _draw_collapsed(
             shape="Mrecord",
             style="filled",
             fillcolor=fill,
-            tooltip=f"{' / '.join(key)}: {len(nodes)} values drawn as one box",
+            tooltip=_plain_text(f"{' / '.join(key)}: {len(nodes)} values drawn as one box"),
         )
     for node in order:
         if node not in keys:
@@ -631,12 +715,15 @@ def _draw_collapsed(
             if tail == head:
                 continue
             merged.setdefault((tail, head), []).append(flows.get((node, i)))
+    stream = {group_ids[key] for key in group_ids if key[-1].startswith(_STREAM_MARK)}
     for (tail, head), edge_flows, count in _bundle(drawing, merged):
         known = [f for f in edge_flows if f is not None]
         flow = max(known, key=lambda f: abs(f) if f == f else math.inf) if known else None
         attrs = _flow_style(flow, largest)
         if count > 1:
             attrs["label"] = f"×{count}"
+        if tail in stream and head in stream:  # the residual stream, bold and green
+            attrs.update(color=_STREAM_GREEN, penwidth="4", label="residual stream")
         drawing.edge(tail, head, id=f"{tail}-{head}", **attrs)
 
 
@@ -699,17 +786,26 @@ def _emit(dot: Any, drawing: _Drawing) -> None:
 
     def fill(graph: Any, path: tuple[str, ...]) -> None:
         for node_id, attrs in by_cluster.get(path, ()):
-            graph.node(node_id, **attrs)
+            graph.node(node_id, **_not_html(attrs))
         for child in children.get(path, ()):
             name = f"cluster_{counter[0]}"
             counter[0] += 1
             with graph.subgraph(name=name) as sub:
-                sub.attr(label=_plain_text(child[-1]), style="rounded,dashed", color="#7b6f99")
+                label = _not_html(_plain_text(child[-1]))
+                sub.attr(label=label, style="rounded,dashed", color="#7b6f99")
                 fill(sub, child)
 
     fill(dot, ())
     for tail, head, attrs in drawing.edges:
-        dot.edge(tail, head, **attrs)
+        dot.edge(tail, head, **_not_html(attrs))
+
+
+def _not_html(attrs: Any) -> Any:
+    """Attribute values (or one value) that Graphviz never reads as HTML, even in <...>."""
+    nohtml = _import_graphviz().nohtml
+    if isinstance(attrs, str):
+        return nohtml(attrs)
+    return {key: nohtml(value) for key, value in attrs.items()}
 
 
 _KIND_TEXT = {
@@ -744,6 +840,10 @@ def _legend(kinds_present: Iterable[str], marks: Iterable[str]) -> str:
         "flowlabel": ("white", "edge label: gradient flowing back (local derivative × grad)"),
         "nograd": ("white", "no backward pass has run: gradients are not shown"),
         "plain": ("white", "thin black edge: carries data only (its input takes no gradient)"),
+        "stream": (
+            "white",
+            '<font color="#238b45">bold green edge</font>: the residual stream (x + f(x))',
+        ),
     }
     for mark in marks:
         colour, text = texts[mark]
@@ -758,7 +858,9 @@ def _marks(drawing: _Drawing, show_grad: bool, edge_labels: str | None) -> list[
     if any(attrs.get("shape") == "ellipse" for _, attrs, _ in drawing.nodes):
         found.append("op")
     styles = [attrs for _, _, attrs in drawing.edges]
-    if any("penwidth" in a and a.get("color") != _NON_FINITE_RED for a in styles):
+    if any(
+        "penwidth" in a and a.get("color") not in (_NON_FINITE_RED, _STREAM_GREEN) for a in styles
+    ):
         found.append("flow")
     if any(a.get("style") == "dashed" for a in styles):
         found.append("zero")
@@ -776,6 +878,8 @@ def _marks(drawing: _Drawing, show_grad: bool, edge_labels: str | None) -> list[
         found.append("junction")
     if any(a.get("label", "").startswith("×") for a in styles):
         found.append("count")
+    if any(a.get("color") == _STREAM_GREEN for a in styles):
+        found.append("stream")
     if edge_labels == "local":
         found.append("local")
     elif edge_labels == "flow" and show_grad:
@@ -907,6 +1011,7 @@ def draw_graph(
     stack_records: bool = False,
     digits: int = 4,
     format: str = "svg",
+    groups: Mapping[Value, tuple[str, ...]] | None = None,
 ) -> graphviz.Digraph:
     """Return a ``graphviz.Digraph`` of everything that leads to ``root``.
 
@@ -927,7 +1032,8 @@ def draw_graph(
     value's name, data and grad one under the other in every direction (with "LR" they
     are side by side otherwise, which makes wide drawings); ``digits`` sets the
     precision of numbers; ``format`` is the output format of the Digraph's own
-    ``render()``/``pipe()``.
+    ``render()``/``pipe()``. ``groups`` (with ``collapse``) gives each node's group
+    instead of its scope path (:func:`model_graph` groups a GPT by module this way).
     """
     _validate(rankdir, collapse, cluster, max_nodes, edge_weight, digits, edge_labels, max_size)
     graphviz = _import_graphviz()
@@ -958,7 +1064,7 @@ def draw_graph(
         show_grad = backward_ran(roots)
 
     if collapse is not None:
-        keys = _scope_keys(order, _collapse_depth(collapse, order), kinds)
+        keys = _scope_keys(order, _collapse_depth(collapse, order), kinds, groups)
         many_inputs = [n for n in order if kinds[n] == "input" and n not in keys]
         if len(many_inputs) > _MAX_SEPARATE_INPUTS:
             for node in many_inputs:
@@ -1043,7 +1149,8 @@ def draw_graph(
         edge_attr={"arrowsize": "0.7", "fontname": "Helvetica"},
     )
     if title:
-        dot.attr(label=_plain_text(title), labelloc="t", fontsize="14", fontname="Helvetica")
+        title_label = _not_html(_plain_text(title))
+        dot.attr(label=title_label, labelloc="t", fontsize="14", fontname="Helvetica")
     _emit(dot, drawing)
     if legend:
         shown = order if collapse is None else [node for node in order if node not in keys]
@@ -1067,19 +1174,28 @@ def model_graph(
     x: Sequence[Any],
     *,
     max_size: int = 3000,
-    rankdir: str = "LR",
+    rankdir: str | None = None,
 ) -> graphviz.Digraph:
     """The forward graph of ``model`` on one sample ``x``, drawn as finely as stays readable.
 
     The inputs are named ``x[0]``, ``x[1]`` ... and the parameters by module path. One box
     per neuron (a layer's boxes joined to the next layer's through one junction), or one
-    box per layer when that would be larger than ``max_size`` pixels. A model with one
+    box per layer when that would be larger than ``max_size`` pixels. A language model
+    (an ``nn.GPT``: it has ``vocab_size``) takes a list of token ids instead and is drawn
+    one box per module (each block's ``norm1``, ``attn``, ``norm2``, ``fc``, ``proj``),
+    all positions together, with the residual stream drawn as bold green edges through
+    the blocks' additions; with two tokens or more the next-token loss is added and
+    back-propagated, so the boxes show its gradient. ``rankdir`` defaults to "LR" for an
+    MLP and "TB" for a language model. A model with one
     output is back-propagated so that the boxes show d(output)/d(neuron); the gradients
     the parameters held before are restored afterwards. With several outputs no backward
     pass runs, and the drawing shows no gradients (rather than zeros) and says why.
     """
     from autograd_lite.engine import no_grad
 
+    if _takes_tokens(model):  # a tall stack of blocks: top to bottom unless asked
+        return _token_model_graph(model, x, max_size, rankdir or "TB")
+    rankdir = rankdir or "LR"
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
         raise TypeError(
             f"model_graph() expected one sample (a list of numbers), got {type(x).__name__}"
@@ -1096,7 +1212,9 @@ def model_graph(
         grains = (("neuron", "one box per neuron"), ("layer", "one box per layer"))
         for collapse, grain in grains:
             title = f"One sample through {type(model).__name__}: {len(inputs)} inputs, {grain}"
-            if not single:
+            if single:
+                title += "; grad = d(output)/d(box) for this sample (not a loss's gradient)"
+            else:
                 title += f"; {len(roots)} outputs, so no backward pass and no gradients"
             try:
                 return draw_graph(
@@ -1114,6 +1232,143 @@ def model_graph(
                 if collapse == grains[-1][0]:
                     raise
         raise RuntimeError("unreachable: the last grain returns or raises")
+    finally:
+        with no_grad():
+            for p, grad in zip(parameters, saved):
+                p.grad = grad
+
+
+def _takes_tokens(model: Any) -> bool:
+    """A language model (nn.GPT): called on token ids, with named sub-modules."""
+    return all(hasattr(model, a) for a in ("vocab_size", "block_size", "named_modules"))
+
+
+@contextlib.contextmanager
+def _scopes_by_attribute(model: Any) -> Iterator[set[tuple[str, ...]]]:
+    """While inside, each sub-module tags its nodes with its attribute name, not its class.
+
+    A block has two ``RMSNorm`` and two ``Linear``: by class their nodes would share one
+    scope, and a drawing by module would merge ``norm1`` with ``norm2``. Yields the
+    scope paths of the modules that have sub-modules (those whose own nodes are glue,
+    like a block's residual additions). Every name is restored afterwards.
+    """
+    root = model.scope_name
+    saved: list[tuple[Any, Any]] = []
+    containers: set[tuple[str, ...]] = set()
+    try:
+        for path, module in model.named_modules():
+            segments: list[str] = []
+            for part in path.split(".") if path else []:
+                if part.isdigit() and segments:
+                    segments[-1] = f"{segments[-1]}[{part}]"
+                else:
+                    segments.append(part)
+            if module.children():
+                containers.add((root, *segments))
+            if not path:
+                continue
+            saved.append((module, module.__dict__.get("_scope_name", _MISSING)))
+            object.__setattr__(module, "_scope_name", segments[-1])
+        yield containers
+    finally:
+        for module, name in saved:
+            if name is _MISSING:
+                module.__dict__.pop("_scope_name", None)
+            else:
+                object.__setattr__(module, "_scope_name", name)
+
+
+_MISSING = object()
+# A model drawn by module: the model, its blocks, and each block's parts.
+_MODULE_DEPTH = 3
+
+
+def _module_groups(
+    order: Sequence[Value], containers: set[tuple[str, ...]]
+) -> dict[Value, tuple[str, ...]]:
+    """Each computed node's module box; a container's own additions get a stream box.
+
+    A block adds ``attn``'s output to its input, then ``proj``'s: those additions are
+    the residual stream, grouped as ``+ attn`` and ``+ proj`` so the two never merge.
+    """
+    groups: dict[Value, tuple[str, ...]] = {}
+    for node in order:
+        scope = node.scope
+        if not scope or node.is_leaf:
+            continue
+        if len(scope) >= _MODULE_DEPTH or scope not in containers:
+            groups[node] = scope[:_MODULE_DEPTH]
+            continue
+        depth = len(scope)
+        added = sorted(
+            {
+                p.scope[depth]
+                for p in node.parents
+                if p.scope[:depth] == scope and len(p.scope) > depth
+            }
+        )
+        groups[node] = (*scope, _STREAM_MARK + (" ".join(added) or "embeddings"))
+    return groups
+
+
+def token_model_forward(
+    model: Any, tokens: Any
+) -> tuple[list[Value], dict[Value, tuple[str, ...]]]:
+    """A language model on ``tokens``: (roots, each computed node's module group).
+
+    The root is the mean next-token loss (labelled ``loss``, in the scope ``loss``) with
+    two tokens or more, else the last position's logits. No backward pass runs.
+    """
+    from autograd_lite.engine import name_scope
+    from autograd_lite.losses import cross_entropy
+
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        raise TypeError(
+            f"a {type(model).__name__} is drawn on a list of token ids, got {type(tokens).__name__}"
+        )
+    tokens = list(tokens)
+    with _scopes_by_attribute(model) as containers:
+        logits = model(tokens)
+    if len(tokens) >= 2:
+        with name_scope("loss"):
+            terms = [cross_entropy(logits[i], tokens[i + 1]) for i in range(len(tokens) - 1)]
+            loss = sum(terms[1:], terms[0]) / len(terms)
+        loss.label = "loss"
+        roots = [loss]
+    else:
+        roots = list(logits[-1])
+    return roots, _module_groups(topological_order(roots), containers)
+
+
+def _token_model_graph(model: Any, tokens: Any, max_size: int, rankdir: str) -> graphviz.Digraph:
+    """model_graph for a language model: one box per module, the residual stream in green."""
+    from autograd_lite.engine import no_grad
+
+    parameters = list(model.parameters())
+    saved = [p.grad for p in parameters]
+    roots, groups = token_model_forward(model, tokens)
+    try:
+        if len(roots) == 1:
+            roots[0].backward()
+            what = f"the next-token loss over {len(tokens) - 1} positions and its gradient"
+        else:
+            what = "one token's logits (no loss with one token: no gradients)"
+        title = (
+            f"{type(model).__name__} on {len(tokens)} tokens, one box per module "
+            f"(all positions together): {what}"
+        )
+        return draw_graph(
+            roots,
+            collapse=_MODULE_DEPTH,
+            cluster=True,  # each block in a box of its own
+            groups=groups,
+            model=model,
+            max_size=max_size,
+            max_nodes=10_000,
+            show_grad=len(roots) == 1,
+            rankdir=rankdir,
+            title=title,
+        )
     finally:
         with no_grad():
             for p, grad in zip(parameters, saved):

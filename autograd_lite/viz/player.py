@@ -35,15 +35,17 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from autograd_lite.diagnostics.explain import explain
 from autograd_lite.engine import Value, topological_order
 from autograd_lite.viz.graph import (
     _as_float,
+    _is_dead_relu,
     _pipe,
     count_drawn_nodes,
     draw_graph,
@@ -53,7 +55,7 @@ from autograd_lite.viz.graph import (
 )
 from autograd_lite.viz.rules import equation, rule_text, short_number
 
-__all__ = ["Contribution", "Player", "Step", "backward_steps", "player_html"]
+__all__ = ["Contribution", "Player", "Step", "backward_steps", "model_player", "player_html"]
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,9 @@ def _svg(
     if drawn > max_nodes:
         raise ValueError(
             f"the player would draw {drawn} nodes, more than max_nodes={max_nodes}: step "
-            f"through a smaller graph (one sample, fewer units) or pass max_nodes={drawn}"
+            f"through a smaller graph (one sample, fewer units), pass max_nodes={drawn}, or, "
+            "for a language model (nn.GPT), play it one module at a time with "
+            "model_player(model, tokens)"
         )
     digraph = draw_graph(
         root,
@@ -301,6 +305,7 @@ def player_html(
     inputs: Iterable[Value] = (),
     forward: bool = False,
     lr: float | None = None,
+    path_of: Value | None = None,
 ) -> str:
     """A self-contained HTML page that plays ``root``'s backward pass; written to ``path`` if given.
 
@@ -316,6 +321,7 @@ def player_html(
         inputs=inputs,
         forward=forward,
         lr=lr,
+        path_of=path_of,
     ).html
     if path is not None:
         write_atomically(Path(path), page.encode("utf-8"))
@@ -371,6 +377,49 @@ def _update_phase(
     return steps
 
 
+# Paths listed per leaf in the panel: the largest few carry the lesson; the total is exact.
+_PATHS_SHOWN = 4
+
+
+def _paths_of_leaves(
+    root: Value,
+    leaves: list[Value],
+    names: dict[Value, str],
+    ids: dict[Value, str],
+    selected: Value | None,
+) -> dict[str, Any]:
+    """For each leaf, ``explain(root, leaf, top=4)`` as page data: factors, rules, products."""
+    by_leaf = {}
+    for leaf in leaves:
+        found = explain(root, leaf, top=_PATHS_SHOWN)
+        by_leaf[ids[leaf]] = {
+            "total": _number(found.total),
+            "count": found.n_paths,
+            "paths": [
+                {
+                    "product": _number(path.product),
+                    "factors": [
+                        {
+                            "node": ids[node],
+                            "factor": _number(factor),
+                            "rule": rule_text(
+                                node,
+                                argument,
+                                names[node],
+                                [names[p] for p in node.parents],
+                                factor,
+                            ),
+                        }
+                        for node, factor, argument in zip(path.nodes, path.factors, path.arguments)
+                    ],
+                }
+                for path in found.paths
+            ],
+        }
+    first = ids[selected] if selected is not None else (ids[leaves[0]] if leaves else "")
+    return {"selected": first, "leaves": by_leaf}
+
+
 def _page(
     root: Value,
     steps: list[Step],
@@ -380,6 +429,7 @@ def _page(
     names: dict[Value, str],
     extra_before: list,
     extra_after: list,
+    paths: dict[str, Any],
 ) -> str:
     ids = node_ids(root)
     nodes = [
@@ -389,6 +439,7 @@ def _page(
             "op": n.op,
             "data": _number(n.data),
             "leaf": not n.parents,
+            "dead": _is_dead_relu(n),
         }
         for n in topological_order(root, requires_grad_only=True)
     ]
@@ -418,13 +469,27 @@ def _page(
         for s in steps
     ]
     all_steps = extra_before + step_data + extra_after
+    return _fill(svg[0], svg[1], nodes, all_steps, paths, interval_ms, title)
+
+
+def _fill(
+    svg: str,
+    svg_tb: str,
+    nodes: list,
+    all_steps: list,
+    paths: dict[str, Any],
+    interval_ms: int,
+    title: str,
+) -> str:
+    """The page template with its drawing(s), nodes, steps and paths filled in."""
     fields = {
         "TITLE": html.escape(title),
         "LAST_STEP": str(len(all_steps) - 1),
-        "SVG": svg[0],
-        "SVG_TB": svg[1],
+        "SVG": svg,
+        "SVG_TB": svg_tb,
         "NODES": _script_json(nodes),
         "STEPS": _script_json(all_steps),
+        "PATHS": _script_json(paths),
         "INTERVAL": str(interval_ms),
     }
     # One pass over the template, so text inserted (a label in the SVG) is never rescanned.
@@ -446,6 +511,12 @@ class Player:
     and is not in ``inputs``), so the page plays a whole training step. The real data
     and gradients are not changed.
 
+    The "paths" panel shows, for one leaf (``path_of``, else the first leaf; click any
+    leaf of the drawing or the table to choose another), the largest paths from the
+    output back to it as :func:`~autograd_lite.diagnostics.explain` finds them: each a
+    product of local derivatives, filled in as the backward pass reaches each factor,
+    and their sum, which is the leaf's gradient.
+
     >>> Player(loss, model=model)            # in a notebook cell  # doctest: +SKIP
     """
 
@@ -462,7 +533,10 @@ class Player:
         inputs: Iterable[Value] = (),
         forward: bool = False,
         lr: float | None = None,
+        path_of: Value | None = None,
     ) -> None:
+        if path_of is not None and not isinstance(path_of, Value):
+            raise TypeError(f"path_of must be a Value (a leaf), got {type(path_of).__name__}")
         if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or interval_ms < 1:
             raise ValueError(f"interval_ms must be a positive int, got {interval_ms!r}")
         if not isinstance(forward, bool):
@@ -491,7 +565,14 @@ class Player:
                 excluded = set(input_list)
                 parameters = [n for n in order if not n.parents and n not in excluded]
             after = _update_phase(parameters, self.steps[-1].grads, names, ids, float(lr))
-        self.html = _page(root, self.steps, svg, interval_ms, title, names, before, after)
+        leaves = [n for n in order if not n.parents]
+        if path_of is not None and not any(path_of is leaf for leaf in leaves):
+            raise ValueError(
+                "path_of must be a leaf of the graph that takes gradients (a parameter or "
+                f"an input), got {path_of!r}"
+            )
+        paths = _paths_of_leaves(root, leaves, names, ids, path_of)
+        self.html = _page(root, self.steps, svg, interval_ms, title, names, before, after, paths)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the page atomically to ``path`` and return it."""
@@ -509,3 +590,207 @@ class Player:
 
     def __repr__(self) -> str:
         return f"Player({len(self.steps)} steps, root={self.root!r})"
+
+
+# --------------------------------------------------------------------------------------
+# A model too large to play node by node: one step per module
+# --------------------------------------------------------------------------------------
+
+
+def _norm(values: Iterable[float]) -> float:
+    return math.sqrt(math.fsum(v * v for v in values))
+
+
+def _group_dag(
+    order: list[Value], groups: Mapping[Value, tuple[str, ...]]
+) -> list[tuple[str, ...]]:
+    """The groups in an order where every group comes after the groups it reads from."""
+    inputs: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for node in order:
+        key = groups.get(node)
+        if key is None:
+            continue
+        inputs.setdefault(key, set())
+        for parent in node.parents:
+            source = groups.get(parent)
+            if source is not None and source != key:
+                inputs[key].add(source)
+    ordered: list[tuple[str, ...]] = []
+    done: set[tuple[str, ...]] = set()
+    while len(ordered) < len(inputs):
+        ready = [k for k in inputs if k not in done and inputs[k] <= done]
+        if not ready:
+            raise ValueError("the modules read from each other in a circle: cannot play them")
+        ordered.extend(ready)
+        done.update(ready)
+    return ordered
+
+
+def _module_steps(
+    root: Value, groups: Mapping[Value, tuple[str, ...]], ids: Mapping[tuple[str, ...], str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(page nodes, page steps): the backward pass one module at a time, as gradient norms.
+
+    Within a module the chain rule runs node by node as in ``backward()``; a step shows
+    the norm of the gradient that reached the module's outputs and, for each module it
+    reads from, the norm of what it passed back and of that module's total so far.
+    """
+    order = topological_order(root, requires_grad_only=True)
+    module_order = _group_dag(order, groups)
+    members: dict[tuple[str, ...], list[Value]] = {key: [] for key in module_order}
+    for node in order:
+        if node in groups:
+            members[groups[node]].append(node)
+    used_outside = {root}
+    for node in order:
+        for parent in node.parents:
+            if parent in groups and groups[parent] != groups.get(node):
+                used_outside.add(parent)
+    outputs = {key: [n for n in nodes if n in used_outside] for key, nodes in members.items()}
+    grads: dict[Value, float] = {root: 1.0}
+    page_nodes = [
+        {
+            "id": ids[key],
+            "label": " / ".join(key[1:]) or key[0],
+            "op": "",
+            "data": _number(_norm(n.data for n in outputs[key])),
+            "leaf": False,
+            "dead": False,
+        }
+        for key in module_order
+    ]
+    root_key = groups[root]
+    steps = [_module_seed(root_key, ids)]
+    for key in reversed(module_order):
+        before = {k: [grads.get(n, 0.0) for n in outputs[k]] for k in module_order}
+        for node in reversed(members[key]):
+            grad = grads.get(node, 0.0)
+            for parent, local in zip(node.parents, node.local_derivatives or ()):
+                if parent.requires_grad and parent.parents:
+                    grads[parent] = grads.get(parent, 0.0) + _as_float(local) * grad
+        steps.append(_module_step(key, outputs, grads, before, ids, members))
+    return page_nodes, steps
+
+
+def _module_seed(key: tuple[str, ...], ids: Mapping[tuple[str, ...], str]) -> dict[str, Any]:
+    return {
+        "phase": "backward",
+        "node": ids[key],
+        "label": " / ".join(key),
+        "op": "",
+        "data": 0.0,
+        "grad": 1.0,
+        "rule": "∂loss/∂loss = 1",
+        "blocked": False,
+        "contributions": [],
+    }
+
+
+def _module_step(
+    key: tuple[str, ...],
+    outputs: Mapping[tuple[str, ...], list[Value]],
+    grads: Mapping[Value, float],
+    before: Mapping[tuple[str, ...], list[float]],
+    ids: Mapping[tuple[str, ...], str],
+    members: Mapping[tuple[str, ...], list[Value]],
+) -> dict[str, Any]:
+    """One module's step: the norm it received and what it passed to each module it reads."""
+    received = _norm(grads.get(n, 0.0) for n in outputs[key])
+    contributions = []
+    for source, previous in before.items():
+        now = [grads.get(n, 0.0) for n in outputs[source]]
+        if source == key or now == previous:
+            continue
+        added = _norm(a - b for a, b in zip(now, previous))
+        after = _norm(now)
+        name = " / ".join(source[1:]) or source[0]
+        contributions.append(
+            {
+                "parent": ids[source],
+                "label": name,
+                "argument": len(contributions),
+                "local": "nan",
+                "added": _number(added),
+                "after": _number(after),
+                "rule": f"‖∂loss/∂{name}‖ += {short_number(added)}",
+                "text": f"now ‖∂loss/∂{name}‖ = {short_number(after)}",
+            }
+        )
+    label = " / ".join(key[1:]) or key[0]
+    return {
+        "phase": "backward",
+        "node": ids[key],
+        "label": label,
+        "op": "",
+        "data": 0.0,
+        "grad": _number(received),
+        "rule": (
+            f"{label}: {len(members[key])} values; the chain rule runs through them, node "
+            f"by node, and passes the gradient back to {len(contributions)} module"
+            f"{'s' if len(contributions) != 1 else ''}"
+        ),
+        "blocked": False,
+        "contributions": contributions,
+    }
+
+
+def model_player(
+    model: Any,
+    tokens: Sequence[int],
+    *,
+    height: int = 700,
+    interval_ms: int = 1200,
+    title: str | None = None,
+) -> Player:
+    """The backward pass of a language model (an ``nn.GPT``) one module at a time.
+
+    A GPT's graph has thousands of nodes, too many to step through one by one; here each
+    step is one module of :func:`~autograd_lite.viz.graph.model_graph`'s drawing (each
+    block's ``norm1``, ``attn``, ``+ attn`` …, the residual stream in green), from the
+    next-token loss back to the embeddings. The numbers are gradient norms over all
+    positions: what reached the module's outputs, what it passed to each module it reads
+    from, and that module's total so far. The real ``.grad`` are not changed.
+    """
+    from autograd_lite.viz.graph import group_ids_of, token_model_forward
+
+    if not all(hasattr(model, a) for a in ("vocab_size", "block_size", "named_modules")):
+        raise TypeError(
+            "model_player() plays a language model (an nn.GPT, called on token ids); "
+            f"got {type(model).__name__}: use Player(loss) for a graph small enough to "
+            "step through node by node"
+        )
+    if len(tokens) < 2:
+        raise ValueError("model_player() needs at least two tokens: the loss predicts the next")
+    roots, groups = token_model_forward(model, tokens)
+    (loss,) = roots
+    ids = group_ids_of(groups.values())
+    digraph = draw_graph(
+        loss,
+        collapse=3,
+        cluster=True,
+        groups=groups,
+        model=model,
+        max_nodes=10**5,
+        max_size=10**6,
+        show_grad=False,
+        rankdir="TB",
+        title="",
+        legend=False,
+    )
+    digraph.attr(bgcolor="transparent")
+    svg = _pipe(digraph, "svg").decode("utf-8")
+    nodes, steps = _module_steps(loss, groups, ids)
+    player = Player.__new__(Player)
+    player.root = loss
+    player.height = height
+    player.steps = []
+    player.html = _fill(
+        svg[svg.index("<svg") :],
+        "",
+        nodes,
+        steps,
+        {"selected": "", "leaves": {}},
+        interval_ms,
+        title or f"Backward pass through {type(model).__name__}, one module at a time",
+    )
+    return player

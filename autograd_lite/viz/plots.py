@@ -52,6 +52,7 @@ _INSTALL_HINT = 'plots need matplotlib: pip install "autograd-lite[viz]"'
 VERDICT_COLOURS = {
     "healthy": "tab:green",
     "weak": "tab:orange",
+    "saturated": "tab:purple",
     "vanishing": "tab:blue",
     "no gradients": "tab:grey",
     "exploding": "tab:red",
@@ -598,9 +599,11 @@ def plot_gradient_flow(
     last batch): one line per layer over the epochs. Given a model (after a backward
     pass): one bar per layer for the current gradients. The last layer is the output
     layer, and the legend (or the axis) says so. The shaded band runs from
-    ``HealthThresholds.vanishing_ratio`` times the output layer's norm up to
-    ``HealthThresholds.exploding_grad_norm``: a layer below it is vanishing, above it
-    exploding. Wiggles inside the band are the noise of mini-batches, not a problem.
+    ``HealthThresholds.vanishing_ratio`` (0.01) times the output layer's norm up to its
+    inverse (100) times it, both in units of the output layer's norm, as
+    ``gradient_health`` judges layers: a layer below it is vanishing, above it exploding
+    (``gradient_health`` also calls any norm above ``exploding_grad_norm`` exploding).
+    Wiggles inside the band are the noise of mini-batches, not a problem.
     """
     from autograd_lite.diagnostics.health import HealthThresholds
 
@@ -608,10 +611,9 @@ def plot_gradient_flow(
     figure, ax = _axes(ax)
     band = {"color": "tab:green", "alpha": 0.12, "linewidth": 0, "zorder": 0}
     band_label = "healthy band"
-    band_text = (
-        f"shaded: healthy, from {thresholds.vanishing_ratio:g} × the output layer's norm "
-        f"to {thresholds.exploding_grad_norm:g}"
-    )
+    # Both ends in one unit, the output layer's norm, as gradient_health's ratio rules.
+    low, high = thresholds.vanishing_ratio, 1.0 / thresholds.vanishing_ratio
+    band_text = f"shaded: healthy, from {low:g}× to {high:g}× the output layer's gradient norm"
     if hasattr(history_or_model, "named_parameters") or hasattr(history_or_model, "parameters"):
         norms = layer_grad_norms(history_or_model)
         names = list(norms)
@@ -624,8 +626,8 @@ def plot_gradient_flow(
             # A collection, not a patch: ax.patches stays one bar per layer.
             ax.fill_between(
                 [-0.5, len(names) - 0.5],
-                thresholds.vanishing_ratio * output,
-                thresholds.exploding_grad_norm,
+                low * output,
+                high * output,
                 label=band_label,
                 **band,
             )
@@ -657,8 +659,8 @@ def plot_gradient_flow(
         )
         ax.fill_between(
             epochs,
-            [thresholds.vanishing_ratio * v for v in output],
-            [thresholds.exploding_grad_norm] * len(epochs),
+            [low * v for v in output],
+            [high * v for v in output],
             label=band_label,
             **band,
         )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from autograd_lite.engine import Value
 
-__all__ = ["RULES", "equation", "rule_text", "short_number"]
+__all__ = ["RULES", "equation", "expression", "rule_text", "short_number"]
 
 # (node, argument, output name, input names, local derivative as a float) -> "symbolic"
 _Rule = Callable[[Value, int, str, Sequence[str], float], str]
@@ -139,7 +139,7 @@ def rule_text(
         stored = node.local_derivatives
         value = stored[argument] if stored is not None else float("nan")
         local = value.data if isinstance(value, Value) else float(value)
-    head = f"∂{out}/∂{names[argument]}"
+    head = f"∂{_paren(out)}/∂{_paren(names[argument])}"
     op = node.op
     rule: _Rule | None = RULES.get(op)
     if rule is None:
@@ -157,3 +157,47 @@ def rule_text(
         below = short_number(node.parents[0].data)
         text += f": dead ReLU ({names[0]} = {below} ≤ 0), it blocks the gradient"
     return text
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _operand(name: str) -> str:
+    """``name`` as a factor: a sum (a space outside brackets) gets parentheses."""
+    if name.startswith("-"):  # a negative constant: x·(−1), not x·-1
+        return f"(−{name[1:]})"
+    depth = 0
+    for char in name:
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == " " and depth == 0:
+            return f"({name})"
+    return name
+
+
+def expression(node: Value, names: Sequence[str]) -> str:
+    """How ``node`` was computed, as a name for it: ``x1·w1``, ``tanh(n)``, ``(out − 1)²``.
+
+    ``names`` are its inputs' names in argument order. Used to name nodes that have no
+    label, so the player never shows an id where a reader expects a formula.
+    """
+    op = node.op
+    if op == "add" and len(names) == 2:
+        # x + (-1) reads as x − 1: constants are named by their value.
+        a, b = names
+        if b.startswith("-") and b[1:].replace(".", "", 1).isdigit():
+            return f"{a} − {b[1:]}"
+        return f"{a} + {b}"
+    if op in ("mul", "div") and len(names) == 2:
+        symbol = "·" if op == "mul" else "/"
+        return f"{_operand(names[0])}{symbol}{_operand(names[1])}"
+    if op == "pow" and len(names) == 2:
+        exponent = names[1]
+        if exponent.isdigit():
+            return f"{_operand(names[0])}{exponent.translate(_SUPERSCRIPTS)}"
+        return f"{_operand(names[0])}^{_operand(exponent)}"
+    if op == "neg" and len(names) == 1:
+        return f"−{_operand(names[0])}"
+    return equation(node, "", names)[len(" = ") :]
