@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd_lite as ag
@@ -530,6 +530,7 @@ programs = st.tuples(
 )
 
 
+@settings(max_examples=400)
 @given(programs)
 def test_caller_tier_values_gradients_and_held_nodes(case: tuple) -> None:
     """Any mix of callers: the reference's values bit for bit and its gradients; no node changed."""
@@ -537,6 +538,7 @@ def test_caller_tier_values_gradients_and_held_nodes(case: tuple) -> None:
 
 
 @pytest.mark.parametrize("mode", ["settrace", "setprofile", "tracemalloc", "gc.freeze"])
+@settings(max_examples=100)
 @given(programs)
 def test_caller_tier_under_tracers_and_the_collector(mode: str, case: tuple) -> None:
     """Tracers that read every frame's locals, tracemalloc and gc.freeze change no result."""
@@ -598,8 +600,11 @@ def test_importing_under_a_tracer_changes_nothing() -> None:
 
     script = (
         "import sys\n"
+        # A debugger stepping through the package reads its frames' locals (reading every
+        # frame's breaks CPython 3.12.1 itself, in the standard library's imports).
         "def t(f, e, a):\n"
-        "    f.f_locals\n"
+        "    if 'autograd_lite' in f.f_code.co_filename:\n"
+        "        f.f_locals\n"
         "    return t\n"
         "sys.settrace(t)\n"
         "from autograd_lite import Value\n"

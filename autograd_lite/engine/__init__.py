@@ -20,16 +20,20 @@ a gradient graph that refers back to the leaf, a reference cycle that only the c
 garbage collector frees; ``zero_grad()`` (``x.grad = 0.0``) breaks it. Interior nodes
 keep only the number of their gradient there, so the leaves are the only cycles.
 
-Where things are, in reading order:
+Where things are, bottom up (each module imports only those above it in this list):
 
+* ``floats.py``: float arithmetic with IEEE results, and input checks (no Values);
+* ``modes.py``: ``no_grad``, ``name_scope``, ``detect_anomaly`` and its checks;
 * ``value.py``: ``Value``, its operators, and ``backward()``;
 * ``primitives.py``: the table of primitives and how one is applied;
 * ``traversal.py``: topological order and ``gradients()``;
-* ``modes.py``: ``no_grad``, ``name_scope``, ``detect_anomaly`` and its checks;
-* ``floats.py``: float arithmetic with IEEE results, and input checks;
 * the fast paths, each tested equal to the reference path:
-  ``fold.py`` (a ``sum()`` of products as one node) and
+  ``fold.py`` (a ``sum()`` as one node, never changing a node once made) and
   ``dense.py`` (a layer's neurons in one pass, each one node).
+
+One seam: ``Value``'s operators are the primitives applied, so ``value.py`` calls into
+``primitives.py``, ``fold.py`` and ``traversal.py``, which it imports at its end, after
+``Value`` is defined; they import ``Value`` as any module above it does.
 
 Conventions (each pinned by a test):
 

@@ -12,8 +12,6 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_lite.engine.value import Value
-
 _INF = math.inf
 
 
@@ -28,14 +26,20 @@ def _as_float(x: object, where: str) -> float:
     kind = type(x)
     if kind is float:
         return x  # type: ignore[return-value]
-    if isinstance(x, numbers.Real) and not isinstance(x, Value):
+    if isinstance(x, numbers.Real):  # a Value is not one: it never registers as Real
         try:
             return float(x)
         except OverflowError:
             raise ValueError(f"{where}: {_too_large(x)}") from None
-    if isinstance(x, Value):
+    if _is_a_value(x):
         raise TypeError(f"{where}: expected a real number, got a Value; use .data or .detach()")
     raise TypeError(f"{where}: expected {_ACCEPTED}, got {_describe_type(x)}")
+
+
+def _is_a_value(x: object) -> bool:
+    """A node of a scalar engine (this one's Value, or micrograd's): known by its shape,
+    since this module sits below the one that defines Value."""
+    return hasattr(x, "_prev") and hasattr(x, "backward")
 
 
 def _too_large(x: object) -> str:
@@ -92,9 +96,10 @@ def _pow(x: float, y: float) -> float:
 
 
 def _div(a: Any, b: Any) -> Any:
-    """``a / b`` with IEEE results for division by zero; Values divide with the div primitive."""
-    if isinstance(a, Value) or isinstance(b, Value):
-        return a / b
+    """``a / b`` with IEEE results for division by zero; Values divide with the div primitive.
+
+    (Only floats raise ZeroDivisionError: a Value's division never does.)
+    """
     try:
         return a / b
     except ZeroDivisionError:

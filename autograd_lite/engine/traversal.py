@@ -81,7 +81,7 @@ def _interior_order(roots: list[Value]) -> list[Value]:
                 grandparents = parent._prev
                 if not grandparents:
                     continue  # a leaf
-                if parent._fn is SUM_PRODUCTS:
+                if parent._fn is SUM_PRODUCTS and len(grandparents) != parent._n:
                     grandparents = grandparents[: parent._n]  # its own terms (fold.py)
                 if seen.issuperset(grandparents):
                     order.append(parent)  # every parent of it is placed already

@@ -11,6 +11,7 @@ import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from autograd_lite.engine.floats import _ACCEPTED, _as_float, _check_flag
 from autograd_lite.engine.modes import _busy, _checked_backward_step, _local
 
 if TYPE_CHECKING:
@@ -284,7 +285,27 @@ class Value:
         if type(other) is Value:
             scope = () if not _busy else _local.state.fast_scope
             if self._fn is SUM_PRODUCTS and self._info is scope:
-                return _extend_sum(self, other, scope)  # the next term of a sum(): fold.py
+                # The next term of a sum(): a new node, one pair longer, sharing the term
+                # lists (fold.py says why this is sound). _extend_sum is the definition;
+                # its common case is written out here, one Python call fewer per term.
+                n = self._n
+                prev = self._prev
+                if len(prev) == n and other._fn is MUL and other._info is scope:
+                    locals_ = self._local
+                    prev += other._prev
+                    locals_ += other._local
+                    if len(prev) == n + 2 and len(locals_) == n + 2:  # no one else appended
+                        node = _new_object(Value)
+                        node.data = self.data + other.data
+                        node.grad = 0.0
+                        node._prev = prev
+                        node._local = locals_
+                        node._n = n + 2
+                        node._fn = SUM_PRODUCTS
+                        node.requires_grad = True
+                        node._info = scope
+                        return node
+                return _extend_sum(self, other, scope)
             if scope is not None and (self.requires_grad or other.requires_grad):
                 return _node(self.data + other.data, (self, other), _ONE_ONE, ADD, scope)
         return _binary(ADD, self, other)
@@ -446,10 +467,11 @@ def _constant(data: float, scope: tuple[str, ...] = ()) -> Value:
 def _edges(node: Value) -> tuple[Sequence[Value], Sequence[Any]]:
     """A node's parents and local derivatives: for a ``sum_products`` node, only its own
     terms of the lists it shares with the sums that extend it (fold.py)."""
-    if node._fn is SUM_PRODUCTS:
+    prev = node._prev
+    if node._fn is SUM_PRODUCTS and len(prev) != node._n:
         n = node._n
-        return node._prev[:n], node._local[:n]
-    return node._prev, node._local
+        return prev[:n], node._local[:n]
+    return prev, node._local
 
 
 def _short(grad: Any) -> str:
@@ -481,8 +503,10 @@ def _negate_operand(other: Any, op: str) -> Any:
     return -other
 
 
-# Imported last: these modules build on Value, and Value's methods only call them.
-from autograd_lite.engine.floats import _ACCEPTED, _as_float, _check_flag  # noqa: E402
+# The one seam in the engine's bottom-up order (floats, modes -> value -> primitives, fold,
+# traversal -> dense): Value's operators *are* the primitives applied, and those modules
+# build Values. They are imported last, so each of them can import Value; Value's
+# methods only call them, after both are loaded.
 from autograd_lite.engine.fold import _extend_sum, _start_sum  # noqa: E402
 from autograd_lite.engine.primitives import (  # noqa: E402
     _ONE,
