@@ -37,6 +37,7 @@
 
 # %%
 from autograd_lite import Value
+from autograd_lite.claims import claim
 from autograd_lite.losses import mse
 
 predictions = [Value(2.5), Value(-0.5), Value(1.0)]
@@ -48,7 +49,10 @@ by_hand = [2 / n * (p.data - y) for p, y in zip(predictions, targets)]
 print("loss:", loss.data)
 print("backward():", [p.grad for p in predictions])
 print("by hand:   ", by_hand)
-assert all(abs(p.grad - h) < 1e-15 for p, h in zip(predictions, by_hand))
+claim(
+    "backward() gives 2/n (p - y)",
+    all(abs(p.grad - h) < 1e-15 for p, h in zip(predictions, by_hand)),
+)
 
 # %% [markdown]
 # ## Binary cross-entropy: the gradient is $p - y$
@@ -92,7 +96,10 @@ for z_value, y in [(-2.0, 0), (-2.0, 1), (0.3, 1), (3.0, 0), (3.0, 1)]:
     print(
         f"{z_value:>5} {y:>3} {from_formula:>13.10f} {z_library.grad:>13.10f} {p_minus_y:>13.10f}"
     )
-    assert abs(from_formula - p_minus_y) < 1e-12 and abs(z_library.grad - p_minus_y) < 1e-12
+    claim(
+        "both gradients are p - y",
+        abs(from_formula - p_minus_y) < 1e-12 and abs(z_library.grad - p_minus_y) < 1e-12,
+    )
 
 # %% [markdown]
 # ## Softmax cross-entropy: the gradient is $\mathrm{softmax}(z) - \text{one-hot}(y)$
@@ -126,8 +133,11 @@ by_hand = [p - (1.0 if j == label else 0.0) for j, p in enumerate(probabilities)
 print("loss:", loss.data)
 print("backward():      ", [round(z.grad, 12) for z in logits])
 print("softmax - onehot:", [round(g, 12) for g in by_hand])
-assert all(abs(z.grad - g) < 1e-12 for z, g in zip(logits, by_hand))
-assert abs(sum(z.grad for z in logits)) < 1e-12  # probabilities sum to 1, the target too
+claim(
+    "the gradient is softmax - one-hot",
+    all(abs(z.grad - g) < 1e-12 for z, g in zip(logits, by_hand)),
+)
+claim("the gradients sum to 0", abs(sum(z.grad for z in logits)) < 1e-12)
 
 # %% [markdown]
 # The gradients sum to zero: pushing the right class up pushes the others down by the
@@ -159,10 +169,8 @@ for name, activation in [("step", step), ("sigmoid", sigmoid), ("relu", relu)]:
     loss = (output - 0.0) ** 2  # target 0: the neuron should switch off
     loss.backward()
     print(f"{name:>10} {output.data:>8.4f} {w.grad:>10.4f} {b.grad:>10.4f}")
-    if name == "step":
-        assert output.data == 1.0 and w.grad == 0.0 and b.grad == 0.0
-    else:
-        assert w.grad > 0 and b.grad > 0
+    blocked = output.data == 1.0 and w.grad == 0.0 and b.grad == 0.0
+    claim(f"only the step neuron gets no gradient ({name})", blocked == (name == "step"))
 
 # %% [markdown]
 # All three neurons are wrong (the target is 0), but the step neuron gets zero gradient:
@@ -180,7 +188,8 @@ z = Value(0.0)
 relu(z).backward()
 print(f"slope from the left {left}, from the right {right}, centred {centred}")
 print(f"the engine's relu'(0): {z.grad}")
-assert (left, right, z.grad) == (0.0, 1.0, 0.0) and abs(centred - 0.5) < 1e-9
+claim("slopes 0 and 1, centred 1/2, engine 0", (left, right, z.grad) == (0.0, 1.0, 0.0))
+claim("the centred difference gives 1/2", abs(centred - 0.5) < 1e-9)
 
 # %% [markdown]
 # In practice the kink does no harm: a float lands exactly on 0 rarely, and elsewhere
@@ -265,8 +274,11 @@ for seed in range(5):
 print(f"log 2 = {math.log(2):.4f}")
 largest_weight = max(abs(p.data) for neuron in single_neurons for p in neuron.parameters())
 print(f"largest weight or bias of the five neurons: {largest_weight:.1e}")
-assert largest_weight < 0.05
-assert all(abs(r["loss"] - math.log(2)) < 1e-3 and r["accuracy"] < 0.6 for r in single_results)
+claim("every neuron's weights end near 0", largest_weight < 0.05)
+claim(
+    "every neuron ends at loss log 2 and a coin flip's accuracy",
+    all(abs(r["loss"] - math.log(2)) < 1e-3 and r["accuracy"] < 0.6 for r in single_results),
+)
 
 # %% [markdown]
 # Every start ends at the same place: loss $\log 2$, the loss of answering $p = 1/2$
@@ -293,23 +305,49 @@ for seed in range(5):
     network_results.append(history.records[-1])
     record = history.records[-1]
     print(f"seed {seed}: loss {record['loss']:.4f}, accuracy {record['accuracy']:.2f}")
-assert all(r["accuracy"] == 1.0 for r in network_results)
+claim("every network classifies all 100 points", all(r["accuracy"] == 1.0 for r in network_results))
 
 # %% [markdown]
-# From every start the network classifies all 100 points correctly. The decision
-# boundaries show how: the neuron's is one straight line, placed nowhere useful; the
-# hidden layer's units each draw a line, and the output combines them into a region that
-# is not one side of any line.
+# From every start the network classifies all 100 points correctly. To see how, we draw
+# each model's probability $p$ of class 1 over the plane, on one colour scale from 0
+# (blue) to 1 (red), with the line $p = 1/2$ only where the model is confident on both
+# sides of it (below 0.1 somewhere and above 0.9 somewhere). A decision boundary alone
+# would mislead for the neuron: it outputs $p \approx 1/2$ everywhere, and drawing the
+# exact place where it crosses 1/2 as a sharp border between two classes would show a
+# confidence it does not have.
 
 # %%
-from autograd_lite.viz.plots import plot_decision_boundary
+grid = [-2.5 + 5 * i / 59 for i in range(60)]
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
-plot_decision_boundary(single_neurons[0], X, y, resolution=60, ax=left)
-left.set_title("one neuron (seed 0)")
-plot_decision_boundary(networks[0], X, y, resolution=60, ax=right)
-right.set_title("one hidden layer of 4 (seed 0)")
+
+def probabilities(model):
+    """p of class 1 at every grid point, rows following the second coordinate."""
+    return [[sigmoid(model([a, b])).data for a in grid] for b in grid]
+
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
+for ax, model, title in [
+    (axes[0], single_neurons[0], "one neuron (seed 0)"),
+    (axes[1], networks[0], "one hidden layer of 4 (seed 0)"),
+]:
+    p_grid = probabilities(model)
+    image = ax.contourf(grid, grid, p_grid, levels=[i / 20 for i in range(21)], cmap="RdBu_r")
+    if min(map(min, p_grid)) < 0.1 and max(map(max, p_grid)) > 0.9:  # a real decision
+        ax.contour(grid, grid, p_grid, levels=[0.5], colors="black", linewidths=1)
+    ax.scatter(*zip(*X), c=y, cmap="RdBu_r", edgecolors="black", s=15)
+    ax.set_title(title)
+fig.colorbar(image, ax=axes, label="p(class 1)")
 plt.show()
+neuron_p = [p for row in probabilities(single_neurons[0]) for p in row]
+print(f"the neuron's p over the whole square: {min(neuron_p):.3f} to {max(neuron_p):.3f}")
+claim("the neuron says p = 1/2 within 0.05 everywhere", max(abs(p - 0.5) for p in neuron_p) < 0.05)
+
+# %% [markdown]
+# The neuron's plane is one colour: wherever a point is, it answers about 1/2 (the range
+# is printed), so it has no boundary worth drawing; where it crosses 1/2 exactly is
+# decided by weights of a few thousandths, placed nowhere useful. The hidden
+# layer's units each draw a line, and the output combines them into a region that is
+# not one side of any line, confident (deep red or blue) away from the boundary.
 
 # %% [markdown]
 # ## What we saw

@@ -32,6 +32,7 @@
 import matplotlib.pyplot as plt
 
 from autograd_lite import Value
+from autograd_lite.claims import claim
 
 
 def camel(x, y):
@@ -129,7 +130,9 @@ for name in LEARNING_RATES:
     agree = all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(by_hand, (dx, dy)))
     length = math.hypot(dx, dy)
     print(f"{name:>9} {LEARNING_RATES[name]:>5} {dx:>+11.4f} {dy:>+11.4f} {length:>7.3f}   {agree}")
-    assert agree and 0.14 <= round(length, 2) <= 0.28
+    claim(
+        "by hand == library, first steps 0.14 to 0.28", agree and 0.14 <= round(length, 2) <= 0.28
+    )
 
 # %% [markdown]
 # The equations are the library's. And the table shows what they do with a gradient of
@@ -191,23 +194,67 @@ for name, path in paths.items():
     end_x, end_y = path[-1]
     print(f"{name:>22}: ends at ({end_x:+.4f}, {end_y:+.4f}), f = {camel(end_x, end_y):+.4f}")
 ends = {name: round(camel(*path[-1]), 2) for name, path in paths.items()}
-assert ends == {
-    "SGD": 2.10,
-    "momentum": -0.22,
-    "RMSprop": -1.03,
-    "Adam": -1.03,
-    "momentum, cyclical lr": -1.03,
-}
+claim(
+    "SGD 2.10, momentum -0.22, the other three -1.03",
+    ends
+    == {
+        "SGD": 2.10,
+        "momentum": -0.22,
+        "RMSprop": -1.03,
+        "Adam": -1.03,
+        "momentum, cyclical lr": -1.03,
+    },
+)
 
 # %% [markdown]
-# Five optimisers, the same start, three different minima. `plot_trajectories` draws the
-# paths over the contour lines of the surface: a circle marks the start, a star the end.
+# Five optimisers, the same start, three different minima. To read the picture we need
+# the landmarks of the surface: its minima, found by running plain gradient descent to
+# a standstill from a grid of starts, and its saddle at the origin, where the gradient is
+# 0 but the Hessian (`hessian` from `autograd_lite.functional`) has one positive and one
+# negative eigenvalue: uphill along one direction, downhill along the other.
+
+# %%
+from autograd_lite.functional import hessian
+
+
+def settle(start, steps=600):
+    """Where plain gradient descent with a small rate comes to rest from ``start``."""
+    x, y = Value(start[0]), Value(start[1])
+    optimizer = SGD([x, y], lr=0.01)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        camel(x, y).backward()
+        optimizer.step()
+    return round(x.data, 4), round(y.data, 4)
+
+
+grid_starts = [(gx / 2, gy / 2) for gx in range(-4, 5) for gy in range(-2, 3) if (gx, gy) != (0, 0)]
+minima = sorted({settle(start) for start in grid_starts}, key=lambda m: camel(*m))
+GLOBAL = round(camel(*minima[0]), 4)
+for point in minima:
+    print(f"minimum at ({point[0]:+.4f}, {point[1]:+.4f}), f = {camel(*point):+.4f}")
+(a, b), (_, c) = hessian(lambda v: camel(v[0], v[1]))([0.0, 0.0])
+eigenvalues = [(a + c) / 2 + sign * math.sqrt(((a - c) / 2) ** 2 + b * b) for sign in (1, -1)]
+print(f"at the origin f = {camel(0.0, 0.0)}, ", end="")
+print(f"Hessian eigenvalues {eigenvalues[0]:+.2f} and {eigenvalues[1]:+.2f}")
+claim("six minima, two of them global", len(minima) == 6 and round(camel(*minima[1]), 4) == GLOBAL)
+claim("the global minimum is -1.0316", GLOBAL == -1.0316)
+claim("the origin is a saddle", eigenvalues[0] > 0 > eigenvalues[1])
+
+# %% [markdown]
+# `plot_trajectories` draws the paths over the contour lines of the surface: a circle
+# marks the start, a star the end. We label the contour levels and mark the six minima
+# (black crosses) and the saddle (a black ×).
 
 # %%
 from autograd_lite.viz.plots import plot_trajectories
 
 fig, ax = plt.subplots(figsize=(8.5, 4), layout="constrained")
-plot_trajectories(camel, paths, bounds=(-2.2, 2.0, -1.5, 1.5), ax=ax)
+levels = [-1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0]
+plot_trajectories(camel, paths, bounds=(-2.2, 2.0, -1.5, 1.5), levels=levels, ax=ax)
+ax.clabel(ax.collections[0], fontsize=7, fmt="%g")  # the heights of the contour lines
+ax.plot(*zip(*minima), "k+", markersize=10, label="minima")
+ax.plot(0.0, 0.0, "kx", markersize=8, label="saddle")
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))  # beside the plot, hiding no path
 plt.show()
 
@@ -233,7 +280,6 @@ plt.show()
 
 # %%
 starts = [(-1.5, -1.3), (2.0, 1.2), (-2.2, -0.2), (1.2, 1.6), (0.5, -1.4)]
-GLOBAL = -1.0316
 finds_global = {name: [] for name in OPTIMISERS}
 escapes = []
 print(f"{'start':>14}" + "".join(f"{name:>23}" for name in OPTIMISERS))
@@ -247,21 +293,28 @@ for start in starts:
     print(f"{start!s:>14}" + "".join(cells))
     for name, h in zip(OPTIMISERS, heights):
         finds_global[name].append(math.isfinite(h) and abs(h - GLOBAL) < 1e-3)
-assert all(any(found) and not all(found) for found in finds_global.values())
+claim(
+    "each optimiser finds the global minimum from some starts, not all",
+    all(any(found) and not all(found) for found in finds_global.values()),
+)
 
 # %% [markdown]
 # Every optimiser misses the global minimum from some start, and each finds it from
-# others (the cell asserts both). The cyclical schedule, the best from our first start,
+# others (the cell checks both). The cyclical schedule, the best from our first start,
 # *diverges* from two others. Where did those runs leave the picture, and at what rate?
 
 # %%
 for name, start, step, x_at, y_at, rate in escapes:
     print(f"{name} from {start}: step {step}, at ({x_at:+.2f}, {y_at:+.2f}), lr {rate:.3f}")
-assert {(name, start) for name, start, *_ in escapes} == {
-    ("momentum, cyclical lr", (1.2, 1.6)),
-    ("momentum, cyclical lr", (0.5, -1.4)),
-}
-assert all(abs(y_at) > 3 > abs(x_at) and rate < 0.1 for *_, x_at, y_at, rate in escapes)
+escaped = {(name, start) for name, start, *_ in escapes}
+claim(
+    "only the cyclical runs from (1.2, 1.6) and (0.5, -1.4) escape",
+    escaped == {("momentum, cyclical lr", (1.2, 1.6)), ("momentum, cyclical lr", (0.5, -1.4))},
+)
+claim(
+    "both along y, below the peak rate",
+    all(abs(y_at) > 3 > abs(x_at) and rate < 0.1 for *_, x_at, y_at, rate in escapes),
+)
 
 # %% [markdown]
 # Both runs escape along $y$, while $x$ stays small, and while the rate is still rising,
@@ -292,7 +345,7 @@ for step in range(8):
     height.backward()
     print(f"step {step}: ({x.data:+.3g}, {y.data:+.3g}), f = {height.data:.3g}")
     optimizer.step()
-assert threshold < 1.3 and math.isnan(height.data)
+claim("the threshold is below 1.3 and SGD ends in nan", threshold < 1.3 and math.isnan(height.data))
 
 x, y = Value(-1.5), Value(-1.3)
 optimizer = Adam([x, y], lr=0.15)
@@ -301,7 +354,7 @@ for _ in range(150):
     camel(x, y).backward()
     optimizer.step()
 print(f"Adam with lr 0.15 from the same start ends at f = {camel(x.data, y.data):.4f}")
-assert abs(camel(x.data, y.data) - GLOBAL) < 1e-3
+claim("Adam with lr 0.15 reaches the global minimum", abs(camel(x.data, y.data) - GLOBAL) < 1e-3)
 # %% [markdown]
 # It is $y$ that runs away, and within a few steps the numbers overflow to `inf`; then
 # `inf - inf` gives `nan`. Adam's step is roughly bounded by its learning rate whatever

@@ -34,6 +34,7 @@
 
 # %%
 from autograd_lite import Value, sum_values
+from autograd_lite.claims import claim
 from autograd_lite.nn import Dropout
 
 dropout = Dropout(0.5, seed=0)
@@ -49,7 +50,8 @@ print("gradients of a dropped and a kept input:", {inputs[i].grad for i in range
 dropout.eval()
 print("in eval mode:", {out.data for out in dropout(inputs)})
 # The mean of 10 000 draws of 0 or 2 has standard deviation 0.01.
-assert abs(mean - 1) < 0.05 and {inputs[i].grad for i in range(len(inputs))} == {0.0, 2.0}
+claim("the mean stays 1 (within 5 standard deviations)", abs(mean - 1) < 0.05)
+claim("gradients 0 and 2", {inputs[i].grad for i in range(len(inputs))} == {0.0, 2.0})
 
 # %% [markdown]
 # About half the inputs survive, each doubled, so the mean stays 1 (within the 0.01
@@ -77,7 +79,9 @@ assert abs(mean - 1) < 0.05 and {inputs[i].grad for i in range(len(inputs))} == 
 # squared error we record the size of each hidden layer's weight gradient.
 
 # %%
+import itertools
 import math
+import statistics
 
 from autograd_lite.data import make_moons
 from autograd_lite.nn import BatchNorm1d, Layer, Residual
@@ -87,7 +91,8 @@ DEPTH, WIDTH = 20, 8
 
 
 def gradient_by_layer(kind, seed=0):
-    """|d loss / d W| for each hidden layer, and the spread of each layer's pre-activations."""
+    """|d loss / d W| per hidden layer; per layer the spread of each unit's pre-activation;
+    the loss; and the mean |h| of the last hidden layer's outputs."""
     first = Layer(2, WIDTH, "linear", init="xavier", seed=1000 + seed)
     hidden = [
         Layer(WIDTH, WIDTH, "linear", init="xavier", seed=seed * DEPTH + i) for i in range(DEPTH)
@@ -97,10 +102,8 @@ def gradient_by_layer(kind, seed=0):
     batch, spreads = [first(x) for x in X], []
     for layer, norm in zip(hidden, norms):
         pre = [layer(sample) for sample in batch]
-        unit0 = [sample[0].data for sample in pre]
-        spreads.append(
-            math.sqrt(sum((v - sum(unit0) / len(unit0)) ** 2 for v in unit0) / len(unit0))
-        )
+        units = [[sample[j].data for sample in pre] for j in range(WIDTH)]
+        spreads.append([statistics.pstdev(unit) for unit in units])  # over the batch
         if kind == "batch-normalised":
             pre = norm(pre)
         activated = [[v.sigmoid() for v in sample] for sample in pre]
@@ -111,17 +114,23 @@ def gradient_by_layer(kind, seed=0):
     loss = sum_values([(score - target) ** 2 for score, target in zip(scores, y)]) / len(y)
     loss.backward()
     sizes = [math.sqrt(sum(p.grad**2 for p in layer.parameters())) for layer in hidden]
-    return sizes, spreads
+    stream = statistics.fmean(abs(v.data) for sample in batch for v in sample)
+    return sizes, spreads, loss.data, stream
 
 
 KINDS = ["plain", "residual", "batch-normalised"]
 results = {kind: gradient_by_layer(kind) for kind in KINDS}
-for kind, (sizes, _) in results.items():
-    print(f"{kind:>17}: first layer {sizes[0]:.1e}, last layer {sizes[-1]:.1e}")
+for kind, (sizes, _, loss_value, stream) in results.items():
+    print(
+        f"{kind:>17}: first layer {sizes[0]:.1e}, last layer {sizes[-1]:.1e}; "
+        f"loss {loss_value:.3g}, mean |h| after layer 20: {stream:.2f}"
+    )
 plain = results["plain"][0]
 per_layer = (plain[-1] / plain[0]) ** (1 / (DEPTH - 1))
-print(f"plain network: the gradient shrinks by a factor {per_layer:.1f} per layer")
-assert 4 < per_layer < 5
+steps = [after / before for before, after in itertools.pairwise(plain)]
+print(f"plain network: the gradient shrinks by a factor {per_layer:.1f} per layer on average")
+print(f"(geometric mean), from {min(steps):.1f} to {max(steps):.1f} at single layers")
+claim("the plain network loses 4 to 5 times per layer on average", 4 < per_layer < 5)
 
 # %% [markdown]
 # (We wrote the residual step by hand here because the batch loop needs it; on single
@@ -132,7 +141,7 @@ block = Residual(Layer(WIDTH, WIDTH, "sigmoid", init="xavier", seed=5))
 sample = [0.1 * i for i in range(WIDTH)]
 by_hand = [x + a.data for x, a in zip(sample, block.module(sample))]
 print([round(v.data, 6) for v in block(sample)] == [round(v, 6) for v in by_hand])
-assert [v.data for v in block(sample)] == by_hand
+claim("Residual computes x + f(x)", [v.data for v in block(sample)] == by_hand)
 
 # %% [markdown]
 # The plot shows each layer's gradient size, layer 1 nearest the input:
@@ -152,26 +161,38 @@ plt.show()
 
 # %% [markdown]
 # In the plain network the gradient shrinks by a factor between four and five per layer
-# (printed above), so the first layer gets about $10^{-13}$ of what the last one gets: it
-# will not learn. The residual and the batch-normalised networks' gradients stay about
-# the same size from the last layer to the first. Is that one lucky draw of
-# weights? The same measurement for three seeds:
+# on average (a geometric mean; single layers range more widely, as printed above), so
+# the first layer gets about $10^{-13}$ of what the last one gets: it will not learn. The
+# residual and the batch-normalised networks' gradients stay about the same size from
+# the last layer to the first.
+#
+# The residual network's gradients are also one to two orders of magnitude *larger* than
+# the others', and the printout says why: every block adds a sigmoid output, a number
+# between 0 and 1, to the stream, so after 20 blocks its values are near 10 (the mean
+# $|h|$ printed), the readout's scores are far from the targets, and the initial loss is
+# in the hundreds. A large loss has a large gradient. (This is why real residual
+# networks normalise the stream, or scale each block's output down.)
+#
+# Is that one lucky draw of weights? The same measurement for five seeds:
 
 # %%
-print(f"{'':>17} " + " ".join(f"{'seed ' + str(s):>10}" for s in range(3)))
+print(f"{'':>17} " + " ".join(f"{'seed ' + str(s):>10}" for s in range(5)))
 ratios = {}
 for kind in KINDS:
     ratios[kind] = []
-    for seed in range(3):
-        sizes, _ = gradient_by_layer(kind, seed)
+    for seed in range(5):
+        sizes, *_ = gradient_by_layer(kind, seed)
         ratios[kind].append(sizes[0] / sizes[-1])
     print(f"{kind:>17} " + " ".join(f"{r:>10.1e}" for r in ratios[kind]))
-assert all(r < 1e-8 for r in ratios["plain"])
-assert all(0.1 < r < 10 for kind in ("residual", "batch-normalised") for r in ratios[kind])
+claim("plain: below 1e-8 for every seed", all(r < 1e-8 for r in ratios["plain"]))
+claim(
+    "residual and batch-normalised: within a factor of ten of 1 for every seed",
+    all(0.1 < r < 10 for kind in ("residual", "batch-normalised") for r in ratios[kind]),
+)
 
 # %% [markdown]
 # The table shows *first layer / last layer*: for the plain network below $10^{-8}$ for
-# every seed, for the other two within a factor of ten of 1.
+# every one of the five seeds, for the other two within a factor of ten of 1.
 #
 # Why does batch normalisation help? Not by changing $\sigma'$: the sigmoid still
 # multiplies the gradient by at most $1/4$. Look at the spread of the pre-activations
@@ -180,15 +201,17 @@ assert all(0.1 < r < 10 for kind in ("residual", "batch-normalised") for r in ra
 
 # %%
 for kind in ("plain", "batch-normalised"):
-    spreads = results[kind][1]
+    spreads = [layer[0] for layer in results[kind][1]]  # unit 0 of each layer
     listed = ", ".join(f"{spreads[i]:.1e}" for i in (0, 1, 4, 9, 19))
-    print(f"{kind:>17}, layers 1, 2, 5, 10, 20: {listed}")
-bn_spreads = results["batch-normalised"][1]
-print(
-    f"batch-normalised: 1 / spread between {1 / max(bn_spreads):.1f} and {1 / min(bn_spreads):.1f}"
-)
-assert results["plain"][1][-1] < 1e-10 and all(0.05 < v < 0.5 for v in bn_spreads)
-assert round(1 / max(bn_spreads)) >= 3 and round(1 / min(bn_spreads)) <= 12
+    print(f"{kind:>17}, unit 0 of layers 1, 2, 5, 10, 20: {listed}")
+bn_unit0 = [layer[0] for layer in results["batch-normalised"][1]]
+bn_all = [spread for layer in results["batch-normalised"][1] for spread in layer]
+print(f"batch-normalised, 1 / spread: unit 0 of each layer {1 / max(bn_unit0):.1f} to ", end="")
+print(f"{1 / min(bn_unit0):.1f}; all {len(bn_all)} units ", end="")
+print(f"{1 / max(bn_all):.1f} to {1 / min(bn_all):.1f}")
+plain_last = max(results["plain"][1][-1])
+claim("the plain network's spread collapses below 1e-10 by layer 20", plain_last < 1e-10)
+claim("batch norm's 1/spread stays between 1 and 100", 1 < 1 / max(bn_all) < 1 / min(bn_all) < 100)
 
 # %% [markdown]
 # In the plain network the signal dies along with the gradient: sigmoid outputs
@@ -196,20 +219,20 @@ assert round(1 / max(bn_spreads)) >= 3 and round(1 / min(bn_spreads)) <= 12
 # sample, and by layer 20 the spread is $10^{-13}$. In the batch-normalised network
 # every layer's pre-activations are rescaled to spread 1 before the sigmoid, so the
 # spread never collapses; and on the way back the normalisation multiplies the gradient
-# by $1/\sigma$, here between about 3 and 12 (printed above), which makes up for what
-# each sigmoid layer takes away. (Batch normalisation also couples the samples of a
-# batch: each output depends on the whole batch through its mean and variance, and
-# `backward()` goes through them too. In eval mode it uses running averages instead,
-# one sample at a time.)
+# by $1/\sigma$, a few times to a few tens of times depending on the unit and the layer
+# (the ranges are printed above), which makes up for what each sigmoid layer takes away.
+# (Batch normalisation also couples the samples of a batch: each output depends on the
+# whole batch through its mean and variance, and `backward()` goes through them too. In
+# eval mode it uses running averages instead, one sample at a time.)
 #
 # ## Random restarts
 #
-# In [notebook 5](05_regression.ipynb) one of five networks trained on quiet data did
-# clearly worse than the others, and in [notebook 9](09_backpropagation_through_time.ipynb)
-# one RNN never learnt. The remedy needs no theory: train from several random starts
-# and keep the one that does best *on held-out data*. On the six-hump camel of
-# notebook 7, plain gradient descent stops in whatever basin it starts in; ten random
-# starts:
+# In [notebook 5](05_regression.ipynb) the networks trained on quiet data from ten
+# random starts ended far apart, and in [notebook 9](09_backpropagation_through_time.ipynb)
+# six RNNs trained on 12 steps spread over more than a factor of ten. The remedy needs no
+# theory: train from several random starts and keep the one that does best *on held-out
+# data*. On the six-hump camel of notebook 7, plain gradient descent stops in whatever
+# basin it starts in; ten random starts:
 
 # %%
 import random
@@ -238,7 +261,8 @@ for start, end in zip(starts, ends):
     print(f"start ({start[0]:+.2f}, {start[1]:+.2f}) -> f = {end:+.4f}")
 found = sum(abs(end + 1.0316) < 1e-3 for end in ends)
 print(f"{found} of {len(ends)} starts reach the global minimum; the best ends at {min(ends):.4f}")
-assert 0 < found < len(ends) and abs(min(ends) + 1.0316) < 1e-3
+claim("some starts but not all win", 0 < found < len(ends))
+claim("the best of ten is the global minimum", abs(min(ends) + 1.0316) < 1e-3)
 
 # %% [markdown]
 # Each single start is a gamble (the fraction that wins is printed above); the best of
@@ -322,7 +346,7 @@ pairs = {
 }
 for name, (hand, library) in pairs.items():
     print(f"{name:>8}: by hand {hand!r}, optim {library!r}")
-    assert math.isclose(hand, library, rel_tol=1e-12, abs_tol=1e-15)
+    claim(f"{name} by hand is optim's", math.isclose(hand, library, rel_tol=1e-12, abs_tol=1e-15))
 
 # %% [markdown]
 # The equations are exactly what the library computes. What does the bias correction
@@ -340,8 +364,8 @@ uncorrected = 0.1 * m1 / math.sqrt(v1)
 corrected = 0.1 * (m1 / (1 - 0.9)) / math.sqrt(v1 / (1 - 0.999))
 print(f"first step without correction {abs(uncorrected):.4f}, with it {abs(corrected):.4f}")
 print(f"Adam's first step from the library: {by_library(lambda p: Adam(p, lr=0.1), 1):.4f}")
-assert abs(abs(uncorrected) / 0.1 - 0.1 / math.sqrt(0.001)) < 1e-9
-assert abs(by_library(lambda p: Adam(p, lr=0.1), 1) - 0.1) < 1e-8
+claim("uncorrected: 3.16 η", abs(abs(uncorrected) / 0.1 - 0.1 / math.sqrt(0.001)) < 1e-9)
+claim("corrected: exactly η", abs(by_library(lambda p: Adam(p, lr=0.1), 1) - 0.1) < 1e-8)
 
 # %% [markdown]
 # How long does that last? Without correction every step is multiplied by
@@ -351,7 +375,7 @@ assert abs(by_library(lambda p: Adam(p, lr=0.1), 1) - 0.1) < 1e-8
 for t in (1, 10, 100, 1000, 5000):
     print(f"step {t:>4}: uncorrected step x {(1 - 0.9**t) / math.sqrt(1 - 0.999**t):.2f}")
 factors = [(1 - 0.9**t) / math.sqrt(1 - 0.999**t) for t in range(1, 101)]
-assert min(factors) > 3 and max(factors) < 6.6
+claim("3 to 6.6 times over the first hundred steps", min(factors) > 3 and max(factors) < 6.6)
 
 # %% [markdown]
 # The uncorrected steps are three to six and a half times too long over the first

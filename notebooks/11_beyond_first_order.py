@@ -25,6 +25,7 @@
 
 # %%
 from autograd_lite import grad, tanh
+from autograd_lite.claims import claim
 
 d_tanh = grad(tanh)
 print("tanh'(0.5)  =", d_tanh(0.5))
@@ -107,8 +108,8 @@ for iteration in range(7):
     print(f"iteration {iteration}: f = {value:.3g}, next point ({point[0]:.6f}, {point[1]:.6f})")
 errors = [max(abs(a - 1), abs(b - 1)) for a, b in newton_path]
 print(f"distance from (1, 1) after 6 iterations: {errors[6]:.1e}; after 7: {errors[7]}")
-assert errors[6] < 1e-10 and newton_path[7] == (1.0, 1.0)
-assert rosenbrock(newton_path[2]) > 1000 and newton_path[2][1] < -3
+claim("1e-10 after 6 iterations, exact after 7", errors[6] < 1e-10 and newton_path[7] == (1.0, 1.0))
+claim("iteration 2 jumps far uphill", rosenbrock(newton_path[2]) > 1000 and newton_path[2][1] < -3)
 
 # %% [markdown]
 # Six iterations bring it within $10^{-10}$ of the minimum, and the seventh lands on it
@@ -137,7 +138,8 @@ small, large = eigenvalues(hessian(rosenbrock)([1.0, 1.0]))
 limit = 2 / large
 print(f"eigenvalues at the minimum: {small:.4f} and {large:.1f} (ratio {large / small:.0f})")
 print(f"2 / largest = {limit:.7f}")
-assert 0.00199 < limit < 0.002 and 2400 < large / small < 2600
+claim("the limit is just under 0.002", 0.00199 < limit < 0.002)
+claim("eigenvalue ratio about 2500", 2400 < large / small < 2600)
 
 # %% [markdown]
 # The limit is just under 0.002. (The valley is also badly *conditioned*: the ratio of
@@ -164,8 +166,11 @@ for step_size, path in runs.items():
     steps, final = len(path) - 1, rosenbrock(path[-1])
     outcome = f"{steps} steps to f < 1e-6" if final <= 1e-6 else f"f = {final:.3f} after {steps}"
     print(f"step size {step_size}: {outcome}")
-assert all(rosenbrock(runs[s][-1]) <= 1e-6 for s in (0.001, 0.0015, 0.0019))
-assert rosenbrock(runs[0.0021][-1]) > 1e-3
+claim(
+    "below the limit all converge",
+    all(rosenbrock(runs[s][-1]) <= 1e-6 for s in (0.001, 0.0015, 0.0019)),
+)
+claim("above it, not", rosenbrock(runs[0.0021][-1]) > 1e-3)
 gd_path = runs[0.0019]
 steps = len(gd_path) - 1
 
@@ -246,7 +251,7 @@ except GradcheckError as error:
 analytic = wrong_erf(Value(0.3)).local_derivatives[0]
 numerical = (math.erf(0.3 + 1e-6) - math.erf(0.3 - 1e-6)) / 2e-6
 print(f"analytic / numerical = {analytic / numerical:.9f}")
-assert abs(analytic / numerical - 0.5) < 1e-8
+claim("the wrong derivative is half the true one", abs(analytic / numerical - 0.5) < 1e-8)
 
 # %% [markdown]
 # The analytic derivative is half the numerical one (to the accuracy of the finite

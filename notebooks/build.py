@@ -7,11 +7,18 @@ are built from them so that readers on GitHub or in Jupyter see the plots and gr
     python notebooks/build.py 03 07           # only the notebooks whose names start so
     python notebooks/build.py --no-execute    # regenerate without running (outputs empty)
 
+This is the one command that rewrites every stored output after a change to the library:
+``tests/test_notebooks.py`` fails when a fresh run prints anything other than what the
+stored notebooks show.
+
 Each notebook runs top to bottom in a fresh ``python3`` kernel (nbclient) whose working
 directory is a temporary one, so nothing is written beside the notebooks. The ``.ipynb``
 is written to a temporary file and moved into place, so a failed or interrupted build
 leaves the previous one intact. Cell ids are numbered and execution timestamps are not
 recorded, so rebuilding an unchanged notebook changes only what its outputs changed.
+The OpenBLAS kernel the outputs were computed under is stored in the notebook's metadata
+(``autograd_lite.openblas_kernel``): compiled training rounds differently under each
+kernel, so the tests compare printed numbers exactly only under the same kernel.
 """
 
 from __future__ import annotations
@@ -50,6 +57,21 @@ def read_twin(path: Path) -> Any:
     return notebook
 
 
+def openblas_kernel() -> str | None:
+    """The OpenBLAS kernel NumPy runs in this process (the kernel's child inherits it)."""
+    try:
+        import numpy  # noqa: F401  (loads OpenBLAS)
+        import threadpoolctl
+    except ImportError:
+        return None
+    kernels = [
+        info.get("architecture")
+        for info in threadpoolctl.threadpool_info()
+        if info.get("internal_api") == "openblas"
+    ]
+    return kernels[0] if len(kernels) == 1 else None
+
+
 def execute(notebook: Any, *, timeout: int = CELL_TIMEOUT) -> float:
     """Run ``notebook`` in place in a fresh kernel in a temporary directory; return seconds."""
     from nbclient import NotebookClient
@@ -68,6 +90,7 @@ def execute(notebook: Any, *, timeout: int = CELL_TIMEOUT) -> float:
         client.execute()
         seconds = time.perf_counter() - started
     _drop_addresses(notebook)
+    notebook.metadata["autograd_lite"] = {"openblas_kernel": openblas_kernel()}
     return seconds
 
 

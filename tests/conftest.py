@@ -27,6 +27,22 @@ settings.load_profile(
 )
 
 
+def pytest_report_header() -> str:
+    """Name the OpenBLAS kernel: compiled training's rounding, and so its outcomes, depend on it."""
+    try:
+        import numpy  # noqa: F401  (loads OpenBLAS)
+        import threadpoolctl
+    except ImportError:
+        return "OpenBLAS kernel: unknown (numpy or threadpoolctl missing)"
+    kernels = [
+        info.get("architecture")
+        for info in threadpoolctl.threadpool_info()
+        if info.get("internal_api") == "openblas"
+    ]
+    preset = os.environ.get("OPENBLAS_CORETYPE")
+    return f"OpenBLAS kernel: {', '.join(map(str, kernels)) or 'none'} (OPENBLAS_CORETYPE={preset})"
+
+
 def _changed_engine_modes() -> list[str]:
     """Which of this thread's engine modes differ from the defaults, seen through the API."""
     from autograd_lite import Value, is_grad_enabled

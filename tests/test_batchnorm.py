@@ -214,6 +214,7 @@ def test_to_torch_exports_weights_and_running_statistics() -> None:
             assert_close(ours.data, their, **TOLERANCE, what="exported output")
 
 
+@pytest.mark.training
 def test_compiles_in_eval_mode_and_refuses_training_mode_and_stale_statistics() -> None:
     """compile_loss replays eval mode exactly; training mode and changed stats are refused."""
     from autograd_lite.compile import compile_loss

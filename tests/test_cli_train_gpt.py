@@ -15,6 +15,9 @@ from autograd_lite import data, serialization
 from autograd_lite.cli import main, train_gpt
 from autograd_lite.nn import GPT
 
+# Training outcomes depend on BLAS rounding: CI runs these again under another kernel.
+pytestmark = pytest.mark.training
+
 pytest.importorskip("names")
 
 QUICK = ["--samples", "300", "--steps", "30", "--generate", "4", "--n-embd", "8", "--n-head", "2"]

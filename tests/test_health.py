@@ -300,6 +300,7 @@ def test_weights_times_ten_is_exploding():
     assert "clip_grad_norm_" in report.remedy
 
 
+@pytest.mark.training
 def test_huge_learning_rate_is_exploding_over_training():
     """SGD with lr=10 makes the recorded gradient norm grow over 1e3×: the trend is 'exploding'."""
     X, y = _regression_data(nin=2)
@@ -327,6 +328,7 @@ def test_huge_learning_rate_is_exploding_over_training():
     assert report.verdict == "exploding"
 
 
+@pytest.mark.training
 def test_small_learning_rate_has_a_healthy_trend():
     """The same network trained with lr=0.01 shows no growth: the trend is 'healthy'."""
     X, y = _regression_data(nin=2)

@@ -31,6 +31,7 @@ LAYERS = {
     "viz": 5,
     "diagnostics": 5,
     "expression": 5,
+    "claims": 5,
     "cli": 6,
     "__main__": 6,
 }

@@ -201,6 +201,22 @@ def test_loss_curve_legend_covers_no_curve(tmp_path):
         assert not _overlap(legend, ax.get_window_extent())
 
 
+@pytest.mark.parametrize("size", [(6, 3.5), (4.5, 3), (9, 2.5)])
+def test_loss_curve_legend_covers_no_axis_label(tmp_path, size):
+    """Whatever the figure's size, the legend covers neither the x label nor a tick label."""
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=size, layout="constrained")
+    plot_loss_curve(_records(), ax=ax)
+    figure.savefig(tmp_path / "curve.png")  # lays the figure out
+    renderer = figure.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    labels = [ax.xaxis.label] + [t for t in ax.get_xticklabels() if t.get_text()]
+    for label in labels:
+        assert not _overlap(legend, label.get_window_extent(renderer)), label.get_text()
+    plt.close(figure)
+
+
 # --------------------------------------------------------------------------------------
 # Decision boundaries
 # --------------------------------------------------------------------------------------

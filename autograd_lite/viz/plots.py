@@ -187,6 +187,10 @@ def _present(values: list[float | None]) -> bool:
 # --------------------------------------------------------------------------------------
 
 
+# Points taken below an axes by its tick labels and x label (at Matplotlib's default sizes).
+_LABELS_BELOW_AXES_PT = 34
+
+
 def plot_loss_curve(
     history: Any,
     path: PathLike | None = None,
@@ -243,11 +247,17 @@ def plot_loss_curve(
                 )
         twin.set_ylabel("accuracy")
         twin.set_ylim(0.0, 1.05)
-    # Below the axes, in one row: inside them it would cover the curves somewhere.
+    # Below the axes: inside them it would cover the curves somewhere. Anchored a fixed
+    # distance in points below the axes (not a fraction of their height), so that it
+    # clears the tick labels and the "epoch" label at every figure size.
+    from matplotlib.transforms import ScaledTranslation
+
+    below_labels = ScaledTranslation(0, -_LABELS_BELOW_AXES_PT / 72, ax.figure.dpi_scale_trans)
     ax.legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.16),
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=ax.transAxes + below_labels,
         ncol=min(len(handles), 2),  # two columns fit half a notebook figure's width too
         fontsize="small",
         frameon=False,
