@@ -25,6 +25,7 @@
 
 # %%
 from autograd_lite import Value
+from autograd_lite.claims import claim
 
 x = Value(3.0, label="x")
 y = x**3 - 2 * x
@@ -62,7 +63,7 @@ by_backward = x.grad
 print(f"{'by hand':>16}: {by_hand!r}")
 print(f"{'by differences':>16}: {by_differences!r}")
 print(f"{'by backward()':>16}: {by_backward!r}")
-assert by_backward == by_hand == 25.0
+claim("backward() gives the exact derivative, 25", by_backward == by_hand == 25.0)
 
 # %% [markdown]
 # `backward()` gives exactly 25: it applies the exact derivative rule of each operation.
@@ -77,8 +78,12 @@ errors = {h: abs(central_difference(f, 3.0, h) - by_hand) for h in steps}
 for h, error in errors.items():
     print(f"h = {h:.0e}   error = {error:.1e}")
 # h 100 times smaller, error about 10,000 times smaller: the h² law.
-assert 0.5e-4 < errors[1e-3] / errors[1e-1] < 2e-4
-assert min(errors, key=errors.get) == 1e-5
+claim(
+    "h 100 times smaller, error about 10,000 times smaller",
+    0.5e-4 < errors[1e-3] / errors[1e-1] < 2e-4,
+    ratio=errors[1e-3] / errors[1e-1],
+)
+claim("the error is smallest at h = 1e-5", min(errors, key=errors.get) == 1e-5)
 
 # %% [markdown]
 # The error falls as $h^2$ (a hundred times smaller $h$, ten thousand times smaller
@@ -157,9 +162,12 @@ draw_dot(o, inputs=[x1, x2])
 # %%
 o.backward()
 print(f"o = {o.data:.4f}, do/dn = {n.grad:.4f}, do/dw1 = {w1.grad:.4f}, do/dx1 = {x1.grad:.4f}")
-assert abs(o.data - 0.7071) < 1e-4 and abs(n.grad - 0.5) < 1e-12
-assert (x1w1.grad, x2w2.grad, b.grad) == (n.grad, n.grad, n.grad)
-assert abs(w1.grad - 1.0) < 1e-12 and abs(x1.grad + 1.5) < 1e-12 and w2.grad == 0.0
+claim("o = 0.7071 and do/dn = 0.5", abs(o.data - 0.7071) < 1e-4 and abs(n.grad - 0.5) < 1e-12)
+claim("a + passes its gradient on unchanged", (x1w1.grad, x2w2.grad, b.grad) == (n.grad,) * 3)
+claim(
+    "do/dw1 = 1, do/dx1 = -1.5, do/dw2 = 0",
+    abs(w1.grad - 1.0) < 1e-12 and abs(x1.grad + 1.5) < 1e-12 and w2.grad == 0.0,
+)
 draw_dot(o, inputs=[x1, x2], edge_labels="local")
 
 # %% [markdown]
@@ -245,7 +253,7 @@ print("backward():     ", a.grad)
 print("by hand, 36a + 6:", 36 * 2.0 + 6)
 # The path a -> b -> c -> e contributes (db/da)(dc/db)(de/dc) = 3 · 1 · d = 36, twice.
 path_through_c = 3 * 1 * 12.0
-assert naive == a.grad + path_through_c
+claim("the naive recursion counts the path through c twice", naive == a.grad + path_through_c)
 
 # %% [markdown]
 # The naive walk counts the path through `c`, worth $3 \cdot 1 \cdot d = 36$, twice:

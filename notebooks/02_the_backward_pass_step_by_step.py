@@ -22,6 +22,7 @@
 
 # %%
 from autograd_lite import Value
+from autograd_lite.claims import claim
 
 a = Value(2.0, label="a")
 b = Value(-3.0, label="b")
@@ -175,7 +176,7 @@ print(
     f"unit 0: {unit0.w[0].data:.4f} * 1.0 + {unit0.w[1].data:.4f} * (-2.0) + "
     f"{unit0.b.data:.4f} = {weighted_sum:.4f}"
 )
-assert weighted_sum < 0
+claim("unit 0's weighted sum is negative: its ReLU is dead", weighted_sum < 0)
 
 # %% [markdown]
 # Below zero, so its ReLU outputs 0 and has local derivative 0: a **dead ReLU** for this
@@ -238,7 +239,7 @@ loss.backward()
 leaky = explain(loss, model.layers[0].neurons[0].w[0])
 print(leaky)
 (path,) = leaky.paths
-assert 0.01 in path.factors and path.product != 0
+claim("the leaky ReLU passes 0.01 of the gradient back", 0.01 in path.factors and path.product != 0)
 
 # %% [markdown]
 # The path is open again: its product is small (one factor is the slope 0.01), but not
