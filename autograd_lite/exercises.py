@@ -8,31 +8,48 @@ order. :func:`check_engine` grades such a class::
     report = check_engine(Value)     # the student's class
     report.ok                        # True when nothing is wrong
     report.problems                  # one sentence per mistake, naming the operator
-    report                           # in a notebook: a table of what passed and what not
+    report                           # in a notebook: the problems, what passed, what was skipped
 
 It checks every operator the class defines (the others are listed as skipped): first each
 operator alone, against its calculus (forward value, local derivative, the chain rule's
 ``* out.grad``, accumulation with ``+=`` when an input is used twice, numbers on either
 side), then ``backward()`` on a diamond, then random graphs drawn by Hypothesis (reused
 nodes, diamonds, chains, constants on both sides) against this library's engine and
-against central differences. The mistakes it recognises, and the sentence each gets:
+against central differences. The mistakes it recognises, and the sentences it writes
+(these are what tests/test_exercises.py's broken engines get):
 
-* a wrong forward value: "`tanh`: at x = 0.5 your value is 0.5; expected 0.4621";
+* a wrong forward value: "`tanh`: at x = 0.99 your value is 0.8574; expected 0.7574";
 * a wrong local derivative, named when it is a usual slip: "`tanh`: your local derivative
-  is 1 − t; it should be 1 − t² (at t = 0.76 you give 0.24, expected 0.42)";
-* an exponent off by one in ``__pow__``: "`**`: your local derivative of x**n is
-  n·x**n; it should be n·x**(n−1) (...)";
-* a ``_backward`` that forgets ``* out.grad``: "`tanh`: your _backward ignores out.grad
-  (...)";
-* ``=`` instead of ``+=``: "`*`: when one node is used twice (x * x) its gradient is
-  x.data, not 2·x.data: your _backward sets self.grad = ... instead of adding (+=)";
-* a ``backward()`` without topological order, shown on a diamond with an interior node;
-* a ``backward()`` that does not start from ``self.grad = 1``;
-* wrong signs or sides in the reflected operators (``__rsub__``, ``__rtruediv__``...):
-  "`__rsub__`: 2 - x at x = 0.5 gives -1.5; expected 1.5 (in __rsub__, other is on the
-  left: other - self)";
-* a number on the right not wrapped in a Value (``x + 2`` raising);
-* anything else, on a random graph, with the graph written out and the gradient expected.
+  is 1 − t; it should be 1 − t² (at t = 0.76 you give 0.24, expected 0.43)", "`exp`: your
+  local derivative is x; it should be eˣ (the output itself) (...)";
+* an exponent off by one in ``__pow__``: "`**`: your local derivative of x**n is n·x**n;
+  it should be n·x**(n−1) (x**3 at x = 1.3: you give ..., expected ...)";
+* a ``_backward`` that forgets ``* out.grad``: "`*`: for out = x * -0.7 with
+  out.grad = 3, x.grad becomes -0.7; expected -2.1: your _backward ignores out.grad;
+  multiply the local derivative by it";
+* ``=`` instead of ``+=``: "`*`: when one node is used twice (x * x at x = 0.5) its
+  gradient is 0.5; expected 1: your _backward sets the gradient (self.grad = ...) instead
+  of adding to it (self.grad += ...), so the second use overwrites the first", and for a
+  one-input operator "`tanh`: when x is used twice, in tanh(x) + x at x = 0.5, ...";
+* a ``backward()`` without topological order, on a diamond with an interior node:
+  "`backward()`: on a diamond (x → b = 3x → c1 = 2b and c2 = b + 1 → d = c1·c2, at
+  x = 2.0) x.grad is 114; expected 78: a node's _backward ran more than once (once per
+  path); visit each node once. Build a topological order first (build_topo in the
+  lecture) and call _backward in reverse" (or "... you visit the nodes from the leaves
+  up", or "... b's _backward ran before both of its uses had added to b.grad");
+* a ``backward()`` that does not start from ``self.grad = 1``: "`backward()`: after
+  y.backward() y.grad is 0; it must start the chain rule with self.grad = 1 (dy/dy)";
+* wrong sides or signs in the reflected operators: "`__rsub__`: 2 - x at x = 0.5 gives
+  -1.5; expected 1.5 (other - self)", "`__rtruediv__`: 2 / x at x = 0.5 gives 0.25;
+  expected 4 (...)";
+* a number on the right not wrapped in a Value: "`+`: x + 2 raised AttributeError: 'int'
+  object has no attribute 'data' (wrap a plain number in a Value first)";
+* anything else, on a random graph, with the graph written out: "random graphs: on the
+  graph n1 = x0 + x0; ... (with x0 = 1) your gradient for x0 is 12; expected 14 (this
+  library's engine and central differences agree)".
+
+A problem found after another one ends with "(if it is built on an operator above, fix
+that one first)": ``-x`` written as ``x * -1`` inherits a mistake in ``*``.
 
 This module sits beside :mod:`autograd_lite.diagnostics`: it imports the engine; nothing
 below it imports it.
