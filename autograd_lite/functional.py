@@ -1,5 +1,6 @@
 """Function transforms on top of the engine: ``grad``, ``value_and_grad``, ``jacobian``,
-``hessian`` (as in JAX and HIPS autograd), and ``gradcheck``.
+``hessian`` (as in JAX and HIPS autograd), forward mode ``jvp``, ``vjp`` and ``hvp`` (as
+``torch.func`` and JAX call them), and ``gradcheck``.
 
 A transform takes a Python function of Values and returns a new function of numbers.
 Arguments may be numbers, Values, or flat lists/tuples of them; gradients come back in
@@ -16,9 +17,19 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from autograd_lite.engine import Value, enable_grad, gradients, no_grad
+from autograd_lite.engine import Value, enable_grad, gradients, no_grad, topological_order
 
-__all__ = ["GradcheckError", "grad", "gradcheck", "hessian", "jacobian", "value_and_grad"]
+__all__ = [
+    "GradcheckError",
+    "grad",
+    "gradcheck",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "value_and_grad",
+    "vjp",
+]
 
 # How many transforms are running in this thread: inside one, results stay Values.
 _nesting = threading.local()
@@ -210,6 +221,161 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
 def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     """Return a function computing the matrix of second derivatives of scalar ``f``."""
     return jacobian(grad(f, argnums), argnums)
+
+
+# ---- forward mode --------------------------------------------------------------------
+
+
+def _primals_and_tangents(primals: Any, tangents: Any, name: str) -> tuple[tuple, tuple]:
+    for what, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, tuple):
+            raise TypeError(
+                f"{name}: {what} must be a tuple with one entry per positional argument of f "
+                f"(as in torch.func.{name}), got {type(given).__name__}"
+            )
+    if len(primals) != len(tangents):
+        raise ValueError(
+            f"{name}: {len(primals)} primals but {len(tangents)} tangents; give one tangent "
+            "per primal"
+        )
+    return primals, tangents
+
+
+def _flat_tangents(tangent: Any, leaves: list[Value], position: int) -> list[float]:
+    items = list(tangent) if isinstance(tangent, (list, tuple)) else [tangent]
+    if len(items) != len(leaves):
+        raise ValueError(
+            f"tangent {position} has {len(items)} entries but primal {position} has {len(leaves)}"
+        )
+    return [_real(t, f"tangent {position}") for t in items]
+
+
+def _flatten(result: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
+    """Outputs as a flat list, and how to put a flat list back into their shape."""
+    if not isinstance(result, (list, tuple)):
+        return [result], lambda flat: flat[0]
+    parts = [_flatten(item) if isinstance(item, (list, tuple)) else None for item in result]
+    flat: list[Any] = []
+    sizes = []
+    for item, part in zip(result, parts):
+        piece = part[0] if part is not None else [item]
+        flat += piece
+        sizes.append(len(piece))
+
+    def rebuild(values: list[Any]) -> Any:
+        out, start = [], 0
+        for part, size in zip(parts, sizes):
+            chunk = values[start : start + size]
+            out.append(part[1](chunk) if part is not None else chunk[0])
+            start += size
+        return type(result)(out)
+
+    return flat, rebuild
+
+
+def _push_tangents(outputs: list[Any], seeds: dict[Value, float]) -> list[float]:
+    """Each node's tangent is Σ d(node)/d(parent) · tangent(parent): a dual number's rule,
+    with the local derivatives the primitive table stored in the nodes at forward time."""
+    tangent: dict[Value, float] = dict(seeds)
+    roots = [out for out in outputs if isinstance(out, Value)]
+    for node in topological_order(roots) if roots else []:
+        if node in tangent:
+            continue
+        if node._prev and node._local is None:
+            raise ValueError(
+                f"jvp: a node built by hand (op {node._op!r}) has no local derivatives "
+                "stored; forward mode needs nodes made by the engine's primitives"
+            )
+        total = 0.0
+        for parent, local in zip(node._prev, node._local or ()):
+            if parent in tangent:
+                d = local.data if isinstance(local, Value) else local
+                total += d * tangent[parent]
+        tangent[node] = total
+    return [tangent.get(out, 0.0) if isinstance(out, Value) else 0.0 for out in outputs]
+
+
+def jvp(f: Callable[..., Any], primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    """Forward mode: ``(f(*primals), J·tangents)``, as ``torch.func.jvp`` and ``jax.jvp``.
+
+    ``primals`` and ``tangents`` are tuples with one entry per positional argument of
+    ``f`` (a number, or a flat list of numbers for a list argument). The result is the
+    value of ``f`` and its directional derivative along the tangents, each shaped like
+    ``f``'s output. One pass computes it however many outputs ``f`` has; reverse mode
+    needs one pass per output. Numbers come back as floats.
+
+    >>> jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 3.0)
+    """
+    primals, tangents = _primals_and_tangents(primals, tangents, "jvp")
+    nums = tuple(range(len(primals)))
+    result, _, leaves = _call(f, primals, {}, nums)
+    seeds: dict[Value, float] = {}
+    for position, (tangent, group) in enumerate(zip(tangents, leaves)):
+        seeds.update(zip(group, _flat_tangents(tangent, group, position)))
+    outputs, rebuild = _flatten(result)
+    for out in outputs:
+        if not isinstance(out, (Value, numbers.Real)):
+            raise TypeError(f"jvp: f must return numbers or Values, got {type(out).__name__}")
+    derivatives = _push_tangents(outputs, seeds)
+    return rebuild([_plain(out) for out in outputs]), rebuild(derivatives)
+
+
+def _plain(x: Any) -> float:
+    return x.data if isinstance(x, Value) else float(x)
+
+
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
+    """Reverse mode: ``(f(*primals), vjp_fn)``, as ``torch.func.vjp`` and ``jax.vjp``.
+
+    ``vjp_fn(cotangents)`` takes one cotangent per output of ``f`` (shaped like the
+    output) and returns a tuple with ``cotangents · J`` for each primal, shaped like it.
+    One reverse pass per call, however many inputs ``f`` has.
+
+    >>> value, vjp_fn = vjp(lambda x, y: x * y, 2.0, 3.0)
+    >>> value, vjp_fn(1.0)
+    (6.0, (3.0, 2.0))
+    """
+    nums = tuple(range(len(primals)))
+    result, call_args, leaves = _call(f, primals, {}, nums)
+    outputs, rebuild = _flatten(result)
+    flat_leaves = [leaf for group in leaves for leaf in group]
+
+    def vjp_fn(cotangents: Any) -> tuple:
+        weights, _ = _flatten(cotangents)
+        if len(weights) != len(outputs):
+            raise ValueError(
+                f"vjp_fn: {len(weights)} cotangents for {len(outputs)} outputs; give one each"
+            )
+        weights = [_real(w, "cotangent") for w in weights]
+        totals = [0.0] * len(flat_leaves)
+        for out, weight in zip(outputs, weights):
+            if weight != 0.0:
+                for i, g in enumerate(_grads_of(out, flat_leaves)):
+                    totals[i] += weight * _plain(g)
+        grads, start = [], 0
+        for n, group in zip(nums, leaves):
+            grads.append(_shape_like(call_args[n], totals[start : start + len(group)]))
+            start += len(group)
+        return tuple(grads)
+
+    return rebuild([_plain(out) for out in outputs]), vjp_fn
+
+
+def hvp(f: Callable[..., Any], primals: tuple, tangents: tuple) -> Any:
+    """Hessian-vector product of scalar ``f``, forward over reverse: ``jvp(grad(f))``.
+
+    As in the JAX autodiff cookbook, ``hvp(f, primals, tangents)`` is
+    ``jvp(grad(f, argnums=all), primals, tangents)[1]``: one reverse pass that records the
+    gradient's graph and one forward pass along the tangents, whatever the number of
+    inputs, instead of the n passes of the full Hessian. One entry per primal.
+
+    >>> hvp(lambda x, y: x * x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 4.0)
+    """
+    primals, tangents = _primals_and_tangents(primals, tangents, "hvp")
+    gradient = grad(f, argnums=tuple(range(len(primals))))
+    return jvp(gradient, primals, tangents)[1]
 
 
 class GradcheckError(AssertionError):

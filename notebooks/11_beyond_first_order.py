@@ -322,6 +322,115 @@ print("gradient at the origin:", x.grad, y.grad)
 # %% [markdown]
 # (`math.hypot` also avoids the overflow of squaring very large inputs.)
 #
+# ## Forward mode and reverse mode
+#
+# `backward()` is **reverse mode**: one pass from the output back gives the derivative of
+# one output with respect to every input. **Forward mode** goes the other way: a
+# *tangent* (a direction in input space) rides along the forward pass, each node's
+# tangent being $\sum_i (\partial\,\text{node}/\partial\,\text{input}_i)\,\dot{x}_i$
+# (the dual-number rule, with the local derivatives each primitive already computes), and
+# one pass gives the derivative of every output along that one direction: a
+# Jacobian-vector product. `jvp(f, primals, tangents)` and `vjp(f, *primals)` follow
+# `torch.func` and JAX: one primal and one tangent per argument of `f`.
+#
+# Which mode wins depends on the shape. A function of $n$ inputs and one output needs $n$
+# forward passes (one per input direction) for its gradient, but one reverse pass:
+
+# %%
+import time
+
+from autograd_lite.functional import hvp, jvp, vjp
+
+
+def best_time(action, *args, repeats=3):
+    """The fastest of a few runs of ``action(*args)``, in seconds: the least disturbed."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action(*args)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+n = 40
+point = [0.05 * i - 1 for i in range(n)]
+many_inputs = lambda x: sum(x[i] * x[(i + 1) % n] for i in range(n)).tanh()
+basis = [[1.0 if j == i else 0.0 for j in range(n)] for i in range(n)]
+
+forward_gradient = [jvp(many_inputs, (point,), (e,))[1] for e in basis]
+reverse_gradient = vjp(many_inputs, point)[1](1.0)[0]
+assert max(abs(a - b) for a, b in zip(forward_gradient, reverse_gradient)) < 1e-12
+
+forward_seconds = best_time(lambda: [jvp(many_inputs, (point,), (e,)) for e in basis])
+reverse_seconds = best_time(lambda: vjp(many_inputs, point)[1](1.0))
+print(
+    f"{n} inputs, 1 output: {n} forward passes {forward_seconds * 1e3:.1f} ms, "
+    f"1 reverse pass {reverse_seconds * 1e3:.1f} ms "
+    f"({forward_seconds / reverse_seconds:.0f}× slower forward)"
+)
+assert forward_seconds > 5 * reverse_seconds
+
+# %% [markdown]
+# The same gradient (the cell asserts it), at a fraction of the cost in reverse mode:
+# that is why training uses `backward()`. Now the other shape, one input and $m$
+# outputs: one forward pass gives every output's derivative, while reverse mode needs one
+# pass per output.
+
+# %%
+m = 40
+many_outputs = lambda x: [(x * (0.1 * k)).tanh() for k in range(m)]
+one_hot = [[1.0 if j == k else 0.0 for j in range(m)] for k in range(m)]
+
+forward_column = jvp(many_outputs, (0.3,), (1.0,))[1]
+_, pull_back = vjp(many_outputs, 0.3)
+reverse_column = [pull_back(c)[0] for c in one_hot]
+assert max(abs(a - b) for a, b in zip(forward_column, reverse_column)) < 1e-12
+
+forward_seconds = best_time(lambda: jvp(many_outputs, (0.3,), (1.0,)))
+reverse_seconds = best_time(lambda: [vjp(many_outputs, 0.3)[1](c) for c in one_hot])
+print(
+    f"1 input, {m} outputs: 1 forward pass {forward_seconds * 1e3:.1f} ms, "
+    f"{m} reverse passes {reverse_seconds * 1e3:.1f} ms "
+    f"({reverse_seconds / forward_seconds:.0f}× slower reverse)"
+)
+assert reverse_seconds > 5 * forward_seconds
+
+# %% [markdown]
+# ### Hessian-vector products
+#
+# Newton-type methods and the curvature checks above need the Hessian $H$ only through
+# products $Hv$. Building $H$ takes one reverse pass over the gradient's graph per input;
+# `hvp(f, primals, tangents)` is forward over reverse, `jvp(grad(f))`: one reverse pass
+# that records the gradient's graph, then one forward pass along $v$, whatever $n$. On a
+# function whose Hessian is dense, the gap grows with $n$:
+
+
+# %%
+def dense(x):
+    """tanh(Σ 0.1·i·x_i) · Σ x_i²: every second derivative is nonzero."""
+    return sum(x[i] * (0.1 * i) for i in range(len(x))).tanh() * sum(xi * xi for xi in x)
+
+
+ratios = {}
+for n in (20, 40, 80):
+    point = [0.05 * i - 1 for i in range(n)]
+    direction = [1.0] * n
+    full = hessian(dense)(point)
+    (product,) = hvp(dense, (point,), (direction,))
+    assert max(abs(sum(row) - p) for row, p in zip(full, product)) < 1e-9  # H·1 = row sums
+    hvp_seconds = best_time(hvp, dense, (point,), (direction,))
+    hessian_seconds = best_time(hessian(dense), point)
+    ratios[n] = hessian_seconds / hvp_seconds
+    print(
+        f"n = {n:3d}: hvp {hvp_seconds * 1e3:5.1f} ms, full Hessian "
+        f"{hessian_seconds * 1e3:6.1f} ms ({ratios[n]:.1f}×)"
+    )
+assert ratios[80] > 2 and ratios[80] > ratios[20]
+
+# %% [markdown]
+# The Hessian-vector product equals the full Hessian times $v$ (asserted), and the full
+# Hessian's extra cost grows with the number of inputs (the ratios printed above).
+#
 # ## What we saw
 #
 # * Derivative rules are written with engine operations, so `grad` nests: higher
@@ -330,6 +439,9 @@ print("gradient at the origin:", x.grad, y.grad)
 #   with finite differences and catches a wrong rule.
 # * `detect_anomaly()` stops at the first `nan` or `inf` and says which operation, created
 #   on which line, produced it.
+# * Forward mode (`jvp`) costs one pass per input direction, reverse mode (`vjp`,
+#   `backward()`) one pass per output; `hvp` gives Hessian-vector products without the
+#   Hessian.
 #
 # Next, [a GPT from scalars](12_a_gpt_from_scalars.ipynb): everything so far, put
 # together in a small language model.

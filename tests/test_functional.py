@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autograd_lite as ag
 from autograd_lite import GradcheckError, Value, grad, gradcheck, hessian, jacobian, value_and_grad
@@ -396,3 +397,82 @@ def test_gradcheck_needs_inputs() -> None:
     """gradcheck with no inputs is a ValueError."""
     with pytest.raises(ValueError, match="at least one input"):
         gradcheck(lambda: Value(1.0))
+
+
+# ---- forward mode: jvp, vjp, hvp --------------------------------------------------------
+
+
+def _two_outputs(x, y):
+    """Two outputs of a list argument and a scalar: products, tanh, exp, reuse, a diamond."""
+    a = x[0] * y + x[1].tanh()
+    return [a, (a * x[0]).exp() / (1 + x[1] * x[1])]
+
+
+def _torch_two_outputs(x, y):
+    a = x[0] * y + x[1].tanh()
+    return (a, (a * x[0]).exp() / (1 + x[1] * x[1]))
+
+
+_small = st.floats(-1.5, 1.5, allow_nan=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.tuples(_small, _small), y=_small, tx=st.tuples(_small, _small), ty=_small)
+def test_jvp_matches_torch_func_jvp(x, y, tx, ty):
+    """jvp's value and directional derivative equal torch.func.jvp's in float64."""
+    torch = pytest.importorskip("torch")
+    from autograd_lite.functional import jvp
+
+    value, tangent = jvp(_two_outputs, (list(x), y), (list(tx), ty))
+    as_t = lambda v: torch.tensor(v, dtype=torch.float64)
+    t_value, t_tangent = torch.func.jvp(
+        _torch_two_outputs, (as_t(x), as_t(y)), (as_t(tx), as_t(ty))
+    )
+    assert value == pytest.approx([float(v) for v in t_value], rel=1e-12, abs=1e-12)
+    assert tangent == pytest.approx([float(t) for t in t_tangent], rel=1e-10, abs=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.tuples(_small, _small), y=_small, c=st.tuples(_small, _small))
+def test_vjp_matches_torch_func_vjp(x, y, c):
+    """vjp_fn(cotangents) equals torch.func.vjp's, one entry per primal, shaped like it."""
+    torch = pytest.importorskip("torch")
+    from autograd_lite.functional import vjp
+
+    _, vjp_fn = vjp(_two_outputs, list(x), y)
+    gx, gy = vjp_fn(list(c))
+    as_t = lambda v: torch.tensor(v, dtype=torch.float64)
+    _, t_fn = torch.func.vjp(_torch_two_outputs, as_t(x), as_t(y))
+    t_gx, t_gy = t_fn((as_t(c[0]), as_t(c[1])))
+    assert isinstance(gx, list) and isinstance(gy, float)
+    assert gx == pytest.approx(t_gx.tolist(), rel=1e-10, abs=1e-10)
+    assert gy == pytest.approx(float(t_gy), rel=1e-10, abs=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(point=st.tuples(_small, _small, _small), v=st.tuples(_small, _small, _small))
+def test_hvp_equals_sympys_hessian_times_the_vector(point, v):
+    """hvp (forward over reverse) equals sympy's exact Hessian times the tangent."""
+    sympy = pytest.importorskip("sympy")
+    from autograd_lite.functional import hvp
+
+    symbols = sympy.symbols("a b c")
+    a, b, c = symbols
+    exact = sympy.hessian(a**3 * b + sympy.tanh(b * c) + sympy.exp(a * c) * b, symbols)
+    at = dict(zip(symbols, point))
+    expected = [float(sum(exact[i, j].subs(at) * v[j] for j in range(3))) for i in range(3)]
+    f = lambda x: x[0] ** 3 * x[1] + (x[1] * x[2]).tanh() + (x[0] * x[2]).exp() * x[1]
+    (got,) = hvp(f, (list(point),), (list(v),))
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_jvp_and_hvp_refuse_mismatched_primals_and_tangents():
+    """Primals not in a tuple, or a tangent per primal missing, are errors naming the rule."""
+    from autograd_lite.functional import hvp, jvp
+
+    with pytest.raises(TypeError, match="primals must be a tuple"):
+        jvp(lambda x: x, 1.0, (1.0,))
+    with pytest.raises(ValueError, match="2 primals but 1 tangents"):
+        jvp(lambda x, y: x * y, (1.0, 2.0), (1.0,))
+    with pytest.raises(ValueError, match="tangent 0 has 1 entries but primal 0 has 2"):
+        hvp(lambda x: x[0] * x[1], ([1.0, 2.0],), ([1.0],))

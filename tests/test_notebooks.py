@@ -131,8 +131,8 @@ def _text_outputs(notebook, *, numbers: bool) -> list[tuple[int, str]]:
 
 
 def test_there_is_one_notebook_per_walkthrough():
-    """Twelve twins numbered 01 to 12 exist, each with its generated .ipynb beside it."""
-    assert [path.name[:2] for path in TWINS] == [f"{n:02d}" for n in range(1, 13)]
+    """Fourteen twins numbered 01 to 14 exist, each with its generated .ipynb beside it."""
+    assert [path.name[:2] for path in TWINS] == [f"{n:02d}" for n in range(1, 15)]
     missing = [path.name for path in TWINS if not path.with_suffix(".ipynb").is_file()]
     assert not missing, f"run `python notebooks/build.py` to generate: {missing}"
 

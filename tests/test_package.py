@@ -30,6 +30,7 @@ LAYERS = {
     "compile": 4,
     "viz": 5,
     "diagnostics": 5,
+    "exercises": 5,
     "expression": 5,
     "claims": 5,
     "cli": 6,

