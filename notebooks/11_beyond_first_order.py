@@ -359,7 +359,10 @@ basis = [[1.0 if j == i else 0.0 for j in range(n)] for i in range(n)]
 
 forward_gradient = [jvp(many_inputs, (point,), (e,))[1] for e in basis]
 reverse_gradient = vjp(many_inputs, point)[1](1.0)[0]
-assert max(abs(a - b) for a, b in zip(forward_gradient, reverse_gradient)) < 1e-12
+claim(
+    "n forward passes give the gradient one reverse pass gives",
+    max(abs(a - b) for a, b in zip(forward_gradient, reverse_gradient)) < 1e-12,
+)
 
 forward_seconds = best_time(lambda: [jvp(many_inputs, (point,), (e,)) for e in basis])
 reverse_seconds = best_time(lambda: vjp(many_inputs, point)[1](1.0))
@@ -368,10 +371,14 @@ print(
     f"1 reverse pass {reverse_seconds * 1e3:.1f} ms "
     f"({forward_seconds / reverse_seconds:.0f}× slower forward)"
 )
-assert forward_seconds > 5 * reverse_seconds
+claim(
+    "for one output, reverse mode is over 5× cheaper",
+    forward_seconds > 5 * reverse_seconds,
+    ratio=forward_seconds / reverse_seconds,
+)
 
 # %% [markdown]
-# The same gradient (the cell asserts it), at a fraction of the cost in reverse mode:
+# The same gradient (the cell checks it), at a fraction of the cost in reverse mode:
 # that is why training uses `backward()`. Now the other shape, one input and $m$
 # outputs: one forward pass gives every output's derivative, while reverse mode needs one
 # pass per output.
@@ -384,7 +391,10 @@ one_hot = [[1.0 if j == k else 0.0 for j in range(m)] for k in range(m)]
 forward_column = jvp(many_outputs, (0.3,), (1.0,))[1]
 _, pull_back = vjp(many_outputs, 0.3)
 reverse_column = [pull_back(c)[0] for c in one_hot]
-assert max(abs(a - b) for a, b in zip(forward_column, reverse_column)) < 1e-12
+claim(
+    "one forward pass gives the column m reverse passes give",
+    max(abs(a - b) for a, b in zip(forward_column, reverse_column)) < 1e-12,
+)
 
 forward_seconds = best_time(lambda: jvp(many_outputs, (0.3,), (1.0,)))
 reverse_seconds = best_time(lambda: [vjp(many_outputs, 0.3)[1](c) for c in one_hot])
@@ -393,7 +403,11 @@ print(
     f"{m} reverse passes {reverse_seconds * 1e3:.1f} ms "
     f"({reverse_seconds / forward_seconds:.0f}× slower reverse)"
 )
-assert reverse_seconds > 5 * forward_seconds
+claim(
+    "for one input, forward mode is over 5× cheaper",
+    reverse_seconds > 5 * forward_seconds,
+    ratio=reverse_seconds / forward_seconds,
+)
 
 # %% [markdown]
 # ### Hessian-vector products
@@ -417,7 +431,10 @@ for n in (20, 40, 80):
     direction = [1.0] * n
     full = hessian(dense)(point)
     (product,) = hvp(dense, (point,), (direction,))
-    assert max(abs(sum(row) - p) for row, p in zip(full, product)) < 1e-9  # H·1 = row sums
+    claim(  # H·1 is the row sums of H
+        "hvp equals the full Hessian times v",
+        max(abs(sum(row) - p) for row, p in zip(full, product)) < 1e-9,
+    )
     hvp_seconds = best_time(hvp, dense, (point,), (direction,))
     hessian_seconds = best_time(hessian(dense), point)
     ratios[n] = hessian_seconds / hvp_seconds
@@ -425,10 +442,14 @@ for n in (20, 40, 80):
         f"n = {n:3d}: hvp {hvp_seconds * 1e3:5.1f} ms, full Hessian "
         f"{hessian_seconds * 1e3:6.1f} ms ({ratios[n]:.1f}×)"
     )
-assert ratios[80] > 2 and ratios[80] > ratios[20]
+claim(
+    "the full Hessian's extra cost grows with n",
+    ratios[80] > 2 and ratios[80] > ratios[20],
+    ratios=ratios,
+)
 
 # %% [markdown]
-# The Hessian-vector product equals the full Hessian times $v$ (asserted), and the full
+# The Hessian-vector product equals the full Hessian times $v$ (checked), and the full
 # Hessian's extra cost grows with the number of inputs (the ratios printed above).
 #
 # ## What we saw

@@ -26,12 +26,16 @@ from collections import Counter
 
 import matplotlib.pyplot as plt
 
+from autograd_lite.claims import claim
 from autograd_lite.data import load_mnist
 
 X_train, y_train, X_test, y_test = load_mnist()
 print(len(X_train), "training images,", len(X_test), "test images, each", len(X_train[0]), "pixels")
 print("test images per digit:", dict(sorted(Counter(y_test).items())))
-assert len(X_train[0]) == 28 * 28 and set(Counter(y_test).values()) == {100}
+claim(
+    "28×28 images, 100 test images of each digit",
+    len(X_train[0]) == 28 * 28 and set(Counter(y_test).values()) == {100},
+)
 
 
 def show(ax, image, title):
@@ -116,7 +120,12 @@ values = list(test_accuracy.values())
 mean, spread = statistics.mean(values), statistics.stdev(values)
 print(f"mean {mean:.3f} ± {spread:.3f} (standard deviation)")
 print(f"from {min(values):.3f} to {max(values):.3f}")
-assert min(values) > 0.90 and mean > 0.91
+claim(
+    "every seed above 90% test accuracy, the mean above 91%",
+    min(values) > 0.90 and mean > 0.91,
+    lowest=min(values),
+    mean=mean,
+)
 
 # %% [markdown]
 # Every seed scores above 90% on the 1,000 test digits it never trained on (the cell

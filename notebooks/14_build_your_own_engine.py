@@ -31,6 +31,7 @@ import math
 
 from IPython.display import display
 
+from autograd_lite.claims import claim
 from autograd_lite.exercises import check_engine
 
 
@@ -84,7 +85,7 @@ class Value:
 
 
 report = check_engine(Value, examples=100)
-assert report.ok
+claim("the grader finds no problem", report.ok)
 display(report)
 
 # %% [markdown]
@@ -113,7 +114,7 @@ def tanh(self):
 
 Value.tanh = tanh
 report = check_engine(Value, examples=100)
-assert report.ok and "`tanh`" in report.passed
+claim("the engine passes, tanh included", report.ok and "`tanh`" in report.passed)
 display(report)
 
 # %% [markdown]
@@ -145,7 +146,7 @@ Value.__rsub__ = lambda self, other: other + (-self)  # other - self
 Value.__rtruediv__ = lambda self, other: other * self**-1  # other / self
 
 report = check_engine(Value, examples=100)
-assert report.ok
+claim("the grader finds no problem", report.ok)
 display(report)
 
 # %% [markdown]
@@ -181,9 +182,15 @@ class Slipped(Value):
 
 
 report = check_engine(Slipped, examples=100)
-assert not report.ok
-assert any(p.startswith("`*`: when one node is used twice") for p in report.problems)
-assert any(p.startswith("`tanh`: your local derivative is 1 − t;") for p in report.problems)
+claim("the grader finds the mistakes", not report.ok)
+claim(
+    "it names `=` for `+=` in `*`",
+    any(p.startswith("`*`: when one node is used twice") for p in report.problems),
+)
+claim(
+    "it names 1 − t for 1 − t² in `tanh`",
+    any(p.startswith("`tanh`: your local derivative is 1 − t;") for p in report.problems),
+)
 display(report)
 
 # %% [markdown]
