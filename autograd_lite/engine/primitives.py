@@ -14,7 +14,7 @@ import math
 import numbers
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from autograd_lite.engine.floats import (
     _as_float,
@@ -468,61 +468,70 @@ def _leaky_relu_primitive(slope: float) -> Primitive:
     )
 
 
-def exp(x: Any) -> Any:
+# The public functions take a Value or a number and give the same kind back: a type
+# checker sees al.tanh(Value) as a Value and al.tanh(0.5) as a float.
+_V = TypeVar("_V", Value, float)
+
+
+def exp(x: _V) -> _V:
     """e ** x; ``inf`` on overflow (never an OverflowError)."""
     return _apply(EXP, (x,))
 
 
-def log(x: Any) -> Any:
+def log(x: _V) -> _V:
     """Natural logarithm; ``log(0) = -inf``; negative x raises ValueError."""
     return _apply(LOG, (x,))
 
 
-def tanh(x: Any) -> Any:
+def tanh(x: _V) -> _V:
     """Hyperbolic tangent."""
     return _apply(TANH, (x,))
 
 
-def sigmoid(x: Any) -> Any:
+def sigmoid(x: _V) -> _V:
     """Logistic function, finite for every input (``sigmoid(-1000) == 0.0``)."""
     return _apply(SIGMOID, (x,))
 
 
-def relu(x: Any) -> Any:
+def relu(x: _V) -> _V:
     """max(x, 0); derivative 0 at x == 0."""
     return _apply(RELU, (x,))
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+def leaky_relu(x: _V, negative_slope: float = 0.01) -> _V:
     """x if x > 0 else negative_slope * x; derivative ``negative_slope`` at x == 0."""
     return _apply(_leaky_relu_primitive(_as_float(negative_slope, "leaky_relu")), (x,))
 
 
-def softplus(x: Any) -> Any:
+def softplus(x: _V) -> _V:
     """log(1 + e ** x), finite for every finite x (``softplus(1000) == 1000``)."""
     return _apply(SOFTPLUS, (x,))
 
 
-def sin(x: Any) -> Any:
+def sin(x: _V) -> _V:
     """Sine (``nan`` at infinity)."""
     return _apply(SIN, (x,))
 
 
-def cos(x: Any) -> Any:
+def cos(x: _V) -> _V:
     """Cosine (``nan`` at infinity)."""
     return _apply(COS, (x,))
 
 
-def sqrt(x: Any) -> Any:
+def sqrt(x: _V) -> _V:
     """Square root; derivative ``inf`` at 0; negative x raises ValueError."""
     return _apply(SQRT, (x,))
 
 
-def abs_(x: Any) -> Any:
+def abs_(x: _V) -> _V:
     """|x|; derivative 0 at x == 0. (The builtin ``abs()`` works on Values too.)"""
     return _apply(ABS, (x,))
 
 
+@overload
+def power(base: float, exponent: float) -> float: ...
+@overload
+def power(base: Value | float, exponent: Value | float) -> Value: ...
 def power(base: Any, exponent: Any) -> Any:
     """``base ** exponent``, either of them a Value or a number.
 
@@ -543,11 +552,19 @@ def power(base: Any, exponent: Any) -> Any:
     return _apply(POW, (base, exponent))
 
 
+@overload
+def sum_values(values: Iterable[float]) -> float: ...
+@overload
+def sum_values(values: Iterable[Value | float]) -> Value: ...
 def sum_values(values: Iterable[Any]) -> Any:
     """The sum of many values as one node (shallow and fast, unlike ``sum()``'s chain)."""
     return _apply(SUM, tuple(values))
 
 
+@overload
+def logsumexp(values: Iterable[float]) -> float: ...
+@overload
+def logsumexp(values: Iterable[Value | float]) -> Value: ...
 def logsumexp(values: Iterable[Any]) -> Any:
     """log(sum(exp(v))) computed stably, as one node (finite for large inputs)."""
     values = tuple(values)
@@ -556,6 +573,10 @@ def logsumexp(values: Iterable[Any]) -> Any:
     return _apply(LOGSUMEXP, values)
 
 
+@overload
+def softmax(values: Iterable[float]) -> list[float]: ...
+@overload
+def softmax(values: Iterable[Value | float]) -> list[Value]: ...
 def softmax(values: Iterable[Any]) -> list[Any]:
     """exp(v - logsumexp(values)) for each v, normalised: sums to 1 for any finite logits.
 
