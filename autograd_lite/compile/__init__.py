@@ -87,12 +87,14 @@ Limits, checked rather than assumed:
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from autograd_lite.compile._params import ParameterWatch, named_parameters
 from autograd_lite.compile._trace import (
     DataDependentGraphError,
     ParamTable,
@@ -100,6 +102,8 @@ from autograd_lite.compile._trace import (
     flatten_sample,
     merge_traces,
     parameters_at,
+    rebuild_sample,
+    refuse_missing_targets,
     refuse_stale_backward,
     single_graph,
     trace,
@@ -242,6 +246,14 @@ def _first_leaf_is_number(X: Any) -> bool:
     return isinstance(item, numbers.Real) and not isinstance(item, Value)
 
 
+def _plain_numbers(X: Any, depth: int) -> bool:
+    """Whether every leaf of the ``depth``-deep nested lists is an int or a float (in C)."""
+    leaves = X
+    for _ in range(depth - 1):
+        leaves = itertools.chain.from_iterable(leaves)
+    return all(issubclass(t, (int, float)) for t in set(map(type, leaves)))
+
+
 def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Group] | None:
     """The usual case in one go: equal-shaped inputs and scalar targets of one kind."""
     if isinstance(X, np.ndarray):
@@ -253,8 +265,10 @@ def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Grou
             return None  # the slow path names what is wrong
         try:
             xa = np.array(X, dtype=float)  # faster than asarray: no type discovery
-        except (ValueError, TypeError):  # ragged, or not numbers
-            return None
+        except (ValueError, TypeError, OverflowError):  # ragged, not numbers, beyond floats
+            return None  # the slow path names what is wrong
+        if not _plain_numbers(X, xa.ndim):
+            return None  # dtype=float also takes None (nan), "2.5" and Decimal: refuse them
     n = xa.shape[0]
     x = xa.reshape(n, -1).astype(float, copy=False)
     x_layout = _layout_of_shape(xa.shape[1:], "n")
@@ -284,6 +298,8 @@ def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Grou
         if len(types) != 1:
             return None  # ints and bools mixed: keep each sample's own type
         values = np.asarray(values)
+        if values.dtype.kind not in "iub":
+            return None  # ints beyond int64 (an object array): the loss says what is wrong
     return [_Group(x_layout, "i", None, x, np.empty((n, 0)), None, values)]
 
 
@@ -435,16 +451,6 @@ def _check_samples(count: Any) -> int | None:
     return int(count)
 
 
-def _named_parameters(model: Any) -> tuple[list[Value], list[str]]:
-    if hasattr(model, "named_parameters"):
-        named = list(model.named_parameters())
-        return [p for _, p in named], [name for name, _ in named]
-    if hasattr(model, "parameters"):
-        params = list(model.parameters())
-        return params, [str(i) for i in range(len(params))]
-    return [], []
-
-
 def _dropout_layers(model: Any) -> list[tuple[str, Any]]:
     if not hasattr(model, "named_modules"):
         return []
@@ -490,7 +496,7 @@ class CompiledLoss:
         self.loss_fn = loss_fn
         self.check = check
         self.check_samples = _check_samples(check_samples)
-        self._params, self._param_names = _named_parameters(model)
+        self._params, self._param_names = named_parameters(model)
         for index, p in enumerate(self._params):
             if not isinstance(p, Value):
                 raise TypeError(
@@ -498,6 +504,7 @@ class CompiledLoss:
                     "not a Value"
                 )
         self._param_table = ParamTable(self._params, self._param_names)
+        self._watch = ParameterWatch(model, self._params, self._param_names)
         self._dropouts = _dropout_layers(model)
         # Buffers (BatchNorm1d's running statistics) are traced as constants.
         self._buffers = model.named_buffers() if hasattr(model, "named_buffers") else []
@@ -578,6 +585,20 @@ class CompiledLoss:
             full=full,
         )
 
+    def _first_trace(self, variant: _Variant, group: _Group, i: int) -> Trace:
+        """The trace of a new layout or label; a loss that refuses the target's Value leaf
+        gets the sample's plain numbers instead, so that its error names what is wrong
+        ("got float 1.0", not "got Value")."""
+        try:
+            return self._sample_trace(variant, group, i)
+        except TypeError:
+            if not variant.with_loss or not variant.n_y:
+                raise
+            x = rebuild_sample(group.x_layout, group.x[i].tolist(), ())
+            y = rebuild_sample(group.y_layout, group.y[i].tolist(), group.label(i))
+            self.loss_fn(self.model(x), y)  # the engine's own error, if it has one
+            raise
+
     def _prepare(self, variant: _Variant, group: _Group, theta: Any = None) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks.
 
@@ -602,7 +623,7 @@ class CompiledLoss:
             keys, first, _ = group.distinct(self._np)
             for labels, i in zip(keys, first):
                 if labels not in variant.traces:
-                    variant.add(self._sample_trace(variant, group, i))
+                    variant.add(self._first_trace(variant, group, i))
                     traced.add(i)
         if checking:
             for i in _spread(len(group.x), self.check_samples):
@@ -709,6 +730,8 @@ class CompiledLoss:
     ) -> tuple[float, Any, list[int] | None, list[tuple[Any, Any]]]:
         """Replay the batch: (mean loss, gradient per parameter, the parameters that take
         gradients or None for all, [(program, free-leaf grads)]). Nothing is written."""
+        self._watch.check()
+        refuse_missing_targets(y)
         self._refuse_active_dropout()
         np = self._np
         groups, n = self._groups(X, y)
@@ -764,6 +787,7 @@ class CompiledLoss:
 
         Inside a trainer's block, with the weights of its buffer (the current ones).
         """
+        self._watch.check()
         self._refuse_active_dropout()
         groups, n = self._groups(X, None)
         results: list[Any] = [None] * n
@@ -828,7 +852,7 @@ def compile_loss(
             raise ValueError(
                 f"compile_loss: check must be one of {list(CHECK_MODES)}, got {check!r}"
             )
-        params, _ = _named_parameters(model)
+        params, names = named_parameters(model)
         return SequenceLoss(
             model,
             loss_fn,
@@ -837,6 +861,7 @@ def compile_loss(
             check=check,
             check_samples=_check_samples(check_samples),
             params=params,
+            watch=ParameterWatch(model, params, names),
             np=np,
             replay=replay,
         )
