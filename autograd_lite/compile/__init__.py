@@ -713,6 +713,7 @@ class CompiledLoss:
         (``RuntimeError``) inside a trainer's block between a step and the next sync.
         """
         refuse_stale_backward(self._ahead)
+        self._watch.check()  # a trainer checks when it reloads and syncs instead
         loss, grads, used, free = self._run(X, y, None)
         # The one loop over Values per step: bound names, no indexing.
         if used is None:
@@ -730,7 +731,6 @@ class CompiledLoss:
     ) -> tuple[float, Any, list[int] | None, list[tuple[Any, Any]]]:
         """Replay the batch: (mean loss, gradient per parameter, the parameters that take
         gradients or None for all, [(program, free-leaf grads)]). Nothing is written."""
-        self._watch.check()
         refuse_missing_targets(y)
         self._refuse_active_dropout()
         np = self._np

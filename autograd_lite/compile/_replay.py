@@ -1000,7 +1000,8 @@ class Program:
                 np.add.at(grad_uniform[:, 0], index, grad_values[rows])
         uniform_grads = grads[UNIFORM][:, 0]
         free = [float(uniform_grads[r]) for r, _ in self.free_rows]
-        return roots, uniform_grads[:n_params].copy(), free
+        # A view of the gradient table, valid until the next run (callers read it at once).
+        return roots, uniform_grads[:n_params], free
 
     def _buffers(self, width: int) -> tuple[Any, ...]:
         """The value and gradient tables for a batch width, made once and reused.

@@ -380,7 +380,6 @@ class SequenceLoss:
         return self.check == "first-batch" and not compiled.checked
 
     def _run(self, X: Any, Y: Any, theta: Any) -> tuple[float, Any, Any, list[Any]]:
-        self._watch.check()
         refuse_missing_targets(Y)
         np = self._np
         tokens, targets = self._batch(X, Y)
@@ -407,6 +406,7 @@ class SequenceLoss:
         Refused (``RuntimeError``) inside a trainer's block between a step and the next sync.
         """
         refuse_stale_backward(self._ahead)
+        self._watch.check()  # a trainer checks when it reloads and syncs instead
         loss, grads, used, free = self._run(X, y, None)
         params = self._params
         indices = range(len(params)) if used is None else used
