@@ -16,6 +16,7 @@ import numpy as np
 
 from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 from autograd_lite.compile._kernels import Kernel
+from autograd_lite.compile._matmul import weight_input_pairs
 
 __all__ = [
     "Context",
@@ -165,8 +166,8 @@ class Dot(Instruction):
     """``dot`` nodes: sum of weight × input pairs (+ bias); a layer becomes ``W @ X + b``.
 
     Pairs are sorted by where their two numbers live: both uniform (a bias times the
-    constant 1.0), one uniform and one per-sample (a weight times an input: the matrix
-    product when all members read the same input rows), or both per-sample.
+    constant 1.0), one uniform and one per-sample (a weight times an input: matrix
+    products, see :mod:`._matmul`), or both per-sample.
     """
 
     def __init__(
@@ -209,23 +210,13 @@ class Dot(Instruction):
             )
         self.ub = None
         if mixed.any():
-            shared = bool((value == value[0]).all())
-            values = Gather(BATCH, value[0] if shared else value)
-            self.ub = (
-                Gather(UNIFORM, coef),
-                values,
-                shared,
-                bool(need_coef.any()),
-                bool(need_value.any()),
-            )
+            need_pair = (bool(need_coef.any()), bool(need_value.any()))
+            self.ub = weight_input_pairs(coef, value, need_pair)
 
     def forward(self, stores, ctx):
         total: Any = 0.0
         if self.ub is not None:
-            coef, values, shared, _, _ = self.ub
-            weights = coef.fetch(stores)[..., 0]
-            x = values.fetch(stores)
-            total = weights @ x if shared else np.einsum("km,kmb->kb", weights, x)
+            total = self.ub.forward(stores)
         if self.bb is not None:
             a, b, _, _ = self.bb
             total = total + (a.fetch(stores) * b.fetch(stores)).sum(axis=1)
@@ -242,15 +233,7 @@ class Dot(Instruction):
         if self.bias is not None and self.bias[1]:
             self.bias[0].add(grads, g)  # the bias's local derivative is 1
         if self.ub is not None:
-            coef, values, shared, need_coef, need_value = self.ub
-            x = values.fetch(stores)
-            if need_coef:
-                d_coef = g @ x.T if shared else np.einsum("kb,kmb->km", g, x)
-                coef.add(grads, d_coef[..., None])
-            if need_value:
-                weights = coef.fetch(stores)[..., 0]
-                d_value = weights.T @ g if shared else weights[:, :, None] * g[:, None, :]
-                values.add(grads, d_value)
+            self.ub.backward(stores, grads, g)
         if self.bb is not None:
             a, b, need_a, need_b = self.bb
             va, vb = a.fetch(stores), b.fetch(stores)
