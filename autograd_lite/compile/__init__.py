@@ -758,13 +758,15 @@ class CompiledLoss:
         loss = math.fsum(losses.tolist()) * (1.0 / n)
         if len(results) == 1:
             program, grads, free = results[0]
-            return loss, grads, None if program.uses_all else program.used_params, [(program, free)]
+            used = None if program.uses_all else program.used_index
+            return loss, grads, used, [(program, free)]
         total = np.zeros(len(self._params))
         used: set[int] = set()
         for program, program_grads, _ in results:
             total += program_grads
             used.update(program.used_params)
-        return loss, total, sorted(used), [(program, free) for program, _, free in results]
+        index = np.array(sorted(used), dtype=np.intp)
+        return loss, total, index, [(program, free) for program, _, free in results]
 
     @staticmethod
     def _add_free(free: list[tuple[Any, Any]]) -> None:

@@ -52,26 +52,33 @@ class Gather:
             self.segments = (order, starts, ordered[starts])
 
     def view(self, table: np.ndarray) -> np.ndarray | None:
-        """The rows as a view of ``table`` (rows × samples), or None if they need a gather."""
-        if self.sliced:
-            values = table[self.index]
-            return values.reshape(*self.shape, table.shape[-1]) if len(self.shape) > 1 else values
-        if self.strided is None:
+        """The rows as a view of ``table`` (rows × samples), or None if they need a gather.
+
+        Views are made once per table and kept (a view holds its table, so the ``id``
+        that keys it cannot be reused while it is kept): each later call is one lookup.
+        """
+        if self.strided is None and not self.sliced:
             return None
-        key = id(table)
-        values = self.views.get(key)
+        values = self.views.get(id(table))
         if values is None:
-            start, steps = self.strided
-            row, column = table.strides
-            values = np.lib.stride_tricks.as_strided(
-                table[start:],
-                shape=(*self.shape, table.shape[-1]),
-                strides=(*(step * row for step in steps), column),
-            )
+            values = self._make_view(table)
             if len(self.views) > 16:  # tables of batch widths no longer in use
                 self.views.clear()
-            self.views[key] = values
+            self.views[id(table)] = values
         return values
+
+    def _make_view(self, table: np.ndarray) -> np.ndarray:
+        width = table.shape[-1]
+        if self.sliced:
+            values = table[self.index]
+            return values.reshape(*self.shape, width) if len(self.shape) > 1 else values
+        start, steps = self.strided
+        row, column = table.strides
+        return np.lib.stride_tricks.as_strided(
+            table[start:],
+            shape=(*self.shape, width),
+            strides=(*(step * row for step in steps), column),
+        )
 
     def fetch(self, stores: Sequence[np.ndarray]) -> np.ndarray:
         table = stores[self.store]

@@ -104,6 +104,7 @@ class Program:
         for table, _, _, _ in self.token_reads:
             used |= set(table.ravel().tolist())
         self.used_params = [k for k in sorted(used) if self.params[k].requires_grad]
+        self.used_index = np.array(self.used_params, dtype=np.intp)  # for numpy indexing
         # For adding gradients back: the Values themselves, and whether they are all of them
         # in order (then no gather is needed).
         self.used_values = [self.params[k] for k in self.used_params]

@@ -397,7 +397,7 @@ class SequenceLoss:
         self._last = (compiled.output_layout, roots[1:])
         program = compiled.program
         loss = math.fsum(roots[0].tolist()) * (1.0 / n)
-        used = None if program.uses_all else program.used_params
+        used = None if program.uses_all else program.used_index
         return loss, grads, used, [(program, free)]
 
     def backward(self, X: Any, y: Any) -> float:
