@@ -1290,6 +1290,71 @@ def test_gpt_token_sequences_match_the_interpreted_engine():
     assert any(g != 0.0 for g in grads[: 11 * 8])  # the token table got gradients
 
 
+def test_compiled_gpt_step_matches_pytorch_float64():
+    """The compiled GPT loss and every parameter's gradient (stacked projections, attention,
+    embeddings) equal a PyTorch float64 GPT's, sequence by sequence, to 1e-10."""
+    torch = require_torch()
+    from tests.test_transformer import our_parameters, torch_gpt
+
+    model = small_gpt(seed=3)
+    X, Y = token_batch(3, 6, 11, seed=4)
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    zero_grads(model.parameters())
+    loss = step.backward(X, Y)
+    expected_loss, expected_grads = 0.0, {}
+    for x, y in zip(X, Y):
+        logits, leaves = torch_gpt(model, x)
+        part = torch.nn.functional.cross_entropy(logits, torch.tensor(y)) / len(X)
+        part.backward()
+        expected_loss += part.item()
+        for name, leaf in leaves.items():
+            expected_grads[name] = expected_grads.get(name, 0.0) + leaf.grad
+    assert_close(loss, expected_loss, rtol=1e-10, atol=1e-10, what="loss")
+    for name, values in our_parameters(model).items():
+        ours = [p.grad for p in flatten(values)]
+        assert_all_close(ours, expected_grads[name].flatten().tolist(), name, tolerance=1e-10)
+
+
+def test_each_projection_at_every_position_is_one_stacked_matrix_product():
+    """The GPT's q/k/v, out, fc, proj and lm_head groups replay as stacked products
+    (TiledInputs), not as one product per scalar dot node."""
+    from autograd_lite.compile._matmul import TiledInputs
+
+    model = small_gpt(seed=3)
+    X, Y = token_batch(2, 6, 11, seed=4)
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    program = step._programs[6, 6].program
+    tiled = [i for i in program.instructions if isinstance(getattr(i, "ub", None), TiledInputs)]
+    assert sorted(i.ub.m for i in tiled) == sorted([3 * 8, 8, 4 * 8, 8, 11])
+    assert all(i.ub.p == 6 for i in tiled)
+
+
+class Shuffled(Module):
+    """One Layer applied to three chunks of the input, the chunks' outputs consumed in
+    different orders (so the trace meets each chunk's units in its own order)."""
+
+    def __init__(self):
+        self.layer = Layer(2, 3, "tanh", seed=5)
+        self.readout = Layer(9, 2, "linear", seed=6)
+
+    def forward(self, x):
+        a, b, c = (self.layer(x[i : i + 2]) for i in (0, 2, 4))
+        return self.readout([b[2], a[0], c[1], b[0], a[2], c[0], b[1], a[1], c[2]])
+
+
+def test_a_shared_layer_whose_units_the_trace_meets_out_of_order_matches_the_engine():
+    """A layer applied to three chunks, its units met in a different order per chunk, tiles
+    into one stacked product and still equals the interpreted engine."""
+    from autograd_lite.compile._matmul import TiledInputs
+
+    model = Shuffled()
+    X, y = rows(5, 6, seed=7), [0, 1, 1, 0, 1]
+    step = assert_same_step(model, losses.cross_entropy, X, y)
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    tiled = [i.ub for i in program.instructions if isinstance(getattr(i, "ub", None), TiledInputs)]
+    assert len(tiled) == 1 and tiled[0].order is not None  # a permutation undone
+
+
 def test_token_programs_are_compiled_once_per_length_and_cached():
     """Lengths 3, 5, 3 make two programs; the second batch of length 3 reuses the first."""
     model = small_gpt(seed=1)
