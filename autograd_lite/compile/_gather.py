@@ -28,7 +28,17 @@ class Gather:
     :meth:`Program.run`), so each view is made once and kept.
     """
 
-    __slots__ = ("index", "segments", "shape", "sliced", "store", "strided", "unique", "views")
+    __slots__ = (
+        "index",
+        "reduced",
+        "segments",
+        "shape",
+        "sliced",
+        "store",
+        "strided",
+        "unique",
+        "views",
+    )
 
     def __init__(self, store: int, rows: Any) -> None:
         rows = np.asarray(rows, dtype=np.intp)
@@ -42,7 +52,10 @@ class Gather:
         self.strided = _strides(rows) if not self.sliced and self.unique else None
         self.views: dict[int, np.ndarray] = {}
         self.segments: Any = None
+        self.reduced: Any = None
         if not self.unique:
+            self.reduced = _regular_repeats(store, flat)
+        if not self.unique and self.reduced is None:
             # Rows read more than once (attention reads each key for every query): their
             # contributions are summed per row with one reduceat over the rows in sorted
             # order, much faster than np.add.at; each row's own sum keeps reading order.
@@ -96,10 +109,34 @@ class Gather:
         elif self.unique:
             table[self.index] += contribution
         else:  # a node read twice by one instruction: add each contribution
-            order, starts, rows = self.segments
             width = contribution.shape[-1]
             full = np.broadcast_to(contribution, (*self.shape, width)).reshape(-1, width)
+            if self.reduced is not None:
+                axis, shape, rows = self.reduced
+                rows.add(grads, full.reshape(*shape, width).sum(axis=axis))
+                return
+            order, starts, rows = self.segments
             table[rows] += np.add.reduceat(full[order], starts, axis=0)
+
+
+def _regular_repeats(store: int, flat: np.ndarray) -> tuple[int, tuple[int, int], Gather] | None:
+    """Rows read in a regular pattern, summed by a reshape instead of a sort.
+
+    ``r0 r0 r1 r1 ...`` (a norm's scale read by each unit of its position) sums over axis 1
+    of (rows, k); ``r0 r1 ... r0 r1 ...`` (a weight read at every position) over axis 0 of
+    (k, rows). Returns (axis, shape, the distinct rows as a gather), or None.
+    """
+    distinct = np.unique(flat).size
+    k = flat.size // distinct
+    if k < 2 or distinct * k != flat.size:
+        return None
+    blocks = flat.reshape(distinct, k)
+    if (blocks == blocks[:, :1]).all() and np.unique(blocks[:, 0]).size == distinct:
+        return 1, (distinct, k), Gather(store, blocks[:, 0])
+    tiles = flat.reshape(k, distinct)
+    if (tiles == tiles[:1]).all():
+        return 0, (k, distinct), Gather(store, tiles[0])
+    return None
 
 
 def _strides(rows: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
