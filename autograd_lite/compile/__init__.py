@@ -164,7 +164,18 @@ class _Group:
     for scalar targets given all at once, as a 1-D array (no per-sample Python work).
     """
 
-    __slots__ = ("_distinct", "indices", "label_array", "labels", "x", "x_layout", "y", "y_layout")
+    __slots__ = (
+        "_distinct",
+        "codes",
+        "codes_of",
+        "indices",
+        "label_array",
+        "labels",
+        "x",
+        "x_layout",
+        "y",
+        "y_layout",
+    )
 
     def __init__(
         self,
@@ -184,6 +195,8 @@ class _Group:
         self.labels = labels
         self.label_array = label_array
         self._distinct: Any = None
+        self.codes: Any = None  # label codes by table lookup, for codes_of:
+        self.codes_of: Any = None  # (variant, its number of labels then)
 
     @property
     def has_labels(self) -> bool:
@@ -358,7 +371,13 @@ class _Variant:
 
     def fast_codes(self, np: ModuleType, group: _Group) -> Any:
         """Each sample's label code by table lookup, or None if a label is new or not a
-        small int (then np.unique sorts them out): saves a sort per step."""
+        small int (then np.unique sorts them out): saves a sort per step. Worked out once
+        per group and variant (the preparation and the plan both ask)."""
+        if group.codes_of != (self, len(self.codes)):
+            group.codes_of, group.codes = (self, len(self.codes)), self._fast_codes(np, group)
+        return group.codes
+
+    def _fast_codes(self, np: ModuleType, group: _Group) -> Any:
         labels = group.label_array
         if labels is None or labels.dtype.kind not in "iu" or not self.codes:
             return None
