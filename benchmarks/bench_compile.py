@@ -571,6 +571,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.clock == "cpu":
         _harness.clock = time.process_time
     print(load_note() + f"; clock: {args.clock}")
+    # A script's own folder, not the working directory, starts sys.path: say which copy of
+    # the package is measured (run with PYTHONPATH=. to measure a checkout).
+    print(f"autograd_lite from {os.path.dirname(al.__file__)}")
     print(f"threads: {limit_threads(args.threads)}; numpy {np.__version__}; Python {python}")
     if args.only == "torch":
         gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
