@@ -31,15 +31,19 @@ anything else that reads ``p.data`` or ``p.grad`` sees those of the last sync un
 ``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
 of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation
 uses the engine's formula, but sums add in numpy's order rather than ``math.fsum``'s.
-Parameters are read at every call, so optimizers work unchanged. ``step.forward(X)``
+Parameters' values are read at every call, so optimizers work unchanged; a parameter
+*replaced* by another Value after compiling (``neuron.w[0] = Value(5.0)``, a new layer)
+is refused with a ``RuntimeError`` naming it (the program would go on reading the old
+one): change weights in place (``p.data = ...``) or compile again. ``step.forward(X)``
 returns the model's outputs per sample, and ``step.last_outputs`` those computed by the
 last ``backward``. ``X`` may be a list of samples or a numpy array (faster: no
 conversion); ``y`` a list or a 1-D array.
 
-How: the trace is a list of nodes in topological order (:mod:`._trace`); nodes of the
-same depth that apply the same operation become one numpy instruction over a block of
-rows, and the neurons of a layer — ``dot`` nodes reading the same inputs — one matrix
-product ``W @ X`` (:mod:`._replay`).
+How: the trace is a list of nodes in topological order (:mod:`._trace`); it is lowered
+in passes (:mod:`._lower`): nodes of the same depth that apply the same operation become
+one numpy instruction over a block of rows, the neurons of a layer — ``dot`` nodes
+reading the same inputs — one matrix product ``W @ X``, and a layer applied at each token
+position one stacked product (:mod:`._matmul`); :mod:`._replay` runs the program.
 
 Token sequences: with a list of int tokens as ``example_x`` and a model that has an
 ``nn.Embedding`` (``nn.GPT``), ``compile_loss`` returns a :class:`SequenceLoss`:
@@ -859,7 +863,8 @@ def compile_loss(
     """Trace ``loss_fn(model(x), y)`` on one example and return a :class:`CompiledLoss`.
 
     ``model`` is any callable taking one sample (usually an ``nn.Module``; its
-    ``parameters()`` are read at every call). ``example_x`` is one input (a number or a
+    parameters' values are read at every call, and a parameter replaced by another Value
+    after compiling is refused). ``example_x`` is one input (a number or a
     nested list of numbers), ``example_y`` its target. ``check`` (``"first-batch"``,
     ``"every-batch"`` or ``"off"``) says which batches to test for a graph that depends on
     the data, and ``check_samples`` how many samples of each to re-trace (spread over the

@@ -431,10 +431,6 @@ def trace(
     return result
 
 
-# Parents are read only through the engine's public accessors (``parents``, ``is_leaf``):
-# how a node stores them (a sum node's shared list of terms, say) is the engine's business.
-
-
 def _record_graph(
     roots: Sequence[Value],
     x_index: dict[int, int],
@@ -468,7 +464,7 @@ def _record_graph(
         key = id(root)
         if key in position:
             continue
-        if root.is_leaf:
+        if not root._prev:
             if key in known:
                 position[key] = len(records)
                 records.append(known[key])
@@ -480,7 +476,7 @@ def _record_graph(
         while stack:
             frame = stack[-1]
             node, i = frame
-            parents = node.parents
+            parents = node._prev
             descended = False
             while i < len(parents):
                 parent = parents[i]
@@ -488,7 +484,7 @@ def _record_graph(
                 key = id(parent)
                 if key in position:
                     continue
-                if not parent.is_leaf:
+                if parent._prev:
                     frame[1] = i
                     stack.append([parent, 0])
                     descended = True
@@ -530,16 +526,16 @@ def _signature(
     for root in roots:
         if root in ref:
             continue
-        if root.is_leaf:
+        if not root._prev:
             ref[root] = len(records)
             records.append(_leaf_record(root))
             continue
-        stack = [(root, filterfalse(seen, root.parents))]
+        stack = [(root, filterfalse(seen, root._prev))]
         while stack:
             node, pending = stack[-1]
             for parent in pending:
-                if not parent.is_leaf:
-                    stack.append((parent, filterfalse(seen, parent.parents)))
+                if parent._prev:
+                    stack.append((parent, filterfalse(seen, parent._prev)))
                     break
                 ref[parent] = len(records)
                 records.append(_leaf_record(parent))
@@ -549,7 +545,7 @@ def _signature(
                 if prim is None:
                     raise _hand_built(node)
                 ref[node] = len(records)
-                records.append((kernel_key(prim), tuple(map(lookup, node.parents))))
+                records.append((kernel_key(prim), tuple(map(lookup, node._prev))))
     return (
         tuple(records),
         tuple(map(lookup, outputs)),
