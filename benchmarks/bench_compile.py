@@ -26,6 +26,18 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     at least 20x faster at batch 64).
 (d) Digits: an MLP trained with compiled steps, time and test accuracy (the bar: 95% in
     under a minute).
+(e) The GPT step (``GPT(27, 16, 16, 4, 1)``, Adam, 8-token sequences) against PyTorch twins
+    in float64 and float32 holding the same weights (embeddings, RMSNorm,
+    ``scaled_dot_product_attention(is_causal=True)``, ReLU MLP, no biases) at batch 1, 16
+    and 64, the losses of the first steps compared (the goal: at most float64's time).
+(f) MLP steps (SGD momentum 0.9, cross-entropy) over widths ``MLP(64, [32, 10])`` to
+    ``MLP(784, [256, 10])`` at batch 1, 8, 64 and 256 against twins (the goal: at most half
+    of float64's time up to batch 64, at most its time at 256).
+
+The load average is printed first and last; a run at load above 1 says its ratios are not
+to be trusted. ``--only torch`` runs (e) and (f) only; ``--clock cpu`` times blocks by this
+process's CPU time (a shared machine). Run from a checkout with ``PYTHONPATH=.``: a script's
+folder, not the working directory, starts ``sys.path`` (the copy measured is printed).
 """
 
 from __future__ import annotations
