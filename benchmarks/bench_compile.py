@@ -26,19 +26,35 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     at least 20x faster at batch 64).
 (d) Digits: an MLP trained with compiled steps, time and test accuracy (the bar: 95% in
     under a minute).
+(e) The GPT step (``GPT(27, 16, 16, 4, 1)``, Adam, 8-token sequences) against PyTorch twins
+    in float64 and float32 holding the same weights (embeddings, RMSNorm,
+    ``scaled_dot_product_attention(is_causal=True)``, ReLU MLP, no biases) at batch 1, 16
+    and 64, the losses of the first steps compared (the goal: at most float64's time).
+(f) MLP steps (SGD momentum 0.9, cross-entropy) over widths ``MLP(64, [32, 10])`` to
+    ``MLP(784, [256, 10])`` at batch 1, 8, 64 and 256 against twins (the goal: at most half
+    of float64's time up to batch 64, at most its time at 256).
+
+The load average is printed first and last; a run at load above 1 says its ratios are not
+to be trusted. ``--only torch`` runs (e) and (f) only; ``--clock cpu`` times blocks by this
+process's CPU time (a shared machine). Run from a checkout with ``PYTHONPATH=.``: a script's
+folder, not the working directory, starts ``sys.path`` (the copy measured is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from _harness import time_block  # benchmarks/ is on sys.path when a script there runs
+import _harness  # benchmarks/ is on sys.path when a script there runs
+from _harness import time_block
+from _twins import torch_gpt_step, torch_mlp_step
 
 import autograd_lite as al
 from autograd_lite import losses
@@ -82,6 +98,7 @@ def paired(
         start = time.perf_counter()
         step()  # warm-up: the first call traces, compiles and checks
         blocks[name] = 5 if time.perf_counter() - start < 5e-3 else 1
+        step()  # and a second: the first may have allocated the tables of this width
     per_sample: dict[str, list[float]] = {name: [] for name in names}
     ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
     for _ in range(repeats):
@@ -461,25 +478,137 @@ def digits(epochs: int, judge: bool) -> None:
         print("    (quick run: too few epochs to judge the 95% bar)")
 
 
+# ---- (e), (f) against PyTorch twins holding the same weights -------------------------------
+
+GPT_CONFIG = (27, 16, 16, 4, 1)
+MLP_SHAPES = ((64, 32), (128, 32), (64, 128), (196, 48), (784, 64), (784, 256))
+
+
+def _ratio_line(label: str, r: dict[str, float]) -> str:
+    """µs per step of each contender, and ours over PyTorch's (medians of paired ratios)."""
+    return (
+        f"      {label:<22}{r['compiled'] * 1e6:11.1f}{r['torch f64'] * 1e6:12.1f}"
+        f"{r['torch f32'] * 1e6:12.1f}{1 / r['torch f64/compiled']:10.2f}x"
+        f"{1 / r['torch f32/compiled']:9.2f}x"
+    )
+
+
+_RATIO_HEADER = (
+    f"      {'':<22}{'ours µs':>11}{'f64 µs':>12}{'f32 µs':>12}{'ours/f64':>11}{'ours/f32':>10}"
+)
+
+
+def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None:
+    """GPT(27, 16, 16, 4, 1) Adam steps, ours (compiled trainer) against PyTorch twins that
+    start from the same weights; the losses of the first steps are compared too."""
+    import torch
+
+    from autograd_lite.nn import GPT
+
+    def sequence_loss(logits: Any, targets: Any) -> Any:
+        terms = [losses.cross_entropy(row, t) for row, t in zip(logits, targets)]
+        return al.sum_values(terms) * (1.0 / len(targets))
+
+    print(f"(e) GPT{GPT_CONFIG} training step (Adam, lr 1e-3), {length}-token sequences")
+    print(_RATIO_HEADER)
+    for batch in batches:
+        rng = random.Random(batch)
+        X = np.array([[rng.randrange(27) for _ in range(length)] for _ in range(batch)])
+        Y = np.array([[rng.randrange(27) for _ in range(length)] for _ in range(batch)])
+        model = GPT(*GPT_CONFIG, seed=0)
+        twins = {name: torch_gpt_step(model, name, 1e-3) for name in ("float64", "float32")}
+        train = compile_loss(model, sequence_loss, X[0].tolist(), Y[0].tolist()).trainer(
+            Adam(model.parameters(), lr=1e-3)
+        )
+        tokens, targets = torch.from_numpy(X), torch.from_numpy(Y)
+        gap = max(abs(train.step(X, Y) - twins["float64"](tokens, targets)) for _ in range(5))
+        functions = {
+            "compiled": (partial(train.step, X, Y), 1),
+            "torch f64": (partial(twins["float64"], tokens, targets), 1),
+            "torch f32": (partial(twins["float32"], tokens, targets), 1),
+        }
+        r = paired(functions, repeats)
+        print(_ratio_line(f"batch {batch}", r) + f"   (5 losses within {gap:.1e} of f64's)")
+
+
+def mlp_against_torch(batches: list[int], repeats: int, shapes=MLP_SHAPES) -> None:
+    """MLP(n_in, [hidden, 10]) SGD-momentum steps with cross-entropy, ours against twins."""
+    import torch
+
+    print("(f) MLP training steps (SGD momentum 0.9, cross-entropy), ours over PyTorch")
+    print(_RATIO_HEADER)
+    for n_in, hidden in shapes:
+        for batch in batches:
+            rng = np.random.default_rng(batch)
+            X, y = rng.random((batch, n_in)), rng.integers(0, N_CLASSES, batch)
+            model = MLP(n_in, [hidden, N_CLASSES], seed=0)
+            twins = {name: torch_mlp_step(model, name, LR, 0.9) for name in ("float64", "float32")}
+            step = compile_loss(model, losses.cross_entropy, X[0].tolist(), int(y[0]))
+            train = step.trainer(SGD(model.parameters(), lr=LR, momentum=0.9))
+            inputs = {name: torch.tensor(X, dtype=getattr(torch, name)) for name in twins}
+            targets = torch.from_numpy(y)
+            gap = abs(train.step(X, y) - twins["float64"](inputs["float64"], targets))
+            functions = {
+                "compiled": (partial(train.step, X, y), 1),
+                "torch f64": (partial(twins["float64"], inputs["float64"], targets), 1),
+                "torch f32": (partial(twins["float32"], inputs["float32"], targets), 1),
+            }
+            r = paired(functions, repeats)
+            label = f"({n_in},[{hidden},10]) b{batch}"
+            print(_ratio_line(label, r) + f"   (loss within {gap:.0e})")
+
+
+def load_note() -> str:
+    """The load average, and whether ratios taken now can be trusted."""
+    one, five, _ = os.getloadavg()
+    verdict = "quiet" if one <= 1.0 else "LOADED: ratios of this run are not to be trusted"
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min): {verdict}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repeats, small sizes")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
+    parser.add_argument(
+        "--only", choices=("all", "torch"), default="all", help="torch: sections (e), (f) only"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: time blocks by this process's CPU time (a shared, loaded machine)",
+    )
     args = parser.parse_args(argv)
     python = sys.version.split()[0]
+    if args.clock == "cpu":
+        _harness.clock = time.process_time
+    print(load_note() + f"; clock: {args.clock}")
+    # A script's own folder, not the working directory, starts sys.path: say which copy of
+    # the package is measured (run with PYTHONPATH=. to measure a checkout).
+    print(f"autograd_lite from {os.path.dirname(al.__file__)}")
     print(f"threads: {limit_threads(args.threads)}; numpy {np.__version__}; Python {python}")
+    if args.only == "torch":
+        gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
+        mlp_against_torch([1, 8, 64, 256], repeats=3 if args.quick else 11)
+        print(load_note())
+        return 0
     if args.quick:
         headline(batch=64, slow_batch=8, micrograd_batch=2, repeats=3)
         against_torch([1, 64], repeats=3)
         scaling([1, 64], [32], repeats=3)
         gpt_step(repeats=3, batch=16, slow_batch=2, length=6)
         digits(epochs=2, judge=False)
+        gpt_against_torch([1, 16], repeats=3)
+        mlp_against_torch([1, 64], repeats=3, shapes=MLP_SHAPES[:1])
     else:
         headline(batch=256, slow_batch=32, micrograd_batch=4, repeats=11)
         against_torch([1, 8, 64, 512], repeats=21)
         scaling([1, 8, 64, 512], [8, 32, 128, 512], repeats=11)
         gpt_step(repeats=5, batch=64, slow_batch=4, length=12)
         digits(epochs=20, judge=True)
+        gpt_against_torch([1, 16, 64], repeats=11)
+        mlp_against_torch([1, 8, 64, 256], repeats=11)
+    print(load_note())
     return 0
 
 

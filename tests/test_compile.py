@@ -14,6 +14,7 @@ import math
 import random
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 from hypothesis import assume, given, settings
@@ -307,6 +308,92 @@ def test_parameters_are_read_at_every_call():
     model.layers[0].neurons[1].w[0].data += 0.75
     model.layers[1].neurons[0].b.data -= 0.5
     assert_same_step(model, losses.mse, X, y, step)
+
+
+def _replace_first_weight(model):
+    model.layers[0].neurons[0].w[0] = Value(5.0)
+
+
+def _replace_last_layer(model):
+    model.layers[-1] = Layer(3, 1, activation="linear", seed=9)
+
+
+@pytest.mark.parametrize("replace", [_replace_first_weight, _replace_last_layer])
+@pytest.mark.parametrize("call", ["backward", "forward"])
+def test_a_parameter_replaced_after_compiling_is_refused(replace, call):
+    """A weight or layer replaced by new Values after compile_loss (the compiled program would
+    still read the old ones) is refused, naming the parameter, by backward and forward."""
+    model = MLP(2, [3, 1], seed=1)
+    X, y = rows(4, 2, seed=3), [0.1, -0.2, 0.3, 0.4]
+    step = compile_loss(model, losses.mse, X[0], y[0])
+    step.backward(X, y)  # the first batch is checked: later ones are not re-traced
+    replace(model)
+    with pytest.raises(RuntimeError, match=r"parameter 'layers\.\d\.neurons\.0\.w\.0'.*replaced"):
+        step.backward(X, y) if call == "backward" else step.forward(X)
+
+
+def test_a_change_of_mode_or_weights_in_place_is_not_a_replacement():
+    """model.eval()/train() and .data written in place keep the compiled loss usable, and
+    equal to the interpreted engine."""
+    model = MLP(2, [3, 1], seed=1)
+    X, y = rows(4, 2, seed=3), [0.1, -0.2, 0.3, 0.4]
+    step = compile_loss(model, losses.mse, X[0], y[0])
+    step.backward(X, y)
+    model.eval()
+    model.layers[0].neurons[0].w[0].data = 5.0
+    assert_same_step(model, losses.mse, X, y, step)
+    model.train()
+    assert_same_step(model, losses.mse, X, y, step)
+
+
+def test_a_parameter_of_a_plain_callable_replaced_after_compiling_is_refused():
+    """A model that is not a Module is asked for its parameters() at every call."""
+
+    class Plain:
+        def __init__(self):
+            self.w = [Value(0.5), Value(-0.25)]
+
+        def parameters(self):
+            return list(self.w)
+
+        def __call__(self, x):
+            return self.w[0] * x[0] + self.w[1] * x[1]
+
+    model = Plain()
+    X, y = rows(4, 2, seed=3), [0.1, -0.2, 0.3, 0.4]
+    step = compile_loss(model, losses.mse, X[0], y[0])
+    step.backward(X, y)
+    model.w[1] = Value(3.0)
+    with pytest.raises(RuntimeError, match=r"parameter '1'.*replaced"):
+        step.backward(X, y)
+
+
+def test_a_trainer_refuses_a_parameter_replaced_before_or_inside_its_block():
+    """Replaced before the block: refused on entering; inside it: refused at the sync, after the
+    buffer is written into the Values the trainer holds (no step is lost)."""
+    model = MLP(2, [3, 1], seed=1)
+    X, y = rows(4, 2, seed=3), [0.1, -0.2, 0.3, 0.4]
+    step = compile_loss(model, losses.mse, X[0], y[0])
+    old = model.layers[0].neurons[0].w[0]
+    train = step.trainer(SGD(model.parameters(), lr=0.1))
+    with pytest.raises(RuntimeError, match="replaced"), train:
+        train.step(X, y)
+        _replace_first_weight(model)
+    assert old.data == train.theta[0]  # the step reached the Value the trainer trained
+    with pytest.raises(RuntimeError, match="replaced"), train:
+        pass
+
+
+def test_a_gpt_parameter_replaced_after_compiling_is_refused():
+    """The token-sequence loss refuses a replaced embedding weight too."""
+    model = small_gpt()
+    X, Y = token_batch(3, 4, 11, seed=1)
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    step.backward(X, Y)
+    name, _ = model.named_parameters()[0]
+    model.token_embedding.weight[0][0] = Value(1.0)
+    with pytest.raises(RuntimeError, match=f"parameter '{name}'.*replaced"):
+        step.backward(X, Y)
 
 
 @pytest.mark.parametrize("optimizer_class", [SGD, Adam])
@@ -801,6 +888,96 @@ def test_bad_arguments_get_clear_errors():
     assert isinstance(step, CompiledLoss)
 
 
+def test_numbers_beyond_floats_and_wrong_labels_get_the_engines_errors():
+    """10**400 in a batch or example is a ValueError, a huge or float class label the loss's
+    own error, and backward without targets a TypeError naming what it needs."""
+    model = MLP(2, [3, 2], seed=0)
+    with pytest.raises(ValueError, match=r"10\*\*400; it does not fit in a float"):
+        compile_loss(model, losses.cross_entropy, [10**400, 1.0], 0)
+    step = compile_loss(model, losses.cross_entropy, [1.0, 1.0], 0)
+    with pytest.raises(ValueError, match=r"10\*\*400; it does not fit in a float"):
+        step.backward([[1.0, 1.0], [10**400, 1.0]], [0, 1])
+    with pytest.raises(ValueError, match=r"10\*\*400; it does not fit in a float"):
+        step.forward([[-(10**400), 1.0]])
+    with pytest.raises(ValueError, match="out of range for 2 classes"):
+        step.backward([[1.0, 1.0]], [10**30])
+    with pytest.raises(TypeError, match=r"target must be an int class index, got float 1\.0"):
+        step.backward([[1.0, 1.0]], [1.0])
+    with pytest.raises(TypeError, match="backward needs the targets y"):
+        step.backward([[1.0, 1.0]], None)
+    regression = compile_loss(MLP(2, [1], seed=0), losses.mse, [1.0, 1.0], 0.5)
+    with pytest.raises(ValueError, match=r"10\*\*400; it does not fit in a float"):
+        regression.backward([[1.0, 1.0]], [10**400])
+
+
+def _first_error(call):
+    try:
+        call()
+    except Exception as error:  # the test compares the kinds of error the two engines raise
+        return error
+    return None
+
+
+# Entries no batch may hold, or that this loss refuses (a float class index, a bool).
+HOSTILE = st.sampled_from(
+    [10**400, -(10**400), 10**30, 1.0, True, "a", None, Decimal("1.5"), Value(1.0), [1.0], []]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 4),
+    where=st.sampled_from(["x", "y"]),
+    sample=st.integers(0, 3),
+    column=st.integers(0, 1),
+    bad=HOSTILE,
+)
+def test_a_hostile_batch_gets_the_interpreted_engines_kind_of_error(n, where, sample, column, bad):
+    """One hostile entry anywhere in a batch: the compiled loss raises a TypeError or ValueError
+    exactly when the interpreted engine does (the same kind), and otherwise agrees with it."""
+    model = MLP(2, [3, 2], seed=0)
+    step = compile_loss(model, losses.cross_entropy, [0.5, -0.5], 1)
+    X, y = rows(n, 2, seed=n), [i % 2 for i in range(n)]
+    sample = min(sample, n - 1)
+    if where == "x":
+        X[sample][column] = bad
+    else:
+        y[sample] = bad
+    expected = _first_error(lambda: interpreted(model, losses.cross_entropy, X, y))
+    if where == "x" and isinstance(bad, Value):  # the engine takes it; compiled inputs are numbers
+        expected = TypeError("compiled inputs X must hold numbers, got a Value")
+    actual = _first_error(lambda: compiled(step, model, X, y))
+    if expected is None:
+        assert actual is None, f"compiled refused what the engine accepts: {actual!r}"
+        assert_same_step(model, losses.cross_entropy, X, y, step)
+    else:
+        assert type(actual) in (TypeError, ValueError), f"{actual!r} for {expected!r}"
+        assert isinstance(actual, type(expected)), f"{actual!r} for {expected!r}"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    where=st.sampled_from(["x", "y"]),
+    sample=st.integers(0, 1),
+    position=st.integers(0, 2),
+    bad=st.one_of(HOSTILE, st.sampled_from([11, -1, 3.0])),
+)
+def test_a_hostile_token_batch_gets_the_interpreted_engines_kind_of_error(
+    where, sample, position, bad
+):
+    """One hostile token or target in a GPT batch: the compiled loss raises the interpreted
+    engine's kind of error (TypeError or ValueError, never OverflowError)."""
+    model = small_gpt()
+    step = compile_loss(model, sequence_loss, [1, 2, 3], [2, 3, 4])
+    X, Y = [[1, 2, 3], [4, 5, 6]], [[2, 3, 4], [5, 6, 7]]
+    (X if where == "x" else Y)[sample][position] = bad
+    expected = _first_error(lambda: interpreted(model, sequence_loss, X, Y))
+    actual = _first_error(lambda: compiled(step, model, X, Y))
+    assert expected is not None
+    assert type(actual) in (TypeError, ValueError), f"{actual!r} for {expected!r}"
+    assert isinstance(actual, type(expected)), f"{actual!r} for {expected!r}"
+
+
 # --------------------------------------------------------------------------------------
 # numpy is optional
 # --------------------------------------------------------------------------------------
@@ -1114,6 +1291,71 @@ def test_gpt_token_sequences_match_the_interpreted_engine():
     assert_all_close(outputs, ref_outputs, "logits", tolerance=1e-10)
     assert_all_close(step.last_outputs, ref_outputs, "last outputs", tolerance=1e-10)
     assert any(g != 0.0 for g in grads[: 11 * 8])  # the token table got gradients
+
+
+def test_compiled_gpt_step_matches_pytorch_float64():
+    """The compiled GPT loss and every parameter's gradient (stacked projections, attention,
+    embeddings) equal a PyTorch float64 GPT's, sequence by sequence, to 1e-10."""
+    torch = require_torch()
+    from tests.test_transformer import our_parameters, torch_gpt
+
+    model = small_gpt(seed=3)
+    X, Y = token_batch(3, 6, 11, seed=4)
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    zero_grads(model.parameters())
+    loss = step.backward(X, Y)
+    expected_loss, expected_grads = 0.0, {}
+    for x, y in zip(X, Y):
+        logits, leaves = torch_gpt(model, x)
+        part = torch.nn.functional.cross_entropy(logits, torch.tensor(y)) / len(X)
+        part.backward()
+        expected_loss += part.item()
+        for name, leaf in leaves.items():
+            expected_grads[name] = expected_grads.get(name, 0.0) + leaf.grad
+    assert_close(loss, expected_loss, rtol=1e-10, atol=1e-10, what="loss")
+    for name, values in our_parameters(model).items():
+        ours = [p.grad for p in flatten(values)]
+        assert_all_close(ours, expected_grads[name].flatten().tolist(), name, tolerance=1e-10)
+
+
+def test_each_projection_at_every_position_is_one_stacked_matrix_product():
+    """The GPT's q/k/v, out, fc, proj and lm_head groups replay as stacked products
+    (TiledInputs), not as one product per scalar dot node."""
+    from autograd_lite.compile._matmul import TiledInputs
+
+    model = small_gpt(seed=3)
+    X, Y = token_batch(2, 6, 11, seed=4)
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    program = step._programs[6, 6].program
+    tiled = [i for i in program.instructions if isinstance(getattr(i, "ub", None), TiledInputs)]
+    assert sorted(i.ub.m for i in tiled) == sorted([3 * 8, 8, 4 * 8, 8, 11])
+    assert all(i.ub.p == 6 for i in tiled)
+
+
+class Shuffled(Module):
+    """One Layer applied to three chunks of the input, the chunks' outputs consumed in
+    different orders (so the trace meets each chunk's units in its own order)."""
+
+    def __init__(self):
+        self.layer = Layer(2, 3, "tanh", seed=5)
+        self.readout = Layer(9, 2, "linear", seed=6)
+
+    def forward(self, x):
+        a, b, c = (self.layer(x[i : i + 2]) for i in (0, 2, 4))
+        return self.readout([b[2], a[0], c[1], b[0], a[2], c[0], b[1], a[1], c[2]])
+
+
+def test_a_shared_layer_whose_units_the_trace_meets_out_of_order_matches_the_engine():
+    """A layer applied to three chunks, its units met in a different order per chunk, tiles
+    into one stacked product and still equals the interpreted engine."""
+    from autograd_lite.compile._matmul import TiledInputs
+
+    model = Shuffled()
+    X, y = rows(5, 6, seed=7), [0, 1, 1, 0, 1]
+    step = assert_same_step(model, losses.cross_entropy, X, y)
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    tiled = [i.ub for i in program.instructions if isinstance(getattr(i, "ub", None), TiledInputs)]
+    assert len(tiled) == 1 and tiled[0].order is not None  # a permutation undone
 
 
 def test_token_programs_are_compiled_once_per_length_and_cached():

@@ -31,15 +31,19 @@ anything else that reads ``p.data`` or ``p.grad`` sees those of the last sync un
 ``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
 of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation
 uses the engine's formula, but sums add in numpy's order rather than ``math.fsum``'s.
-Parameters are read at every call, so optimizers work unchanged. ``step.forward(X)``
+Parameters' values are read at every call, so optimizers work unchanged; a parameter
+*replaced* by another Value after compiling (``neuron.w[0] = Value(5.0)``, a new layer)
+is refused with a ``RuntimeError`` naming it (the program would go on reading the old
+one): change weights in place (``p.data = ...``) or compile again. ``step.forward(X)``
 returns the model's outputs per sample, and ``step.last_outputs`` those computed by the
 last ``backward``. ``X`` may be a list of samples or a numpy array (faster: no
 conversion); ``y`` a list or a 1-D array.
 
-How: the trace is a list of nodes in topological order (:mod:`._trace`); nodes of the
-same depth that apply the same operation become one numpy instruction over a block of
-rows, and the neurons of a layer — ``dot`` nodes reading the same inputs — one matrix
-product ``W @ X`` (:mod:`._replay`).
+How: the trace is a list of nodes in topological order (:mod:`._trace`); it is lowered
+in passes (:mod:`._lower`): nodes of the same depth that apply the same operation become
+one numpy instruction over a block of rows, the neurons of a layer — ``dot`` nodes
+reading the same inputs — one matrix product ``W @ X``, and a layer applied at each token
+position one stacked product (:mod:`._matmul`); :mod:`._replay` runs the program.
 
 Token sequences: with a list of int tokens as ``example_x`` and a model that has an
 ``nn.Embedding`` (``nn.GPT``), ``compile_loss`` returns a :class:`SequenceLoss`:
@@ -87,12 +91,14 @@ Limits, checked rather than assumed:
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from autograd_lite.compile._params import ParameterWatch, named_parameters
 from autograd_lite.compile._trace import (
     DataDependentGraphError,
     ParamTable,
@@ -100,6 +106,8 @@ from autograd_lite.compile._trace import (
     flatten_sample,
     merge_traces,
     parameters_at,
+    rebuild_sample,
+    refuse_missing_targets,
     refuse_stale_backward,
     single_graph,
     trace,
@@ -160,7 +168,18 @@ class _Group:
     for scalar targets given all at once, as a 1-D array (no per-sample Python work).
     """
 
-    __slots__ = ("_distinct", "indices", "label_array", "labels", "x", "x_layout", "y", "y_layout")
+    __slots__ = (
+        "_distinct",
+        "codes",
+        "codes_of",
+        "indices",
+        "label_array",
+        "labels",
+        "x",
+        "x_layout",
+        "y",
+        "y_layout",
+    )
 
     def __init__(
         self,
@@ -180,6 +199,8 @@ class _Group:
         self.labels = labels
         self.label_array = label_array
         self._distinct: Any = None
+        self.codes: Any = None  # label codes by table lookup, for codes_of:
+        self.codes_of: Any = None  # (variant, its number of labels then)
 
     @property
     def has_labels(self) -> bool:
@@ -242,6 +263,14 @@ def _first_leaf_is_number(X: Any) -> bool:
     return isinstance(item, numbers.Real) and not isinstance(item, Value)
 
 
+def _plain_numbers(X: Any, depth: int) -> bool:
+    """Whether every leaf of the ``depth``-deep nested lists is an int or a float (in C)."""
+    leaves = X
+    for _ in range(depth - 1):
+        leaves = itertools.chain.from_iterable(leaves)
+    return all(issubclass(t, (int, float)) for t in set(map(type, leaves)))
+
+
 def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Group] | None:
     """The usual case in one go: equal-shaped inputs and scalar targets of one kind."""
     if isinstance(X, np.ndarray):
@@ -253,8 +282,10 @@ def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Grou
             return None  # the slow path names what is wrong
         try:
             xa = np.array(X, dtype=float)  # faster than asarray: no type discovery
-        except (ValueError, TypeError):  # ragged, or not numbers
-            return None
+        except (ValueError, TypeError, OverflowError):  # ragged, not numbers, beyond floats
+            return None  # the slow path names what is wrong
+        if not _plain_numbers(X, xa.ndim):
+            return None  # dtype=float also takes None (nan), "2.5" and Decimal: refuse them
     n = xa.shape[0]
     x = xa.reshape(n, -1).astype(float, copy=False)
     x_layout = _layout_of_shape(xa.shape[1:], "n")
@@ -284,6 +315,8 @@ def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Grou
         if len(types) != 1:
             return None  # ints and bools mixed: keep each sample's own type
         values = np.asarray(values)
+        if values.dtype.kind not in "iub":
+            return None  # ints beyond int64 (an object array): the loss says what is wrong
     return [_Group(x_layout, "i", None, x, np.empty((n, 0)), None, values)]
 
 
@@ -342,7 +375,13 @@ class _Variant:
 
     def fast_codes(self, np: ModuleType, group: _Group) -> Any:
         """Each sample's label code by table lookup, or None if a label is new or not a
-        small int (then np.unique sorts them out): saves a sort per step."""
+        small int (then np.unique sorts them out): saves a sort per step. Worked out once
+        per group and variant (the preparation and the plan both ask)."""
+        if group.codes_of != (self, len(self.codes)):
+            group.codes_of, group.codes = (self, len(self.codes)), self._fast_codes(np, group)
+        return group.codes
+
+    def _fast_codes(self, np: ModuleType, group: _Group) -> Any:
         labels = group.label_array
         if labels is None or labels.dtype.kind not in "iu" or not self.codes:
             return None
@@ -435,16 +474,6 @@ def _check_samples(count: Any) -> int | None:
     return int(count)
 
 
-def _named_parameters(model: Any) -> tuple[list[Value], list[str]]:
-    if hasattr(model, "named_parameters"):
-        named = list(model.named_parameters())
-        return [p for _, p in named], [name for name, _ in named]
-    if hasattr(model, "parameters"):
-        params = list(model.parameters())
-        return params, [str(i) for i in range(len(params))]
-    return [], []
-
-
 def _dropout_layers(model: Any) -> list[tuple[str, Any]]:
     if not hasattr(model, "named_modules"):
         return []
@@ -490,7 +519,7 @@ class CompiledLoss:
         self.loss_fn = loss_fn
         self.check = check
         self.check_samples = _check_samples(check_samples)
-        self._params, self._param_names = _named_parameters(model)
+        self._params, self._param_names = named_parameters(model)
         for index, p in enumerate(self._params):
             if not isinstance(p, Value):
                 raise TypeError(
@@ -498,6 +527,7 @@ class CompiledLoss:
                     "not a Value"
                 )
         self._param_table = ParamTable(self._params, self._param_names)
+        self._watch = ParameterWatch(model, self._params, self._param_names)
         self._dropouts = _dropout_layers(model)
         # Buffers (BatchNorm1d's running statistics) are traced as constants.
         self._buffers = model.named_buffers() if hasattr(model, "named_buffers") else []
@@ -578,6 +608,20 @@ class CompiledLoss:
             full=full,
         )
 
+    def _first_trace(self, variant: _Variant, group: _Group, i: int) -> Trace:
+        """The trace of a new layout or label; a loss that refuses the target's Value leaf
+        gets the sample's plain numbers instead, so that its error names what is wrong
+        ("got float 1.0", not "got Value")."""
+        try:
+            return self._sample_trace(variant, group, i)
+        except TypeError:
+            if not variant.with_loss or not variant.n_y:
+                raise
+            x = rebuild_sample(group.x_layout, group.x[i].tolist(), ())
+            y = rebuild_sample(group.y_layout, group.y[i].tolist(), group.label(i))
+            self.loss_fn(self.model(x), y)  # the engine's own error, if it has one
+            raise
+
     def _prepare(self, variant: _Variant, group: _Group, theta: Any = None) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks.
 
@@ -602,7 +646,7 @@ class CompiledLoss:
             keys, first, _ = group.distinct(self._np)
             for labels, i in zip(keys, first):
                 if labels not in variant.traces:
-                    variant.add(self._sample_trace(variant, group, i))
+                    variant.add(self._first_trace(variant, group, i))
                     traced.add(i)
         if checking:
             for i in _spread(len(group.x), self.check_samples):
@@ -692,6 +736,7 @@ class CompiledLoss:
         (``RuntimeError``) inside a trainer's block between a step and the next sync.
         """
         refuse_stale_backward(self._ahead)
+        self._watch.check()  # a trainer checks when it reloads and syncs instead
         loss, grads, used, free = self._run(X, y, None)
         # The one loop over Values per step: bound names, no indexing.
         if used is None:
@@ -709,6 +754,7 @@ class CompiledLoss:
     ) -> tuple[float, Any, list[int] | None, list[tuple[Any, Any]]]:
         """Replay the batch: (mean loss, gradient per parameter, the parameters that take
         gradients or None for all, [(program, free-leaf grads)]). Nothing is written."""
+        refuse_missing_targets(y)
         self._refuse_active_dropout()
         np = self._np
         groups, n = self._groups(X, y)
@@ -735,13 +781,15 @@ class CompiledLoss:
         loss = math.fsum(losses.tolist()) * (1.0 / n)
         if len(results) == 1:
             program, grads, free = results[0]
-            return loss, grads, None if program.uses_all else program.used_params, [(program, free)]
+            used = None if program.uses_all else program.used_index
+            return loss, grads, used, [(program, free)]
         total = np.zeros(len(self._params))
         used: set[int] = set()
         for program, program_grads, _ in results:
             total += program_grads
             used.update(program.used_params)
-        return loss, total, sorted(used), [(program, free) for program, _, free in results]
+        index = np.array(sorted(used), dtype=np.intp)
+        return loss, total, index, [(program, free) for program, _, free in results]
 
     @staticmethod
     def _add_free(free: list[tuple[Any, Any]]) -> None:
@@ -764,6 +812,7 @@ class CompiledLoss:
 
         Inside a trainer's block, with the weights of its buffer (the current ones).
         """
+        self._watch.check()
         self._refuse_active_dropout()
         groups, n = self._groups(X, None)
         results: list[Any] = [None] * n
@@ -814,7 +863,8 @@ def compile_loss(
     """Trace ``loss_fn(model(x), y)`` on one example and return a :class:`CompiledLoss`.
 
     ``model`` is any callable taking one sample (usually an ``nn.Module``; its
-    ``parameters()`` are read at every call). ``example_x`` is one input (a number or a
+    parameters' values are read at every call, and a parameter replaced by another Value
+    after compiling is refused). ``example_x`` is one input (a number or a
     nested list of numbers), ``example_y`` its target. ``check`` (``"first-batch"``,
     ``"every-batch"`` or ``"off"``) says which batches to test for a graph that depends on
     the data, and ``check_samples`` how many samples of each to re-trace (spread over the
@@ -828,7 +878,7 @@ def compile_loss(
             raise ValueError(
                 f"compile_loss: check must be one of {list(CHECK_MODES)}, got {check!r}"
             )
-        params, _ = _named_parameters(model)
+        params, names = named_parameters(model)
         return SequenceLoss(
             model,
             loss_fn,
@@ -837,6 +887,7 @@ def compile_loss(
             check=check,
             check_samples=_check_samples(check_samples),
             params=params,
+            watch=ParameterWatch(model, params, names),
             np=np,
             replay=replay,
         )

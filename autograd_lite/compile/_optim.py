@@ -48,13 +48,20 @@ def supports(optimizer: Any) -> bool:
 class _Group:
     """One parameter group: where its parameters sit in the flat buffer, and its state."""
 
-    __slots__ = ("group", "indices", "opt_indices", "state")
+    __slots__ = ("group", "indices", "opt_indices", "span", "state")
 
     def __init__(self, group: dict[str, Any], indices: np.ndarray, opt_indices: list[int]):
         self.group = group  # the optimizer's own dict: hyperparameters are read live
         self.indices = indices  # positions in the flat buffer
         self.opt_indices = opt_indices  # the optimizer's state keys
         self.state: dict[str, np.ndarray] = {}
+        # Consecutive positions (the usual case: one group of every parameter) are read
+        # and written as a view of the buffer: no gather and scatter of the whole buffer.
+        start = int(indices[0]) if indices.size else 0
+        consecutive = indices.size and np.array_equal(
+            indices, np.arange(start, start + indices.size)
+        )
+        self.span = slice(start, start + indices.size) if consecutive else None
 
 
 class FlatUpdate:
@@ -129,16 +136,17 @@ class FlatUpdate:
             for entry in self.groups:
                 if entry.indices.size == 0:
                     continue
-                idx = entry.indices
-                p = theta[idx]
+                idx = entry.indices if entry.span is None else entry.span
+                view = theta[idx]
                 g = grad[idx]
                 if self.kind is SGD:
-                    p = _sgd(entry, p, g)
+                    p = _sgd(entry, view, g)
                 elif self.kind is RMSprop:
-                    p = _rmsprop(entry, p, g)
+                    p = _rmsprop(entry, view, g)
                 else:
-                    p = _adam(entry, p, g)
-                theta[idx] = p
+                    p = _adam(entry, view, g)
+                if entry.span is None or p is not view:
+                    theta[idx] = p
 
 
 def _sgd(entry: _Group, p: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -151,15 +159,24 @@ def _sgd(entry: _Group, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         g = g + weight_decay * p
     if momentum != 0:
         buffer = entry.state.get("momentum_buffer")
+        present = entry.state.pop("momentum_buffer?", None)
         if buffer is None:  # the first step starts the buffer at the gradient itself
             buffer = g.copy()
+        elif present is None:
+            # In place, the same roundings: momentum * buffer, then + (1 - dampening) * g.
+            buffer *= momentum
+            buffer += g if dampening == 0 else (1 - dampening) * g
         else:
             later = momentum * buffer + (1 - dampening) * g
-            present = entry.state.pop("momentum_buffer?", None)
-            buffer = later if present is None else np.where(present, later, g)
+            buffer = np.where(present, later, g)
         entry.state["momentum_buffer"] = buffer
         g = g + momentum * buffer if group["nesterov"] else buffer
-    return p - lr * g
+    # p - lr * g, written into p when p is a view of the buffer: the same rounding.
+    step = lr * g
+    if entry.span is not None:
+        p -= step
+        return p
+    return p - step
 
 
 def _steps(entry: _Group, n: int) -> Any:

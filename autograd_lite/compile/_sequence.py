@@ -33,6 +33,7 @@ from autograd_lite.compile._trace import (
     _flatten_output,
     _record_graph,
     parameters_at,
+    refuse_missing_targets,
     refuse_stale_backward,
 )
 from autograd_lite.engine import Value, enable_grad, no_grad
@@ -99,10 +100,22 @@ def _int_rows(np: Any, batch: Any, what: str) -> Any:
                 f"{what}: the sequences of one batch must have one length (group them by "
                 "length; each length is compiled once)"
             )
-        array = np.array(rows, dtype=np.intp)
+        try:
+            array = np.array(rows, dtype=np.intp)
+        except OverflowError:
+            raise _out_of_range(what, rows) from None
     if array.ndim != 2 or array.dtype.kind not in "iu":
         raise TypeError(f"{what} must be samples × positions ints, got {array.dtype} {array.shape}")
     return array.astype(np.intp, copy=False)
+
+
+def _out_of_range(what: str, rows: Any) -> ValueError:
+    """An int beyond the machine's ints is beyond every vocabulary: say so as the range check."""
+    big = max((abs(t) for row in rows for t in row), default=0)
+    digits = int(int(big).bit_length() * 0.30103)
+    return ValueError(
+        f"{what}: tokens and class indices must be in 0..n - 1, got an int of about 10**{digits}"
+    )
 
 
 class _Compiled:
@@ -137,6 +150,7 @@ class SequenceLoss:
         check: str,
         check_samples: int | None,
         params: list[Value],
+        watch: Any,
         np: Any,
         replay: Any,
     ) -> None:
@@ -145,6 +159,7 @@ class SequenceLoss:
         self.check = check
         self.check_samples = check_samples
         self._params = params
+        self._watch = watch
         self._np = np
         self._replay = replay
         self._tables = embedding_tables(model, params)
@@ -302,6 +317,10 @@ class SequenceLoss:
             return tokens, None
         if self._scalar_target:
             targets = np.asarray(Y).reshape(-1, 1)
+            if targets.dtype.kind == "O" and all(
+                isinstance(t, numbers.Integral) and not isinstance(t, bool) for t in targets.flat
+            ):
+                raise _out_of_range("y", targets.tolist())
             if targets.dtype.kind not in "iu":
                 raise TypeError(f"y must hold int targets, got {targets.dtype}")
             targets = targets.astype(np.intp)
@@ -361,6 +380,7 @@ class SequenceLoss:
         return self.check == "first-batch" and not compiled.checked
 
     def _run(self, X: Any, Y: Any, theta: Any) -> tuple[float, Any, Any, list[Any]]:
+        refuse_missing_targets(Y)
         np = self._np
         tokens, targets = self._batch(X, Y)
         key = (tokens.shape[1], targets.shape[1])
@@ -377,7 +397,7 @@ class SequenceLoss:
         self._last = (compiled.output_layout, roots[1:])
         program = compiled.program
         loss = math.fsum(roots[0].tolist()) * (1.0 / n)
-        used = None if program.uses_all else program.used_params
+        used = None if program.uses_all else program.used_index
         return loss, grads, used, [(program, free)]
 
     def backward(self, X: Any, y: Any) -> float:
@@ -386,6 +406,7 @@ class SequenceLoss:
         Refused (``RuntimeError``) inside a trainer's block between a step and the next sync.
         """
         refuse_stale_backward(self._ahead)
+        self._watch.check()  # a trainer checks when it reloads and syncs instead
         loss, grads, used, free = self._run(X, y, None)
         params = self._params
         indices = range(len(params)) if used is None else used
@@ -406,6 +427,7 @@ class SequenceLoss:
 
         Inside a trainer's block, with the weights of its buffer (the current ones).
         """
+        self._watch.check()
         np = self._np
         tokens, _ = self._batch(X, None)
         length = tokens.shape[1]

@@ -44,6 +44,8 @@ __all__ = [
     "kernel_key",
     "merge_traces",
     "parameters_at",
+    "rebuild_sample",
+    "refuse_missing_targets",
     "refuse_stale_backward",
     "single_graph",
     "trace",
@@ -67,6 +69,15 @@ def refuse_stale_backward(ahead: Any) -> None:
             "step.backward() after train.step() inside the trainer's block: the Values still "
             "hold the weights of the last sync, not the trainer's. Use train.backward(X, y) "
             "(the gradient in train.grad), or call train.sync() first"
+        )
+
+
+def refuse_missing_targets(y: Any) -> None:
+    """``backward(X, None)``: a TypeError that says what to pass (or to call instead)."""
+    if y is None:
+        raise TypeError(
+            "backward needs the targets y (one per sample of X), got None; for the model's "
+            "outputs alone call forward(X)"
         )
 
 
@@ -130,7 +141,7 @@ def flatten_sample(
             ints.append(item)
             return "i"
         if isinstance(item, numbers.Real):
-            floats.append(float(item))
+            floats.append(_as_float(item, what))
             return "f" if labels else "n"
         raise TypeError(
             f"compiled {what} must be a number or a (nested) list of numbers, "
@@ -140,7 +151,23 @@ def flatten_sample(
     return walk(obj), floats, ints
 
 
-def _rebuild(layout: Any, floats: Sequence[Any], ints: Sequence[Any]) -> Any:
+def _as_float(item: numbers.Real, what: str) -> float:
+    """``float(item)``, with the ValueError the engine gives for an int beyond floats."""
+    try:
+        return float(item)
+    except OverflowError:
+        size = (
+            f"an int of about 10**{int(item.bit_length() * 0.30103)}"
+            if isinstance(item, int)
+            else f"a {type(item).__name__} too large"
+        )
+        raise ValueError(
+            f"compiled {what}: got {size}; it does not fit in a float "
+            "(too large: the largest is about 1.8e308)"
+        ) from None
+
+
+def rebuild_sample(layout: Any, floats: Sequence[Any], ints: Sequence[Any]) -> Any:
     """The nested lists of ``layout`` filled with ``floats`` (and ``ints`` for "i")."""
     float_iter, int_iter = iter(floats), iter(ints)
 
@@ -541,11 +568,11 @@ def _hand_built(node: Value) -> TypeError:
 
 
 def _rebuild_leaves(layout: Any, leaves: list[Value]) -> Any:
-    return _rebuild(layout, leaves, ())
+    return rebuild_sample(layout, leaves, ())
 
 
 def _rebuild_target(layout: Any, leaves: list[Value], ints: Sequence[Any]) -> Any:
-    return _rebuild(layout, leaves, ints)
+    return rebuild_sample(layout, leaves, ints)
 
 
 # --------------------------------------------------------------------------------------

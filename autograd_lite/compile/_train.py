@@ -88,7 +88,11 @@ class CompiledTrainer:
     # ---- the sync point ----------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read every parameter's ``.data`` and the optimizer's state into the buffers."""
+        """Read every parameter's ``.data`` and the optimizer's state into the buffers.
+
+        Refused (``RuntimeError``) if a parameter was replaced since compiling.
+        """
+        self.compiled._watch.check()
         self.theta[:] = [p.data for p in self.params]
         if self._update is not None:
             self._update.load()
@@ -108,9 +112,12 @@ class CompiledTrainer:
         """Write the buffers into every ``p.data``, ``p.grad`` and ``optimizer.state``.
 
         Only if a step ran since the last sync or reload: otherwise the Values are already
-        up to date, or were changed on purpose since, and must not be overwritten.
+        up to date, or were changed on purpose since, and must not be overwritten. Then,
+        if a parameter of the model was replaced since compiling, ``RuntimeError``: the
+        trainer trained the Values it was compiled with, which now have the last step.
         """
         if not self.fast or not self._unsynced:
+            self.compiled._watch.check()
             return  # the slow path writes the Values at every step
         for p, value, g, trainable in zip(
             self.params, self.theta.tolist(), self.grad.tolist(), self._trainable.tolist()
@@ -120,6 +127,7 @@ class CompiledTrainer:
                 p.grad = g
         self._update.store()
         self._mark_synced()
+        self.compiled._watch.check()
 
     def __enter__(self) -> CompiledTrainer:
         self.reload()

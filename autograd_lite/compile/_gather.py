@@ -1,0 +1,160 @@
+"""Rows of the replay's value tables, read as views where a layout allows and gathered otherwise.
+
+Values live in two tables. ``V`` (batch rows × samples) holds every node whose value
+differs between samples: inputs, targets and everything computed from them. ``U`` (one
+column) holds the *uniform* nodes, the same for every sample: parameters, constants and
+whatever is computed from those alone. A :class:`Gather` names a block of rows of one
+table; instructions read their operands and add their gradients through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BATCH", "UNIFORM", "Gather"]
+
+BATCH, UNIFORM = 0, 1
+
+
+class Gather:
+    """Rows of one table, in a fixed shape: read them, or add gradients into them.
+
+    A run of rows with a fixed stride (a layer's weights: 64 rows, skip the bias, 64
+    more) is read as a strided view, not gathered: no copy going forward, and a plain
+    ``+=`` going back. The tables are preallocated per batch width (see
+    :meth:`Program.run`), so each view is made once and kept.
+    """
+
+    __slots__ = (
+        "index",
+        "reduced",
+        "segments",
+        "shape",
+        "sliced",
+        "store",
+        "strided",
+        "unique",
+        "views",
+    )
+
+    def __init__(self, store: int, rows: Any) -> None:
+        rows = np.asarray(rows, dtype=np.intp)
+        flat = rows.ravel()
+        self.store = store
+        self.shape = rows.shape
+        start = int(flat[0])
+        self.sliced = bool(np.array_equal(flat, np.arange(start, start + flat.size)))
+        self.index: Any = slice(start, start + flat.size) if self.sliced else rows
+        self.unique = self.sliced or np.unique(flat).size == flat.size
+        self.strided = _strides(rows) if not self.sliced and self.unique else None
+        self.views: dict[int, np.ndarray] = {}
+        self.segments: Any = None
+        self.reduced: Any = None
+        if not self.unique:
+            self.reduced = _regular_repeats(store, flat)
+        if not self.unique and self.reduced is None:
+            # Rows read more than once (attention reads each key for every query): their
+            # contributions are summed per row with one reduceat over the rows in sorted
+            # order, much faster than np.add.at; each row's own sum keeps reading order.
+            order = np.argsort(flat, kind="stable")
+            ordered = flat[order]
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            self.segments = (order, starts, ordered[starts])
+
+    def view(self, table: np.ndarray) -> np.ndarray | None:
+        """The rows as a view of ``table`` (rows × samples), or None if they need a gather.
+
+        Views are made once per table and kept (a view holds its table, so the ``id``
+        that keys it cannot be reused while it is kept): each later call is one lookup.
+        """
+        if self.strided is None and not self.sliced:
+            return None
+        values = self.views.get(id(table))
+        if values is None:
+            values = self._make_view(table)
+            if len(self.views) > 16:  # tables of batch widths no longer in use
+                self.views.clear()
+            self.views[id(table)] = values
+        return values
+
+    def _make_view(self, table: np.ndarray) -> np.ndarray:
+        width = table.shape[-1]
+        if self.sliced:
+            values = table[self.index]
+            return values.reshape(*self.shape, width) if len(self.shape) > 1 else values
+        start, steps = self.strided
+        row, column = table.strides
+        return np.lib.stride_tricks.as_strided(
+            table[start:],
+            shape=(*self.shape, width),
+            strides=(*(step * row for step in steps), column),
+        )
+
+    def fetch(self, stores: Sequence[np.ndarray]) -> np.ndarray:
+        table = stores[self.store]
+        values = self.view(table)
+        return table[self.index] if values is None else values
+
+    def add(self, grads: Sequence[np.ndarray], contribution: np.ndarray) -> None:
+        """``grads[rows] += contribution``, summing over samples for uniform rows."""
+        table = grads[self.store]
+        if self.store == UNIFORM and contribution.shape[-1] != 1:
+            contribution = contribution.sum(axis=-1, keepdims=True)
+        values = self.view(table)
+        if values is not None:
+            values += contribution.reshape(*self.shape, contribution.shape[-1])
+        elif self.unique:
+            table[self.index] += contribution
+        else:  # a node read twice by one instruction: add each contribution
+            width = contribution.shape[-1]
+            full = np.broadcast_to(contribution, (*self.shape, width)).reshape(-1, width)
+            if self.reduced is not None:
+                axis, shape, rows = self.reduced
+                rows.add(grads, full.reshape(*shape, width).sum(axis=axis))
+                return
+            order, starts, rows = self.segments
+            table[rows] += np.add.reduceat(full[order], starts, axis=0)
+
+
+def _regular_repeats(store: int, flat: np.ndarray) -> tuple[int, tuple[int, int], Gather] | None:
+    """Rows read in a regular pattern, summed by a reshape instead of a sort.
+
+    ``r0 r0 r1 r1 ...`` (a norm's scale read by each unit of its position) sums over axis 1
+    of (rows, k); ``r0 r1 ... r0 r1 ...`` (a weight read at every position) over axis 0 of
+    (k, rows). Returns (axis, shape, the distinct rows as a gather), or None.
+    """
+    distinct = np.unique(flat).size
+    k = flat.size // distinct
+    if k < 2 or distinct * k != flat.size:
+        return None
+    blocks = flat.reshape(distinct, k)
+    if (blocks == blocks[:, :1]).all() and np.unique(blocks[:, 0]).size == distinct:
+        return 1, (distinct, k), Gather(store, blocks[:, 0])
+    tiles = flat.reshape(k, distinct)
+    if (tiles == tiles[:1]).all():
+        return 0, (k, distinct), Gather(store, tiles[0])
+    return None
+
+
+def _strides(rows: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
+    """(first row, step along each axis) if ``rows`` is an affine grid with steps >= 1."""
+    if rows.ndim == 0 or rows.size < 2:
+        return None
+    start = int(rows.flat[0])
+    steps = []
+    for axis in range(rows.ndim):
+        if rows.shape[axis] == 1:
+            steps.append(1)
+            continue
+        step = int(np.take(rows, 1, axis=axis).flat[0]) - start
+        if step < 1:
+            return None
+        steps.append(step)
+    grid = start + sum(
+        np.arange(n).reshape([-1 if a == axis else 1 for a in range(rows.ndim)]) * step
+        for axis, (n, step) in enumerate(zip(rows.shape, steps))
+    )
+    return (start, tuple(steps)) if np.array_equal(grid, rows) else None

@@ -1,0 +1,302 @@
+"""Instructions: one numpy operation over a block of rows, forward and backward.
+
+A group of nodes of one level applying one kernel becomes one instruction: an
+element-wise kernel over a block (:class:`Elementwise`), n-ary sums (:class:`Sum`,
+:class:`LogSumExp`), a layer's neurons as a matrix product (:class:`Dot`, and
+:class:`DotActivation` for neurons fused with their activation), or the per-sample
+choice of a label's operand (:class:`Pick`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
+from autograd_lite.compile._kernels import Kernel
+from autograd_lite.compile._matmul import weight_input_pairs
+
+__all__ = [
+    "Context",
+    "Dot",
+    "DotActivation",
+    "Elementwise",
+    "Instruction",
+    "LogSumExp",
+    "Pick",
+    "Slots",
+    "Sum",
+]
+
+
+class Context:
+    """Per-call facts an instruction may need: the batch width and the label codes."""
+
+    __slots__ = ("codes", "columns", "gathered", "targets", "tokens", "width")
+
+    def __init__(self, width: int, codes: np.ndarray | None) -> None:
+        self.width = width
+        self.codes = codes
+        self.columns = np.arange(width)
+        self.tokens: np.ndarray | None = None  # samples × positions, for token sequences
+        self.targets: np.ndarray | None = None
+        self.gathered: list[np.ndarray] = []  # the parameter rows each token read
+
+
+class Instruction:
+    out: Gather
+
+    def forward(self, stores: Sequence[np.ndarray], ctx: Context) -> None:
+        raise NotImplementedError
+
+    def backward(
+        self, stores: Sequence[np.ndarray], grads: Sequence[np.ndarray], ctx: Context
+    ) -> None:
+        raise NotImplementedError
+
+
+class Elementwise(Instruction):
+    """One kernel applied to a block of rows (unary, binary, or a custom primitive)."""
+
+    def __init__(
+        self, kernel: Kernel, out: Gather, operands: list[Gather], need: list[bool]
+    ) -> None:
+        self.kernel = kernel
+        self.out = out
+        self.operands = operands
+        self.need = need
+
+    def forward(self, stores, ctx):
+        args = [o.fetch(stores) for o in self.operands]
+        stores[self.out.store][self.out.index] = self.kernel.forward(*args)
+
+    def backward(self, stores, grads, ctx):
+        args = [o.fetch(stores) for o in self.operands]
+        out = self.out.fetch(stores)
+        g = self.out.fetch(grads)
+        locals_ = self.kernel.local(args, out, self.need)
+        for operand, local, need in zip(self.operands, locals_, self.need):
+            if need:
+                # local * grad, in the engine's order, so 0 * inf gives nan here too.
+                operand.add(grads, g if type(local) is float and local == 1.0 else local * g)
+
+
+class Slots:
+    """The operands of n-ary nodes as a (members × slots) block, split by table."""
+
+    def __init__(self, rows: np.ndarray, batch_slots: np.ndarray) -> None:
+        self.k, self.n = rows.shape
+        self.batch_slots = np.flatnonzero(batch_slots)
+        self.uniform_slots = np.flatnonzero(~batch_slots)
+        self.batch = Gather(BATCH, rows[:, self.batch_slots]) if self.batch_slots.size else None
+        self.uniform = (
+            Gather(UNIFORM, rows[:, self.uniform_slots]) if self.uniform_slots.size else None
+        )
+
+    def stack(self, stores: Sequence[np.ndarray], width: int) -> np.ndarray:
+        if self.uniform is None:
+            return self.batch.fetch(stores)
+        if self.batch is None:
+            return self.uniform.fetch(stores)
+        block = np.empty((self.k, self.n, width))
+        block[:, self.batch_slots] = self.batch.fetch(stores)
+        block[:, self.uniform_slots] = self.uniform.fetch(stores)
+        return block
+
+    def add(self, grads: Sequence[np.ndarray], contribution: np.ndarray) -> None:
+        if self.uniform is None:
+            self.batch.add(grads, contribution)
+        elif self.batch is None:
+            self.uniform.add(grads, contribution)
+        else:
+            self.batch.add(grads, contribution[:, self.batch_slots])
+            self.uniform.add(grads, contribution[:, self.uniform_slots])
+
+
+class Sum(Instruction):
+    """``sum_values`` nodes: the sum over each member's operands."""
+
+    def __init__(self, out: Gather, slots: Slots) -> None:
+        self.out = out
+        self.slots = slots
+
+    def forward(self, stores, ctx):
+        slots = self.slots
+        total = slots.batch.fetch(stores).sum(axis=1) if slots.batch is not None else 0.0
+        if slots.uniform is not None:
+            total = total + slots.uniform.fetch(stores).sum(axis=1)
+        stores[self.out.store][self.out.index] = total
+
+    def backward(self, stores, grads, ctx):
+        g = self.out.fetch(grads)[:, None, :]
+        slots = self.slots
+        if slots.batch is not None:
+            shape = (slots.k, slots.batch_slots.size, g.shape[-1])
+            slots.batch.add(grads, np.broadcast_to(g, shape))
+        if slots.uniform is not None:
+            g_total = g.sum(axis=-1, keepdims=True)
+            shape = (slots.k, slots.uniform_slots.size, 1)
+            slots.uniform.add(grads, np.broadcast_to(g_total, shape))
+
+
+class LogSumExp(Instruction):
+    """``logsumexp`` nodes, in the engine's stable form ``m + log(sum(exp(x - m)))``."""
+
+    def __init__(self, out: Gather, slots: Slots) -> None:
+        self.out = out
+        self.slots = slots
+
+    def forward(self, stores, ctx):
+        x = self.slots.stack(stores, ctx.width)
+        m = x.max(axis=1)  # nan if any input is nan, as the engine's result is
+        total = np.exp(x - m[:, None, :]).sum(axis=1)
+        # With an infinite (or nan) maximum the engine returns the maximum itself.
+        stores[self.out.store][self.out.index] = np.where(np.isfinite(m), m + np.log(total), m)
+
+    def backward(self, stores, grads, ctx):
+        x = self.slots.stack(stores, ctx.width)
+        out = self.out.fetch(stores)[:, None, :]
+        g = self.out.fetch(grads)[:, None, :]
+        self.slots.add(grads, np.exp(x - out) * g)
+
+
+class Dot(Instruction):
+    """``dot`` nodes: sum of weight × input pairs (+ bias); a layer becomes ``W @ X + b``.
+
+    Pairs are sorted by where their two numbers live: both uniform (a bias times the
+    constant 1.0), one uniform and one per-sample (a weight times an input: matrix
+    products, see :mod:`._matmul`), or both per-sample.
+    """
+
+    def __init__(
+        self, out: Gather, rows: np.ndarray, batch_slots: np.ndarray, need: np.ndarray
+    ) -> None:
+        self.out = out
+        n = rows.shape[1] // 2  # weights, inputs[, bias]
+        left, right = rows[:, :n], rows[:, n : 2 * n]
+        left_batch, right_batch = batch_slots[:n], batch_slots[n : 2 * n]
+        need_left, need_right = need[:n], need[n : 2 * n]
+        self.bias = None
+        if rows.shape[1] % 2:
+            store = BATCH if batch_slots[-1] else UNIFORM
+            self.bias = (Gather(store, rows[:, -1]), bool(need[-1]))
+
+        both_uniform = ~left_batch & ~right_batch
+        both_batch = left_batch & right_batch
+        mixed = left_batch ^ right_batch
+        # For mixed pairs put the uniform number (the weight) first.
+        coef = np.where(right_batch, left, right)[:, mixed]
+        value = np.where(right_batch, right, left)[:, mixed]
+        need_coef = np.where(right_batch, need_left, need_right)[mixed]
+        need_value = np.where(right_batch, need_right, need_left)[mixed]
+
+        self.uu = None
+        if both_uniform.any():
+            self.uu = (
+                Gather(UNIFORM, left[:, both_uniform]),
+                Gather(UNIFORM, right[:, both_uniform]),
+                bool(need_left[both_uniform].any()),
+                bool(need_right[both_uniform].any()),
+            )
+        self.bb = None
+        if both_batch.any():
+            self.bb = (
+                Gather(BATCH, left[:, both_batch]),
+                Gather(BATCH, right[:, both_batch]),
+                bool(need_left[both_batch].any()),
+                bool(need_right[both_batch].any()),
+            )
+        self.ub = None
+        if mixed.any():
+            need_pair = (bool(need_coef.any()), bool(need_value.any()))
+            self.ub = weight_input_pairs(coef, value, need_pair)
+
+    def forward(self, stores, ctx):
+        total: Any = 0.0
+        if self.ub is not None:
+            total = self.ub.forward(stores)
+        if self.bb is not None:
+            a, b, _, _ = self.bb
+            total = total + (a.fetch(stores) * b.fetch(stores)).sum(axis=1)
+        if self.uu is not None:
+            a, b, _, _ = self.uu
+            total = total + (a.fetch(stores) * b.fetch(stores)).sum(axis=1)
+        if self.bias is not None:
+            total = total + self.bias[0].fetch(stores)
+        stores[self.out.store][self.out.index] = total
+
+    def backward(self, stores, grads, ctx, g=None):
+        if g is None:
+            g = self.out.fetch(grads)
+        if self.bias is not None and self.bias[1]:
+            self.bias[0].add(grads, g)  # the bias's local derivative is 1
+        if self.ub is not None:
+            self.ub.backward(stores, grads, g)
+        if self.bb is not None:
+            a, b, need_a, need_b = self.bb
+            va, vb = a.fetch(stores), b.fetch(stores)
+            if need_a:
+                a.add(grads, vb * g[:, None, :])
+            if need_b:
+                b.add(grads, va * g[:, None, :])
+        if self.uu is not None:
+            a, b, need_a, need_b = self.uu
+            g_total = g.sum(axis=-1, keepdims=True)[:, None, :]
+            if need_a:
+                a.add(grads, b.fetch(stores) * g_total)
+            if need_b:
+                b.add(grads, a.fetch(stores) * g_total)
+
+
+class DotActivation(Dot):
+    """A fused neuron (``dot_relu``, ``dot_tanh``, ``dot_sigmoid``): ``act(W @ X + b)``.
+
+    The activation's kernel is applied to the sums in place; going back, the incoming
+    gradient is scaled by the activation's slope, which each of these can compute from
+    its output alone (relu: output > 0 exactly when the sum is), then ``Dot`` goes on.
+    """
+
+    def __init__(self, out, rows, batch_slots, need, activation: Kernel) -> None:
+        super().__init__(out, rows, batch_slots, need)
+        self.activation = activation
+
+    def forward(self, stores, ctx):
+        super().forward(stores, ctx)
+        table = stores[self.out.store]
+        table[self.out.index] = self.activation.forward(table[self.out.index])
+
+    def backward(self, stores, grads, ctx):
+        out = self.out.fetch(stores)
+        slope = self.activation.local([out], out, [True])[0]
+        super().backward(stores, grads, ctx, slope * self.out.fetch(grads))
+
+
+class Pick(Instruction):
+    """Operands that depend on a sample's label: row ``table[member, label]`` per sample."""
+
+    def __init__(self, out: Gather, table: np.ndarray, drivers: np.ndarray | None) -> None:
+        self.out = out
+        self.table = table  # members × labels, rows of V
+        # For token sequences: which target position picks each member's row.
+        self.drivers = drivers
+        self.members = np.arange(table.shape[0])[:, None]
+
+    def _rows(self, ctx: Context) -> np.ndarray:
+        if self.drivers is None:
+            return self.table[:, ctx.codes]
+        return self.table[self.members, ctx.targets[:, self.drivers].T]
+
+    def forward(self, stores, ctx):
+        rows = self._rows(ctx)
+        stores[BATCH][self.out.index] = stores[BATCH][rows, ctx.columns]
+
+    def backward(self, stores, grads, ctx):
+        rows = self._rows(ctx)
+        g = self.out.fetch(grads)
+        table = grads[BATCH]
+        # One member at a time: its (row, sample) pairs are distinct, so += is exact;
+        # two members may pick the same row for a sample, which one += would lose.
+        for member in range(rows.shape[0]):
+            table[rows[member], ctx.columns] += g[member]

@@ -1,0 +1,116 @@
+"""PyTorch twins of our models, built from the same weights, for side-by-side training steps.
+
+``torch_gpt_step`` and ``torch_mlp_step`` return a function doing one training step of a
+PyTorch model holding a copy of our model's weights (same architecture, same optimizer and
+hyperparameters), so that losses can be compared step by step and times taken in turn.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def _rows(values: list[list[Any]], torch: Any, dtype: Any) -> Any:
+    return torch.tensor([[v.data for v in row] for row in values], dtype=dtype)
+
+
+def _vector(values: list[Any], torch: Any, dtype: Any) -> Any:
+    return torch.tensor([v.data for v in values], dtype=dtype)
+
+
+def gpt_weights(model: Any, torch: Any, dtype: Any) -> dict[str, Any]:
+    """Our GPT's weights as leaf tensors, under names the twin's forward reads."""
+    w = {
+        "wte": _rows(model.token_embedding.weight, torch, dtype),
+        "wpe": _rows(model.position_embedding.weight, torch, dtype),
+        "final_norm": _vector(model.final_norm.weight, torch, dtype),
+        "lm_head": _rows(model.lm_head.weight, torch, dtype),
+    }
+    for i, block in enumerate(model.blocks):
+        w[f"{i}.norm1"] = _vector(block.norm1.weight, torch, dtype)
+        w[f"{i}.norm2"] = _vector(block.norm2.weight, torch, dtype)
+        for name in ("query", "key", "value", "out"):
+            w[f"{i}.{name}"] = _rows(getattr(block.attn, name).weight, torch, dtype)
+        w[f"{i}.fc"] = _rows(block.fc.weight, torch, dtype)
+        w[f"{i}.proj"] = _rows(block.proj.weight, torch, dtype)
+    for tensor in w.values():
+        tensor.requires_grad_(True)
+    return w
+
+
+def _gpt_forward(w: dict[str, Any], tokens: Any, n_layer: int, n_head: int, torch: Any) -> Any:
+    """Batched logits (batch, positions, vocab): embeddings, RMSNorm, causal attention, MLP."""
+    functional = torch.nn.functional
+    eps = sys.float_info.epsilon  # our RMSNorm's eps, whatever the dtype
+    batch, n = tokens.shape
+    x = w["wte"][tokens] + w["wpe"][:n]
+    dim = x.shape[-1]
+
+    def heads(t: Any) -> Any:
+        return t.view(batch, n, n_head, dim // n_head).transpose(1, 2)
+
+    for i in range(n_layer):
+        h = functional.rms_norm(x, (dim,), w[f"{i}.norm1"], eps=eps)
+        q, k, v = (heads(h @ w[f"{i}.{p}"].T) for p in ("query", "key", "value"))
+        mixed = functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + mixed.transpose(1, 2).reshape(batch, n, dim) @ w[f"{i}.out"].T
+        h = functional.rms_norm(x, (dim,), w[f"{i}.norm2"], eps=eps)
+        x = x + torch.relu(h @ w[f"{i}.fc"].T) @ w[f"{i}.proj"].T
+    x = functional.rms_norm(x, (dim,), w["final_norm"], eps=eps)
+    return x @ w["lm_head"].T
+
+
+def torch_gpt_step(model: Any, dtype_name: str, lr: float) -> Callable[[Any, Any], float]:
+    """``step(tokens, targets)``: one Adam step of a PyTorch GPT holding ``model``'s weights;
+    the loss is the mean per-position cross-entropy, as our ``sequence_loss`` averaged over
+    sequences of one length."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    w = gpt_weights(model, torch, dtype)
+    optimizer = torch.optim.Adam(list(w.values()), lr=lr)
+    n_layer, n_head = model.n_layer, model.n_head
+
+    def step(tokens: Any, targets: Any) -> float:
+        optimizer.zero_grad()
+        logits = _gpt_forward(w, tokens, n_layer, n_head, torch)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def torch_mlp_step(
+    model: Any, dtype_name: str, lr: float, momentum: float
+) -> Callable[[Any, Any], float]:
+    """``step(X, y)``: one SGD-momentum step, cross-entropy, of a PyTorch MLP holding
+    ``model``'s weights (ReLU hidden layers, linear output, with biases)."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    layers = []
+    for layer in model.layers:
+        weight = _rows([n.w for n in layer.neurons], torch, dtype).requires_grad_(True)
+        bias = _vector([n.b for n in layer.neurons], torch, dtype).requires_grad_(True)
+        layers.append((weight, bias))
+    params = [t for pair in layers for t in pair]
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    functional = torch.nn.functional
+
+    def step(X: Any, y: Any) -> float:
+        optimizer.zero_grad()
+        h = X
+        for i, (weight, bias) in enumerate(layers):
+            h = functional.linear(h, weight, bias)
+            if i < len(layers) - 1:
+                h = torch.relu(h)
+        loss = functional.cross_entropy(h, y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
