@@ -421,3 +421,14 @@ def test_with_l2_the_summary_says_the_loss_excludes_the_penalty(tmp_path, capsys
     X_train, _, y_train, _ = data.train_test_split(X, y, test_size=0.25, seed=0)
     data_loss = evaluate(model, X_train, y_train, loss="bce")["loss"]
     assert _scores(stdout)["train"][0] == pytest.approx(data_loss, abs=5e-5)
+
+
+def test_every_data_set_row_gives_its_number_of_inputs():
+    """Each MLP data set's row says how many numbers a sample has, as its loader makes them."""
+    for name, row in cli_train.DATASETS.items():
+        if row.kind == "sequences":
+            continue
+        if name == "digits":
+            pytest.importorskip("sklearn", reason="digits needs scikit-learn")
+        X, _ = cli_train.load_dataset(cli_train.Settings(dataset=name, samples=4))
+        assert {len(x) for x in X} == {row.inputs}, name

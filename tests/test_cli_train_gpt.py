@@ -177,3 +177,33 @@ def test_noise_and_classes_do_not_apply_to_names(tmp_path, capsys):
     status = main(["train", "--dataset", "names", "--noise", "0.1", "--out", str(tmp_path)])
     assert status == 2
     assert "--noise does not apply to --dataset names" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["interpreted", "compiled"])
+def test_a_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_weights(
+    compiled, tmp_path, capsys
+):
+    """--lr 1e308: one warning line, exit 0, history up to the non-finite step, finite model."""
+    if compiled:
+        pytest.importorskip("numpy", reason="--compile needs numpy")
+    extra = ["--batch-size", "4", "--compile"] if compiled else []
+    status, out = _run(tmp_path, "--lr", "1e308", *extra)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "Traceback" not in captured.err
+    (warning,) = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert "training diverged: the loss became nan at step" in warning
+    assert "try a smaller --lr than 1e+308" in warning
+    history = json.loads((out / "history.json").read_text())
+    last = history["records"][-1]
+    assert math.isnan(last["loss"]) and history["stopped_step"] == last["step"] < 30
+    assert all(math.isfinite(r["loss"]) for r in history["records"][:-1])
+    model = serialization.load(out / "model.json")
+    assert all(math.isfinite(p.data) for p in model.parameters())
+    finite_step = history["finite_step"]
+    assert (f"after step {finite_step}," if finite_step else "the initial weights") in warning
+    assert "sampled names" not in captured.out
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".png")) == [
+        "history.json",
+        "model.json",
+    ]

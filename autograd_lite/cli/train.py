@@ -24,14 +24,27 @@ import json
 import math
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from autograd_lite.cli import CommandError, train_gpt
+from autograd_lite.cli.options import (
+    check_output_directory,
+    check_size,
+    fraction,
+    layer_sizes,
+    mlp_size,
+    non_negative_float,
+    non_negative_int,
+    note,
+    one_line_errors,
+    plural,
+    positive_float,
+    positive_int,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,7 @@ class Dataset:
     default_samples: int | None  # None: the whole data set
     planar: bool  # 2-D points, which get a decision-boundary plot
     kind: str  # "classes" (accuracy reported), "regression", or "sequences" (--model gpt)
+    inputs: int = 2  # numbers per sample (MLP inputs); sequences have their own vocabulary
 
 
 # Options that only some data sets take; each row of DATASETS lists those it takes.
@@ -54,17 +68,16 @@ DATASETS: dict[str, Dataset] = {
     "spirals": Dataset(_TOY | {"classes"}, 200, planar=True, kind="classes"),
     "xor": Dataset(_TOY, 100, planar=True, kind="classes"),
     # --samples takes a seeded subset of the 1797 images; they have no noise to set.
-    "digits": Dataset(frozenset({"samples"}), None, planar=False, kind="classes"),
-    "house": Dataset(_TOY, 200, planar=False, kind="regression"),
+    "digits": Dataset(frozenset({"samples"}), None, planar=False, kind="classes", inputs=64),
+    "house": Dataset(_TOY, 200, planar=False, kind="regression", inputs=3),
     # The 1990 census first names, for --model gpt (cli/train_gpt.py); --samples keeps
     # the most frequent ones.
-    "names": Dataset(frozenset({"samples"}), None, planar=False, kind="sequences"),
+    "names": Dataset(frozenset({"samples"}), None, planar=False, kind="sequences", inputs=0),
 }
 DIGITS_SIZE = 1797
-# Bounds that keep a mistyped number from exhausting memory before training starts: a
-# scalar engine trains on thousands of samples and networks of thousands of weights.
+# A bound that keeps a mistyped number from exhausting memory while the data is made;
+# the model and one step's graph are bounded as a whole by options.check_size.
 MAX_SAMPLES = 100_000
-MAX_LAYER_SIZE = 4096
 MAX_CLASSES = 100
 # Data sets drawn in the plane, which get a decision-boundary plot.
 PLANAR = tuple(name for name, dataset in DATASETS.items() if dataset.planar)
@@ -108,60 +121,6 @@ class Settings:
     compile: bool = False
     progress: bool = True
     plots: bool = True
-
-
-# --------------------------------------------------------------------------------------
-# Argument types: each error message says what was expected
-# --------------------------------------------------------------------------------------
-
-
-def _parse(text: str, convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
-    try:
-        value = convert(text)
-    except ValueError:
-        value = None
-    if value is None or not ok(value):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An int >= 1."""
-    return _parse(text, int, lambda v: v >= 1, "a positive whole number")
-
-
-def non_negative_int(text: str) -> int:
-    """An int >= 0."""
-    return _parse(text, int, lambda v: v >= 0, "a whole number >= 0")
-
-
-def positive_float(text: str) -> float:
-    """A finite float > 0."""
-    return _parse(text, float, lambda v: math.isfinite(v) and v > 0, "a positive number")
-
-
-def non_negative_float(text: str) -> float:
-    """A finite float >= 0."""
-    return _parse(text, float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
-
-
-def fraction(text: str) -> float:
-    """A float strictly between 0 and 1."""
-    return _parse(text, float, lambda v: 0 < v < 1, "a number between 0 and 1")
-
-
-def layer_sizes(text: str) -> tuple[int, ...]:
-    """Comma-separated positive ints: ``"16,16"`` → (16, 16)."""
-    parts = [part.strip() for part in text.split(",")]
-    sizes = []
-    for part in parts:
-        if not part.isdigit() or int(part) < 1:
-            raise argparse.ArgumentTypeError(
-                f"expected hidden layer sizes as positive whole numbers separated by commas "
-                f"(like 16,16), got {text!r}"
-            )
-        sizes.append(int(part))
-    return tuple(sizes)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -254,15 +213,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """Report bad arguments in one line, without argparse's long usage block before it."""
-
-    def error(message: str) -> NoReturn:
-        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
-
-    parser.error = error  # type: ignore[method-assign]
-
-
 def register(subparsers: Any) -> None:
     """Add the ``train`` sub-command."""
     parser = subparsers.add_parser(
@@ -301,12 +251,15 @@ def check_options_apply(args: argparse.Namespace) -> None:
         raise CommandError(
             f"--classes {args.classes} needs at least as many samples; --samples is {samples}"
         )
-    if max(args.hidden) > MAX_LAYER_SIZE:
-        raise CommandError(f"--hidden layers may have at most {MAX_LAYER_SIZE} neurons each")
     if args.dataset == "digits" and args.samples is not None and args.samples > DIGITS_SIZE:
         raise CommandError(
             f"--samples {args.samples} is more than digits has: at most {DIGITS_SIZE}"
         )
+    if dataset.kind != "sequences":
+        samples = samples or DIGITS_SIZE
+        batch = min(args.batch_size or samples, samples)
+        outputs = _outputs_for(Settings(dataset=args.dataset, classes=args.classes))
+        check_size(mlp_size(dataset.inputs, [*args.hidden, outputs], batch))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -386,35 +339,6 @@ def loss_for(settings: Settings) -> str:
     if DATASETS[settings.dataset].kind == "regression":
         return "mse"
     return "cross_entropy" if _outputs_for(settings) > 1 else "bce"
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``plural(1, "epoch")`` → "1 epoch"; ``plural(3, "epoch")`` → "3 epochs"."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
-
-
-def _check_output_directory(out: Path) -> None:
-    """Create ``out`` and prove it is writable, before any time is spent training."""
-    for folder in (out, *out.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                what = "it is" if folder == out else f"{str(folder)!r} is"
-                raise CommandError(
-                    f"cannot write to --out {str(out)!r}: {what} a file, not a folder; "
-                    "give a folder for the model and pictures"
-                )
-            break
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise CommandError(f"cannot write to --out {str(out)!r}: {reason}") from None
-
-
-def _note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr)
 
 
 class Scorer:
@@ -566,7 +490,7 @@ def execute(settings: Settings) -> dict[str, Any]:
     from autograd_lite.optim import SGD, Adam, AdamW, RMSprop
     from autograd_lite.training import fit
 
-    _check_output_directory(settings.out)
+    check_output_directory(settings.out)
     try:
         X, y = load_dataset(settings)
         X_train, X_test, y_train, y_test = train_test_split(
@@ -592,7 +516,7 @@ def execute(settings: Settings) -> dict[str, Any]:
     work = settings.epochs * len(X_train) * len(model.parameters())
     # Digits always: its 64 inputs make each epoch slow even when this run is short.
     if not settings.compile and (settings.dataset == "digits" or work > COMPILE_HINT_WORK):
-        _note(
+        note(
             f"{settings.dataset}: {plural(len(X_train), 'training sample')} × "
             f"{plural(len(model.parameters()), 'weight')} × {plural(settings.epochs, 'epoch')} "
             "will take minutes one scalar at a time; add --compile (needs numpy) to train "
@@ -674,7 +598,7 @@ def _write_outputs(
     try:
         written.append(save(model, out / "model.json"))
     except ValueError as error:  # non-finite weights after divergence: JSON cannot hold them
-        _note(f"model.json not written: {error}")
+        note(f"model.json not written: {error}")
     text = json.dumps(history.to_dict(), indent=1)
     written.append(atomic_write_text(out / "history.json", text + "\n"))
 
@@ -685,7 +609,7 @@ def _write_outputs(
         try:
             written.append(make())
         except ImportError as error:
-            _note(f"skipped {name}: {error}")
+            note(f"skipped {name}: {error}")
 
     def plot(name: str, function: str, *args: Any) -> None:
         def make() -> Path:
@@ -723,7 +647,7 @@ def _forward_graph(model: Any, x0: Any, out: Path) -> Path:
         except GraphvizNotFoundError:
             pass
     path = render(graph, out / "forward_graph.dot")
-    _note(
+    note(
         "the Graphviz `dot` program is not installed, so the forward graph was saved as "
         "DOT source (forward_graph.dot); install Graphviz to get forward_graph.svg"
     )
