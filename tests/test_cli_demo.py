@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -60,3 +61,15 @@ def test_demo_refuses_an_unwritable_output_directory(tmp_path, capsys):
     blocker.write_text("")
     assert main(["demo", "--out", str(blocker / "demo")]) == 2
     assert "cannot write to --out" in capsys.readouterr().err
+
+
+def test_without_matplotlib_or_graphviz_the_demo_lists_no_empty_pictures(
+    tmp_path, capsys, monkeypatch
+):
+    """No pictures made: the demo says so instead of announcing an empty list."""
+    for package in ("matplotlib", "graphviz"):
+        monkeypatch.setitem(sys.modules, package, None)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "Open the pictures" not in stdout
+    assert "no pictures were made" in stdout

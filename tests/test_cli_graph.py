@@ -300,11 +300,11 @@ def test_without_out_the_graph_is_shown_as_text_with_sympys_numbers(capsys):
     expected = [
         ("x", None, 2, sp.diff(2 * sp.tanh(inner), x)),
         ("w", None, -3, sp.diff(2 * sp.tanh(inner), w)),
-        ("v2", "mul(x, w)", product, 2 * (1 - sp.tanh(inner) ** 2)),
+        ("v1", "mul(x, w)", product, 2 * (1 - sp.tanh(inner) ** 2)),
         ("b", None, sp.Rational(1, 2), 2 * (1 - sp.tanh(inner) ** 2)),
-        ("v4", "add(v2, b)", inner, 2 * (1 - sp.tanh(inner) ** 2)),
-        ("v5", "tanh(v4)", sp.tanh(inner), 2),
-        ("out", "mul(v5, 2)", 2 * sp.tanh(inner), 1),
+        ("v2", "add(v1, b)", inner, 2 * (1 - sp.tanh(inner) ** 2)),
+        ("v3", "tanh(v2)", sp.tanh(inner), 2),
+        ("out", "mul(v3, 2)", 2 * sp.tanh(inner), 1),
     ]
     assert len(lines) == len(expected) + 1  # and the hint
     for line, (name, operation, value, grad) in zip(lines, expected):
@@ -325,3 +325,25 @@ def test_the_text_view_of_a_long_graph_is_summarised(capsys):
     assert (
         lines[-2] == f"  ... {40 + 39 - cli_graph.TEXT_LINES + 1} more lines"
     )  # 40 inputs, 39 sums
+
+
+def test_an_expression_that_looks_like_an_option_is_the_expression(capsys):
+    """`graph "--x" --x 3` draws −(−x) at 3 (value 3, gradient 1), not options."""
+    assert main(["graph", "--x", "--x", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "= 3\n" in out.splitlines(keepends=True)[0] and "d(out)/dx = 1\n" in out
+    assert main(["graph", "--x"]) == 2
+    assert "no value for x" in capsys.readouterr().err
+
+
+def test_variables_are_coloured_as_inputs_unless_named_as_parameters(tmp_path):
+    """The drawing's legend says input (data) for variables; --parameters makes some weights."""
+    dot = tmp_path / "g.dot"
+    assert main(["graph", "x*w + b", "--x", "2", "--w", "-3", "--b", "1", "--out", str(dot)]) == 0
+    source = dot.read_text()
+    assert "input (data)" in source and "parameter (a weight or bias)" not in source
+    argv = ["graph", "x*w + b", "--x", "2", "--w", "-3", "--b", "1", "--parameters", "w,b"]
+    assert main([*argv, "--out", str(dot)]) == 0
+    source = dot.read_text()
+    assert "input (data)" in source and "parameter (a weight or bias)" in source
+    assert main([*argv[:-1], "w,z", "--out", str(dot)]) == 2

@@ -207,3 +207,12 @@ def test_a_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_weights(
         "history.json",
         "model.json",
     ]
+
+
+def test_gpt_run_writes_a_loss_curve(tmp_path, capsys):
+    """A GPT run writes loss_curve.png beside the model, and lists it."""
+    pytest.importorskip("matplotlib", reason="the loss curve needs matplotlib")
+    status, out = _run(tmp_path, "--no-progress")
+    assert status == 0
+    assert (out / "loss_curve.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "loss_curve.png" in capsys.readouterr().out

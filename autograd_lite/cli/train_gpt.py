@@ -8,11 +8,15 @@
 Loads the 1990 US census first names (:func:`autograd_lite.data.load_names`), holds some
 out for testing, trains a one-layer :class:`autograd_lite.nn.GPT` to predict each next
 character (boundary token first and last), prints progress, and ends by printing names
-the model samples. The output directory receives ``model.json`` and ``history.json``
-(the mean training loss every tenth of the run). Each step's loss is the mean,
-over a batch of names, of each name's mean cross-entropy per position.
+the model samples. The output directory receives ``model.json``, ``history.json``
+(the mean training loss every tenth of the run) and ``loss_curve.png`` (not with
+``--no-plots``). Each step's loss is the mean, over a batch of names, of each name's
+mean cross-entropy per position. A loss that becomes non-finite stops the run with a
+warning: ``history.json`` then ends at that step (``stopped_step``), ``model.json``
+holds the last weights that were all finite (``finite_step``), and no names are sampled.
 
-``train.py`` dispatches here; this module adds the GPT's own options to its parser.
+``train.py`` checks which options apply and dispatches here; this module adds the GPT's
+own options to its parser.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from autograd_lite.cli.options import (
     check_size,
     gpt_size,
     non_negative_float,
+    note,
     plural,
     positive_int,
 )
@@ -65,6 +70,7 @@ class GPTSettings:
     out: Path = Path("autograd-lite-train")
     compile: bool = False
     progress: bool = True
+    plots: bool = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,58 +84,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{COMPILED_BATCH} names of one length; without, one name per step)",
     )
     gpt.add_argument(
-        "--n-embd", type=positive_int, default=16, metavar="D", help="embedding size (default: 16)"
+        "--n-embd", type=positive_int, metavar="D", help="embedding size (default: 16)"
     )
     gpt.add_argument(
-        "--n-head", type=positive_int, default=4, metavar="H", help="attention heads (default: 4)"
+        "--n-head", type=positive_int, metavar="H", help="attention heads (default: 4)"
     )
-    gpt.add_argument(
-        "--n-layer", type=positive_int, default=1, metavar="L", help="blocks (default: 1)"
-    )
+    gpt.add_argument("--n-layer", type=positive_int, metavar="L", help="blocks (default: 1)")
     gpt.add_argument(
         "--generate",
         type=positive_int,
-        default=20,
         metavar="N",
         help="names to sample at the end (default: 20)",
     )
     gpt.add_argument(
         "--temperature",
         type=non_negative_float,
-        default=0.6,
         metavar="T",
         help="sampling temperature; 0 picks the likeliest character (default: 0.6)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train the GPT as the parsed arguments say; return the exit status."""
-    if args.dataset != "names":
-        raise CommandError(
-            f"--model gpt trains on token sequences; use --dataset names (got {args.dataset})"
-        )
-    if args.model == "mlp":
-        raise CommandError("--dataset names is a sequence data set; use --model gpt")
-    if args.optimizer != "adam":
-        raise CommandError(f"--model gpt trains with adam; got --optimizer {args.optimizer}")
+    """Train the GPT as the parsed arguments say (``train`` checked what applies)."""
     settings = GPTSettings(
         names=args.samples,
         test_size=args.test_size,
-        n_embd=args.n_embd,
-        n_head=args.n_head,
-        n_layer=args.n_layer,
+        n_embd=_given(args.n_embd, GPTSettings.n_embd),
+        n_head=_given(args.n_head, GPTSettings.n_head),
+        n_layer=_given(args.n_layer, GPTSettings.n_layer),
         steps=args.steps or (COMPILED_STEPS if args.compile else GPTSettings.steps),
         batch_size=args.batch_size or (COMPILED_BATCH if args.compile else GPTSettings.batch_size),
         lr=args.lr if args.lr is not None else GPTSettings.lr,
         seed=args.seed,
-        generate=args.generate,
-        temperature=args.temperature,
+        generate=_given(args.generate, GPTSettings.generate),
+        temperature=_given(args.temperature, GPTSettings.temperature),
         out=args.out,
         compile=args.compile,
         progress=not args.no_progress,
+        plots=not args.no_plots,
     )
     execute(settings)
     return 0
+
+
+def _given(value: Any, default: Any) -> Any:
+    """The option's value, or the default when it was not given (the parser leaves None)."""
+    return default if value is None else value
 
 
 # --------------------------------------------------------------------------------------
@@ -428,4 +428,25 @@ def _write_outputs(settings: GPTSettings, model: Any, run: Run) -> list[Path]:
         history |= {"stopped_step": run.stopped_step, "finite_step": run.finite_step}
     text = json.dumps(history, indent=1)
     written.append(atomic_write_text(out / "history.json", text + "\n"))
+    if settings.plots:
+        try:
+            written.append(_loss_curve(run.records, out / "loss_curve.png"))
+        except ImportError as error:
+            note(f"skipped loss_curve.png: {error}")
     return written
+
+
+def _loss_curve(records: list[dict[str, Any]], path: Path) -> Path:
+    """The training loss against the step, each point the mean since the previous one."""
+    from autograd_lite.viz import plots
+
+    points = [{"epoch": r["step"], "loss": r["loss"]} for r in records]
+    figure = plots.plot_loss_curve(points, loss_name="cross-entropy")
+    ax = figure.axes[0]
+    ax.set_xlabel("step")
+    ax.set_title(
+        "Training cross-entropy per position, mean over a name\n"
+        "each point: the mean over the steps since the previous one",
+        fontsize="medium",
+    )
+    return plots.save_figure(figure, path)
