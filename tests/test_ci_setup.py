@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.optional import need
+
 SETUP = Path(__file__).resolve().parent.parent / ".ci" / "setup"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -123,7 +125,7 @@ def test_the_cpu_index_pins_the_cpu_build_and_keeps_the_package_index():
 
 def test_an_installed_cpu_torch_skips_every_probe():
     """With torch 2.13.0 (CPU) importable, the answer is 'installed' and nothing is probed."""
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     if torch.__version__.split("+")[0] != "2.13.0" or torch.version.cuda is not None:
         pytest.skip(f"this machine has torch {torch.__version__}, not 2.13.0 CPU")
     script = (

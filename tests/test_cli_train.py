@@ -13,6 +13,7 @@ from autograd_lite import data, serialization
 from autograd_lite.cli import main
 from autograd_lite.cli import train as cli_train
 from autograd_lite.training import evaluate
+from tests.optional import need
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUICK = ["--samples", "24", "--hidden", "3", "--epochs", "2", "--no-progress"]
@@ -419,7 +420,7 @@ def test_every_data_set_row_gives_its_number_of_inputs():
         if row.kind == "sequences":
             continue
         if name == "digits":
-            pytest.importorskip("sklearn", reason="digits needs scikit-learn")
+            need("sklearn")
         X, _ = cli_train.load_dataset(cli_train.Settings(dataset=name, samples=4))
         assert {len(x) for x in X} == {row.inputs}, name
 
@@ -486,7 +487,7 @@ def test_house_summary_names_no_accuracy_and_its_loss_curve_is_logarithmic(
     tmp_path, capsys, monkeypatch
 ):
     """Regression: the summary says only the loss, and the loss curve has a log axis."""
-    pytest.importorskip("matplotlib", reason="the loss curve needs matplotlib")
+    need("matplotlib")
     from autograd_lite.viz import plots
 
     scales = []
@@ -515,7 +516,7 @@ def test_without_a_progress_bar_the_summary_does_not_point_at_one(tmp_path, caps
 
 def test_the_slow_run_note_appears_only_when_the_estimate_says_minutes(tmp_path, capsys):
     """A one-epoch digits run gets no "will take minutes" note; 200 epochs of it do."""
-    pytest.importorskip("sklearn", reason="digits needs scikit-learn")
+    need("sklearn")
     work = cli_train.estimated_seconds(epochs=1, samples=1347, parameters=1210)
     assert work < 60
     assert cli_train.estimated_seconds(epochs=200, samples=1347, parameters=1210) > 60

@@ -14,8 +14,9 @@ import pytest
 from autograd_lite import data, serialization
 from autograd_lite.cli import main, train_gpt
 from autograd_lite.nn import GPT
+from tests.optional import need
 
-pytest.importorskip("names")
+need("names")
 
 QUICK = ["--samples", "300", "--steps", "30", "--generate", "4", "--n-embd", "8", "--n-head", "2"]
 
@@ -57,7 +58,7 @@ def test_training_beats_uniform_guessing_on_held_out_names(tmp_path, capsys):
 
 def test_held_out_loss_is_the_mean_cross_entropy_of_the_saved_model(tmp_path, capsys):
     """The printed held-out loss equals torch's cross-entropy of the saved model's logits."""
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     status, out = _run(tmp_path, "--no-progress", "--test-size", "0.01")
     assert status == 0
     printed = next(x for x in capsys.readouterr().out.splitlines() if "held-out names" in x)
@@ -135,7 +136,7 @@ def test_defaults_are_300_single_names_or_600_compiled_batches_of_16(tmp_path, m
 
 def test_compiled_training_gives_the_interpreted_losses_and_weights(tmp_path):
     """--compile trains on the same batches with the same numbers as the interpreted engine."""
-    pytest.importorskip("numpy")
+    need("numpy")
     runs = []
     for compiled in (False, True):
         settings = train_gpt.GPTSettings(
@@ -185,7 +186,7 @@ def test_a_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_weights(
 ):
     """--lr 1e308: one warning line, exit 0, history up to the non-finite step, finite model."""
     if compiled:
-        pytest.importorskip("numpy", reason="--compile needs numpy")
+        need("numpy")
     extra = ["--batch-size", "4", "--compile"] if compiled else []
     status, out = _run(tmp_path, "--lr", "1e308", *extra)
     captured = capsys.readouterr()
@@ -211,7 +212,7 @@ def test_a_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_weights(
 
 def test_gpt_run_writes_a_loss_curve(tmp_path, capsys):
     """A GPT run writes loss_curve.png beside the model, and lists it."""
-    pytest.importorskip("matplotlib", reason="the loss curve needs matplotlib")
+    need("matplotlib")
     status, out = _run(tmp_path, "--no-progress")
     assert status == 0
     assert (out / "loss_curve.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

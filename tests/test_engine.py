@@ -38,6 +38,7 @@ from autograd_lite import (
     primitive,
     topological_order,
 )
+from tests.optional import need
 from tests.oracles import (
     ENGINE,
     assert_close,
@@ -1823,7 +1824,7 @@ def test_dead_relu_skip_never_turns_a_nan_gradient_into_zero() -> None:
 
 def test_compiled_relu_propagates_nan_as_the_engine_does() -> None:
     """compile_loss on a batch with one nan input gives a nan loss, as the engine does."""
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     from autograd_lite.compile import compile_loss
     from autograd_lite.losses import mse
     from autograd_lite.nn import MLP

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.optional import need
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
@@ -32,7 +34,7 @@ def test_readme_has_examples() -> None:
 @pytest.mark.parametrize("number", range(1, len(python_blocks()) + 1))
 def test_each_readme_example_runs_alone_in_a_fresh_interpreter(number: int, tmp_path: Path) -> None:
     """Python block `number`, pasted alone into a new interpreter, runs and its asserts hold."""
-    pytest.importorskip("graphviz")
+    need("graphviz")
     block = python_blocks()[number - 1]
     script = tmp_path / f"readme_block_{number}.py"
     script.write_text(block, encoding="utf-8")
