@@ -12,6 +12,7 @@ import pytest
 from autograd_lite import data, serialization
 from autograd_lite.cli import build_parser, main
 from autograd_lite.training import accuracy
+from tests.optional import need
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -19,6 +20,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.mark.slow
 def test_demo_trains_moons_well_and_fast_and_says_where_the_pictures_are(tmp_path, capsys):
     """The demo finishes in under 30 s, classifies the moons ≥ 95%, and lists its pictures."""
+    need("matplotlib")
+    need("graphviz")
     out = tmp_path / "demo"
     started = time.perf_counter()
     assert main(["demo", "--out", str(out), "--no-progress"]) == 0

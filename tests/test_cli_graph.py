@@ -17,6 +17,7 @@ import sympy as sp
 
 from autograd_lite.cli import graph as cli_graph
 from autograd_lite.cli import main
+from tests.optional import need
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the dot program is missing")
 
@@ -35,6 +36,7 @@ def printed_numbers(text: str) -> dict[str, float]:
 @needs_dot
 def test_the_example_from_the_brief_prints_sympys_gradients_and_writes_svg(tmp_path, capsys):
     """tanh(x*w + b): printed value and gradients are sympy's; the SVG shows them."""
+    need("graphviz")
     out = tmp_path / "graph.svg"
     argv = ["graph", "tanh(x*w + b)", "--x", "2", "--w", "-3", "--b", "6.88", "--out", str(out)]
     assert main(argv) == 0
@@ -57,6 +59,7 @@ def test_the_example_from_the_brief_prints_sympys_gradients_and_writes_svg(tmp_p
 )
 def test_out_suffix_picks_the_format(tmp_path, capsys, suffix, magic):
     """--out graph.png / .pdf / .dot writes that format."""
+    need("graphviz")
     path = tmp_path / f"graph{suffix}"
     assert main(["graph", "x * y", "--x", "1.5", "--y=-2", "--out", str(path)]) == 0
     assert path.read_bytes().startswith(magic)
@@ -65,6 +68,7 @@ def test_out_suffix_picks_the_format(tmp_path, capsys, suffix, magic):
 
 def test_options_may_come_before_the_expression_and_in_any_order(tmp_path, capsys):
     """--out before the expression, --NAME=VALUE and negative values all work."""
+    need("graphviz")
     path = tmp_path / "g.dot"
     assert main(["graph", "--out", str(path), "x ** 2 - y", "--y=-1", "--x", "-3"]) == 0
     printed = printed_numbers(capsys.readouterr().out)
@@ -240,6 +244,7 @@ def test_out_mistakes_are_named_precisely(tmp_path, capsys):
 @needs_dot
 def test_a_graph_too_big_to_lay_out_is_refused_in_one_line(tmp_path, capsys):
     """x*x*...*x with 100 factors: a one-line refusal before any output; .dot still works."""
+    need("graphviz")
     product = "*".join(["x"] * 100)
     started = time.perf_counter()
     assert main(["graph", product, "--x", "1.01", "--out", str(tmp_path / "g.svg")]) == 2
@@ -257,6 +262,7 @@ def test_a_graph_too_big_to_lay_out_is_refused_in_one_line(tmp_path, capsys):
 @needs_dot
 def test_the_dot_program_runs_under_a_time_limit(tmp_path, capsys, monkeypatch):
     """A layout slower than DOT_SECONDS is stopped: one line, exit status 2, no file."""
+    need("graphviz")
     monkeypatch.setattr(cli_graph, "DOT_SECONDS", 0.001)
     assert (
         main(
@@ -283,6 +289,7 @@ def test_the_dot_program_runs_under_a_time_limit(tmp_path, capsys, monkeypatch):
 @needs_dot
 def test_the_largest_allowed_picture_is_drawn_quickly(tmp_path, capsys):
     """MAX_SHARED_USES uses of one value still draw within the time limit, even under load."""
+    need("graphviz")
     product = "*".join(["x"] * cli_graph.MAX_SHARED_USES)
     assert main(["graph", product, "--x", "1", "--out", str(tmp_path / "g.svg")]) == 0
     assert "</svg>" in (tmp_path / "g.svg").read_text()
@@ -338,6 +345,7 @@ def test_an_expression_that_looks_like_an_option_is_the_expression(capsys):
 
 def test_variables_are_coloured_as_inputs_unless_named_as_parameters(tmp_path):
     """The drawing's legend says input (data) for variables; --parameters makes some weights."""
+    need("graphviz")
     dot = tmp_path / "g.dot"
     assert main(["graph", "x*w + b", "--x", "2", "--w", "-3", "--b", "1", "--out", str(dot)]) == 0
     source = dot.read_text()

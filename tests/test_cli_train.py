@@ -44,6 +44,8 @@ def _scores(stdout):
 
 def test_train_writes_the_model_history_and_pictures(tmp_path, capsys):
     """A moons run prints train/test scores and writes every promised file."""
+    need("matplotlib")
+    need("graphviz")
     out = tmp_path / "run"
     status = main(["train", "--dataset", "moons", *QUICK, "--out", str(out)])
     assert status == 0
@@ -130,6 +132,7 @@ def test_house_prices_is_a_regression_without_a_decision_boundary(tmp_path, caps
 
 def test_spirals_with_three_classes_get_three_outputs(tmp_path, capsys):
     """--classes 3 on spirals builds a three-output model and draws its regions."""
+    need("matplotlib")
     out = tmp_path / "spirals"
     args = ["train", "--dataset", "spirals", "--classes", "3", *QUICK, "--out", str(out)]
     assert main(args) == 0
@@ -140,6 +143,7 @@ def test_spirals_with_three_classes_get_three_outputs(tmp_path, capsys):
 @pytest.mark.skipif(not _compile_available(), reason="autograd_lite.compile not available")
 def test_compile_gives_the_same_model_as_the_interpreter(tmp_path, capsys):
     """--compile trains to the same weights as the interpreted run (digits subset)."""
+    need("sklearn")
     args = ["train", "--dataset", "digits", "--samples", "120", "--hidden", "8", "--epochs", "3"]
     args += ["--batch-size", "32", "--no-progress", "--no-plots"]
     main([*args, "--compile", "--out", str(tmp_path / "compiled")])
@@ -152,6 +156,7 @@ def test_compile_gives_the_same_model_as_the_interpreter(tmp_path, capsys):
 
 def test_without_graphviz_dot_the_forward_graph_is_saved_as_dot(tmp_path, capsys, monkeypatch):
     """With no `dot` program the graph is written as forward_graph.dot with a one-line note."""
+    need("graphviz")
     monkeypatch.setattr(cli_train.shutil, "which", lambda name: None)
     out = tmp_path / "run"
     assert main(["train", *QUICK, "--out", str(out)]) == 0
@@ -261,6 +266,7 @@ def test_summary_progress_bar_and_history_show_the_same_end_of_epoch_scores(
     tmp_path, capsys, monkeypatch
 ):
     """The last bar update, the summary and history.json's last record agree, loss named."""
+    need("tqdm")
     monkeypatch.setattr("autograd_lite.training.PROGRESS_DELAY", 0)  # show the bar at once
     out = tmp_path / "run"
     args = ["train", "--samples", "40", "--hidden", "4", "--epochs", "3", "--no-plots"]
