@@ -36,11 +36,12 @@ def test_gpt_size_counts_the_parameters_a_gpt_has(vocab, block, n_embd, n_head, 
     ("argv", "message"),
     [
         (["--hidden", "4096,4096,4096"], "33,579,009 parameters"),
+        (["--hidden", "100000", "--samples", "8"], "400,001 parameters"),
         (["--dataset", "names", "--n-embd", "100000", "--n-head", "1"], "parameters"),
         (["--dataset", "names", "--n-layer", "100000"], "parameters"),
         (["--samples", "100000"], "give a smaller --batch-size"),
     ],
-    ids=["three-wide-layers", "wide-gpt", "deep-gpt", "whole-batch"],
+    ids=["three-wide-layers", "one-wide-layer", "wide-gpt", "deep-gpt", "whole-batch"],
 )
 def test_a_run_too_large_to_hold_is_refused_in_one_line_at_once(argv, message, tmp_path):
     """Whole-model bounds: exit 2 with one line, in a fresh process, before anything is built."""

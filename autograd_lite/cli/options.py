@@ -24,8 +24,10 @@ from autograd_lite.cli import CommandError
 
 # Bounds on what one run holds. A parameter costs about 500 bytes with its gradient and
 # Adam's state (MLP(64, [700, 700, 10]), 543,210 parameters, peaked at 309 MB), and an
-# operation recorded in a step's graph about 50 bytes: these keep a run under about 1.5 GB.
-MAX_PARAMETERS = 1_000_000
+# operation recorded in a step's graph about 50 bytes: these keep a run under about 1.2 GB.
+# Time bounds the parameters first: `train --hidden 100000` (400,001 parameters, 6
+# training samples, one epoch) took 114 s under a load of 4 on 2 cores.
+MAX_PARAMETERS = 250_000
 MAX_STEP_OPERATIONS = 20_000_000
 
 
