@@ -324,6 +324,7 @@ def test_char_vocabulary_round_trips_every_word(words):
 
 def test_char_vocabulary_of_the_names_has_the_alphabet():
     """The names' vocabulary is the boundary and a..z: 27 tokens, as makemore's."""
+    need("names")
     vocab = data.CharVocabulary(data.load_names())
     assert len(vocab) == 27
     assert vocab.encode("emma") == [0, 5, 13, 13, 1, 0]

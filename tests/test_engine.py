@@ -420,6 +420,7 @@ MICROGRAD = SimpleNamespace(name="micrograd", relu=lambda v: v.relu())
 @given(programs(ops=MICROGRAD_OPS, exponents=MICROGRAD_EXPONENTS, max_steps=8))
 def test_random_graphs_match_micrograd(program: Program) -> None:
     """On the operations micrograd has, values and gradients equal the micrograd package's."""
+    need("micrograd")
     from micrograd.engine import Value as MicrogradValue
 
     ours = [Value(p) for p in program.point]
@@ -595,6 +596,7 @@ def test_leaves_accumulate_across_backward_calls() -> None:
 
 def test_interior_nodes_hold_the_latest_pass_only() -> None:
     """a*a*a, backward() twice: 54 as in PyTorch, not micrograd's 72 (it re-adds interior grads)."""
+    need("micrograd")
     from micrograd.engine import Value as MicrogradValue
 
     torch = require_torch()
@@ -1261,6 +1263,7 @@ def _micrograd_readme(value_class: type) -> tuple[float, float, float]:
 
 def test_micrograd_readme_example_matches_micrograd() -> None:
     """micrograd's README example gives micrograd's numbers with only the import changed."""
+    need("micrograd")
     from micrograd.engine import Value as MicrogradValue
 
     ours = _micrograd_readme(Value)
