@@ -430,23 +430,33 @@ def _write_outputs(settings: GPTSettings, model: Any, run: Run) -> list[Path]:
     written.append(atomic_write_text(out / "history.json", text + "\n"))
     if settings.plots:
         try:
-            written.append(_loss_curve(run.records, out / "loss_curve.png"))
+            written.append(_loss_curve(run, out / "loss_curve.png"))
         except ImportError as error:
             note(f"skipped loss_curve.png: {error}")
     return written
 
 
-def _loss_curve(records: list[dict[str, Any]], path: Path) -> Path:
-    """The training loss against the step, each point the mean since the previous one."""
+def _loss_curve(run: Run, path: Path) -> Path:
+    """The training loss against the step, each point the mean since the previous one.
+
+    Each point is marked (a short or diverged run may have one finite point, which a line
+    alone would not show), and a diverged run's stop is drawn as a red line.
+    """
     from autograd_lite.viz import plots
 
-    points = [{"epoch": r["step"], "loss": r["loss"]} for r in records]
+    points = [{"epoch": r["step"], "loss": r["loss"]} for r in run.records]
     figure = plots.plot_loss_curve(points, loss_name="cross-entropy")
     ax = figure.axes[0]
+    for line in ax.get_lines():
+        line.set_marker("o")
+        line.set_markersize(3)
     ax.set_xlabel("step")
-    ax.set_title(
-        "Training cross-entropy per position, mean over a name\n"
-        "each point: the mean over the steps since the previous one",
-        fontsize="medium",
-    )
+    title = "Training cross-entropy per position, mean over a name"
+    if run.stopped_step is not None:
+        loss = run.records[-1]["loss"]
+        ax.axvline(run.stopped_step, color="tab:red", linestyle=":")
+        title += f"\nthe loss became {loss} at step {run.stopped_step} (red): training stopped"
+    else:
+        title += "\neach point: the mean over the steps since the previous one"
+    ax.set_title(title, fontsize="medium")
     return plots.save_figure(figure, path)
