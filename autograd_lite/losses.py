@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, overload
 
 from autograd_lite.engine import Value, dot, logsumexp, relu, softplus, sum_values
 
@@ -31,6 +31,11 @@ __all__ = [
 ]
 
 _SCALAR = "a Value or a real number"
+
+# What a prediction or target may be (a Value, a number, or a list of them), and the
+# overloads' promise: a Value comes out whenever a Value went in, a float otherwise.
+_Values = Value | Sequence[Value]
+_Floats = float | Sequence[float]
 
 
 def _check_scalar(x: Any, what: str) -> Any:
@@ -77,7 +82,15 @@ def _label(y: Any, what: str) -> float:
     return _float(y, what)
 
 
-def mse(pred: Any, target: Any) -> Any:
+@overload
+def mse(pred: _Values, target: Any) -> Value: ...
+@overload
+def mse(pred: Any, target: _Values) -> Value: ...
+@overload
+def mse(pred: _Floats, target: _Floats) -> float: ...
+@overload
+def mse(pred: Any, target: Any) -> Value | float: ...
+def mse(pred: Any, target: Any) -> Value | float:
     """Squared error ``(pred - target)**2``; for lists the mean over entries (as torch).
 
     ``pred`` and ``target`` are scalars or lists of the same length.
@@ -96,7 +109,15 @@ def mse(pred: Any, target: Any) -> Any:
     return dot(differences, differences) * (1.0 / len(differences))
 
 
-def binary_cross_entropy_with_logits(logit: Any, target: Any) -> Any:
+@overload
+def binary_cross_entropy_with_logits(logit: _Values, target: Any) -> Value: ...
+@overload
+def binary_cross_entropy_with_logits(logit: Any, target: _Values) -> Value: ...
+@overload
+def binary_cross_entropy_with_logits(logit: _Floats, target: _Floats) -> float: ...
+@overload
+def binary_cross_entropy_with_logits(logit: Any, target: Any) -> Value | float: ...
+def binary_cross_entropy_with_logits(logit: Any, target: Any) -> Value | float:
     """``-[y log σ(z) + (1 - y) log(1 - σ(z))]`` for a logit ``z`` and ``y`` in [0, 1].
 
     Computed as ``softplus(z) - y z``: finite for any finite logit, with gradient
@@ -109,7 +130,13 @@ def binary_cross_entropy_with_logits(logit: Any, target: Any) -> Any:
     return softplus(z) + (-y) * z
 
 
-def cross_entropy(logits: Sequence[Any], target: int) -> Any:
+@overload
+def cross_entropy(logits: Sequence[Value], target: int) -> Value: ...
+@overload
+def cross_entropy(logits: Sequence[float], target: int) -> float: ...
+@overload
+def cross_entropy(logits: Sequence[Any], target: int) -> Value | float: ...
+def cross_entropy(logits: Sequence[Any], target: int) -> Value | float:
     """Softmax cross-entropy ``logsumexp(logits) - logits[target]`` for a class index.
 
     Computed as ``logsumexp(logits - logits[target])``: the same function, without the
@@ -146,7 +173,15 @@ def _class_index(target: Any, n_classes: int, who: str) -> int:
     return int(target)
 
 
-def hinge(score: Any, target_pm1: Any) -> Any:
+@overload
+def hinge(score: _Values, target_pm1: Any) -> Value: ...
+@overload
+def hinge(score: Any, target_pm1: _Values) -> Value: ...
+@overload
+def hinge(score: _Floats, target_pm1: _Floats) -> float: ...
+@overload
+def hinge(score: Any, target_pm1: Any) -> Value | float: ...
+def hinge(score: Any, target_pm1: Any) -> Value | float:
     """micrograd's SVM loss ``relu(1 - y * score)`` for a label ``y`` of -1 or +1."""
     s = _one(score, "score")
     y = _label(target_pm1, "target")
@@ -157,7 +192,13 @@ def hinge(score: Any, target_pm1: Any) -> Any:
     return relu(1.0 + (-y) * s)
 
 
-def multiclass_hinge(scores: Sequence[Any], target: int) -> Any:
+@overload
+def multiclass_hinge(scores: Sequence[Value], target: int) -> Value: ...
+@overload
+def multiclass_hinge(scores: Sequence[float], target: int) -> float: ...
+@overload
+def multiclass_hinge(scores: Sequence[Any], target: int) -> Value | float: ...
+def multiclass_hinge(scores: Sequence[Any], target: int) -> Value | float:
     """``sum over i != y of max(0, 1 - s[y] + s[i])``, divided by the number of classes.
 
     The same as ``torch.nn.functional.multi_margin_loss`` (margin 1, p = 1).
@@ -176,7 +217,7 @@ def multiclass_hinge(scores: Sequence[Any], target: int) -> Any:
     return sum_values(terms) * (1.0 / len(values))
 
 
-def l2_penalty(params: Iterable[Value], alpha: float) -> Any:
+def l2_penalty(params: Iterable[Value], alpha: float) -> Value:
     """``alpha * sum(p * p)`` over the parameters, the sum being one ``dot`` node."""
     values = list(params)
     for index, p in enumerate(values):

@@ -10,17 +10,12 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-import os
 from collections.abc import Callable, Sequence
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-import pytest
-
 import autograd_lite as ag
-
-REQUIRE_TORCH_ENV = "AUTOGRAD_LITE_REQUIRE_TORCH"
-
+from tests.optional import need
 
 # --------------------------------------------------------------------------------------
 # PyTorch, optional locally, required in CI
@@ -30,16 +25,11 @@ REQUIRE_TORCH_ENV = "AUTOGRAD_LITE_REQUIRE_TORCH"
 def require_torch() -> ModuleType:
     """Return the torch module; skip the test without it, or fail when CI requires it.
 
-    CI sets ``AUTOGRAD_LITE_REQUIRE_TORCH=1`` so that a broken install cannot turn every
-    PyTorch comparison into a silent skip. Works inside a test and at module level.
+    CI sets ``AUTOGRAD_LITE_REQUIRE_TORCH=1`` (or lists torch in ``AUTOGRAD_LITE_REQUIRE``)
+    so that a broken install cannot turn every PyTorch comparison into a silent skip.
+    Works inside a test and at module level (see tests/optional.py).
     """
-    try:
-        import torch
-    except ImportError as error:
-        if os.environ.get(REQUIRE_TORCH_ENV) == "1":
-            pytest.fail(f"{REQUIRE_TORCH_ENV}=1 but torch cannot be imported: {error}")
-        pytest.skip("torch is not installed", allow_module_level=True)
-    return torch
+    return need("torch")
 
 
 # --------------------------------------------------------------------------------------

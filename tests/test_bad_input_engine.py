@@ -21,9 +21,10 @@ import pytest
 
 import autograd_lite as al
 from autograd_lite import Value, engine
+from tests.optional import need
 
-np = pytest.importorskip("numpy")
-torch = pytest.importorskip("torch")
+np = need("numpy")
+torch = need("torch")
 
 
 class LooksLikeAValue:

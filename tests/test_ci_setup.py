@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.optional import need
+
 SETUP = Path(__file__).resolve().parent.parent / ".ci" / "setup"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -123,7 +125,7 @@ def test_the_cpu_index_pins_the_cpu_build_and_keeps_the_package_index():
 
 def test_an_installed_cpu_torch_skips_every_probe():
     """With torch 2.13.0 (CPU) importable, the answer is 'installed' and nothing is probed."""
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     if torch.__version__.split("+")[0] != "2.13.0" or torch.version.cuda is not None:
         pytest.skip(f"this machine has torch {torch.__version__}, not 2.13.0 CPU")
     script = (
@@ -139,3 +141,45 @@ def test_a_wrong_argument_is_refused_with_the_usage():
     )
     assert result.returncode == 2
     assert "usage: bash .ci/setup [--test | --notebooks]" in result.stderr
+
+
+PYTHONS = SETUP.parent / "pythons"
+
+
+def test_ci_finds_the_other_pythons_and_skips_what_the_machine_lacks():
+    """.ci/pythons' find_python gives a working interpreter of the version asked, or nothing."""
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    found = subprocess.run(
+        ["bash", "-c", f'source "{PYTHONS}"; find_python {here}; echo "[$(find_python 3.99)]"'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert found.returncode == 0, found.stderr
+    lines = found.stdout.splitlines()
+    assert lines[-1] == "[]"  # no such Python: nothing, and no error
+    if len(lines) == 2:  # this Python is on PATH or under pyenv
+        version = subprocess.run(
+            [lines[0], "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert version.stdout.strip() == here
+
+
+def test_ci_finds_every_python_pyenv_has_even_behind_an_unselected_shim():
+    """Each 3.10-3.13 that pyenv holds is found, though its shim on PATH may refuse to run."""
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        pytest.skip("needs pyenv, which this machine does not have")
+    root = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=60)
+    held = [
+        v
+        for v in ("3.10", "3.11", "3.12", "3.13")
+        if list(Path(root.stdout.strip()).glob(f"versions/{v}.*/bin/python{v}"))
+    ]
+    script = f'source "{PYTHONS}"; ' + "; ".join(f'echo "{v}=$(find_python {v})"' for v in held)
+    found = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    paths = dict(line.split("=", 1) for line in found.stdout.splitlines())
+    assert all(paths[v] for v in held), paths

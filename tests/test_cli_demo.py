@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from autograd_lite import data, serialization
 from autograd_lite.cli import build_parser, main
 from autograd_lite.training import accuracy
+from tests.optional import need
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -18,6 +20,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.mark.slow
 def test_demo_trains_moons_well_and_fast_and_says_where_the_pictures_are(tmp_path, capsys):
     """The demo finishes in under 30 s, classifies the moons ≥ 95%, and lists its pictures."""
+    need("matplotlib")
+    need("graphviz")
     out = tmp_path / "demo"
     started = time.perf_counter()
     assert main(["demo", "--out", str(out), "--no-progress"]) == 0
@@ -76,3 +80,15 @@ def test_demo_says_what_each_picture_shows(tmp_path, capsys, monkeypatch):
     assert "d(output)/d(box) for one training sample, not the loss's" in listed[names[3]]
     assert "0.01× to 100× the output layer's gradient norm" in listed[names[1]]
     assert "dead ReLU" in listed[names[3]] and "passes back 0" in listed[names[3]]
+
+
+def test_without_matplotlib_or_graphviz_the_demo_lists_no_empty_pictures(
+    tmp_path, capsys, monkeypatch
+):
+    """No pictures made: the demo says so instead of announcing an empty list."""
+    for package in ("matplotlib", "graphviz"):
+        monkeypatch.setitem(sys.modules, package, None)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "Open the pictures" not in stdout
+    assert "no pictures were made" in stdout

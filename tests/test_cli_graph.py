@@ -17,6 +17,7 @@ import sympy as sp
 
 from autograd_lite.cli import graph as cli_graph
 from autograd_lite.cli import main
+from tests.optional import need
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="the dot program is missing")
 
@@ -35,6 +36,7 @@ def printed_numbers(text: str) -> dict[str, float]:
 @needs_dot
 def test_the_example_from_the_brief_prints_sympys_gradients_and_writes_svg(tmp_path, capsys):
     """tanh(x*w + b): printed value and gradients are sympy's; the SVG shows them."""
+    need("graphviz")
     out = tmp_path / "graph.svg"
     argv = ["graph", "tanh(x*w + b)", "--x", "2", "--w", "-3", "--b", "6.88", "--out", str(out)]
     assert main(argv) == 0
@@ -57,6 +59,7 @@ def test_the_example_from_the_brief_prints_sympys_gradients_and_writes_svg(tmp_p
 )
 def test_out_suffix_picks_the_format(tmp_path, capsys, suffix, magic):
     """--out graph.png / .pdf / .dot writes that format."""
+    need("graphviz")
     path = tmp_path / f"graph{suffix}"
     assert main(["graph", "x * y", "--x", "1.5", "--y=-2", "--out", str(path)]) == 0
     assert path.read_bytes().startswith(magic)
@@ -65,6 +68,7 @@ def test_out_suffix_picks_the_format(tmp_path, capsys, suffix, magic):
 
 def test_options_may_come_before_the_expression_and_in_any_order(tmp_path, capsys):
     """--out before the expression, --NAME=VALUE and negative values all work."""
+    need("graphviz")
     path = tmp_path / "g.dot"
     assert main(["graph", "--out", str(path), "x ** 2 - y", "--y=-1", "--x", "-3"]) == 0
     printed = printed_numbers(capsys.readouterr().out)
@@ -240,6 +244,7 @@ def test_out_mistakes_are_named_precisely(tmp_path, capsys):
 @needs_dot
 def test_a_graph_too_big_to_lay_out_is_refused_in_one_line(tmp_path, capsys):
     """x*x*...*x with 100 factors: a one-line refusal before any output; .dot still works."""
+    need("graphviz")
     product = "*".join(["x"] * 100)
     started = time.perf_counter()
     assert main(["graph", product, "--x", "1.01", "--out", str(tmp_path / "g.svg")]) == 2
@@ -257,6 +262,7 @@ def test_a_graph_too_big_to_lay_out_is_refused_in_one_line(tmp_path, capsys):
 @needs_dot
 def test_the_dot_program_runs_under_a_time_limit(tmp_path, capsys, monkeypatch):
     """A layout slower than DOT_SECONDS is stopped: one line, exit status 2, no file."""
+    need("graphviz")
     monkeypatch.setattr(cli_graph, "DOT_SECONDS", 0.001)
     assert (
         main(
@@ -283,6 +289,7 @@ def test_the_dot_program_runs_under_a_time_limit(tmp_path, capsys, monkeypatch):
 @needs_dot
 def test_the_largest_allowed_picture_is_drawn_quickly(tmp_path, capsys):
     """MAX_SHARED_USES uses of one value still draw within the time limit, even under load."""
+    need("graphviz")
     product = "*".join(["x"] * cli_graph.MAX_SHARED_USES)
     assert main(["graph", product, "--x", "1", "--out", str(tmp_path / "g.svg")]) == 0
     assert "</svg>" in (tmp_path / "g.svg").read_text()
@@ -300,11 +307,11 @@ def test_without_out_the_graph_is_shown_as_text_with_sympys_numbers(capsys):
     expected = [
         ("x", None, 2, sp.diff(2 * sp.tanh(inner), x)),
         ("w", None, -3, sp.diff(2 * sp.tanh(inner), w)),
-        ("v2", "mul(x, w)", product, 2 * (1 - sp.tanh(inner) ** 2)),
+        ("v1", "mul(x, w)", product, 2 * (1 - sp.tanh(inner) ** 2)),
         ("b", None, sp.Rational(1, 2), 2 * (1 - sp.tanh(inner) ** 2)),
-        ("v4", "add(v2, b)", inner, 2 * (1 - sp.tanh(inner) ** 2)),
-        ("v5", "tanh(v4)", sp.tanh(inner), 2),
-        ("out", "mul(v5, 2)", 2 * sp.tanh(inner), 1),
+        ("v2", "add(v1, b)", inner, 2 * (1 - sp.tanh(inner) ** 2)),
+        ("v3", "tanh(v2)", sp.tanh(inner), 2),
+        ("out", "mul(v3, 2)", 2 * sp.tanh(inner), 1),
     ]
     assert len(lines) == len(expected) + 1  # and the hint
     for line, (name, operation, value, grad) in zip(lines, expected):
@@ -325,3 +332,26 @@ def test_the_text_view_of_a_long_graph_is_summarised(capsys):
     assert (
         lines[-2] == f"  ... {40 + 39 - cli_graph.TEXT_LINES + 1} more lines"
     )  # 40 inputs, 39 sums
+
+
+def test_an_expression_that_looks_like_an_option_is_the_expression(capsys):
+    """`graph "--x" --x 3` draws −(−x) at 3 (value 3, gradient 1), not options."""
+    assert main(["graph", "--x", "--x", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "= 3\n" in out.splitlines(keepends=True)[0] and "d(out)/dx = 1\n" in out
+    assert main(["graph", "--x"]) == 2
+    assert "no value for x" in capsys.readouterr().err
+
+
+def test_variables_are_coloured_as_inputs_unless_named_as_parameters(tmp_path):
+    """The drawing's legend says input (data) for variables; --parameters makes some weights."""
+    need("graphviz")
+    dot = tmp_path / "g.dot"
+    assert main(["graph", "x*w + b", "--x", "2", "--w", "-3", "--b", "1", "--out", str(dot)]) == 0
+    source = dot.read_text()
+    assert "input (data)" in source and "parameter (a weight or bias)" not in source
+    argv = ["graph", "x*w + b", "--x", "2", "--w", "-3", "--b", "1", "--parameters", "w,b"]
+    assert main([*argv, "--out", str(dot)]) == 0
+    source = dot.read_text()
+    assert "input (data)" in source and "parameter (a weight or bias)" in source
+    assert main([*argv[:-1], "w,z", "--out", str(dot)]) == 2

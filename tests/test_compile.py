@@ -24,9 +24,10 @@ import autograd_lite as al
 from autograd_lite import Value, sum_values
 from autograd_lite.nn import MLP, RNN, Dropout, Layer, Module, Sequential
 from autograd_lite.optim import SGD, Adam, AdamW, RMSprop
+from tests.optional import need
 from tests.oracles import assert_close, require_torch
 
-np = pytest.importorskip("numpy")
+np = need("numpy")
 
 from autograd_lite import losses  # noqa: E402  (after the numpy skip: the module needs it)
 from autograd_lite.compile import (  # noqa: E402

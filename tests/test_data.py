@@ -18,6 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from autograd_lite import data
+from tests.optional import need
 
 GENERATORS = {
     "moons": lambda seed: data.make_moons(60, seed=seed),
@@ -125,7 +126,7 @@ def test_make_xor_accepts_n_samples_as_an_alias_for_n():
 @pytest.mark.parametrize("n", [2, 9, 100])
 def test_noiseless_moons_are_scikit_learns_moons(n):
     """Without noise the points and labels equal sklearn.datasets.make_moons's."""
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    sklearn_datasets = need("sklearn.datasets")
     X, y = data.make_moons(n, noise=0.0)
     X_ref, y_ref = sklearn_datasets.make_moons(n, noise=None, shuffle=False)
     for label in (0, 1):
@@ -137,7 +138,7 @@ def test_noiseless_moons_are_scikit_learns_moons(n):
 @pytest.mark.parametrize("n", [2, 9, 100])
 def test_noiseless_circles_are_scikit_learns_circles(n):
     """Without noise the points and labels equal sklearn.datasets.make_circles's."""
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    sklearn_datasets = need("sklearn.datasets")
     X, y = data.make_circles(n, noise=0.0, factor=0.3)
     X_ref, y_ref = sklearn_datasets.make_circles(n, noise=None, factor=0.3, shuffle=False)
     for label in (0, 1):
@@ -189,8 +190,8 @@ def test_noiseless_spirals_lie_on_their_arms():
 
 def test_default_spirals_are_learnable():
     """At the default noise the arms stay apart: 1-nearest-neighbour scores over 95%."""
-    neighbors = pytest.importorskip("sklearn.neighbors")
-    model_selection = pytest.importorskip("sklearn.model_selection")
+    neighbors = need("sklearn.neighbors")
+    model_selection = need("sklearn.model_selection")
     X, y = data.make_spirals(300, n_classes=2)
     scores = model_selection.cross_val_score(neighbors.KNeighborsClassifier(1), X, y, cv=5)
     assert scores.mean() > 0.95
@@ -207,7 +208,7 @@ def test_noiseless_house_prices_follow_the_documented_formula():
 
 def test_house_price_noise_is_recovered_by_least_squares():
     """Least squares (numpy) recovers the coefficients, and the residual spread is the noise."""
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     X, y = data.make_house_prices(3000, seed=8, noise=0.1)
     design = np.array([[1.0, a, r, 1 - math.exp(-g / 2)] for a, r, g in X])
     coefficients, *_ = np.linalg.lstsq(design, np.array(y), rcond=None)
@@ -231,7 +232,7 @@ def test_labels_to_pm1_maps_zero_to_minus_one():
 
 def test_load_digits_scales_scikit_learns_digits_to_unit_range():
     """Digits: 1797 rows of 64 floats in [0, 1], sklearn's pixels / 16, labels 0..9 ints."""
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    sklearn_datasets = need("sklearn.datasets")
     X, y = data.load_digits()
     reference = sklearn_datasets.load_digits()
     assert len(X) == len(y) == 1797
@@ -254,7 +255,7 @@ def test_load_digits_without_scikit_learn_says_what_to_install(monkeypatch):
 
 def _census_file(file_name):
     """The rows of one of the names package's census files, parsed here independently."""
-    names_package = pytest.importorskip("names")
+    names_package = need("names")
     path = os.path.join(os.path.dirname(names_package.__file__), file_name)
     with open(path, encoding="ascii") as handle:
         return [line.split() for line in handle if line.strip()]
@@ -286,7 +287,7 @@ def test_load_names_ranks_a_shared_name_by_its_summed_frequency():
 
 def test_names_from_the_packages_own_generator_are_in_the_list():
     """Names drawn by the names package's own get_first_name() are all in load_names()."""
-    names_package = pytest.importorskip("names")
+    names_package = need("names")
     first = set(data.load_names())
     for _ in range(20):
         assert names_package.get_first_name().lower() in first
@@ -323,6 +324,7 @@ def test_char_vocabulary_round_trips_every_word(words):
 
 def test_char_vocabulary_of_the_names_has_the_alphabet():
     """The names' vocabulary is the boundary and a..z: 27 tokens, as makemore's."""
+    need("names")
     vocab = data.CharVocabulary(data.load_names())
     assert len(vocab) == 27
     assert vocab.encode("emma") == [0, 5, 13, 13, 1, 0]

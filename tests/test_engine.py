@@ -38,6 +38,7 @@ from autograd_lite import (
     primitive,
     topological_order,
 )
+from tests.optional import need
 from tests.oracles import (
     ENGINE,
     assert_close,
@@ -419,6 +420,7 @@ MICROGRAD = SimpleNamespace(name="micrograd", relu=lambda v: v.relu())
 @given(programs(ops=MICROGRAD_OPS, exponents=MICROGRAD_EXPONENTS, max_steps=8))
 def test_random_graphs_match_micrograd(program: Program) -> None:
     """On the operations micrograd has, values and gradients equal the micrograd package's."""
+    need("micrograd")
     from micrograd.engine import Value as MicrogradValue
 
     ours = [Value(p) for p in program.point]
@@ -594,6 +596,7 @@ def test_leaves_accumulate_across_backward_calls() -> None:
 
 def test_interior_nodes_hold_the_latest_pass_only() -> None:
     """a*a*a, backward() twice: 54 as in PyTorch, not micrograd's 72 (it re-adds interior grads)."""
+    need("micrograd")
     from micrograd.engine import Value as MicrogradValue
 
     torch = require_torch()
@@ -1260,6 +1263,7 @@ def _micrograd_readme(value_class: type) -> tuple[float, float, float]:
 
 def test_micrograd_readme_example_matches_micrograd() -> None:
     """micrograd's README example gives micrograd's numbers with only the import changed."""
+    need("micrograd")
     from micrograd.engine import Value as MicrogradValue
 
     ours = _micrograd_readme(Value)
@@ -1823,7 +1827,7 @@ def test_dead_relu_skip_never_turns_a_nan_gradient_into_zero() -> None:
 
 def test_compiled_relu_propagates_nan_as_the_engine_does() -> None:
     """compile_loss on a batch with one nan input gives a nan loss, as the engine does."""
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     from autograd_lite.compile import compile_loss
     from autograd_lite.losses import mse
     from autograd_lite.nn import MLP

@@ -38,9 +38,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import pytest
-
 from tests.fuzzing import NEAR_OVERFLOW, Tally, engine_result, finite_max, same
+from tests.optional import need
 from tests.strategies import (
     FuzzBackend,
     Program,
@@ -50,8 +49,8 @@ from tests.strategies import (
     sign_class,
 )
 
-sp = pytest.importorskip("sympy")
-mpmath = pytest.importorskip("mpmath")
+sp = need("sympy")
+mpmath = need("mpmath")
 
 SEED = 11_2026
 PROGRAMS = 100

@@ -35,9 +35,10 @@ from autograd_lite.viz.graph import (
     node_names,
     render,
 )
+from tests.optional import need
 from tests.strategies import programs, run_engine
 
-graphviz = pytest.importorskip("graphviz")
+graphviz = need("graphviz")
 DOT_PROGRAM = shutil.which("dot")
 needs_dot = pytest.mark.skipif(DOT_PROGRAM is None, reason="the Graphviz dot program is missing")
 

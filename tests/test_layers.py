@@ -27,6 +27,7 @@ from autograd_lite.nn import (
     Residual,
     Sequential,
 )
+from tests.optional import need
 from tests.oracles import assert_close, central_difference, partial_difference, require_torch
 
 # Independent float formulas for each activation.
@@ -383,7 +384,7 @@ def test_seeded_mlps_are_reproducible_and_ignore_the_global_random_state() -> No
 
 def micrograd_demo(value_type, mlp_type, steps: int) -> tuple[list[float], list[float]]:
     """micrograd's demo training loop, verbatim apart from the data size and step count."""
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     rng = np.random.RandomState(0)
     X = rng.randn(16, 2)
     y = np.where(X[:, 0] * X[:, 1] > 0, 1, -1)  # ints, as the demo's y*2-1
@@ -416,8 +417,8 @@ def micrograd_demo(value_type, mlp_type, steps: int) -> tuple[list[float], list[
 
 def test_micrograd_demo_code_runs_unchanged_and_trains_identically() -> None:
     """The demo loop gives micrograd's losses and final weights to 1e-10 with our classes."""
-    micrograd_engine = pytest.importorskip("micrograd.engine")
-    micrograd_nn = pytest.importorskip("micrograd.nn")
+    micrograd_engine = need("micrograd.engine")
+    micrograd_nn = need("micrograd.nn")
     theirs_loss, theirs_weights = micrograd_demo(micrograd_engine.Value, micrograd_nn.MLP, 3)
     ours_loss, ours_weights = micrograd_demo(Value, MLP, 3)
     for mine, reference in zip(ours_loss, theirs_loss):
@@ -429,7 +430,7 @@ def test_micrograd_demo_code_runs_unchanged_and_trains_identically() -> None:
 
 def test_unseeded_mlp_draws_micrograds_exact_initial_weights() -> None:
     """After random.seed(s), MLP(2, [16, 16, 1]) holds exactly micrograd's initial weights."""
-    micrograd_nn = pytest.importorskip("micrograd.nn")
+    micrograd_nn = need("micrograd.nn")
     random.seed(42)
     theirs = [p.data for p in micrograd_nn.MLP(2, [16, 16, 1]).parameters()]
     random.seed(42)
@@ -439,8 +440,8 @@ def test_unseeded_mlp_draws_micrograds_exact_initial_weights() -> None:
 
 def test_weights_copied_into_micrograd_give_the_same_outputs_and_gradients() -> None:
     """micrograd's MLP holding our weights computes our outputs and gradients (1e-12)."""
-    micrograd_engine = pytest.importorskip("micrograd.engine")
-    micrograd_nn = pytest.importorskip("micrograd.nn")
+    micrograd_engine = need("micrograd.engine")
+    micrograd_nn = need("micrograd.nn")
     ours = MLP(3, [6, 5, 1], seed=3)
     theirs = micrograd_nn.MLP(3, [6, 5, 1])
     for mine, reference in zip(ours.parameters(), theirs.parameters()):

@@ -18,6 +18,7 @@ from autograd_lite.losses import (
     mse,
     multiclass_hinge,
 )
+from tests.optional import need
 from tests.oracles import assert_close, require_torch
 
 EXTREME_LOGITS = [-1000.0, -50.0, -1.0, 0.0, 1e-8, 2.5, 50.0, 1000.0]
@@ -168,7 +169,7 @@ def test_cross_entropy_refuses_non_integer_targets_and_scalar_logits() -> None:
 
 def test_cross_entropy_accepts_numpy_integer_labels() -> None:
     """Labels that come out of a NumPy array (numpy.int64) are valid class indices."""
-    np = pytest.importorskip("numpy")
+    np = need("numpy")
     loss = cross_entropy([Value(0.0), Value(0.0)], np.int64(1))
     assert_close(loss.data, math.log(2.0))
 
@@ -182,7 +183,7 @@ def test_cross_entropy_accepts_numpy_integer_labels() -> None:
 @pytest.mark.parametrize("target", [-1, 1, -1.0, 1.0])
 def test_hinge_equals_micrograds_demo_expression(score: float, target) -> None:
     """hinge(s, y) and its gradient equal micrograd's (1 + -y*s).relu() on its own Values."""
-    micrograd_engine = pytest.importorskip("micrograd.engine")
+    micrograd_engine = need("micrograd.engine")
     theirs_score = micrograd_engine.Value(score)
     theirs = (1 + -target * theirs_score).relu()
     theirs.backward()

@@ -17,6 +17,7 @@ import pytest
 import autograd_lite.optim as optim
 from autograd_lite import Value, no_grad, tanh
 from autograd_lite.optim import Optimizer
+from tests.optional import need
 
 XOR_DATA = [((-1.0, -1.0), -1.0), ((-1.0, 1.0), 1.0), ((1.0, -1.0), 1.0), ((1.0, 1.0), -1.0)]
 
@@ -345,7 +346,7 @@ def test_a_failing_step_changes_no_parameter_and_no_state(name, bad_grad, error)
 @pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop"])
 def test_eps_zero_with_a_zero_gradient_gives_nan_as_pytorch_does(name):
     """eps=0 is accepted as in torch.optim; 0/0 makes the parameter nan, no ZeroDivisionError."""
-    torch = pytest.importorskip("torch")
+    torch = need("torch")
     ours = [Value(1.0), Value(2.0)]
     theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (1.0, 2.0)]
     mine = getattr(optim, name)(ours, lr=0.1, eps=0.0)

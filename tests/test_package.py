@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.optional import need
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "autograd_lite"
@@ -141,3 +145,99 @@ def test_ruff_is_clean() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------------------
+# The PyPI page (pyproject's readme, PYPI.md) and the metadata built from it
+# --------------------------------------------------------------------------------------
+
+PYPI_PAGE = ROOT / "PYPI.md"
+
+
+def _pyproject() -> str:
+    return (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def _repository_url() -> str:
+    match = re.search(r'^Repository = "([^"]+)"$', _pyproject(), re.M)
+    assert match is not None, "pyproject.toml has no [project.urls] Repository"
+    return match.group(1)
+
+
+def test_the_pypi_page_tells_a_pip_user_how_to_install_and_start() -> None:
+    """PYPI.md is the long description and gives pip's install command and the demo."""
+    assert re.search(r'^readme = "PYPI.md"$', _pyproject(), re.M)
+    page = PYPI_PAGE.read_text(encoding="utf-8")
+    assert 'pip install "autograd-lite[all]"' in page and "autograd-lite demo" in page
+    assert "bash .ci/setup" not in page  # a pip user has no clone to run it in
+
+
+def test_every_link_on_the_pypi_page_is_absolute_and_uses_the_project_url() -> None:
+    """No relative link (PyPI cannot follow one); the repository's links share one URL."""
+    page = PYPI_PAGE.read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)]+)\)", page)
+    assert links
+    repository = _repository_url()
+    for link in links:
+        assert link.startswith("https://"), link
+        assert "autograd_lite" not in link or link.startswith(repository), link
+    assert f"{repository}/tree/main/notebooks" in links
+    for key in ("Homepage", "Documentation", "Notebooks", "Issues"):
+        url = re.search(rf'^{key} = "([^"]+)"$', _pyproject(), re.M)
+        assert url is not None and url.group(1).startswith(repository), key
+
+
+def test_the_classifiers_name_the_pythons_ci_tests() -> None:
+    """One classifier per Python that .ci/pythons looks for, and requires-python agrees."""
+    versions = re.search(r"^VERSIONS=\((.*)\)$", (ROOT / ".ci" / "pythons").read_text(), re.M)
+    assert versions is not None
+    tested = versions.group(1).split()
+    classified = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', _pyproject())
+    assert classified == tested
+    assert f'requires-python = ">={tested[0]}"' in _pyproject()
+
+
+def test_the_pypi_page_example_runs_and_prints_what_it_says(tmp_path: Path) -> None:
+    """The page's Python example runs alone, and its printed line is the comment beside it."""
+    (block,) = re.findall(r"```python\n(.*?)```", PYPI_PAGE.read_text(encoding="utf-8"), re.S)
+    script = tmp_path / "pypi_example.py"
+    script.write_text(block, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    promised = re.search(r"print\(.*\)  # (.*)$", block, re.M)
+    assert promised is not None and result.stdout.strip() == promised.group(1)
+
+
+@pytest.mark.slow
+def test_the_built_distributions_pass_twine_check(tmp_path: Path) -> None:
+    """sdist and wheel build; twine accepts their metadata; it carries the page and the URLs."""
+    need("build")
+    need("twine")
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    files = sorted((str(p) for p in dist.iterdir()), key=lambda f: Path(f).suffix)
+    assert [Path(f).suffix for f in files] == [".gz", ".whl"]  # the sdist, the wheel
+    check = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    with zipfile.ZipFile(files[1]) as wheel:
+        (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = wheel.read(name).decode("utf-8")
+    assert "Description-Content-Type: text/markdown" in metadata
+    assert f"Project-URL: Repository, {_repository_url()}" in metadata
+    assert 'pip install "autograd-lite[all]"' in metadata
+    assert "Classifier: Programming Language :: Python :: 3.13" in metadata

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from autograd_lite import Value, sqrt, tanh, topological_order
 from autograd_lite.viz.graph import node_ids
 from autograd_lite.viz.player import Player, Step, backward_steps, player_html
+from tests.optional import need
 from tests.oracles import assert_close, symbolic_derivatives, sympy_backend
 from tests.strategies import ENGINE, programs, run, run_engine
 
@@ -195,6 +196,7 @@ def embedded(page: str, name: str):
 @needs_dot
 def test_page_embeds_the_steps_and_the_controls():
     """The page carries every step (node id, grads) and the control ids the brief fixes."""
+    need("graphviz")
     o, _ = micrograd_neuron()
     page = player_html(o)
     for element in ("play", "pause", "next", "prev", "slider", "step-info", "grads"):
@@ -215,6 +217,7 @@ def test_page_embeds_the_steps_and_the_controls():
 @needs_dot
 def test_page_is_self_contained():
     """No script, style, image or font is fetched: nothing points at the network."""
+    need("graphviz")
     o, _ = micrograd_neuron()
     page = player_html(o)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
@@ -224,6 +227,7 @@ def test_page_is_self_contained():
 @needs_dot
 def test_hostile_labels_cannot_break_out_of_the_script():
     """A label containing </script> and a placeholder name stays text."""
+    need("graphviz")
     x = Value(1.5, label="</script><script>alert(1)</script> __STEPS__")
     out = x * x
     page = player_html(out)
@@ -235,6 +239,7 @@ def test_hostile_labels_cannot_break_out_of_the_script():
 @needs_dot
 def test_infinite_gradients_survive_the_page():
     """sqrt'(0) = inf travels as the string 'inf' (JSON has no infinity)."""
+    need("graphviz")
     x = Value(0.0, label="x")
     out = sqrt(x)
     data = embedded(player_html(out), "STEPS")
@@ -245,6 +250,7 @@ def test_infinite_gradients_survive_the_page():
 @needs_dot
 def test_page_is_written_atomically_to_path(tmp_path):
     """player_html(root, path) writes the same page it returns, with no temporary left."""
+    need("graphviz")
     o, _ = micrograd_neuron()
     path = tmp_path / "player.html"
     page = player_html(o, path)
@@ -255,6 +261,7 @@ def test_page_is_written_atomically_to_path(tmp_path):
 @needs_dot
 def test_player_shows_in_jupyter_as_an_iframe(tmp_path):
     """Player._repr_html_ embeds the escaped page in an iframe's srcdoc; save() writes it."""
+    need("graphviz")
     o, _ = micrograd_neuron()
     player = Player(o, height=400)
     shown = player._repr_html_()
@@ -338,6 +345,7 @@ def test_dead_relu_step_says_it_blocks():
 
 def test_forward_and_update_phases_add_their_steps_to_the_page():
     """forward=True adds one step per operation, lr= one per parameter with p - lr * grad."""
+    need("graphviz")
     import json as _json
     import re as _re
 

@@ -6,6 +6,7 @@ form (x0 > 0, x1 > 0.5, the argmax of three linear scores), by reading the data 
 hands to ``contourf``. Saved files are checked by their format's signature.
 """
 
+# ruff: noqa: E402  (the imports below need() run after it: it skips without matplotlib)
 from __future__ import annotations
 
 import math
@@ -15,9 +16,13 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
-import matplotlib
-import numpy as np
 import pytest
+
+from tests.optional import need
+
+# The whole module draws with matplotlib and reads its data with numpy.
+matplotlib = need("matplotlib")
+np = need("numpy")
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.optional import need
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
@@ -32,7 +34,7 @@ def test_readme_has_examples() -> None:
 @pytest.mark.parametrize("number", range(1, len(python_blocks()) + 1))
 def test_each_readme_example_runs_alone_in_a_fresh_interpreter(number: int, tmp_path: Path) -> None:
     """Python block `number`, pasted alone into a new interpreter, runs and its asserts hold."""
-    pytest.importorskip("graphviz")
+    need("graphviz")
     block = python_blocks()[number - 1]
     script = tmp_path / f"readme_block_{number}.py"
     script.write_text(block, encoding="utf-8")
@@ -77,3 +79,19 @@ def test_the_notebook_command_is_in_both_readmes() -> None:
     assert notebooks_extra is not None
     for package in ("jupyterlab", "nbconvert", "ipykernel"):
         assert package in notebooks_extra.group(1)
+
+
+def test_the_gradcheck_example_prints_what_its_comment_says(tmp_path: Path) -> None:
+    """The comment under the gradcheck example's print is the message gradcheck really gives."""
+    (block,) = [b for b in python_blocks() if "gradcheck(wrong" in b]
+    lines = block.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("print(message)"))
+    promised = " ".join(line.removeprefix("#").strip() for line in lines[start + 1 :])
+    script = tmp_path / "gradcheck_example.py"
+    script.write_text(block, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert " ".join(result.stdout.split()) == promised

@@ -21,6 +21,7 @@ from autograd_lite.nn import MLP, RNN, Dropout, Module, Sequential
 from autograd_lite.optim import SGD, Adam
 from autograd_lite.optim.lr_scheduler import CyclicLR, LambdaLR, StepLR
 from autograd_lite.training import EarlyStopping, History, accuracy, fit, layer_of, predict
+from tests.optional import need
 from tests.oracles import require_torch
 
 # Training outcomes depend on BLAS rounding: CI runs these again under another kernel.
@@ -235,8 +236,8 @@ def test_minibatch_adam_with_scheduler_and_test_set_matches_pytorch():
 
 def test_fit_reproduces_micrograds_own_training_loop():
     """fit with micrograd's recipe gives micrograd's losses and weights, step for step."""
-    micrograd_engine = pytest.importorskip("micrograd.engine")
-    micrograd_nn = pytest.importorskip("micrograd.nn")
+    micrograd_engine = need("micrograd.engine")
+    micrograd_nn = need("micrograd.nn")
     X, y = data.make_moons(12, noise=0.1, seed=7)
     y = data.labels_to_pm1(y)
     random.seed(1234)
@@ -414,7 +415,7 @@ def test_multi_output_regression_averages_over_outputs():
 
 def test_accuracy_agrees_with_scikit_learn():
     """accuracy() equals sklearn's accuracy_score of the sign (binary) or argmax (classes)."""
-    metrics = pytest.importorskip("sklearn.metrics")
+    metrics = need("sklearn.metrics")
     X = [[random.Random(i).uniform(-1, 1)] for i in range(40)]
     y = [i % 2 for i in range(40)]
     expected = metrics.accuracy_score(y, [1 if row[0] > 0 else 0 for row in X])
@@ -692,7 +693,7 @@ def test_fit_trains_in_training_mode_and_restores_the_previous_mode():
 
 def test_progress_bar_goes_to_stderr(monkeypatch, capsys):
     """With progress=True a tqdm bar is written to stderr, nothing to stdout."""
-    pytest.importorskip("tqdm")
+    need("tqdm")
     monkeypatch.setattr(training, "PROGRESS_DELAY", 0.0)
     X, y = data.make_moons(6)
     fit(MLP(2, [2, 1], seed=0), X, y, epochs=3, progress=True)
@@ -830,7 +831,7 @@ def _micrograd_demo(X, y, model):
 def test_micrograds_demo_reaches_100_percent_exactly_as_in_micrograd():
     """micrograd's demo (its data, its weights, its recipe) reaches 100%, matching PyTorch."""
     torch = require_torch()
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    sklearn_datasets = need("sklearn.datasets")
     # micrograd's demo: np.random.seed(1337); make_moons(n_samples=100, noise=0.1); labels
     # y*2-1; random.seed(1337); MLP(2, [16, 16, 1]).
     X_np, y_np = sklearn_datasets.make_moons(n_samples=100, noise=0.1, random_state=1337)

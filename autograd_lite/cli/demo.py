@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from autograd_lite.cli.train import Settings, execute, one_line_errors
+from autograd_lite.cli.options import one_line_errors
+from autograd_lite.cli.train import Settings, execute
 
 DEFAULT_OUT = Path("autograd-lite-demo")
 
@@ -73,11 +74,17 @@ def run(args: argparse.Namespace) -> int:
     summary = execute(settings)
     pictures = [path for path in summary["files"] if path.suffix in (".png", ".svg", ".dot")]
     print()
-    print(f"Done. Open the pictures in {settings.out.resolve()}:")
-    for path in pictures:
-        print(f"  {path.resolve()}")
-        caption = PICTURE_CAPTIONS.get(path.stem)
-        if caption:
-            print(f"    {caption}")
+    if pictures:
+        print(f"Done. Open the pictures in {settings.out.resolve()}:")
+        for path in pictures:
+            print(f"  {path.resolve()}")
+            caption = PICTURE_CAPTIONS.get(path.stem)
+            if caption:
+                print(f"    {caption}")
+    else:  # each skipped picture has its note above, naming what to install
+        print(
+            f"Done, but no pictures were made (see the notes above); the model is in "
+            f"{settings.out.resolve()}"
+        )
     print("Train your own: autograd-lite train --help")
     return 0

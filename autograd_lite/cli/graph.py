@@ -4,11 +4,13 @@
 
 Every variable in the expression needs a ``--NAME VALUE`` option (``--w=-3`` works too);
 ``pi`` and ``e`` are the constants. The expression may start with ``-`` (``graph "-x"
---x 3``). It is parsed by :mod:`autograd_lite.expression`, which accepts only numbers,
-names, arithmetic and the engine's functions and never hands the text to Python's
-``eval``. The command back-propagates from the result, prints the result and each
-variable's gradient, and with ``--out`` writes the drawing (``.svg``, ``.png``, ``.pdf``
-or ``.dot`` by suffix); without ``--out`` it says what to pass.
+--x 3``, even ``graph "--x" --x 3``). Variables are drawn as inputs (data);
+``--parameters w,b`` draws those as parameters (weights or biases). The expression is
+parsed by :mod:`autograd_lite.expression`, which accepts only numbers, names, arithmetic
+and the engine's functions and never hands the text to Python's ``eval``. The command
+back-propagates from the result, prints the result and each variable's gradient, and
+with ``--out`` writes the drawing (``.svg``, ``.png``, ``.pdf`` or ``.dot`` by suffix);
+without ``--out`` it says what to pass.
 
 Graphviz's layout time grows steeply with values used many times (``x*x*...*x`` with 60
 factors takes minutes), so a picture is refused beyond ``MAX_SHARED_USES`` such uses or
@@ -35,7 +37,7 @@ from autograd_lite.expression import CONSTANTS, FUNCTIONS, ExpressionError, pars
 from autograd_lite.viz.graph import RENDER_SUFFIXES, draw_graph
 
 # Options of the command itself; a variable may not take one of these names.
-_OPTIONS = ("out", "rankdir", "help")
+_OPTIONS = ("out", "rankdir", "parameters", "help")
 _RANKDIRS = ("LR", "TB", "RL", "BT")
 EXAMPLE = 'autograd-lite graph "tanh(x*w + b)" --x 2 --w -3 --b 6.88 --out graph.svg'
 # Measured on a 2-core machine under a load of 8: x*x*...*x lays out in 0.8 s with 24
@@ -59,10 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Allowed: numbers, variables, the constants pi and e, + - * / **, and "
             + ", ".join(FUNCTIONS)
             + ". Give each variable as --NAME VALUE. Options: --out FILE (.svg, .png, .pdf "
-            "or .dot) writes the drawing; --rankdir LR|TB|RL|BT sets its direction."
+            "or .dot) writes the drawing; --rankdir LR|TB|RL|BT sets its direction; "
+            "--parameters NAMES (comma-separated) draws those variables as parameters "
+            "(weights or biases), the others as inputs."
         ),
         epilog=f"example: {EXAMPLE}",
-        usage='%(prog)s "EXPRESSION" [--NAME VALUE ...] [--out FILE] [--rankdir LR|TB]',
+        usage='%(prog)s "EXPRESSION" [--NAME VALUE ...] [--out FILE] [--rankdir LR|TB] '
+        "[--parameters NAMES]",
         # Every word is read by _parse_arguments: an expression may start with "-".
         prefix_chars="\0",
         add_help=False,
@@ -78,7 +83,10 @@ def _parse_arguments(
 
     Done by hand because variable names are only known from the expression, a value such
     as ``-3`` must not be mistaken for an option, and the expression may start with ``-``.
-    The first word that is neither ``--NAME`` nor its value is the expression.
+    The first word that is neither ``--NAME`` nor its value is the expression; so is a
+    first word that looks like an option but cannot be one (``graph "--x" --x 3``, the
+    expression −(−x)): one followed by nothing or by another ``--`` word, since a value
+    never starts with ``--``.
     """
     expression: str | None = None
     options: dict[str, str] = {}
@@ -90,7 +98,7 @@ def _parse_arguments(
             options["help"] = ""
             i += 1
             continue
-        if not word.startswith("--") or len(word) == 2:
+        if _is_expression(words, i, expression):
             if expression is not None:
                 raise CommandError(f"expected --NAME VALUE, got {word!r}")
             expression = word
@@ -108,6 +116,17 @@ def _parse_arguments(
             raise CommandError(f"--{name} is given twice")
         target[name] = value
     return expression, options, variables
+
+
+def _is_expression(words: Sequence[str], i: int, expression: str | None) -> bool:
+    """Whether ``words[i]`` is the expression rather than a ``--NAME [VALUE]`` option."""
+    word = words[i]
+    if not word.startswith("--") or len(word) == 2:
+        return True
+    if expression is not None or "=" in word:
+        return False
+    following = words[i + 1] if i + 1 < len(words) else None
+    return following is None or following.startswith("--") or not word[2:].isidentifier()
 
 
 def _check_out(out: str) -> Path:
@@ -151,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     if rankdir not in _RANKDIRS:
         raise CommandError(f"--rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
     path = _check_out(out) if out is not None else None
+    parameters = [n for n in options.get("parameters", "").split(",") if n.strip()]
     try:
         expression = parse_expression(source)
     except ExpressionError as error:
@@ -167,6 +187,13 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         known = ", ".join(expression.variables) or "no variables"
         raise CommandError(f"unknown option --{unknown[0]}: the expression has {known}")
+    strangers = [name for name in parameters if name not in expression.variables]
+    if strangers:
+        known = ", ".join(expression.variables) or "no variables"
+        raise CommandError(
+            f"--parameters names {strangers[0]!r}, which is not a variable: the expression "
+            f"has {known}"
+        )
     missing = [name for name in expression.variables if name not in given]
     if missing:
         raise CommandError(
@@ -207,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {line}")
         print("to draw the graph, add --out graph.svg (or .png, .pdf, .dot)")
         return 0
-    _draw(result, path, rankdir)
+    inputs = [leaf for name, leaf in leaves.items() if name not in parameters]
+    _draw(result, path, rankdir, inputs)
     print(f"wrote {out}")
     return 0
 
@@ -222,11 +250,14 @@ def graph_lines(result: Value, limit: int = TEXT_LINES) -> list[str]:
 
     names: dict[Value, str] = {}
     lines = []
+    unnamed = 0  # results without a label are numbered v1, v2, ... in the order computed
     for node in topological_order(result):
         if not node.parents and not node.requires_grad:
             names[node] = node.label or f"{node.data:.6g}"
             continue
-        name = node.label or f"v{len(lines)}"
+        if not node.label:
+            unnamed += 1
+        name = node.label or f"v{unnamed}"
         names[node] = name
         if node.parents:
             arguments = ", ".join(names[parent] for parent in node.parents)
@@ -282,13 +313,18 @@ def _check_drawable(result: Value, path: Path) -> None:
     )
 
 
-def _draw(result: Value, path: Path, rankdir: str) -> None:
-    """Write the drawing: DOT source as is, or a picture laid out by ``dot`` under a time limit."""
+def _draw(result: Value, path: Path, rankdir: str, inputs: list[Value]) -> None:
+    """Write the drawing: DOT source as is, or a picture laid out by ``dot`` under a time limit.
+
+    ``inputs`` are drawn as inputs (data); other variables as parameters.
+    """
     output_format = RENDER_SUFFIXES[path.suffix.lower()]
     drawn = _size(result)[0]
     try:
         # _check_drawable already bounded what dot must lay out; a wide picture is still wanted.
-        digraph = draw_graph(result, rankdir=rankdir, max_nodes=max(drawn, 1), max_size=sys.maxsize)
+        digraph = draw_graph(
+            result, rankdir=rankdir, max_nodes=max(drawn, 1), max_size=sys.maxsize, inputs=inputs
+        )
     except ImportError as error:
         raise CommandError(str(error)) from None
     if output_format is None:

