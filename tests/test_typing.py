@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.optional import need
 
 HERE = Path(__file__).resolve().parent
