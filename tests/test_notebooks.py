@@ -96,11 +96,13 @@ def _run(twin: Path) -> float:
     return result
 
 
-# What differs between two runs of the same code: timings ("0.9 s", "31× faster"),
-# memory addresses, and the file name ipykernel gives each cell in a traceback.
+# What differs between two runs of the same code: timings ("0.9 s", "12.5 ms", "31×
+# faster", "47× slower forward", "(2.9×)" between two timings), memory addresses, and
+# the file name ipykernel gives each cell in a traceback.
 _VARYING = (
-    (re.compile(r"\b\d+(\.\d+)? s\b"), "<seconds> s"),
-    (re.compile(r"\b\d+(\.\d+)?× faster"), "<ratio>× faster"),
+    (re.compile(r"( m?s) \(\d+(\.\d+)?×\)"), r"\g<1> (<ratio>×)"),
+    (re.compile(r"\b\d+(\.\d+)? m?s\b"), "<seconds> s"),
+    (re.compile(r"\b\d+(\.\d+)?× (?P<how>faster|slower)"), r"<ratio>× \g<how>"),
     (re.compile(r" at 0x[0-9a-fA-F]+"), " at <address>"),
     (re.compile(r"/tmp/ipykernel_\d+/\d+\.py"), "<cell>.py"),
 )
