@@ -101,7 +101,7 @@ def _run(twin: Path) -> float:
 # the file name ipykernel gives each cell in a traceback.
 _VARYING = (
     (re.compile(r"( m?s) \(\d+(\.\d+)?×\)"), r"\g<1> (<ratio>×)"),
-    (re.compile(r"\b\d+(\.\d+)? m?s\b"), "<seconds> s"),
+    (re.compile(r" *\b\d+(\.\d+)? m?s\b"), " <seconds> s"),  # padding too: "  3.1 ms"
     (re.compile(r"\b\d+(\.\d+)?× (?P<how>faster|slower)"), r"<ratio>× \g<how>"),
     (re.compile(r" at 0x[0-9a-fA-F]+"), " at <address>"),
     (re.compile(r"/tmp/ipykernel_\d+/\d+\.py"), "<cell>.py"),
