@@ -197,7 +197,7 @@ def test_without_matplotlib_the_plots_are_skipped_with_a_note(tmp_path, capsys, 
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["--dataset", "cifar10"], "invalid choice: 'cifar10'"),
         (["--hidden", "0"], "positive whole numbers separated by commas"),
         (["--hidden", "16,x"], "got '16,x'"),
         (["--epochs", "-1"], "--epochs: expected a positive whole number, got '-1'"),

@@ -12,7 +12,7 @@ import itertools
 import math
 import operator
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from autograd_lite.engine.floats import _as_float, _check_flag, _sigmoid
 from autograd_lite.engine.modes import _busy, _local, name_scope
@@ -35,6 +35,14 @@ if TYPE_CHECKING:
 _FUSED = {Value.relu: DOT_RELU, Value.tanh: DOT_TANH, Value.sigmoid: DOT_SIGMOID}
 
 
+@overload
+def dot(weights: Sequence[float], inputs: Sequence[float], bias: float | None = None) -> float: ...
+@overload
+def dot(
+    weights: Sequence[Value | float],
+    inputs: Sequence[Value | float],
+    bias: Value | float | None = None,
+) -> Value: ...
 def dot(weights: Sequence[Any], inputs: Sequence[Any], bias: Any = None) -> Any:
     """bias + sum(w * x) as one node: a neuron's weighted sum without 2n + 1 nodes.
 
