@@ -1644,3 +1644,59 @@ def test_fit_compiled_sees_weights_a_callback_changes_between_epochs():
         )
         weights.append([p.data for p in model.parameters()])
     assert_all_close(weights[1], weights[0], "weights")
+
+
+def test_attention_scores_and_weighted_values_replay_as_per_head_matrix_products():
+    """The GPT's query·key scores at all positions are one BilinearPairs group: 2 heads, each
+    6 queries × 6 keys with the causal half left out; each position's weighted values too."""
+    from autograd_lite.compile._bilinear import BilinearPairs
+
+    model = small_gpt(seed=3)
+    X, Y = token_batch(2, 6, 11, seed=4)
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    program = step._programs[6, 6].program
+    pairs = [getattr(i, "bb", None) for i in program.instructions]
+    pairs = [p for p in pairs if isinstance(p, BilinearPairs)]
+    scores = [p for p in pairs if p.shape == (2, 6, 6)]
+    assert len(scores) == 1 and len(scores[0].entries[0]) == 2 * 21  # t >= s, per head
+    # Per position: 2 heads × 4 value columns, each times the head's one weight vector.
+    assert [p.shape for p in pairs if p is not scores[0]] == [(2, 4, 1)] * 6
+
+
+class CausalScores(Module):
+    """Two query and two key vectors made from the input, scored causally (s <= t), each
+    query scaled by its own parameter so its gradient reads only its own scores."""
+
+    def __init__(self):
+        self.scale = [Value(0.5), Value(-0.75)]
+        self.key_scale = Value(1.25)
+
+    def forward(self, x):
+        queries = [[x[2 * t] * self.scale[t], x[2 * t + 1] * self.scale[t]] for t in range(2)]
+        keys = [[x[4 + 2 * s] * self.key_scale, x[5 + 2 * s] * self.key_scale] for s in range(2)]
+        return [al.dot(queries[t], keys[s]) for t in range(2) for s in range(t + 1)]
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_masked_out_infinite_key_does_not_make_the_other_queries_gradients_nan(bad):
+    """With the second key infinite (or nan), the first query, which never meets it, keeps
+    the interpreted engine's finite gradient: the masked zeros of the score matrix are not
+    multiplied by it. The causal products are BilinearPairs."""
+    from autograd_lite.compile._bilinear import BilinearPairs
+
+    model = CausalScores()
+    X = rows(4, 8, seed=11)
+    X[1][6] = bad
+    y = [[0.1, -0.2, 0.3] for _ in X]
+    step = compile_loss(model, losses.mse, X[0], y[0])
+    _, grads, _ = compiled(step, model, X, y)
+    _, ref_grads, _ = interpreted(model, losses.mse, X, y)
+    assert math.isfinite(ref_grads[0])
+    assert_all_close(grads, ref_grads, "gradient")
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    assert any(isinstance(getattr(i, "bb", None), BilinearPairs) for i in program.instructions)
+
+
+def test_causal_scores_of_finite_inputs_match_the_interpreted_engine():
+    """Loss, gradients and outputs of the causal scores equal the interpreted engine's."""
+    assert_same_step(CausalScores(), losses.mse, rows(5, 8, seed=12), [[0.1, -0.2, 0.3]] * 5)

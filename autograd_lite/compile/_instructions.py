@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite.compile._bilinear import batch_pairs
 from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 from autograd_lite.compile._kernels import Kernel
 from autograd_lite.compile._matmul import weight_input_pairs
@@ -167,7 +168,8 @@ class Dot(Instruction):
 
     Pairs are sorted by where their two numbers live: both uniform (a bias times the
     constant 1.0), one uniform and one per-sample (a weight times an input: matrix
-    products, see :mod:`._matmul`), or both per-sample.
+    products, see :mod:`._matmul`), or both per-sample (attention's query times key:
+    matrix products where vectors are shared, see :mod:`._bilinear`).
     """
 
     def __init__(
@@ -202,12 +204,8 @@ class Dot(Instruction):
             )
         self.bb = None
         if both_batch.any():
-            self.bb = (
-                Gather(BATCH, left[:, both_batch]),
-                Gather(BATCH, right[:, both_batch]),
-                bool(need_left[both_batch].any()),
-                bool(need_right[both_batch].any()),
-            )
+            need_pair = (bool(need_left[both_batch].any()), bool(need_right[both_batch].any()))
+            self.bb = batch_pairs(left[:, both_batch], right[:, both_batch], need_pair)
         self.ub = None
         if mixed.any():
             need_pair = (bool(need_coef.any()), bool(need_value.any()))
@@ -218,8 +216,7 @@ class Dot(Instruction):
         if self.ub is not None:
             total = self.ub.forward(stores)
         if self.bb is not None:
-            a, b, _, _ = self.bb
-            total = total + (a.fetch(stores) * b.fetch(stores)).sum(axis=1)
+            total = total + self.bb.forward(stores)
         if self.uu is not None:
             a, b, _, _ = self.uu
             total = total + (a.fetch(stores) * b.fetch(stores)).sum(axis=1)
@@ -235,12 +232,7 @@ class Dot(Instruction):
         if self.ub is not None:
             self.ub.backward(stores, grads, g)
         if self.bb is not None:
-            a, b, need_a, need_b = self.bb
-            va, vb = a.fetch(stores), b.fetch(stores)
-            if need_a:
-                a.add(grads, vb * g[:, None, :])
-            if need_b:
-                b.add(grads, va * g[:, None, :])
+            self.bb.backward(stores, grads, g)
         if self.uu is not None:
             a, b, need_a, need_b = self.uu
             g_total = g.sum(axis=-1, keepdims=True)[:, None, :]
