@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite.compile._bilinear import batch_pairs
+from autograd_lite.compile._bilinear import batch_pairs, ragged_pairs
 from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 from autograd_lite.compile._kernels import Kernel
 from autograd_lite.compile._matmul import weight_input_pairs
@@ -27,6 +27,7 @@ __all__ = [
     "Instruction",
     "LogSumExp",
     "Pick",
+    "RaggedDot",
     "Slots",
     "Sum",
 ]
@@ -240,6 +241,21 @@ class Dot(Instruction):
                 a.add(grads, b.fetch(stores) * g_total)
             if need_b:
                 b.add(grads, a.fetch(stores) * g_total)
+
+
+class RaggedDot(Instruction):
+    """``dot`` nodes of per-sample pairs only, of different lengths: attention's weighted
+    values, one member per position, head and column (see :mod:`._bilinear`)."""
+
+    def __init__(self, out: Gather, left: list[list[int]], right: list[list[int]], need) -> None:
+        self.out = out
+        self.pairs = ragged_pairs(left, right, need)
+
+    def forward(self, stores, ctx):
+        stores[self.out.store][self.out.index] = self.pairs.forward(stores)
+
+    def backward(self, stores, grads, ctx):
+        self.pairs.backward(stores, grads, self.out.fetch(grads))
 
 
 class DotActivation(Dot):
