@@ -1770,3 +1770,30 @@ def test_dots_of_different_lengths_that_form_no_product_match_the_engine():
     step = assert_same_step(UnrelatedDots(), losses.mse, X, [[0.1, 0.2, 0.3, 0.4]] * 5)
     program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
     assert any(isinstance(getattr(i, "pairs", None), SplitPairs) for i in program.instructions)
+
+
+class PrefixSums(Module):
+    """logsumexp and sum of the first 1, 2 and 3 scaled inputs: groups of three lengths."""
+
+    def __init__(self):
+        self.scale = Value(0.5)
+
+    def forward(self, x):
+        x = [xi * self.scale for xi in x]
+        prefixes = [x[:n] for n in (1, 2, 3)]
+        return [al.logsumexp(p) for p in prefixes] + [al.sum_values(p) for p in prefixes]
+
+
+@pytest.mark.parametrize("last", [1.5, math.inf, -math.inf, math.nan, -0.0, 800.0])
+def test_sums_and_logsumexps_of_different_lengths_are_one_padded_group(last):
+    """Prefix sums and logsumexps of lengths 1-3 replay as one instruction each and equal the
+    engine, with an infinite, nan, -0.0 or huge last input that the shorter ones never read."""
+    from autograd_lite.compile._instructions import LogSumExp, PaddedSlots, RaggedSum
+
+    X = rows(4, 3, seed=16)
+    X[1][2] = last
+    targets = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]] * 4
+    step = assert_same_step(PrefixSums(), losses.mse, X, targets)
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    padded = [i for i in program.instructions if isinstance(getattr(i, "slots", None), PaddedSlots)]
+    assert sorted(type(i).__name__ for i in padded) == [LogSumExp.__name__, RaggedSum.__name__]

@@ -26,8 +26,10 @@ __all__ = [
     "Elementwise",
     "Instruction",
     "LogSumExp",
+    "PaddedSlots",
     "Pick",
     "RaggedDot",
+    "RaggedSum",
     "Slots",
     "Sum",
 ]
@@ -115,6 +117,47 @@ class Slots:
         else:
             self.batch.add(grads, contribution[:, self.batch_slots])
             self.uniform.add(grads, contribution[:, self.uniform_slots])
+
+
+class PaddedSlots:
+    """Per-sample operands of members of different lengths, as a (members × longest × samples)
+    block padded with ``pad``: softmax's sums over positions 0..t, one group for every t.
+
+    The pad is what leaves the result as it is: -0.0 for a sum (``x + -0.0`` is ``x``, even
+    for -0.0), -inf for a logsumexp (it changes no maximum, and ``exp(-inf - m)`` is 0).
+    Gradients of the pads are dropped.
+    """
+
+    def __init__(self, rows: list[list[int]], pad: float) -> None:
+        self.k, self.n = len(rows), max(len(r) for r in rows)
+        self.rows = Gather(BATCH, np.concatenate([np.asarray(r, dtype=np.intp) for r in rows]))
+        self.flat = np.concatenate([m * self.n + np.arange(len(r)) for m, r in enumerate(rows)])
+        self.pad = pad
+
+    def stack(self, stores: Sequence[np.ndarray], width: int) -> np.ndarray:
+        block = np.full((self.k * self.n, width), self.pad)
+        block[self.flat] = self.rows.fetch(stores)
+        return block.reshape(self.k, self.n, width)
+
+    def add(self, grads: Sequence[np.ndarray], contribution: np.ndarray) -> None:
+        width = contribution.shape[-1]
+        block = np.broadcast_to(contribution, (self.k, self.n, width)).reshape(-1, width)
+        self.rows.add(grads, block[self.flat])
+
+
+class RaggedSum(Instruction):
+    """``sum_values`` nodes of per-sample operands, of different lengths."""
+
+    def __init__(self, out: Gather, slots: PaddedSlots) -> None:
+        self.out = out
+        self.slots = slots
+
+    def forward(self, stores, ctx):
+        total = self.slots.stack(stores, ctx.width).sum(axis=1)
+        stores[self.out.store][self.out.index] = total
+
+    def backward(self, stores, grads, ctx):
+        self.slots.add(grads, self.out.fetch(grads)[:, None, :])
 
 
 class Sum(Instruction):

@@ -15,6 +15,7 @@ Each pass reads what the ones before it made and nothing else.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,8 +28,10 @@ from autograd_lite.compile._instructions import (
     Elementwise,
     Instruction,
     LogSumExp,
+    PaddedSlots,
     Pick,
     RaggedDot,
+    RaggedSum,
     Slots,
     Sum,
 )
@@ -38,6 +41,8 @@ from autograd_lite.engine import Value
 
 # The operand kinds of a group of dots of per-sample pairs, whatever their lengths.
 PER_SAMPLE_PAIRS = "per-sample pairs"
+# The operand kinds of a group of sums or logsumexps of per-sample numbers, of any length.
+PER_SAMPLE_ROWS = "per-sample rows"
 
 __all__ = [
     "Layout",
@@ -188,6 +193,8 @@ def group_nodes(
             kinds: Any = tuple(nodes[o].batch for o in operands)
             if entry[0] == "dot" and len(kinds) % 2 == 0 and all(kinds):
                 kinds = PER_SAMPLE_PAIRS  # of any length: one instruction (RaggedDot)
+            elif entry[0] in ("sum", "logsumexp") and all(kinds):
+                kinds = PER_SAMPLE_ROWS  # of any length: one instruction (PaddedSlots)
             strict = entry[0] == "pow" and nodes[operands[1]].need
             key = (nodes[position].level, entry[0], kinds, strict)
         groups.setdefault(key, []).append(position)
@@ -284,6 +291,8 @@ def _instruction(
     operands = [wiring.operands[p] for p in members]
     if key[2] == PER_SAMPLE_PAIRS:
         return _pairs_instruction(out, operands, nodes, row)
+    if key[2] == PER_SAMPLE_ROWS:
+        return _rows_instruction(kernel_name, out, operands, row)
     kinds = np.array(key[2], dtype=bool)
     rows = np.array([[row[o] for o in ops] for ops in operands], dtype=np.intp)
     need = np.array([[nodes[o].need for o in ops] for ops in operands], dtype=bool).any(axis=0)
@@ -315,6 +324,19 @@ def _pairs_instruction(
         any(nodes[o].need for _, b in halves for o in b),
     )
     return RaggedDot(out, left, right, need)
+
+
+def _rows_instruction(
+    kernel_name: str, out: Gather, operands: list[list[int]], row: dict[int, int]
+) -> Instruction:
+    """Sums or logsumexps of per-sample numbers: as before if of one length, else padded."""
+    rows = [[row[o] for o in ops] for ops in operands]
+    if len({len(r) for r in rows}) == 1:
+        slots = Slots(np.array(rows, dtype=np.intp), np.ones(len(rows[0]), dtype=bool))
+        return Sum(out, slots) if kernel_name == "sum" else LogSumExp(out, slots)
+    if kernel_name == "sum":
+        return RaggedSum(out, PaddedSlots(rows, -0.0))
+    return LogSumExp(out, PaddedSlots(rows, -math.inf))
 
 
 def emit(
