@@ -5,7 +5,8 @@
 3. :func:`describe_nodes` — each node's level (1 + its operands' highest), table (per-sample
    ``V`` or uniform ``U``) and whether it needs a gradient.
 4. :func:`group_nodes` — nodes of one level applying one kernel to operands of the same
-   tables: each group becomes one instruction.
+   tables: each group becomes one instruction. Dots, sums and logsumexps of per-sample
+   numbers group whatever their lengths (attention and softmax at every position).
 5. :func:`assign_rows` — every node's row in its table: inputs, targets, parameters and
    constants first, then each group's outputs as one consecutive block.
 6. :func:`emit` — the instructions, forward order and backward order.
