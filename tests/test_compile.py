@@ -1645,3 +1645,156 @@ def test_fit_compiled_sees_weights_a_callback_changes_between_epochs():
         )
         weights.append([p.data for p in model.parameters()])
     assert_all_close(weights[1], weights[0], "weights")
+
+
+def test_attention_scores_and_weighted_values_replay_as_per_head_matrix_products():
+    """The GPT's query·key scores at all positions are one BilinearPairs group (2 heads, each
+    6 queries × 6 keys, the causal half left out), and its weighted values at all positions
+    one MaskedProduct (per head: 6 × 6 causal weights times 6 × 4 values)."""
+    from autograd_lite.compile._bilinear import BilinearPairs, MaskedProduct
+    from autograd_lite.compile._instructions import RaggedDot
+
+    model = small_gpt(seed=3)
+    X, Y = token_batch(2, 6, 11, seed=4)
+    step = compile_loss(model, sequence_loss, X[0], Y[0])
+    program = step._programs[6, 6].program
+    pairs = [getattr(i, "bb", None) for i in program.instructions]
+    pairs = [p for p in pairs if isinstance(p, BilinearPairs)]
+    scores = [p for p in pairs if p.shape == (2, 6, 6)]
+    assert len(scores) == 1 and len(scores[0].entries[0]) == 2 * 21  # t >= s, per head
+    assert len(pairs) == 1
+    ragged = [i.pairs for i in program.instructions if isinstance(i, RaggedDot)]
+    assert len(ragged) == 1 and isinstance(ragged[0], MaskedProduct)
+    assert (ragged[0].a_shape, ragged[0].b_shape) == ((2, 6, 6), (2, 6, 4))
+
+
+class CausalScores(Module):
+    """Two query and two key vectors made from the input, scored causally (s <= t), each
+    query scaled by its own parameter so its gradient reads only its own scores."""
+
+    def __init__(self):
+        self.scale = [Value(0.5), Value(-0.75)]
+        self.key_scale = Value(1.25)
+
+    def forward(self, x):
+        queries = [[x[2 * t] * self.scale[t], x[2 * t + 1] * self.scale[t]] for t in range(2)]
+        keys = [[x[4 + 2 * s] * self.key_scale, x[5 + 2 * s] * self.key_scale] for s in range(2)]
+        return [al.dot(queries[t], keys[s]) for t in range(2) for s in range(t + 1)]
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_masked_out_infinite_key_does_not_make_the_other_queries_gradients_nan(bad):
+    """With the second key infinite (or nan), the first query, which never meets it, keeps
+    the interpreted engine's finite gradient: the masked zeros of the score matrix are not
+    multiplied by it. The causal products are BilinearPairs."""
+    from autograd_lite.compile._bilinear import BilinearPairs
+
+    model = CausalScores()
+    X = rows(4, 8, seed=11)
+    X[1][6] = bad
+    y = [[0.1, -0.2, 0.3] for _ in X]
+    step = compile_loss(model, losses.mse, X[0], y[0])
+    _, grads, _ = compiled(step, model, X, y)
+    _, ref_grads, _ = interpreted(model, losses.mse, X, y)
+    assert math.isfinite(ref_grads[0])
+    assert_all_close(grads, ref_grads, "gradient")
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    assert any(isinstance(getattr(i, "bb", None), BilinearPairs) for i in program.instructions)
+
+
+def test_causal_scores_of_finite_inputs_match_the_interpreted_engine():
+    """Loss, gradients and outputs of the causal scores equal the interpreted engine's."""
+    assert_same_step(CausalScores(), losses.mse, rows(5, 8, seed=12), [[0.1, -0.2, 0.3]] * 5)
+
+
+class CausalMix(Module):
+    """Three positions: position t mixes the values of positions 0..t (two columns) with
+    weights scaled by its own parameter, as attention's weighted values do."""
+
+    def __init__(self):
+        self.scale = [Value(0.5), Value(-0.75), Value(1.5)]
+        self.value_scale = Value(1.25)
+
+    def forward(self, x):
+        values = [[x[2 * s + d] * self.value_scale for d in range(2)] for s in range(3)]
+        weights = [[x[s] * self.scale[t] for s in range(t + 1)] for t in range(3)]
+        return [
+            al.dot(weights[t], [values[s][d] for s in range(t + 1)])
+            for t in range(3)
+            for d in range(2)
+        ]
+
+
+def test_causal_weighted_values_of_every_position_are_one_masked_product():
+    """Weighted sums of 1, 2 and 3 pairs replay as one MaskedProduct equal to the engine."""
+    from autograd_lite.compile._bilinear import MaskedProduct
+
+    targets = [[0.1, -0.2, 0.3, 0.0, 0.5, -0.4]] * 5
+    step = assert_same_step(CausalMix(), losses.mse, rows(5, 6, seed=13), targets)
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    assert any(isinstance(getattr(i, "pairs", None), MaskedProduct) for i in program.instructions)
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_a_masked_out_infinite_value_does_not_make_earlier_positions_nan(bad):
+    """With the last position's value infinite (or nan), the earlier positions, which never
+    read it, keep the engine's finite outputs and gradients."""
+    model = CausalMix()
+    X = rows(4, 6, seed=14)
+    X[2][4] = bad
+    targets = [[0.1, -0.2, 0.3, 0.0, 0.5, -0.4]] * 4
+    step = compile_loss(model, losses.mse, X[0], targets[0])
+    _, grads, outputs = compiled(step, model, X, targets)
+    _, ref_grads, ref_outputs = interpreted(model, losses.mse, X, targets)
+    assert math.isfinite(ref_grads[0]) and math.isfinite(ref_outputs[2][0])
+    assert_all_close(grads, ref_grads, "gradient")
+    assert_all_close(outputs, ref_outputs, "outputs")
+
+
+class UnrelatedDots(Module):
+    """Dots of per-sample pairs of lengths 1, 2 and 3 that share no vectors."""
+
+    def __init__(self):
+        self.scale = Value(0.5)
+
+    def forward(self, x):
+        x = [xi * self.scale for xi in x]
+        return [al.dot(x[:n], x[3 : 3 + n]) for n in (1, 2, 3)] + [al.dot(x[1:3], x[4:6])]
+
+
+def test_dots_of_different_lengths_that_form_no_product_match_the_engine():
+    """Per-sample dots of mixed lengths without a shared structure are split by length
+    and still equal the interpreted engine."""
+    from autograd_lite.compile._bilinear import SplitPairs
+
+    X = rows(5, 6, seed=15)
+    step = assert_same_step(UnrelatedDots(), losses.mse, X, [[0.1, 0.2, 0.3, 0.4]] * 5)
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    assert any(isinstance(getattr(i, "pairs", None), SplitPairs) for i in program.instructions)
+
+
+class PrefixSums(Module):
+    """logsumexp and sum of the first 1, 2 and 3 scaled inputs: groups of three lengths."""
+
+    def __init__(self):
+        self.scale = Value(0.5)
+
+    def forward(self, x):
+        x = [xi * self.scale for xi in x]
+        prefixes = [x[:n] for n in (1, 2, 3)]
+        return [al.logsumexp(p) for p in prefixes] + [al.sum_values(p) for p in prefixes]
+
+
+@pytest.mark.parametrize("last", [1.5, math.inf, -math.inf, math.nan, -0.0, 800.0])
+def test_sums_and_logsumexps_of_different_lengths_are_one_padded_group(last):
+    """Prefix sums and logsumexps of lengths 1-3 replay as one instruction each and equal the
+    engine, with an infinite, nan, -0.0 or huge last input that the shorter ones never read."""
+    from autograd_lite.compile._instructions import LogSumExp, PaddedSlots, RaggedSum
+
+    X = rows(4, 3, seed=16)
+    X[1][2] = last
+    targets = [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]] * 4
+    step = assert_same_step(PrefixSums(), losses.mse, X, targets)
+    program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
+    padded = [i for i in program.instructions if isinstance(getattr(i, "slots", None), PaddedSlots)]
+    assert sorted(type(i).__name__ for i in padded) == [LogSumExp.__name__, RaggedSum.__name__]

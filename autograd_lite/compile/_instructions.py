@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite.compile._bilinear import batch_pairs, ragged_pairs
 from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 from autograd_lite.compile._kernels import Kernel
 from autograd_lite.compile._matmul import weight_input_pairs
@@ -25,7 +26,10 @@ __all__ = [
     "Elementwise",
     "Instruction",
     "LogSumExp",
+    "PaddedSlots",
     "Pick",
+    "RaggedDot",
+    "RaggedSum",
     "Slots",
     "Sum",
 ]
@@ -115,6 +119,47 @@ class Slots:
             self.uniform.add(grads, contribution[:, self.uniform_slots])
 
 
+class PaddedSlots:
+    """Per-sample operands of members of different lengths, as a (members × longest × samples)
+    block padded with ``pad``: softmax's sums over positions 0..t, one group for every t.
+
+    The pad is what leaves the result as it is: -0.0 for a sum (``x + -0.0`` is ``x``, even
+    for -0.0), -inf for a logsumexp (it changes no maximum, and ``exp(-inf - m)`` is 0).
+    Gradients of the pads are dropped.
+    """
+
+    def __init__(self, rows: list[list[int]], pad: float) -> None:
+        self.k, self.n = len(rows), max(len(r) for r in rows)
+        self.rows = Gather(BATCH, np.concatenate([np.asarray(r, dtype=np.intp) for r in rows]))
+        self.flat = np.concatenate([m * self.n + np.arange(len(r)) for m, r in enumerate(rows)])
+        self.pad = pad
+
+    def stack(self, stores: Sequence[np.ndarray], width: int) -> np.ndarray:
+        block = np.full((self.k * self.n, width), self.pad)
+        block[self.flat] = self.rows.fetch(stores)
+        return block.reshape(self.k, self.n, width)
+
+    def add(self, grads: Sequence[np.ndarray], contribution: np.ndarray) -> None:
+        width = contribution.shape[-1]
+        block = np.broadcast_to(contribution, (self.k, self.n, width)).reshape(-1, width)
+        self.rows.add(grads, block[self.flat])
+
+
+class RaggedSum(Instruction):
+    """``sum_values`` nodes of per-sample operands, of different lengths."""
+
+    def __init__(self, out: Gather, slots: PaddedSlots) -> None:
+        self.out = out
+        self.slots = slots
+
+    def forward(self, stores, ctx):
+        total = self.slots.stack(stores, ctx.width).sum(axis=1)
+        stores[self.out.store][self.out.index] = total
+
+    def backward(self, stores, grads, ctx):
+        self.slots.add(grads, self.out.fetch(grads)[:, None, :])
+
+
 class Sum(Instruction):
     """``sum_values`` nodes: the sum over each member's operands."""
 
@@ -167,7 +212,8 @@ class Dot(Instruction):
 
     Pairs are sorted by where their two numbers live: both uniform (a bias times the
     constant 1.0), one uniform and one per-sample (a weight times an input: matrix
-    products, see :mod:`._matmul`), or both per-sample.
+    products, see :mod:`._matmul`), or both per-sample (attention's query times key:
+    matrix products where vectors are shared, see :mod:`._bilinear`).
     """
 
     def __init__(
@@ -202,12 +248,8 @@ class Dot(Instruction):
             )
         self.bb = None
         if both_batch.any():
-            self.bb = (
-                Gather(BATCH, left[:, both_batch]),
-                Gather(BATCH, right[:, both_batch]),
-                bool(need_left[both_batch].any()),
-                bool(need_right[both_batch].any()),
-            )
+            need_pair = (bool(need_left[both_batch].any()), bool(need_right[both_batch].any()))
+            self.bb = batch_pairs(left[:, both_batch], right[:, both_batch], need_pair)
         self.ub = None
         if mixed.any():
             need_pair = (bool(need_coef.any()), bool(need_value.any()))
@@ -218,8 +260,7 @@ class Dot(Instruction):
         if self.ub is not None:
             total = self.ub.forward(stores)
         if self.bb is not None:
-            a, b, _, _ = self.bb
-            total = total + (a.fetch(stores) * b.fetch(stores)).sum(axis=1)
+            total = total + self.bb.forward(stores)
         if self.uu is not None:
             a, b, _, _ = self.uu
             total = total + (a.fetch(stores) * b.fetch(stores)).sum(axis=1)
@@ -235,12 +276,7 @@ class Dot(Instruction):
         if self.ub is not None:
             self.ub.backward(stores, grads, g)
         if self.bb is not None:
-            a, b, need_a, need_b = self.bb
-            va, vb = a.fetch(stores), b.fetch(stores)
-            if need_a:
-                a.add(grads, vb * g[:, None, :])
-            if need_b:
-                b.add(grads, va * g[:, None, :])
+            self.bb.backward(stores, grads, g)
         if self.uu is not None:
             a, b, need_a, need_b = self.uu
             g_total = g.sum(axis=-1, keepdims=True)[:, None, :]
@@ -248,6 +284,21 @@ class Dot(Instruction):
                 a.add(grads, b.fetch(stores) * g_total)
             if need_b:
                 b.add(grads, a.fetch(stores) * g_total)
+
+
+class RaggedDot(Instruction):
+    """``dot`` nodes of per-sample pairs only, of different lengths: attention's weighted
+    values, one member per position, head and column (see :mod:`._bilinear`)."""
+
+    def __init__(self, out: Gather, left: list[list[int]], right: list[list[int]], need) -> None:
+        self.out = out
+        self.pairs = ragged_pairs(left, right, need)
+
+    def forward(self, stores, ctx):
+        stores[self.out.store][self.out.index] = self.pairs.forward(stores)
+
+    def backward(self, stores, grads, ctx):
+        self.pairs.backward(stores, grads, self.out.fetch(grads))
 
 
 class DotActivation(Dot):

@@ -5,7 +5,8 @@
 3. :func:`describe_nodes` — each node's level (1 + its operands' highest), table (per-sample
    ``V`` or uniform ``U``) and whether it needs a gradient.
 4. :func:`group_nodes` — nodes of one level applying one kernel to operands of the same
-   tables: each group becomes one instruction.
+   tables: each group becomes one instruction. Dots, sums and logsumexps of per-sample
+   numbers group whatever their lengths (attention and softmax at every position).
 5. :func:`assign_rows` — every node's row in its table: inputs, targets, parameters and
    constants first, then each group's outputs as one consecutive block.
 6. :func:`emit` — the instructions, forward order and backward order.
@@ -15,6 +16,7 @@ Each pass reads what the ones before it made and nothing else.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,13 +29,21 @@ from autograd_lite.compile._instructions import (
     Elementwise,
     Instruction,
     LogSumExp,
+    PaddedSlots,
     Pick,
+    RaggedDot,
+    RaggedSum,
     Slots,
     Sum,
 )
 from autograd_lite.compile._kernels import FUSED_ACTIVATIONS, make_kernel
 from autograd_lite.compile._trace import LEAF_TAGS, Graph
 from autograd_lite.engine import Value
+
+# The operand kinds of a group of dots of per-sample pairs, whatever their lengths.
+PER_SAMPLE_PAIRS = "per-sample pairs"
+# The operand kinds of a group of sums or logsumexps of per-sample numbers, of any length.
+PER_SAMPLE_ROWS = "per-sample rows"
 
 __all__ = [
     "Layout",
@@ -168,7 +178,8 @@ def group_nodes(
     """Pass 4: (key, members) per instruction, in an order that respects dependencies.
 
     The key is (level, kernel, operand tables, strict pow) for operations and
-    (level, "pick" or "tpick") for picks.
+    (level, "pick" or "tpick") for picks. Dots of per-sample numbers only (no bias) are
+    one group whatever their lengths: attention's weighted values at every position.
     """
     groups: dict[Any, list[int]] = {}
     for position in sorted(live):
@@ -180,7 +191,11 @@ def group_nodes(
             if entry[0] in LEAF_TAGS:
                 continue
             operands = wiring.operands[position]
-            kinds = tuple(nodes[o].batch for o in operands)
+            kinds: Any = tuple(nodes[o].batch for o in operands)
+            if entry[0] == "dot" and len(kinds) % 2 == 0 and all(kinds):
+                kinds = PER_SAMPLE_PAIRS  # of any length: one instruction (RaggedDot)
+            elif entry[0] in ("sum", "logsumexp") and all(kinds):
+                kinds = PER_SAMPLE_ROWS  # of any length: one instruction (PaddedSlots)
             strict = entry[0] == "pow" and nodes[operands[1]].need
             key = (nodes[position].level, entry[0], kinds, strict)
         groups.setdefault(key, []).append(position)
@@ -274,8 +289,12 @@ def _instruction(
             drivers = np.array([wiring.driver(p) for p in members], dtype=np.intp)
         return Pick(out, table, drivers)
     kernel_name = key[1]
-    kinds = np.array(key[2], dtype=bool)
     operands = [wiring.operands[p] for p in members]
+    if key[2] == PER_SAMPLE_PAIRS:
+        return _pairs_instruction(out, operands, nodes, row)
+    if key[2] == PER_SAMPLE_ROWS:
+        return _rows_instruction(kernel_name, out, operands, row)
+    kinds = np.array(key[2], dtype=bool)
     rows = np.array([[row[o] for o in ops] for ops in operands], dtype=np.intp)
     need = np.array([[nodes[o].need for o in ops] for ops in operands], dtype=bool).any(axis=0)
     if kernel_name == "dot":
@@ -288,6 +307,37 @@ def _instruction(
         return LogSumExp(out, Slots(rows, kinds))
     gathers = [Gather(BATCH if kinds[i] else UNIFORM, rows[:, i]) for i in range(rows.shape[1])]
     return Elementwise(make_kernel(kernel_name, key[3]), out, gathers, list(need))
+
+
+def _pairs_instruction(
+    out: Gather, operands: list[list[int]], nodes: dict[int, Node], row: dict[int, int]
+) -> Instruction:
+    """A :class:`Dot` if the members have one length, else a :class:`RaggedDot`."""
+    halves = [(ops[: len(ops) // 2], ops[len(ops) // 2 :]) for ops in operands]
+    if len({len(ops) for ops in operands}) == 1:
+        rows = np.array([[row[o] for o in ops] for ops in operands], dtype=np.intp)
+        need = np.array([[nodes[o].need for o in ops] for ops in operands], dtype=bool)
+        return Dot(out, rows, np.ones(rows.shape[1], dtype=bool), need.any(axis=0))
+    left = [[row[o] for o in a] for a, _ in halves]
+    right = [[row[o] for o in b] for _, b in halves]
+    need = (
+        any(nodes[o].need for a, _ in halves for o in a),
+        any(nodes[o].need for _, b in halves for o in b),
+    )
+    return RaggedDot(out, left, right, need)
+
+
+def _rows_instruction(
+    kernel_name: str, out: Gather, operands: list[list[int]], row: dict[int, int]
+) -> Instruction:
+    """Sums or logsumexps of per-sample numbers: as before if of one length, else padded."""
+    rows = [[row[o] for o in ops] for ops in operands]
+    if len({len(r) for r in rows}) == 1:
+        slots = Slots(np.array(rows, dtype=np.intp), np.ones(len(rows[0]), dtype=bool))
+        return Sum(out, slots) if kernel_name == "sum" else LogSumExp(out, slots)
+    if kernel_name == "sum":
+        return RaggedSum(out, PaddedSlots(rows, -0.0))
+    return LogSumExp(out, PaddedSlots(rows, -math.inf))
 
 
 def emit(
