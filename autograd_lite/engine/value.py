@@ -413,7 +413,7 @@ class Value:
 class _Info:
     """What few nodes have: a label, the site that made it, a hand-built op or backward.
 
-    Kept apart so that a node is seven slots; ``node._info`` is the node's scope tuple
+    Kept apart so that a node is eight slots; ``node._info`` is the node's scope tuple
     until it gets one of these.
     """
 
