@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 
 from autograd_lite.engine.primitives import MUL, SUM_PRODUCTS
-from autograd_lite.engine.value import Value, _constant
+from autograd_lite.engine.value import Value, _constant, _node
 
 # The second factor of a term that is not a product (x is x * 1.0, exactly), and the
 # start of every sum: shared constants.
@@ -47,20 +47,10 @@ _ONE_NODE = _constant(1.0)
 _ZERO_NODE = _constant(0.0)
 
 
-_new_object = object.__new__
-
-
 def _sum_node(data: float, prev: list[Value], local: list, n: int, info: tuple[str, ...]) -> Value:
     """A ``sum_products`` node owning the first ``n`` entries of ``prev`` and ``local``."""
-    node = _new_object(Value)
-    node.data = data
-    node.grad = 0.0
-    node._prev = prev
-    node._local = local
+    node = _node(data, prev, local, SUM_PRODUCTS, info)  # type: ignore[arg-type]
     node._n = n
-    node._fn = SUM_PRODUCTS
-    node.requires_grad = True
-    node._info = info
     return node
 
 
