@@ -14,6 +14,8 @@ from tests.optional import need
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+# Packages a README example may import that a test run may lack (tests/optional.py).
+OPTIONAL = {"torch", "numpy", "matplotlib", "sklearn", "mlxtend", "graphviz", "hypothesis"}
 
 
 def python_blocks() -> list[str]:
@@ -36,6 +38,8 @@ def test_each_readme_example_runs_alone_in_a_fresh_interpreter(number: int, tmp_
     """Python block `number`, pasted alone into a new interpreter, runs and its asserts hold."""
     need("graphviz")
     block = python_blocks()[number - 1]
+    for module in sorted(set(re.findall(r"^(?:import|from) (\w+)", block, re.M)) & OPTIONAL):
+        need(module)  # a block that imports an optional package runs where it is installed
     script = tmp_path / f"readme_block_{number}.py"
     script.write_text(block, encoding="utf-8")
     # The package as this test run imports it (the worktree first), nothing else shared.
