@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograd_lite.compile._bilinear import batch_pairs, ragged_pairs
+from autograd_lite.compile._codegen import Emitter
 from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 from autograd_lite.compile._kernels import Kernel
 from autograd_lite.compile._matmul import weight_input_pairs
@@ -85,6 +86,38 @@ class Elementwise(Instruction):
             if need:
                 # local * grad, in the engine's order, so 0 * inf gives nan here too.
                 operand.add(grads, g if type(local) is float and local == 1.0 else local * g)
+
+    def emit_forward(self, e: Emitter) -> bool:
+        args = ", ".join(_operand(e, o) for o in self.operands)
+        e.write(self.out, f"{e.name(self.kernel.forward, 'f')}({args})")
+        return True
+
+    def emit_backward(self, e: Emitter) -> bool:
+        g = e.read(self.out, grads=True)
+        if self.kernel.unit_locals:  # add: each operand's local derivative is 1.0
+            for operand, need in zip(self.operands, self.need):
+                if need:
+                    e.add(operand, g)
+            return True
+        args = [_operand(e, o) for o in self.operands]
+        local = e.temp()
+        call = f"{e.name(self.kernel.local, 'f')}(({', '.join(args)},), {e.read(self.out)}, "
+        e.line(f"{local} = {call}{e.name(self.need, 'k')})")
+        for i, (operand, need) in enumerate(zip(self.operands, self.need)):
+            if need:
+                # local * grad, in the engine's order (1.0 * g is g, bit for bit).
+                e.add(operand, f"{local}[{i}] * {g}")
+        return True
+
+
+def _operand(e: Emitter, rows: Gather) -> str:
+    """A name for an operand's rows: a bound view, or a local holding them gathered once."""
+    expr = e.read_broadcast(rows)
+    if "[" not in expr:
+        return expr
+    name = e.temp()
+    e.line(f"{name} = {expr}")
+    return name
 
 
 class Slots:
@@ -193,6 +226,26 @@ class LogSumExp(Instruction):
         self.out = out
         self.slots = slots
 
+    def _emittable(self) -> bool:
+        return isinstance(self.slots, Slots) and self.slots.uniform is None
+
+    def emit_forward(self, e: Emitter) -> bool:
+        if not self._emittable():
+            return False
+        x, m, total = _operand(e, self.slots.batch), e.temp(), e.temp()
+        e.line(f"{m} = {x}.max(axis=1)")
+        e.line(f"{total} = np.exp({x} - {m}[:, None, :]).sum(axis=1)")
+        e.write(self.out, f"np.where(np.isfinite({m}), {m} + np.log({total}), {m})")
+        return True
+
+    def emit_backward(self, e: Emitter) -> bool:
+        if not self._emittable():
+            return False
+        x = _operand(e, self.slots.batch)
+        out, g = e.read(self.out), e.read(self.out, grads=True)
+        e.add(self.slots.batch, f"np.exp({x} - {out}[:, None, :]) * {g}[:, None, :]")
+        return True
+
     def forward(self, stores, ctx):
         x = self.slots.stack(stores, ctx.width)
         m = x.max(axis=1)  # nan if any input is nan, as the engine's result is
@@ -285,6 +338,28 @@ class Dot(Instruction):
             if need_b:
                 b.add(grads, a.fetch(stores) * g_total)
 
+    def _emittable(self) -> bool:
+        return self.bb is None and self.uu is None and hasattr(self.ub, "emit_forward")
+
+    def emit_forward(self, e: Emitter) -> bool:
+        if not self._emittable():
+            return False
+        product = self.ub.emit_forward(e)
+        if self.bias is not None:
+            product = f"{product} + {e.read(self.bias[0])}"
+        e.write(self.out, product)
+        return True
+
+    def emit_backward(self, e: Emitter, g: str | None = None) -> bool:
+        if not self._emittable():
+            return False
+        if g is None:
+            g = e.read(self.out, grads=True)
+        if self.bias is not None and self.bias[1]:
+            e.add(self.bias[0], g)  # the bias's local derivative is 1
+        self.ub.emit_backward(e, g)
+        return True
+
 
 class RaggedDot(Instruction):
     """``dot`` nodes of per-sample pairs only, of different lengths: attention's weighted
@@ -322,6 +397,21 @@ class DotActivation(Dot):
         out = self.out.fetch(stores)
         slope = self.activation.local([out], out, [True])[0]
         super().backward(stores, grads, ctx, slope * self.out.fetch(grads))
+
+    def emit_forward(self, e: Emitter) -> bool:
+        if not super().emit_forward(e):
+            return False
+        out = e.read(self.out)
+        e.write(self.out, f"{e.name(self.activation.forward, 'f')}({out})")
+        return True
+
+    def emit_backward(self, e: Emitter, g: str | None = None) -> bool:
+        if not self._emittable():
+            return False
+        out, slope = e.read(self.out), e.temp()
+        e.line(f"{slope} = {e.name(self.activation.local, 'f')}([{out}], {out}, [True])[0]")
+        e.line(f"{slope} = {slope} * {e.read(self.out, grads=True)}")
+        return super().emit_backward(e, slope)
 
 
 class Pick(Instruction):

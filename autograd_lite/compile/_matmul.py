@@ -57,6 +57,25 @@ class SharedInputs:
         if self.need_value:
             self.values.add(grads, self.coef.fetch(stores)[..., 0].T @ g)
 
+    def emit_forward(self, e: Any) -> str:
+        return f"{_matrix(e, self.coef)} @ {e.read(self.values)}"
+
+    def emit_backward(self, e: Any, g: str) -> None:
+        x = e.read(self.values)
+        if self.need_coef:
+            outer = f"{g} * {x}.T" if e.width == 1 else f"np.matmul({g}, {x}.T)"
+            e.add(self.coef, f"({outer})[..., None]", width=1)
+        if self.need_value:
+            e.add(self.values, f"{_matrix(e, self.coef)}.T @ {g}")
+
+
+def _matrix(e: Any, coef: Gather) -> str:
+    """The weight matrix (members × pairs) of uniform rows, bound as a view where it is one."""
+    view = coef.view(e.stores[UNIFORM])
+    if view is not None:
+        return e.name(view[..., 0], "w")
+    return f"{e.read(coef)}[..., 0]"
+
 
 class TiledInputs:
     """P sets of M members, each set with its own inputs and the same weight matrix."""
@@ -97,6 +116,33 @@ class TiledInputs:
         if self.need_value:
             weights = self.coef.fetch(stores)[..., 0]
             self.values.add(grads, np.matmul(weights.T, g))  # P × K × B
+
+    def emit_forward(self, e: Any) -> str:
+        y = e.temp()
+        e.line(f"{y} = np.matmul({_matrix(e, self.coef)}, {e.read(self.values)})")
+        y = f"{y}.reshape({self.p * self.m}, {e.width})"
+        if self.order is None:
+            return y
+        total = e.temp()
+        e.line(f"{total} = np.empty(({self.p * self.m}, {e.width}))")
+        e.line(f"{total}[{e.name(self.order, 'i')}] = {y}")
+        return total
+
+    def emit_backward(self, e: Any, g: str) -> None:
+        if self.order is not None:
+            g = f"{g}[{e.name(self.order, 'i')}]"
+        tiled = e.temp()
+        e.line(f"{tiled} = ({g}).reshape({self.p}, {self.m}, {e.width})")
+        x = e.read(self.values)
+        if self.need_coef:
+            outer = (
+                f"{tiled} * {x}.transpose(0, 2, 1)"
+                if e.width == 1
+                else f"np.matmul({tiled}, {x}.transpose(0, 2, 1))"
+            )
+            e.add(self.coef, f"({outer}).sum(axis=0)[..., None]", width=1)
+        if self.need_value:
+            e.add(self.values, f"np.matmul({_matrix(e, self.coef)}.T, {tiled})")
 
 
 class PairwiseInputs:

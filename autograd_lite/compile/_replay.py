@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from autograd_lite.compile._codegen import generate
 from autograd_lite.compile._gather import BATCH, UNIFORM
 from autograd_lite.compile._instructions import Context
 from autograd_lite.compile._lower import (
@@ -128,7 +129,7 @@ class Program:
         token sequences, ``tokens`` and ``targets`` are samples × positions int arrays.
         """
         width = x.shape[0]
-        values, uniform, grad_values, grad_uniform, ctx = self._buffers(width)
+        values, uniform, grad_values, grad_uniform, ctx, forward, backward = self._buffers(width)
         n_params = len(self.params)
         if theta is None:
             uniform[:n_params, 0] = np.fromiter(map(_get_data, self.params), float, n_params)
@@ -151,8 +152,7 @@ class Program:
             ctx.gathered.append(index)
         stores = (values, uniform)
         with np.errstate(all="ignore"):  # infinities and nan follow IEEE, as in the engine
-            for instruction in self.instructions:
-                instruction.forward(stores, ctx)
+            forward()
             roots = np.empty((len(self.roots), width))
             for i, (store, r) in enumerate(self.roots):
                 roots[i] = stores[store][r]
@@ -163,8 +163,7 @@ class Program:
             grads = (grad_values, grad_uniform)
             store, r = self.seed_root
             grads[store][r] = seed if store == BATCH else seed * width
-            for instruction in self.backward_instructions:
-                instruction.backward(stores, grads, ctx)
+            backward()
             for (_, rows, _, _), index in zip(self.token_reads, ctx.gathered):
                 # Tokens repeat within and across samples: add.at adds every one.
                 np.add.at(grad_uniform[:, 0], index, grad_values[rows])
@@ -174,7 +173,8 @@ class Program:
         return roots, uniform_grads[:n_params], free
 
     def _buffers(self, width: int) -> tuple[Any, ...]:
-        """The value and gradient tables for a batch width, made once and reused.
+        """The value and gradient tables for a batch width, and the program written out
+        for them (:mod:`._codegen`), made once and reused.
 
         Reusing them keeps every strided view of :class:`Gather` valid, and saves
         allocating a few hundred kilobytes per step; the last few widths are kept.
@@ -185,12 +185,15 @@ class Program:
                 self._by_width.pop(next(iter(self._by_width)))
             values = np.empty((self.n_v, width))
             uniform = self.u_template.copy()
-            buffers = (
-                values,
-                uniform,
-                np.zeros_like(values),
-                np.zeros_like(uniform),
-                Context(width, None),
+            grad_values, grad_uniform = np.zeros_like(values), np.zeros_like(uniform)
+            ctx = Context(width, None)
+            forward, backward, _ = generate(
+                self.instructions,
+                self.backward_instructions,
+                (values, uniform),
+                (grad_values, grad_uniform),
+                ctx,
             )
+            buffers = (values, uniform, grad_values, grad_uniform, ctx, forward, backward)
             self._by_width[width] = buffers
         return buffers
