@@ -392,10 +392,13 @@ class _Variant:
             self.lookup = np.full(max(keys) + 1, -1, dtype=np.intp)
             for key, code in self.codes.items():
                 self.lookup[key[0]] = code
-        if labels.min() < 0 or labels.max() >= self.lookup.size:
+        if labels.dtype.kind == "i" and labels.min() < 0:
+            return None  # a negative index would count from the end
+        try:
+            codes = self.lookup[labels]
+        except IndexError:  # a label beyond the traced ones
             return None
-        codes = self.lookup[labels]
-        return None if (codes < 0).any() else codes
+        return None if codes.min() < 0 else codes
 
     def add(self, t: Trace) -> None:
         self.traces[t.labels] = t.keep()

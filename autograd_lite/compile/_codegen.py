@@ -24,13 +24,21 @@ __all__ = ["Emitter", "generate"]
 
 
 class Emitter:
-    """Source lines, and the namespace of the objects they name, for one batch width."""
+    """Source lines, and the namespace of the objects they name, for one batch width.
+
+    Going back, the gradient tables are not zeroed before each call: the emitter tracks
+    which rows this call has written so far (``fresh``: not yet). The first contribution
+    to a fresh row assigns it, a later one adds to it, and a row read while fresh (or by
+    an instruction that is called, whose reads are not known here) is zeroed first, so
+    every gradient is the sum it was, without a pass over the tables to clear them.
+    """
 
     def __init__(self, stores: Sequence[np.ndarray], grads: Sequence[np.ndarray], ctx: Any) -> None:
         self.stores, self.grads, self.ctx = stores, grads, ctx
         self.width = stores[0].shape[-1]
         self.namespace: dict[str, Any] = {"np": np, "stores": stores, "grads": grads, "ctx": ctx}
         self.lines: list[str] = []
+        self.fresh: list[np.ndarray] | None = None  # per gradient table, while going back
         self._names: dict[int, str] = {}
         self._temps = 0
 
@@ -52,8 +60,12 @@ class Emitter:
     def line(self, text: str) -> None:
         self.lines.append(text)
 
+    # ---- reading and writing values --------------------------------------------------
+
     def read(self, rows: Gather, grads: bool = False) -> str:
         """An expression for the rows' values (or gradients): a bound view, or a gather."""
+        if grads:
+            self._initialise(rows.store, _flat(rows))
         table = (self.grads if grads else self.stores)[rows.store]
         view = rows.view(table)
         if view is not None:
@@ -78,8 +90,18 @@ class Emitter:
         else:
             self.line(f"{self.name(table, 't')}[{self.name(rows.index, 'i')}] = {expr}")
 
+    # ---- gradients -------------------------------------------------------------------
+
+    def start_backward(self, seeded: tuple[int, int] | None) -> None:
+        """Every gradient row is fresh but the seed's, which the caller sets."""
+        self.fresh = [np.ones(table.shape[0], dtype=bool) for table in self.grads]
+        if seeded is not None:
+            store, row = seeded
+            self.fresh[store][row] = False
+
     def add(self, rows: Gather, expr: str, width: int | None = None) -> None:
-        """Add the gradient contribution ``expr`` into the rows, as :meth:`Gather.add`.
+        """Add the gradient contribution ``expr`` into the rows, as :meth:`Gather.add`:
+        assigned if they are fresh.
 
         ``width``: the contribution's last dimension when known to differ from the
         batch's (1 for a contribution already summed over samples).
@@ -87,22 +109,75 @@ class Emitter:
         width = self.width if width is None else width
         if rows.store == UNIFORM and width != 1:
             expr = f"({expr}).sum(axis=-1, keepdims=True)"
+        table = self.grads[rows.store]
         row = _single_row(rows)
         if row is not None:  # read once for every member: the members' contributions sum
-            view = self.name(self.grads[rows.store][row : row + 1], "v")
-            self.line(f"{view}[...] += ({expr}).sum(axis=0, keepdims=True)")
+            view = self.name(table[row : row + 1], "v")
+            op = self._assign(rows.store, np.array([row]))
+            self.line(f"{view}[...] {op} ({expr}).sum(axis=0, keepdims=True)")
             return
-        table = self.grads[rows.store]
+        if not rows.unique:  # rows read more than once: the Gather sums their contributions
+            self._initialise(rows.store, _flat(rows))
+            self.line(f"{self.name(rows, 'r')}.add(grads, {expr})")
+            return
+        op = self._assign(rows.store, _flat(rows))
         view = rows.view(table)
         if view is not None:
             name = self.name(view, "v")
             if len(rows.shape) > 1:
                 expr = f"({expr}).reshape({name}.shape)"
-            self.line(f"{name}[...] += {expr}")
-        elif rows.unique:
-            self.line(f"{self.name(table, 't')}[{self.name(rows.index, 'i')}] += {expr}")
-        else:  # rows read more than once: the Gather sums their contributions
-            self.line(f"{self.name(rows, 'r')}.add(grads, {expr})")
+            self.line(f"{name}[...] {op} {expr}")
+        else:
+            self.line(f"{self.name(table, 't')}[{self.name(rows.index, 'i')}] {op} {expr}")
+
+    def assignable(self, rows: Gather) -> np.ndarray | None:
+        """A view of the gradient rows to write a result into (``out=``), if they are a
+        view and all fresh; they then count as written."""
+        view = rows.view(self.grads[rows.store])
+        if self.fresh is None or view is None or not self.fresh[rows.store][_flat(rows)].all():
+            return None
+        self._assign(rows.store, _flat(rows))
+        return view
+
+    def _assign(self, store: int, flat: np.ndarray) -> str:
+        """``=`` if every row is fresh (then written), else ``+=`` (fresh ones zeroed)."""
+        if self.fresh is None:
+            return "+="
+        fresh = self.fresh[store][flat]
+        if fresh.all():
+            self.fresh[store][flat] = False
+            return "="
+        self._initialise(store, flat)
+        return "+="
+
+    def _initialise(self, store: int, flat: np.ndarray) -> None:
+        """Zero the rows among ``flat`` that are still fresh."""
+        if self.fresh is None:
+            return
+        fresh = self.fresh[store]
+        rows = np.unique(flat[fresh[flat]])
+        if rows.size == 0:
+            return
+        fresh[rows] = False
+        table = self.name(self.grads[store], "t")
+        if rows[-1] - rows[0] + 1 == rows.size:
+            self.line(f"{table}[{int(rows[0])}:{int(rows[-1]) + 1}] = 0.0")
+        else:
+            self.line(f"{table}[{self.name(rows, 'i')}] = 0.0")
+
+    def initialise_all(self) -> None:
+        """Zero every fresh row (before a called instruction, whose reads are not known)."""
+        if self.fresh is not None:
+            for store, fresh in enumerate(self.fresh):
+                self._initialise(store, np.flatnonzero(fresh))
+
+
+def _flat(rows: Gather) -> np.ndarray:
+    """The table rows a gather names, flat."""
+    index = rows.index
+    if isinstance(index, slice):
+        return np.arange(index.start, index.stop)
+    return np.asarray(index).ravel()
 
 
 def _single_row(rows: Gather) -> int | None:
@@ -120,27 +195,36 @@ def generate(
     stores: Sequence[np.ndarray],
     grads: Sequence[np.ndarray],
     ctx: Any,
+    seeded: tuple[int, int] | None,
+    needed: Sequence[np.ndarray],
 ) -> tuple[Callable[[], None], Callable[[], None], str]:
-    """``forward()`` and ``backward()`` for these tables, and their source."""
+    """``forward()`` and ``backward()`` for these tables, and their source.
+
+    ``seeded``: the (table, row) the caller seeds before ``backward()``; ``needed``: per
+    table, the gradient rows read after it (parameters, free leaves, embedding lookups),
+    which it leaves written or zeroed.
+    """
     emitter = Emitter(stores, grads, ctx)
-    sources = []
-    for function, steps, method in (
-        ("forward", instructions, "emit_forward"),
-        ("backward", backward_instructions, "emit_backward"),
-    ):
-        emitter.lines = []
-        for instruction in steps:
-            emit = getattr(instruction, method, None)
-            if emit is None or not emit(emitter):
-                call = (
-                    "forward(stores, ctx)"
-                    if function == "forward"
-                    else "backward(stores, grads, ctx)"
-                )
-                emitter.line(f"{emitter.name(instruction, 'op')}.{call}")
-        body = "\n".join(f"    {line}" for line in emitter.lines) or "    pass"
-        sources.append(f"def {function}():\n{body}\n")
-    source = "\n".join(sources)
+    for instruction in instructions:
+        emit = getattr(instruction, "emit_forward", None)
+        if emit is None or not emit(emitter):
+            emitter.line(f"{emitter.name(instruction, 'op')}.forward(stores, ctx)")
+    forward = emitter.lines
+    emitter.lines = []
+    emitter.start_backward(seeded)
+    for instruction in backward_instructions:
+        emit = getattr(instruction, "emit_backward", None)
+        if emit is None or not emit(emitter):
+            emitter.initialise_all()
+            emitter.line(f"{emitter.name(instruction, 'op')}.backward(stores, grads, ctx)")
+    for store, rows in enumerate(needed):
+        emitter._initialise(store, np.asarray(rows, dtype=np.intp))
+    source = _function("forward", forward) + "\n" + _function("backward", emitter.lines)
     namespace = emitter.namespace
-    exec(compile(source, "<autograd_lite compiled program>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, "<autograd_lite compiled program>", "exec"), namespace)
     return namespace["forward"], namespace["backward"], source
+
+
+def _function(name: str, lines: list[str]) -> str:
+    body = "\n".join(f"    {line}" for line in lines) or "    pass"
+    return f"def {name}():\n{body}\n"

@@ -63,8 +63,13 @@ class SharedInputs:
     def emit_backward(self, e: Any, g: str) -> None:
         x = e.read(self.values)
         if self.need_coef:
-            outer = f"{g} * {x}.T" if e.width == 1 else f"np.matmul({g}, {x}.T)"
-            e.add(self.coef, f"({outer})[..., None]", width=1)
+            target = e.assignable(self.coef)
+            if target is not None:  # written in place: no temporary, no zeroed table
+                product = "np.multiply" if e.width == 1 else "np.matmul"
+                e.line(f"{product}({g}, {x}.T, out={e.name(target[..., 0], 'w')})")
+            else:
+                outer = f"{g} * {x}.T" if e.width == 1 else f"np.matmul({g}, {x}.T)"
+                e.add(self.coef, f"({outer})[..., None]", width=1)
         if self.need_value:
             e.add(self.values, f"{_matrix(e, self.coef)}.T @ {g}")
 

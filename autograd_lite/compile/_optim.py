@@ -161,7 +161,7 @@ def _sgd(entry: _Group, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         buffer = entry.state.get("momentum_buffer")
         present = entry.state.pop("momentum_buffer?", None)
         if buffer is None:  # the first step starts the buffer at the gradient itself
-            buffer = g.copy()
+            buffer = g + 0.0  # a copy, and +0.0 for a -0.0 gradient, as the engine's sum
         elif present is None:
             # In place, the same roundings: momentum * buffer, then + (1 - dampening) * g.
             buffer *= momentum

@@ -70,6 +70,8 @@ class Program:
         self.instructions, self.backward_instructions = emit(ordered, wiring, nodes, layout)
         self.roots = [(BATCH if nodes[r].batch else UNIFORM, layout.row[r]) for r in roots]
         self.seed_root = None if seed_root is None else self.roots[roots.index(seed_root)]
+        every_batch = all(store == BATCH for store, _ in self.roots)
+        self._batch_roots = np.array([r for _, r in self.roots]) if every_batch else None
         self._find_used_params(graph, live)
         self.kernels = sorted(
             {describe_kernel(k[1]) for k, _ in ordered if k[1] not in ("pick", "tpick")}
@@ -153,14 +155,10 @@ class Program:
         stores = (values, uniform)
         with np.errstate(all="ignore"):  # infinities and nan follow IEEE, as in the engine
             forward()
-            roots = np.empty((len(self.roots), width))
-            for i, (store, r) in enumerate(self.roots):
-                roots[i] = stores[store][r]
+            roots = self._read_roots(stores)
             if seed is None or self.seed_root is None:
                 return roots, None, None
-            grad_values.fill(0.0)
-            grad_uniform.fill(0.0)
-            grads = (grad_values, grad_uniform)
+            grads = (grad_values, grad_uniform)  # backward() zeroes the rows it must
             store, r = self.seed_root
             grads[store][r] = seed if store == BATCH else seed * width
             backward()
@@ -171,6 +169,15 @@ class Program:
         free = [float(uniform_grads[r]) for r, _ in self.free_rows]
         # A view of the gradient table, valid until the next run (callers read it at once).
         return roots, uniform_grads[:n_params], free
+
+    def _read_roots(self, stores: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The roots' values, roots × samples: one gather if they are all per-sample."""
+        if self._batch_roots is not None:
+            return stores[BATCH][self._batch_roots]
+        roots = np.empty((len(self.roots), stores[BATCH].shape[1]))
+        for i, (store, r) in enumerate(self.roots):
+            roots[i] = stores[store][r]
+        return roots
 
     def _buffers(self, width: int) -> tuple[Any, ...]:
         """The value and gradient tables for a batch width, and the program written out
@@ -187,12 +194,19 @@ class Program:
             uniform = self.u_template.copy()
             grad_values, grad_uniform = np.zeros_like(values), np.zeros_like(uniform)
             ctx = Context(width, None)
+            needed_batch = [rows for _, rows, _, _ in self.token_reads]
+            needed_uniform = [np.arange(len(self.params)), [r for r, _ in self.free_rows]]
             forward, backward, _ = generate(
                 self.instructions,
                 self.backward_instructions,
                 (values, uniform),
                 (grad_values, grad_uniform),
                 ctx,
+                self.seed_root,
+                [
+                    np.concatenate([np.zeros(0, np.intp), *needed_batch]).astype(np.intp),
+                    np.concatenate(needed_uniform).astype(np.intp),
+                ],
             )
             buffers = (values, uniform, grad_values, grad_uniform, ctx, forward, backward)
             self._by_width[width] = buffers

@@ -81,7 +81,8 @@ class CompiledTrainer:
         self.fast = supports(optimizer)
         self._update = FlatUpdate(optimizer, self.params) if self.fast else None
         self.theta = np.empty(len(self.params))
-        self.grad = np.zeros(len(self.params))
+        self._grad_buffer = np.zeros(len(self.params))  # when a program leaves some out
+        self.grad = self._grad_buffer
         self._unsynced = False  # whether the buffers hold steps the Values have not seen
         self.reload()
 
@@ -119,8 +120,11 @@ class CompiledTrainer:
         if not self.fast or not self._unsynced:
             self.compiled._watch.check()
             return  # the slow path writes the Values at every step
+        # + 0.0: a gradient written by one product may be -0.0, where the engine's sum
+        # starting from 0.0 gives 0.0.
+        grads = (self.grad + 0.0).tolist()
         for p, value, g, trainable in zip(
-            self.params, self.theta.tolist(), self.grad.tolist(), self._trainable.tolist()
+            self.params, self.theta.tolist(), grads, self._trainable.tolist()
         ):
             p.data = value
             if trainable:
@@ -149,8 +153,11 @@ class CompiledTrainer:
         loss, grads, used, free = self.compiled._run(X, y, self.theta)
         self._mark_unsynced()
         if used is None:
-            self.grad[:] = grads
+            # The program's own gradient table (valid until its next run): no copy. The
+            # l2 term and the update below work on it in place.
+            self.grad = grads
         else:
+            self.grad = self._grad_buffer
             self.grad.fill(0.0)
             self.grad[used] = grads[used]
         self.compiled._add_free(free)
