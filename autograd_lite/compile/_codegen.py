@@ -65,7 +65,7 @@ class Emitter:
     def read(self, rows: Gather, grads: bool = False) -> str:
         """An expression for the rows' values (or gradients): a bound view, or a gather."""
         if grads:
-            self._initialise(rows.store, _flat(rows))
+            self.initialise(rows.store, _flat(rows))
         table = (self.grads if grads else self.stores)[rows.store]
         view = rows.view(table)
         if view is not None:
@@ -117,7 +117,7 @@ class Emitter:
             self.line(f"{view}[...] {op} ({expr}).sum(axis=0, keepdims=True)")
             return
         if not rows.unique:  # rows read more than once: the Gather sums their contributions
-            self._initialise(rows.store, _flat(rows))
+            self.initialise(rows.store, _flat(rows))
             self.line(f"{self.name(rows, 'r')}.add(grads, {expr})")
             return
         op = self._assign(rows.store, _flat(rows))
@@ -147,10 +147,10 @@ class Emitter:
         if fresh.all():
             self.fresh[store][flat] = False
             return "="
-        self._initialise(store, flat)
+        self.initialise(store, flat)
         return "+="
 
-    def _initialise(self, store: int, flat: np.ndarray) -> None:
+    def initialise(self, store: int, flat: np.ndarray) -> None:
         """Zero the rows among ``flat`` that are still fresh."""
         if self.fresh is None:
             return
@@ -169,7 +169,7 @@ class Emitter:
         """Zero every fresh row (before a called instruction, whose reads are not known)."""
         if self.fresh is not None:
             for store, fresh in enumerate(self.fresh):
-                self._initialise(store, np.flatnonzero(fresh))
+                self.initialise(store, np.flatnonzero(fresh))
 
 
 def _flat(rows: Gather) -> np.ndarray:
@@ -218,7 +218,7 @@ def generate(
             emitter.initialise_all()
             emitter.line(f"{emitter.name(instruction, 'op')}.backward(stores, grads, ctx)")
     for store, rows in enumerate(needed):
-        emitter._initialise(store, np.asarray(rows, dtype=np.intp))
+        emitter.initialise(store, np.asarray(rows, dtype=np.intp))
     source = _function("forward", forward) + "\n" + _function("backward", emitter.lines)
     namespace = emitter.namespace
     exec(compile(source, "<autograd_lite compiled program>", "exec"), namespace)

@@ -441,3 +441,28 @@ class Pick(Instruction):
         # two members may pick the same row for a sample, which one += would lose.
         for member in range(rows.shape[0]):
             table[rows[member], ctx.columns] += g[member]
+
+    def _emit_rows(self, e: Emitter) -> str:
+        rows, table = e.temp(), e.name(self.table, "i")
+        if self.drivers is None:
+            e.line(f"{rows} = {table}[:, ctx.codes]")
+        else:
+            members, drivers = e.name(self.members, "i"), e.name(self.drivers, "i")
+            e.line(f"{rows} = {table}[{members}, ctx.targets[:, {drivers}].T]")
+        return rows
+
+    def emit_forward(self, e: Emitter) -> bool:
+        rows = self._emit_rows(e)
+        e.write(self.out, f"{e.name(e.stores[BATCH], 't')}[{rows}, ctx.columns]")
+        return True
+
+    def emit_backward(self, e: Emitter) -> bool:
+        if self.table.shape[0] > 16:
+            return False  # one line per member: call the loop instead
+        g = e.read(self.out, grads=True)
+        e.initialise(BATCH, self.table.ravel())  # any of them may be picked
+        rows, table = self._emit_rows(e), e.name(e.grads[BATCH], "t")
+        for member in range(self.table.shape[0]):
+            # One member at a time, as backward() says why.
+            e.line(f"{table}[{rows}[{member}], ctx.columns] += {g}[{member}]")
+        return True
