@@ -165,11 +165,32 @@ class Emitter:
         else:
             self.line(f"{table}[{self.name(rows, 'i')}] = 0.0")
 
-    def initialise_all(self) -> None:
-        """Zero every fresh row (before a called instruction, whose reads are not known)."""
-        if self.fresh is not None:
-            for store, fresh in enumerate(self.fresh):
-                self.initialise(store, np.flatnonzero(fresh))
+    def initialise_rows_of(self, instruction: Any) -> None:
+        """Zero the fresh rows among those an instruction reads through its gathers (before
+        it is called: a called instruction reads and adds gradients only through them)."""
+        for rows in _gathers(instruction):
+            self.initialise(rows.store, _flat(rows))
+
+
+def _gathers(obj: Any, seen: set[int] | None = None) -> list[Gather]:
+    """Every :class:`Gather` an instruction holds, in its attributes and theirs."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    if isinstance(obj, Gather):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        children = list(obj)
+    elif hasattr(obj, "__dict__"):
+        children = list(vars(obj).values())
+    else:
+        return []
+    found = []
+    for child in children:
+        if not isinstance(child, (np.ndarray, str, int, float, bool, type(None))):
+            found.extend(_gathers(child, seen))
+    return found
 
 
 def _flat(rows: Gather) -> np.ndarray:
@@ -215,7 +236,7 @@ def generate(
     for instruction in backward_instructions:
         emit = getattr(instruction, "emit_backward", None)
         if emit is None or not emit(emitter):
-            emitter.initialise_all()
+            emitter.initialise_rows_of(instruction)
             emitter.line(f"{emitter.name(instruction, 'op')}.backward(stores, grads, ctx)")
     for store, rows in enumerate(needed):
         emitter.initialise(store, np.asarray(rows, dtype=np.intp))

@@ -218,6 +218,28 @@ class Sum(Instruction):
             shape = (slots.k, slots.uniform_slots.size, 1)
             slots.uniform.add(grads, np.broadcast_to(g_total, shape))
 
+    def emit_forward(self, e: Emitter) -> bool:
+        slots, terms = self.slots, []
+        if slots.batch is not None:
+            terms.append(f"{_operand(e, slots.batch)}.sum(axis=1)")
+        else:
+            terms.append("0.0")  # as forward(): 0.0 + a uniform sum of -0.0 is 0.0
+        if slots.uniform is not None:
+            terms.append(f"{_operand(e, slots.uniform)}.sum(axis=1)")
+        e.write(self.out, " + ".join(terms))
+        return True
+
+    def emit_backward(self, e: Emitter) -> bool:
+        slots, g = self.slots, e.temp()
+        e.line(f"{g} = {e.read(self.out, grads=True)}[:, None, :]")
+        if slots.batch is not None:
+            shape = (slots.k, slots.batch_slots.size, e.width)
+            e.add(slots.batch, f"np.broadcast_to({g}, {shape})")
+        if slots.uniform is not None:
+            shape = (slots.k, slots.uniform_slots.size, 1)
+            e.add(slots.uniform, f"np.broadcast_to({g}.sum(axis=-1, keepdims=True), {shape})", 1)
+        return True
+
 
 class LogSumExp(Instruction):
     """``logsumexp`` nodes, in the engine's stable form ``m + log(sum(exp(x - m)))``."""
@@ -457,10 +479,11 @@ class Pick(Instruction):
         return True
 
     def emit_backward(self, e: Emitter) -> bool:
-        if self.table.shape[0] > 16:
-            return False  # one line per member: call the loop instead
         g = e.read(self.out, grads=True)
         e.initialise(BATCH, self.table.ravel())  # any of them may be picked
+        if self.table.shape[0] > 16:  # one line per member: call the loop instead
+            e.line(f"{e.name(self, 'op')}.backward(stores, grads, ctx)")
+            return True
         rows, table = self._emit_rows(e), e.name(e.grads[BATCH], "t")
         for member in range(self.table.shape[0]):
             # One member at a time, as backward() says why.
