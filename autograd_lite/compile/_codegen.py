@@ -39,6 +39,7 @@ class Emitter:
         self.namespace: dict[str, Any] = {"np": np, "stores": stores, "grads": grads, "ctx": ctx}
         self.lines: list[str] = []
         self.fresh: list[np.ndarray] | None = None  # per gradient table, while going back
+        self.memo: dict[int, str] = {}  # what an instruction keeps between its two halves
         self._names: dict[int, str] = {}
         self._temps = 0
 

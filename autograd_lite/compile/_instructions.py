@@ -177,6 +177,25 @@ class PaddedSlots:
         block = np.broadcast_to(contribution, (self.k, self.n, width)).reshape(-1, width)
         self.rows.add(grads, block[self.flat])
 
+    def emit_stack(self, e: Emitter) -> str:
+        """The padded block (members × longest × samples), filled by a line going forward.
+
+        The block is made once per width with its pads in place, and going back it still
+        holds the values stacked going forward: one scatter per call, no allocation.
+        """
+        name = e.memo.get(id(self))
+        if name is None:
+            block = np.full((self.k * self.n, e.width), self.pad)
+            e.line(f"{e.name(block, 't')}[{e.name(self.flat, 'i')}] = {e.read(self.rows)}")
+            name = e.name(block.reshape(self.k, self.n, e.width), "v")
+            e.memo[id(self)] = name
+        return name
+
+    def emit_add(self, e: Emitter, contribution: str) -> None:
+        """Add a (members × longest × samples) contribution into the real entries' rows."""
+        flat = e.name(self.flat, "i")
+        e.add(self.rows, f"({contribution}).reshape({self.k * self.n}, {e.width})[{flat}]")
+
 
 class RaggedSum(Instruction):
     """``sum_values`` nodes of per-sample operands, of different lengths."""
@@ -191,6 +210,16 @@ class RaggedSum(Instruction):
 
     def backward(self, stores, grads, ctx):
         self.slots.add(grads, self.out.fetch(grads)[:, None, :])
+
+    def emit_forward(self, e: Emitter) -> bool:
+        e.write(self.out, f"{self.slots.emit_stack(e)}.sum(axis=1)")
+        return True
+
+    def emit_backward(self, e: Emitter) -> bool:
+        shape = (self.slots.k, self.slots.n, e.width)
+        g = e.read(self.out, grads=True)
+        self.slots.emit_add(e, f"np.broadcast_to({g}[:, None, :], {shape})")
+        return True
 
 
 class Sum(Instruction):
@@ -249,12 +278,17 @@ class LogSumExp(Instruction):
         self.slots = slots
 
     def _emittable(self) -> bool:
-        return isinstance(self.slots, Slots) and self.slots.uniform is None
+        return isinstance(self.slots, PaddedSlots) or self.slots.uniform is None
+
+    def _stack(self, e: Emitter) -> str:
+        if isinstance(self.slots, PaddedSlots):
+            return self.slots.emit_stack(e)
+        return _operand(e, self.slots.batch)
 
     def emit_forward(self, e: Emitter) -> bool:
         if not self._emittable():
             return False
-        x, m, total = _operand(e, self.slots.batch), e.temp(), e.temp()
+        x, m, total = self._stack(e), e.temp(), e.temp()
         e.line(f"{m} = {x}.max(axis=1)")
         e.line(f"{total} = np.exp({x} - {m}[:, None, :]).sum(axis=1)")
         e.write(self.out, f"np.where(np.isfinite({m}), {m} + np.log({total}), {m})")
@@ -263,9 +297,13 @@ class LogSumExp(Instruction):
     def emit_backward(self, e: Emitter) -> bool:
         if not self._emittable():
             return False
-        x = _operand(e, self.slots.batch)
+        x = self._stack(e)
         out, g = e.read(self.out), e.read(self.out, grads=True)
-        e.add(self.slots.batch, f"np.exp({x} - {out}[:, None, :]) * {g}[:, None, :]")
+        contribution = f"np.exp({x} - {out}[:, None, :]) * {g}[:, None, :]"
+        if isinstance(self.slots, PaddedSlots):
+            self.slots.emit_add(e, contribution)
+        else:
+            e.add(self.slots.batch, contribution)
         return True
 
     def forward(self, stores, ctx):
@@ -424,7 +462,11 @@ class DotActivation(Dot):
         if not super().emit_forward(e):
             return False
         out = e.read(self.out)
-        e.write(self.out, f"{e.name(self.activation.forward, 'f')}({out})")
+        in_place = getattr(self.activation, "in_place", None)
+        if in_place is not None and "[" not in out:  # a view: the kernel can write into it
+            e.line(in_place(out))
+        else:
+            e.write(self.out, f"{e.name(self.activation.forward, 'f')}({out})")
         return True
 
     def emit_backward(self, e: Emitter, g: str | None = None) -> bool:

@@ -131,6 +131,10 @@ class _Tanh(Kernel):
     def forward(self, x):
         return np.tanh(x)
 
+    @staticmethod
+    def in_place(name: str) -> str:
+        return f"np.tanh({name}, out={name})"
+
     def local(self, args, out, need):
         return [1.0 - out * out]
 
@@ -153,6 +157,11 @@ class _Relu(Kernel):
     # As the engine (and PyTorch): nan stays nan, -0.0 stays -0.0; slope 0 where x <= 0.
     def forward(self, x):
         return np.where(x < 0, 0.0, x)
+
+    @staticmethod
+    def in_place(name: str) -> str:
+        """Source applying the kernel to the array ``name`` in place: no temporary."""
+        return f"np.copyto({name}, 0.0, where={name} < 0)"
 
     def local(self, args, out, need):
         return [np.where(args[0] <= 0, 0.0, 1.0)]
