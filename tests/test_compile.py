@@ -1798,3 +1798,24 @@ def test_sums_and_logsumexps_of_different_lengths_are_one_padded_group(last):
     program = next(iter(step._variants.values())).merged_program(step._replay, step._params)
     padded = [i for i in program.instructions if isinstance(getattr(i, "slots", None), PaddedSlots)]
     assert sorted(type(i).__name__ for i in padded) == [LogSumExp.__name__, RaggedSum.__name__]
+
+
+class ScaledLogits(Module):
+    """Four logits, each an input times its own weight: cross-entropy's logsumexp over them."""
+
+    def __init__(self):
+        self.w = [Value(0.5), Value(-1.5), Value(2.0), Value(1.0)]
+
+    def forward(self, x):
+        return [xi * wi for xi, wi in zip(x, self.w)]
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, 800.0, -800.0, 1e308])
+def test_cross_entropy_of_infinite_nan_or_huge_logits_matches_the_engine(bad):
+    """Logsumexp's gradient, the kept exp(x - m) over its sum, equals the engine's
+    exp(x - out) where the maximum is finite; where it is not, the engine's form (0 for the
+    finite logits, nan only where the engine gives nan)."""
+    X = rows(6, 4, seed=21)
+    X[2][1] = bad
+    X[4][3] = bad
+    assert_same_step(ScaledLogits(), losses.cross_entropy, X, [0, 1, 2, 3, 1, 0])

@@ -286,20 +286,40 @@ class LogSumExp(Instruction):
         return _operand(e, self.slots.batch)
 
     def emit_forward(self, e: Emitter) -> bool:
+        """Keeps exp(x - m) and its sums (arrays made once per width) for the way back."""
         if not self._emittable():
             return False
-        x, m, total = self._stack(e), e.temp(), e.temp()
+        x, m = self._stack(e), e.temp()
+        k, n = (
+            (self.slots.k, self.slots.n)
+            if isinstance(self.slots, PaddedSlots)
+            else (self.slots.k, self.slots.batch_slots.size)
+        )
+        terms, total = np.empty((k, n, e.width)), np.empty((k, e.width))
+        terms_name, total_name = e.name(terms, "t"), e.name(total, "t")
+        e.memo[id(self)] = (terms_name, total_name)
         e.line(f"{m} = {x}.max(axis=1)")
-        e.line(f"{total} = np.exp({x} - {m}[:, None, :]).sum(axis=1)")
-        e.write(self.out, f"np.where(np.isfinite({m}), {m} + np.log({total}), {m})")
+        e.line(f"np.subtract({x}, {m}[:, None, :], out={terms_name})")
+        e.line(f"np.exp({terms_name}, out={terms_name})")
+        e.line(f"np.sum({terms_name}, axis=1, out={total_name})")
+        e.write(self.out, f"np.where(np.isfinite({m}), {m} + np.log({total_name}), {m})")
         return True
 
     def emit_backward(self, e: Emitter) -> bool:
+        """The softmax is the kept exp(x - m) over its sum: the engine's exp(x - out) to an
+        ulp or two, with no second exp. A sum that is not finite (an infinite or nan
+        maximum) takes the engine's form, which gives 0 to the finite inputs."""
         if not self._emittable():
             return False
+        terms, total = e.memo[id(self)]
         x = self._stack(e)
         out, g = e.read(self.out), e.read(self.out, grads=True)
-        contribution = f"np.exp({x} - {out}[:, None, :]) * {g}[:, None, :]"
+        softmax = e.temp()
+        e.line(f"if np.isfinite({total}).all():")
+        e.line(f"    {softmax} = {terms} / {total}[:, None, :]")
+        e.line("else:")
+        e.line(f"    {softmax} = np.exp({x} - {out}[:, None, :])")
+        contribution = f"{softmax} * {g}[:, None, :]"
         if isinstance(self.slots, PaddedSlots):
             self.slots.emit_add(e, contribution)
         else:
