@@ -1819,3 +1819,15 @@ def test_cross_entropy_of_infinite_nan_or_huge_logits_matches_the_engine(bad):
     X[2][1] = bad
     X[4][3] = bad
     assert_same_step(ScaledLogits(), losses.cross_entropy, X, [0, 1, 2, 3, 1, 0])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, -0.0])
+def test_fused_neurons_of_infinite_nan_or_negative_zero_inputs_match_the_engine(activation, bad):
+    """A fused neuron's activation (applied in place) and its slope times the gradient
+    equal the engine's where a sum is infinite, nan or zero (0 * inf is nan in both)."""
+    model = MLP(3, [4, 2], activation=activation, seed=3)
+    X = rows(5, 3, seed=22)
+    X[1][0] = bad
+    X[3] = [bad, 0.0, -0.0]
+    assert_same_step(model, losses.cross_entropy, X, [0, 1, 0, 1, 1])

@@ -492,9 +492,13 @@ class DotActivation(Dot):
     def emit_backward(self, e: Emitter, g: str | None = None) -> bool:
         if not self._emittable():
             return False
-        out, slope = e.read(self.out), e.temp()
-        e.line(f"{slope} = {e.name(self.activation.local, 'f')}([{out}], {out}, [True])[0]")
-        e.line(f"{slope} = {slope} * {e.read(self.out, grads=True)}")
+        out, slope, g = e.read(self.out), e.temp(), e.read(self.out, grads=True)
+        slope_times = getattr(self.activation, "slope_times", None)
+        if slope_times is not None:
+            e.line(f"{slope} = {slope_times(out, g)}")
+        else:
+            e.line(f"{slope} = {e.name(self.activation.local, 'f')}([{out}], {out}, [True])[0]")
+            e.line(f"{slope} = {slope} * {g}")
         return super().emit_backward(e, slope)
 
 

