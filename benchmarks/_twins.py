@@ -114,3 +114,69 @@ def torch_mlp_step(
         return loss.item()
 
     return step
+
+
+def numpy_mlp_step(model: Any, lr: float, momentum: float) -> Callable[[Any, Any], float]:
+    """``step(X, y)``: the same SGD-momentum step as :func:`torch_mlp_step`, written by hand in
+    NumPy for one known architecture (ReLU hidden layers, linear output, cross-entropy).
+
+    This is the floor for any NumPy program of the step: a dozen calls forward, a dozen
+    back, the update on one flat buffer, every weight matrix a view of it, no temporaries
+    that a preallocated buffer can replace.
+    """
+    import numpy as np
+
+    shapes = [(len(layer.neurons), len(layer.neurons[0].w)) for layer in model.layers]
+    sizes = [m * k + m for m, k in shapes]
+    theta = np.array([p.data for p in model.parameters()], dtype=float)
+    grad, buffer = np.zeros_like(theta), np.zeros_like(theta)
+    weights, biases, d_weights, d_biases = [], [], [], []
+    start = 0
+    for (m, k), size in zip(shapes, sizes):
+        # Our parameters() order: each neuron's weights, then its bias.
+        block = theta[start : start + size].reshape(m, k + 1)
+        d_block = grad[start : start + size].reshape(m, k + 1)
+        weights.append(block[:, :k])
+        biases.append(block[:, k:])
+        d_weights.append(d_block[:, :k])
+        d_biases.append(d_block[:, k:])
+        start += size
+    first = [True]
+    scratch = np.empty_like(theta)
+
+    def step(X: Any, y: Any) -> float:
+        n = X.shape[0]
+        h = X.T
+        activations = [h]
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            h = w @ h + b
+            if i < len(weights) - 1:
+                np.maximum(h, 0.0, out=h)
+            activations.append(h)
+        m = h.max(axis=0)
+        e = np.exp(h - m)
+        total = e.sum(axis=0)
+        columns = np.arange(n)
+        loss = float((m + np.log(total) - h[y, columns]).sum()) / n
+        g = e / total
+        g[y, columns] -= 1.0
+        g *= 1.0 / n
+        for i in range(len(weights) - 1, -1, -1):
+            # For one sample an outer product, which a broadcast multiply does fastest.
+            outer = np.multiply if n == 1 else np.matmul
+            outer(g, activations[i].T, out=d_weights[i])
+            np.sum(g, axis=1, keepdims=True, out=d_biases[i])
+            if i:
+                g = weights[i].T @ g
+                g *= activations[i] > 0
+        if first[0]:
+            buffer[:] = grad
+            first[0] = False
+        else:
+            np.multiply(buffer, momentum, out=buffer)
+            np.add(buffer, grad, out=buffer)
+        np.multiply(buffer, lr, out=scratch)
+        np.subtract(theta, scratch, out=theta)
+        return loss
+
+    return step

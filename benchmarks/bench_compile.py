@@ -32,7 +32,9 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     and 64, the losses of the first steps compared (the goal: at most float64's time).
 (f) MLP steps (SGD momentum 0.9, cross-entropy) over widths ``MLP(64, [32, 10])`` to
     ``MLP(784, [256, 10])`` at batch 1, 8, 64 and 256 against twins (the goal: at most half
-    of float64's time up to batch 64, at most its time at 256).
+    of float64's time up to batch 64, at most its time at 256), and against the same step
+    written by hand in NumPy for this one architecture (``numpy_mlp_step``): how far the
+    compiled replay is from the floor of any NumPy program, in the same run.
 
 The load average is printed first and last; a run at load above 1 says its ratios are not
 to be trusted. ``--only torch`` runs (e) and (f) only; ``--clock cpu`` times blocks by this
@@ -54,7 +56,7 @@ from typing import Any
 
 import _harness  # benchmarks/ is on sys.path when a script there runs
 from _harness import time_block
-from _twins import torch_gpt_step, torch_mlp_step
+from _twins import numpy_mlp_step, torch_gpt_step, torch_mlp_step
 
 import autograd_lite as al
 from autograd_lite import losses
@@ -485,17 +487,22 @@ MLP_SHAPES = ((64, 32), (128, 32), (64, 128), (196, 48), (784, 64), (784, 256))
 
 
 def _ratio_line(label: str, r: dict[str, float]) -> str:
-    """µs per step of each contender, and ours over PyTorch's (medians of paired ratios)."""
-    return (
+    """µs per step of each contender, and ours over PyTorch's (medians of paired ratios);
+    for the MLPs also over the hand-written NumPy step's."""
+    line = (
         f"      {label:<22}{r['compiled'] * 1e6:11.1f}{r['torch f64'] * 1e6:12.1f}"
         f"{r['torch f32'] * 1e6:12.1f}{1 / r['torch f64/compiled']:10.2f}x"
         f"{1 / r['torch f32/compiled']:9.2f}x"
     )
+    if "numpy" in r:
+        line += f"{r['numpy'] * 1e6:12.1f}{1 / r['numpy/compiled']:10.2f}x"
+    return line
 
 
 _RATIO_HEADER = (
     f"      {'':<22}{'ours µs':>11}{'f64 µs':>12}{'f32 µs':>12}{'ours/f64':>11}{'ours/f32':>10}"
 )
+_NUMPY_HEADER = f"{'numpy µs':>12}{'ours/np':>10}"
 
 
 def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None:
@@ -535,8 +542,11 @@ def mlp_against_torch(batches: list[int], repeats: int, shapes=MLP_SHAPES) -> No
     """MLP(n_in, [hidden, 10]) SGD-momentum steps with cross-entropy, ours against twins."""
     import torch
 
-    print("(f) MLP training steps (SGD momentum 0.9, cross-entropy), ours over PyTorch")
-    print(_RATIO_HEADER)
+    print(
+        "(f) MLP training steps (SGD momentum 0.9, cross-entropy), ours over PyTorch, and over"
+        " the same step written by hand in NumPy (benchmarks/_twins.py: the floor for NumPy)"
+    )
+    print(_RATIO_HEADER + _NUMPY_HEADER)
     for n_in, hidden in shapes:
         for batch in batches:
             rng = np.random.default_rng(batch)
@@ -547,15 +557,18 @@ def mlp_against_torch(batches: list[int], repeats: int, shapes=MLP_SHAPES) -> No
             train = step.trainer(SGD(model.parameters(), lr=LR, momentum=0.9))
             inputs = {name: torch.tensor(X, dtype=getattr(torch, name)) for name in twins}
             targets = torch.from_numpy(y)
-            gap = abs(train.step(X, y) - twins["float64"](inputs["float64"], targets))
+            by_hand = numpy_mlp_step(model, LR, 0.9)
+            reference = twins["float64"](inputs["float64"], targets)  # each one's first step
+            gap = max(abs(train.step(X, y) - reference), abs(by_hand(X, y) - reference))
             functions = {
                 "compiled": (partial(train.step, X, y), 1),
                 "torch f64": (partial(twins["float64"], inputs["float64"], targets), 1),
                 "torch f32": (partial(twins["float32"], inputs["float32"], targets), 1),
+                "numpy": (partial(by_hand, X, y), 1),
             }
             r = paired(functions, repeats)
             label = f"({n_in},[{hidden},10]) b{batch}"
-            print(_ratio_line(label, r) + f"   (loss within {gap:.0e})")
+            print(_ratio_line(label, r) + f"   (losses within {gap:.0e})")
 
 
 def load_note() -> str:
