@@ -89,7 +89,11 @@ class Elementwise(Instruction):
 
     def emit_forward(self, e: Emitter) -> bool:
         args = ", ".join(_operand(e, o) for o in self.operands)
-        e.write(self.out, f"{e.name(self.kernel.forward, 'f')}({args})")
+        out = e.read(self.out)
+        if self.kernel.ufunc is not None and "[" not in out:  # written into its view
+            e.line(f"{self.kernel.ufunc}({args}, out={out})")
+        else:
+            e.write(self.out, f"{e.name(self.kernel.forward, 'f')}({args})")
         return True
 
     def emit_backward(self, e: Emitter) -> bool:
@@ -100,13 +104,16 @@ class Elementwise(Instruction):
                     e.add(operand, g)
             return True
         args = [_operand(e, o) for o in self.operands]
-        local = e.temp()
-        call = f"{e.name(self.kernel.local, 'f')}(({', '.join(args)},), {e.read(self.out)}, "
-        e.line(f"{local} = {call}{e.name(self.need, 'k')})")
-        for i, (operand, need) in enumerate(zip(self.operands, self.need)):
+        locals_ = self.kernel.local_source(args, e.read(self.out))
+        if locals_ is None:
+            local = e.temp()
+            call = f"{e.name(self.kernel.local, 'f')}(({', '.join(args)},), {e.read(self.out)}, "
+            e.line(f"{local} = {call}{e.name(self.need, 'k')})")
+            locals_ = [f"{local}[{i}]" for i in range(len(args))]
+        for operand, local, need in zip(self.operands, locals_, self.need):
             if need:
                 # local * grad, in the engine's order (1.0 * g is g, bit for bit).
-                e.add(operand, f"{local}[{i}] * {g}")
+                e.add(operand, f"{local} * {g}")
         return True
 
 
@@ -424,6 +431,13 @@ class Dot(Instruction):
     def emit_forward(self, e: Emitter) -> bool:
         if not self._emittable():
             return False
+        out = e.read(self.out)
+        into = getattr(self.ub, "emit_forward_into", None)
+        if into is not None and "[" not in out:  # the product written into its view
+            into(e, out)
+            if self.bias is not None:
+                e.line(f"np.add({out}, {e.read(self.bias[0])}, out={out})")
+            return True
         product = self.ub.emit_forward(e)
         if self.bias is not None:
             product = f"{product} + {e.read(self.bias[0])}"

@@ -26,6 +26,14 @@ class Kernel:
     """``forward(*args) -> out``; ``local(args, out, need) -> d out / d arg`` per argument."""
 
     unit_locals = False  # whether every local derivative is 1.0 (then local needs no call)
+    # For straight-line code (:mod:`._codegen`): the forward as one numpy ufunc, and each
+    # local derivative as a source expression over the arguments' and the output's names,
+    # the same operations as ``forward`` and ``local``. None: call the methods instead.
+    ufunc: str | None = None
+
+    @staticmethod
+    def local_source(args: Sequence[str], out: str) -> list[str] | None:
+        return None
 
     def forward(self, *args: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -36,6 +44,7 @@ class Kernel:
 
 class _Add(Kernel):
     unit_locals = True
+    ufunc = "np.add"
 
     def forward(self, a, b):
         return a + b
@@ -45,6 +54,12 @@ class _Add(Kernel):
 
 
 class _Mul(Kernel):
+    ufunc = "np.multiply"
+
+    @staticmethod
+    def local_source(args, out):
+        return [args[1], args[0]]
+
     def forward(self, a, b):
         return a * b
 
@@ -53,6 +68,12 @@ class _Mul(Kernel):
 
 
 class _Neg(Kernel):
+    ufunc = "np.negative"
+
+    @staticmethod
+    def local_source(args, out):
+        return ["-1.0"]
+
     def forward(self, x):
         return -x
 
@@ -99,6 +120,12 @@ class _Pow(Kernel):
 
 
 class _Div(Kernel):
+    ufunc = "np.divide"
+
+    @staticmethod
+    def local_source(args, out):
+        return [f"(1.0 / {args[1]})", f"(-({out} / {args[1]}))"]
+
     def forward(self, a, b):
         return a / b
 
@@ -107,6 +134,12 @@ class _Div(Kernel):
 
 
 class _Exp(Kernel):
+    ufunc = "np.exp"
+
+    @staticmethod
+    def local_source(args, out):
+        return [out]
+
     def forward(self, x):
         return np.exp(x)
 
@@ -115,6 +148,10 @@ class _Exp(Kernel):
 
 
 class _Log(Kernel):
+    @staticmethod
+    def local_source(args, out):
+        return [f"(1.0 / {args[0]})"]
+
     def forward(self, x):
         bad = x < 0
         if bad.any():
@@ -128,6 +165,12 @@ class _Log(Kernel):
 
 
 class _Tanh(Kernel):
+    ufunc = "np.tanh"
+
+    @staticmethod
+    def local_source(args, out):
+        return [f"(1.0 - {out} * {out})"]
+
     def forward(self, x):
         return np.tanh(x)
 
@@ -150,6 +193,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class _Sigmoid(Kernel):
+    @staticmethod
+    def local_source(args, out):
+        return [f"({out} * (1.0 - {out}))"]
+
     def forward(self, x):
         return _sigmoid(x)
 
@@ -202,6 +249,12 @@ class _Softplus(Kernel):
 
 
 class _Sin(Kernel):
+    ufunc = "np.sin"
+
+    @staticmethod
+    def local_source(args, out):
+        return [f"np.cos({args[0]})"]
+
     def forward(self, x):
         return np.sin(x)
 
@@ -210,6 +263,12 @@ class _Sin(Kernel):
 
 
 class _Cos(Kernel):
+    ufunc = "np.cos"
+
+    @staticmethod
+    def local_source(args, out):
+        return [f"(-np.sin({args[0]}))"]
+
     def forward(self, x):
         return np.cos(x)
 

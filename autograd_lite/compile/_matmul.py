@@ -60,6 +60,9 @@ class SharedInputs:
     def emit_forward(self, e: Any) -> str:
         return f"{_matrix(e, self.coef)} @ {e.read(self.values)}"
 
+    def emit_forward_into(self, e: Any, out: str) -> None:
+        e.line(f"np.matmul({_matrix(e, self.coef)}, {e.read(self.values)}, out={out})")
+
     def emit_backward(self, e: Any, g: str) -> None:
         x = e.read(self.values)
         if self.need_coef:
