@@ -131,17 +131,19 @@ class Program:
         token sequences, ``tokens`` and ``targets`` are samples × positions int arrays.
         """
         width = x.shape[0]
-        values, uniform, grad_values, grad_uniform, ctx, forward, backward = self._buffers(width)
+        tables = self._by_width.get(width) or self._buffers(width)
+        values, uniform, grad_values, grad_uniform, ctx, forward, backward = tables[:7]
+        theta_rows, x_rows, y_rows, param_grads = tables[7:]
         n_params = len(self.params)
         if theta is None:
-            uniform[:n_params, 0] = np.fromiter(map(_get_data, self.params), float, n_params)
+            theta_rows[:] = np.fromiter(map(_get_data, self.params), float, n_params)
         else:
-            uniform[:n_params, 0] = theta
+            theta_rows[:] = theta
         for r, leaf in self.free_rows:
             uniform[r, 0] = leaf.data
-        values[: self.n_x] = x.T
+        x_rows[:] = x.T
         if self.n_y:
-            values[self.n_x : self.n_x + self.n_y] = y.T
+            y_rows[:] = y.T
         if self.label_table.size:
             values[self.label_rows] = self.label_table[:, codes]
         ctx.codes = codes
@@ -165,10 +167,9 @@ class Program:
             for (_, rows, _, _), index in zip(self.token_reads, ctx.gathered):
                 # Tokens repeat within and across samples: add.at adds every one.
                 np.add.at(grad_uniform[:, 0], index, grad_values[rows])
-        uniform_grads = grads[UNIFORM][:, 0]
-        free = [float(uniform_grads[r]) for r, _ in self.free_rows]
+        free = [float(grad_uniform[r, 0]) for r, _ in self.free_rows]
         # A view of the gradient table, valid until the next run (callers read it at once).
-        return roots, uniform_grads[:n_params], free
+        return roots, param_grads, free
 
     def _read_roots(self, stores: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The roots' values, roots × samples: one gather if they are all per-sample."""
@@ -208,6 +209,13 @@ class Program:
                     np.concatenate(needed_uniform).astype(np.intp),
                 ],
             )
-            buffers = (values, uniform, grad_values, grad_uniform, ctx, forward, backward)
+            # Then the views run() writes and returns, made once: theta's rows, x's, y's,
+            # and the parameters' gradients.
+            n_params, n_x = len(self.params), self.n_x
+            buffers = (
+                *(values, uniform, grad_values, grad_uniform, ctx, forward, backward),
+                *(uniform[:n_params, 0], values[:n_x], values[n_x : n_x + self.n_y]),
+                grad_uniform[:n_params, 0],
+            )
             self._by_width[width] = buffers
         return buffers
