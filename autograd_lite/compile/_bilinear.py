@@ -68,6 +68,7 @@ class BilinearPairs:
         self.shape = (left_vectors.shape[0], left_vectors.shape[1], right_vectors.shape[1])
         self.need_left, self.need_right = need
         self.pairwise = ElementPairs(left, right, need)
+        self.full: dict[int, np.ndarray] = {}  # the gradient of the products, per width
 
     def _operands(self, stores: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Q (samples × C × Nq × D) and K (samples × C × Nk × D), as views of the gathers."""
@@ -87,7 +88,12 @@ class BilinearPairs:
         if not (np.isfinite(q).all() and np.isfinite(k).all()):
             self.pairwise.backward(stores, grads, g)  # a masked 0 * inf would be nan
             return
-        full = np.zeros((g.shape[-1], *self.shape))
+        # Kept per width: only the members' entries are written, the rest stay 0.
+        full = self.full.get(g.shape[-1])
+        if full is None:
+            if len(self.full) > 4:  # widths no longer in use
+                self.full.clear()
+            full = self.full[g.shape[-1]] = np.zeros((g.shape[-1], *self.shape))
         c, i, j = self.entries
         full[:, c, i, j] = g.T
         if self.need_left:
@@ -200,13 +206,14 @@ class MaskedProduct:
         self.out_flat, self.out_shape = _flat(entries, out_shape), out_shape
         self.split = split
         self.need_a, self.need_b = need
+        self.blocks: dict[Any, np.ndarray] = {}  # the padded blocks, per operand and width
 
     def _operands(self, stores: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
         a_values, b_values = self.a.fetch(stores), self.b.fetch(stores)
         if not (np.isfinite(a_values).all() and np.isfinite(b_values).all()):
             return None
-        return _padded(a_values, self.a_flat, self.a_shape), _padded(
-            b_values, self.b_flat, self.b_shape
+        return _padded(a_values, self.a_flat, self.a_shape, self.blocks), _padded(
+            b_values, self.b_flat, self.b_shape, self.blocks
         )
 
     def forward(self, stores: Sequence[np.ndarray]) -> np.ndarray:
@@ -221,7 +228,7 @@ class MaskedProduct:
             self.split.backward(stores, grads, g)
             return
         a, b = operands
-        full = _padded(g, self.out_flat, self.out_shape)
+        full = _padded(g, self.out_flat, self.out_shape, self.blocks)
         if self.need_a:
             self.a.add(grads, _rows(np.matmul(full, b.transpose(0, 1, 3, 2)), self.a_flat))
         if self.need_b:
@@ -232,9 +239,22 @@ def _flat(where: tuple[np.ndarray, ...], shape: tuple[int, int, int]) -> np.ndar
     return np.ravel_multi_index(where, shape)
 
 
-def _padded(values: np.ndarray, flat: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """samples × C × rows × columns, zero where no row goes (a view of a rows-first block)."""
-    block = np.zeros((shape[0] * shape[1] * shape[2], values.shape[-1]))
+def _padded(
+    values: np.ndarray, flat: np.ndarray, shape: tuple[int, int, int], blocks: dict[Any, Any]
+) -> np.ndarray:
+    """samples × C × rows × columns, zero where no row goes (a view of a rows-first block).
+
+    The block is made once per width and kept in ``blocks``: the same rows are written at
+    every call, so the zeros between them stay zeros, and no block is allocated and
+    cleared per call.
+    """
+    key = (id(flat), values.shape[-1])
+    block = blocks.get(key)
+    if block is None:
+        if len(blocks) > 12:  # widths no longer in use
+            blocks.clear()
+        block = np.zeros((shape[0] * shape[1] * shape[2], values.shape[-1]))
+        blocks[key] = block
     block[flat] = values
     return block.reshape(*shape, values.shape[-1]).transpose(3, 0, 1, 2)
 
