@@ -43,7 +43,9 @@ How: the trace is a list of nodes in topological order (:mod:`._trace`); it is l
 in passes (:mod:`._lower`): nodes of the same depth that apply the same operation become
 one numpy instruction over a block of rows, the neurons of a layer — ``dot`` nodes
 reading the same inputs — one matrix product ``W @ X``, and a layer applied at each token
-position one stacked product (:mod:`._matmul`); :mod:`._replay` runs the program.
+position one stacked product (:mod:`._matmul`); for each batch width the instructions are
+written out as straight-line Python, two functions of numpy calls on views bound once
+(:mod:`._codegen`), which :mod:`._replay` runs.
 
 Token sequences: with a list of int tokens as ``example_x`` and a model that has an
 ``nn.Embedding`` (``nn.GPT``), ``compile_loss`` returns a :class:`SequenceLoss`:

@@ -10,7 +10,10 @@ the same kernel to operands of the same kinds become one instruction over a bloc
 rows (:mod:`._instructions`), so a layer's 32 ``relu`` nodes are one ``np.where`` on a
 32 × batch block, and a group of ``dot`` nodes (a layer's neurons) whose per-sample inputs
 are the same rows becomes one matrix product ``W @ X``, with ``W`` read from the current
-parameter values at every call. Kernels compute what the engine's float functions compute
+parameter values at every call. For each batch width the instructions are then written
+out as two straight-line functions, ``forward()`` and ``backward()``, of numpy calls on
+views bound once (:mod:`._codegen`): no per-instruction dispatch at batch 1, and no pass
+clearing the gradient tables. Kernels compute what the engine's float functions compute
 (:mod:`._kernels`). Sums (``sum``, ``dot``, and each weight's gradient summed over the
 batch) add in numpy's order rather than as ``math.fsum`` does: results agree to a few
 units in the last place of the largest term.
