@@ -48,13 +48,16 @@ def supports(optimizer: Any) -> bool:
 class _Group:
     """One parameter group: where its parameters sit in the flat buffer, and its state."""
 
-    __slots__ = ("group", "indices", "opt_indices", "span", "state")
+    __slots__ = ("group", "indices", "opt_indices", "scratch", "span", "state")
 
     def __init__(self, group: dict[str, Any], indices: np.ndarray, opt_indices: list[int]):
         self.group = group  # the optimizer's own dict: hyperparameters are read live
         self.indices = indices  # positions in the flat buffer
         self.opt_indices = opt_indices  # the optimizer's state keys
         self.state: dict[str, np.ndarray] = {}
+        # The step lr * g, written here: allocating 1.6 MB per step (a 784 × 256 layer)
+        # costs page faults that the arithmetic does not.
+        self.scratch = np.empty(indices.size)
         # Consecutive positions (the usual case: one group of every parameter) are read
         # and written as a view of the buffer: no gather and scatter of the whole buffer.
         start = int(indices[0]) if indices.size else 0
@@ -172,7 +175,7 @@ def _sgd(entry: _Group, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         entry.state["momentum_buffer"] = buffer
         g = g + momentum * buffer if group["nesterov"] else buffer
     # p - lr * g, written into p when p is a view of the buffer: the same rounding.
-    step = lr * g
+    step = np.multiply(g, lr, out=entry.scratch)
     if entry.span is not None:
         p -= step
         return p
