@@ -219,7 +219,7 @@ class RaggedSum(Instruction):
         self.slots.add(grads, self.out.fetch(grads)[:, None, :])
 
     def emit_forward(self, e: Emitter) -> bool:
-        e.write(self.out, f"{self.slots.emit_stack(e)}.sum(axis=1)")
+        e.write(self.out, f"np.add.reduce({self.slots.emit_stack(e)}, axis=1)")
         return True
 
     def emit_backward(self, e: Emitter) -> bool:
@@ -257,11 +257,11 @@ class Sum(Instruction):
     def emit_forward(self, e: Emitter) -> bool:
         slots, terms = self.slots, []
         if slots.batch is not None:
-            terms.append(f"{_operand(e, slots.batch)}.sum(axis=1)")
+            terms.append(f"np.add.reduce({_operand(e, slots.batch)}, axis=1)")
         else:
             terms.append("0.0")  # as forward(): 0.0 + a uniform sum of -0.0 is 0.0
         if slots.uniform is not None:
-            terms.append(f"{_operand(e, slots.uniform)}.sum(axis=1)")
+            terms.append(f"np.add.reduce({_operand(e, slots.uniform)}, axis=1)")
         e.write(self.out, " + ".join(terms))
         return True
 
@@ -273,7 +273,7 @@ class Sum(Instruction):
             e.add(slots.batch, f"np.broadcast_to({g}, {shape})")
         if slots.uniform is not None:
             shape = (slots.k, slots.uniform_slots.size, 1)
-            e.add(slots.uniform, f"np.broadcast_to({g}.sum(axis=-1, keepdims=True), {shape})", 1)
+            e.add(slots.uniform, f"np.broadcast_to(np.add.reduce({g}, axis=-1, keepdims=True), {shape})", 1)
         return True
 
 
@@ -305,10 +305,10 @@ class LogSumExp(Instruction):
         terms, total = np.empty((k, n, e.width)), np.empty((k, e.width))
         terms_name, total_name = e.name(terms, "t"), e.name(total, "t")
         e.memo[id(self)] = (terms_name, total_name)
-        e.line(f"{m} = {x}.max(axis=1)")
+        e.line(f"{m} = np.maximum.reduce({x}, axis=1)")
         e.line(f"np.subtract({x}, {m}[:, None, :], out={terms_name})")
         e.line(f"np.exp({terms_name}, out={terms_name})")
-        e.line(f"np.sum({terms_name}, axis=1, out={total_name})")
+        e.line(f"np.add.reduce({terms_name}, axis=1, out={total_name})")
         e.write(self.out, f"np.where(np.isfinite({m}), {m} + np.log({total_name}), {m})")
         return True
 

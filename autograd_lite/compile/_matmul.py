@@ -148,7 +148,7 @@ class TiledInputs:
                 if e.width == 1
                 else f"np.matmul({tiled}, {x}.transpose(0, 2, 1))"
             )
-            e.add(self.coef, f"({outer}).sum(axis=0)[..., None]", width=1)
+            e.add(self.coef, f"np.add.reduce({outer}, axis=0)[..., None]", width=1)
         if self.need_value:
             e.add(self.values, f"np.matmul({_matrix(e, self.coef)}.T, {tiled})")
 
