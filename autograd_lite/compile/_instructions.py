@@ -273,7 +273,8 @@ class Sum(Instruction):
             e.add(slots.batch, f"np.broadcast_to({g}, {shape})")
         if slots.uniform is not None:
             shape = (slots.k, slots.uniform_slots.size, 1)
-            e.add(slots.uniform, f"np.broadcast_to(np.add.reduce({g}, axis=-1, keepdims=True), {shape})", 1)
+            g_total = f"np.add.reduce({g}, axis=-1, keepdims=True)"
+            e.add(slots.uniform, f"np.broadcast_to({g_total}, {shape})", 1)
         return True
 
 
