@@ -706,13 +706,15 @@ class CompiledLoss:
         return groups, n
 
     def _refuse_active_dropout(self) -> None:
-        from autograd_lite.nn import BatchNorm1d
-
         if self._buffers and self.model.named_buffers() != self._buffers:
             raise ValueError(
                 "the model's buffers (BatchNorm1d running statistics) changed after "
                 "compile_loss traced them as constants; call compile_loss again"
             )
+        if not self._dropouts:
+            return  # the usual case, at every step: no import, no loop
+        from autograd_lite.nn import BatchNorm1d
+
         for name, layer in self._dropouts:
             if layer.training and isinstance(layer, BatchNorm1d):
                 raise ValueError(
