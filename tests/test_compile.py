@@ -1831,3 +1831,38 @@ def test_fused_neurons_of_infinite_nan_or_negative_zero_inputs_match_the_engine(
     X[1][0] = bad
     X[3] = [bad, 0.0, -0.0]
     assert_same_step(model, losses.cross_entropy, X, [0, 1, 0, 1, 1])
+
+
+def test_array_batches_after_the_first_take_the_lane_and_match_the_engine():
+    """NumPy batches shaped like the last go straight to its program (the lane); a new
+    label, another dtype, a list and a mismatched y take the general path: every step is
+    the engine's, and the errors are the general path's."""
+    np = pytest.importorskip("numpy")
+    model = MLP(3, [5, 4], seed=12)
+    X, y = dataset("cross_entropy", 16, 3, seed=13)
+    step = compile_loss(model, losses.cross_entropy, X[0], y[0])
+    X, y = np.array(X), np.array(y)
+    first = y[:6] % 2  # labels 0 and 1 only: 2 and 3 are traced when they come
+    assert_same_step(model, losses.cross_entropy, X[:6], first, step)
+    assert step._lane is not None
+    lane = step._lane
+    for batch, labels in ((slice(6, 10), y[6:10] % 2), (slice(0, 8), y[:8]), (slice(8, 16), y[8:])):
+        assert_same_step(model, losses.cross_entropy, X[batch], labels, step)
+    assert step._lane is not lane  # a new label made a new merged program, and a new lane
+    assert_same_step(model, losses.cross_entropy, X[:5].astype(np.float32), y[:5], step)
+    assert_same_step(model, losses.cross_entropy, X[:5].tolist(), y[:5].tolist(), step)
+    with pytest.raises(ValueError, match="X has 4 samples but y has 3"):
+        step.backward(X[:4], y[:3])
+    with pytest.raises(ValueError, match="cross_entropy"):
+        step.backward(X[:4], np.array([0, 1, 9, 2]))  # class 9 of 4: the loss's range error
+
+
+def test_every_batch_checking_never_takes_the_lane():
+    """With check="every-batch" each batch is re-traced, so no lane is made."""
+    np = pytest.importorskip("numpy")
+    model = MLP(3, [4, 2], seed=14)
+    X, y = dataset("cross_entropy", 6, 3, seed=15)
+    y = [t % 2 for t in y]
+    step = compile_loss(model, losses.cross_entropy, X[0], y[0], check="every-batch")
+    assert_same_step(model, losses.cross_entropy, np.array(X), np.array(y), step)
+    assert step._lane is None

@@ -384,7 +384,10 @@ class _Variant:
         return group.codes
 
     def _fast_codes(self, np: ModuleType, group: _Group) -> Any:
-        labels = group.label_array
+        return self.codes_for(np, group.label_array)
+
+    def codes_for(self, np: ModuleType, labels: Any) -> Any:
+        """Each label's code by table lookup, or None (see :meth:`fast_codes`)."""
         if labels is None or labels.dtype.kind not in "iu" or not self.codes:
             return None
         if self.lookup is None:
@@ -489,6 +492,66 @@ def _dropout_layers(model: Any) -> list[tuple[str, Any]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, kinds)]
 
 
+class _Lane:
+    """A batch shaped like the last one (arrays of the same dtypes and sample shape, labels
+    already traced) goes straight to the program that ran it.
+
+    The general path groups the samples by layout, finds their variant, traces new labels,
+    checks the first batch and plans the programs: a few dozen Python calls, as much as
+    the whole replay of a small model at batch 1. A lane is made by the general path when
+    it ran one program on the whole batch, and only repeats what that path would do for
+    such a batch; anything else (lists, a new label, another shape) returns None and takes
+    the general path, which raises what is wrong.
+    """
+
+    __slots__ = ("key", "labels", "loss", "program", "variant")
+
+    def __init__(self, loss: Any, key: Any, variant: Any, program: Any, labels: bool) -> None:
+        self.loss, self.key, self.variant = loss, key, variant
+        self.program, self.labels = program, labels
+
+    @classmethod
+    def after(cls, loss: Any, X: Any, y: Any, runs: list[Any]) -> _Lane | None:
+        """The lane for batches like this one, if the general path ran it as one program."""
+        np = loss._np
+        if type(X) is not np.ndarray or type(y) is not np.ndarray or loss.check == "every-batch":
+            return None
+        (group, variant, (program, members, codes)), *others = runs
+        if others or members is not None or group.indices is not None:
+            return None
+        if loss.check == "first-batch" and not variant.checked:
+            return None
+        labels = group.label_array is not None
+        if labels and (codes is None or program is not variant.merged):
+            return None
+        if not labels and group.y.shape[1] != 1:
+            return None
+        return cls(loss, (X.dtype, X.shape[1:], y.dtype, y.shape[1:]), variant, program, labels)
+
+    def run(self, X: Any, y: Any, theta: Any) -> Any:
+        """What ``CompiledLoss._run`` returns for this batch, or None if it is not the lane's."""
+        loss = self.loss
+        np = loss._np
+        if type(X) is not np.ndarray or type(y) is not np.ndarray:
+            return None
+        n = X.shape[0] if X.ndim else 0
+        if (X.dtype, X.shape[1:], y.dtype, y.shape[1:]) != self.key or not n or len(y) != n:
+            return None
+        variant, program = self.variant, self.program
+        if self.labels:
+            codes = variant.codes_for(np, y)
+            if codes is None or program is not variant.merged:
+                return None  # a label not traced yet: the general path traces it
+            targets = np.empty((n, 0))
+        else:
+            codes, targets = None, y.reshape(n, 1).astype(float, copy=False)
+        x = X.reshape(n, -1).astype(float, copy=False)
+        roots, grads, free = program.run(x, targets, codes, 1.0 / n, theta)
+        loss._last, loss._last_size = [(None, variant.output_layout, roots[1:])], n
+        used = None if program.uses_all else program.used_index
+        return math.fsum(roots[0].tolist()) * (1.0 / n), grads, used, [(program, free)]
+
+
 class CompiledLoss:
     """``loss_fn(model(x), y)`` recorded once and replayed over whole batches.
 
@@ -542,6 +605,7 @@ class CompiledLoss:
         self._forward_variants: dict[Any, _Variant] = {}
         self._last: list[tuple[Any, Any, Any]] | None = None
         self._last_size = 0
+        self._lane: _Lane | None = None  # the last batch's way to its program, if simple
         # The CompiledTrainer whose buffer holds steps the Values have not seen, if any.
         self._ahead: Any = None
         # Trace the example now, so that a model or loss that cannot be traced fails here.
@@ -763,6 +827,10 @@ class CompiledLoss:
         gradients or None for all, [(program, free-leaf grads)]). Nothing is written."""
         refuse_missing_targets(y)
         self._refuse_active_dropout()
+        if self._lane is not None:
+            result = self._lane.run(X, y, theta)
+            if result is not None:
+                return result
         np = self._np
         groups, n = self._groups(X, y)
         seed = 1.0 / n
@@ -789,6 +857,7 @@ class CompiledLoss:
         if len(results) == 1:
             program, grads, free = results[0]
             used = None if program.uses_all else program.used_index
+            self._lane = _Lane.after(self, X, y, runs)
             return loss, grads, used, [(program, free)]
         total = np.zeros(len(self._params))
         used: set[int] = set()
