@@ -330,6 +330,10 @@ class LogSumExp(Instruction):
         contribution = f"{softmax} * {g}[:, None, :]"
         if isinstance(self.slots, PaddedSlots):
             self.slots.emit_add(e, contribution)
+            return True
+        target = e.assignable(self.slots.batch)
+        if target is not None:  # written into the operands' rows: no temporary
+            e.line(f"np.multiply({softmax}, {g}[:, None, :], out={e.name(target, 'v')})")
         else:
             e.add(self.slots.batch, contribution)
         return True

@@ -221,9 +221,10 @@ class _Relu(Kernel):
 
     @staticmethod
     def slope_times(out: str, g: str) -> str:
-        """Source for the local derivative times ``g``: ``g * 1.0`` or ``g * 0.0`` (so
-        ``0 * inf`` is nan, as in the engine), with slope 1 for a nan input as above."""
-        return f"{g} * ~({out} <= 0)"
+        """Source for the local derivative times ``g``, from the output: ``g * 1.0`` or
+        ``g * 0.0`` (so ``0 * inf`` is nan, as in the engine). The output is >= 0 or nan,
+        so ``out != 0`` is exactly the engine's ``not x <= 0``: 1 for x > 0 and for nan."""
+        return f"{g} * ({out} != 0)"
 
     def local(self, args, out, need):
         return [np.where(args[0] <= 0, 0.0, 1.0)]

@@ -74,7 +74,11 @@ class SharedInputs:
                 outer = f"{g} * {x}.T" if e.width == 1 else f"np.matmul({g}, {x}.T)"
                 e.add(self.coef, f"({outer})[..., None]", width=1)
         if self.need_value:
-            e.add(self.values, f"{_matrix(e, self.coef)}.T @ {g}")
+            target = e.assignable(self.values)
+            if target is not None:
+                e.line(f"np.matmul({_matrix(e, self.coef)}.T, {g}, out={e.name(target, 'v')})")
+            else:
+                e.add(self.values, f"{_matrix(e, self.coef)}.T @ {g}")
 
 
 def _matrix(e: Any, coef: Gather) -> str:
