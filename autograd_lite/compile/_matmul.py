@@ -154,7 +154,12 @@ class TiledInputs:
             )
             e.add(self.coef, f"np.add.reduce({outer}, axis=0)[..., None]", width=1)
         if self.need_value:
-            e.add(self.values, f"np.matmul({_matrix(e, self.coef)}.T, {tiled})")
+            target = e.assignable(self.values)  # P × K × samples, as the product
+            if target is not None:
+                name = e.name(target, "v")
+                e.line(f"np.matmul({_matrix(e, self.coef)}.T, {tiled}, out={name})")
+            else:
+                e.add(self.values, f"np.matmul({_matrix(e, self.coef)}.T, {tiled})")
 
 
 class PairwiseInputs:
