@@ -91,10 +91,11 @@ def paired(
     ``functions`` maps a name to (step, samples per step). Each round times every
     function once, in a block of consecutive steps with the garbage collector on (see
     _harness.py); fast steps (under 5 ms) run 5 to a block. Returns, per name, the median
-    time per sample, and for every name after the first, ``"<name>/<first>"``: the median
-    of the per-round ratios of its per-sample time to the first one's.
+    time per sample, and for every two names, ``"<a>/<b>"``: the median of the per-round
+    ratios of a's per-sample time to b's.
     """
     names = list(functions)
+    pairs = [(a, b) for a in names for b in names if a != b]
     blocks = {}
     for name, (step, _) in functions.items():
         start = time.perf_counter()
@@ -102,18 +103,18 @@ def paired(
         blocks[name] = 5 if time.perf_counter() - start < 5e-3 else 1
         step()  # and a second: the first may have allocated the tables of this width
     per_sample: dict[str, list[float]] = {name: [] for name in names}
-    ratios: dict[str, list[float]] = {name: [] for name in names[1:]}
+    ratios: dict[str, list[float]] = {f"{a}/{b}": [] for a, b in pairs}
     for _ in range(repeats):
         round_times = {}
         for name in names:
             step, samples = functions[name]
             round_times[name] = time_block(step, blocks[name], gc_enabled=True) / samples
             per_sample[name].append(round_times[name])
-        for name in names[1:]:
-            ratios[name].append(round_times[name] / round_times[names[0]])
+        for a, b in pairs:
+            ratios[f"{a}/{b}"].append(round_times[a] / round_times[b])
     result = {name: statistics.median(times) for name, times in per_sample.items()}
-    for name, values in ratios.items():
-        result[f"{name}/{names[0]}"] = statistics.median(values)
+    for key, values in ratios.items():
+        result[key] = statistics.median(values)
     return result
 
 
@@ -491,18 +492,18 @@ def _ratio_line(label: str, r: dict[str, float]) -> str:
     for the MLPs also over the hand-written NumPy step's."""
     line = (
         f"      {label:<22}{r['compiled'] * 1e6:11.1f}{r['torch f64'] * 1e6:12.1f}"
-        f"{r['torch f32'] * 1e6:12.1f}{1 / r['torch f64/compiled']:10.2f}x"
-        f"{1 / r['torch f32/compiled']:9.2f}x"
+        f"{r['torch f32'] * 1e6:12.1f}{r['compiled/torch f64']:10.2f}x"
+        f"{r['compiled/torch f32']:9.2f}x"
     )
     if "numpy" in r:
-        line += f"{r['numpy'] * 1e6:12.1f}{1 / r['numpy/compiled']:10.2f}x"
+        line += f"{r['numpy'] * 1e6:12.1f}{r['compiled/numpy']:10.2f}x{r['numpy/torch f64']:9.2f}x"
     return line
 
 
 _RATIO_HEADER = (
     f"      {'':<22}{'ours µs':>11}{'f64 µs':>12}{'f32 µs':>12}{'ours/f64':>11}{'ours/f32':>10}"
 )
-_NUMPY_HEADER = f"{'numpy µs':>12}{'ours/np':>10}"
+_NUMPY_HEADER = f"{'numpy µs':>12}{'ours/np':>10}{'np/f64':>10}"
 
 
 def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None:
