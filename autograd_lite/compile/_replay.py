@@ -136,7 +136,7 @@ class Program:
         width = x.shape[0]
         tables = self._by_width.get(width) or self._buffers(width)
         values, uniform, grad_values, grad_uniform, ctx, forward, backward = tables[:7]
-        theta_rows, x_rows, y_rows, param_grads = tables[7:]
+        theta_rows, x_rows, y_rows, param_grads = tables[7:11]
         n_params = len(self.params)
         if theta is None:
             theta_rows[:] = np.fromiter(map(_get_data, self.params), float, n_params)
@@ -174,6 +174,11 @@ class Program:
         # A view of the gradient table, valid until the next run (callers read it at once).
         return roots, param_grads, free
 
+    def source(self, width: int) -> str:
+        """The program written out for a batch of ``width`` samples: the Python source of
+        its ``forward()`` and ``backward()`` (names are views of the tables, bound once)."""
+        return self._buffers(width)[11]
+
     def _read_roots(self, stores: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The roots' values, roots × samples: one gather if they are all per-sample."""
         if self._batch_roots is not None:
@@ -200,7 +205,7 @@ class Program:
             ctx = Context(width, None)
             needed_batch = [rows for _, rows, _, _ in self.token_reads]
             needed_uniform = [np.arange(len(self.params)), [r for r, _ in self.free_rows]]
-            forward, backward, _ = generate(
+            forward, backward, source = generate(
                 self.instructions,
                 self.backward_instructions,
                 (values, uniform),
@@ -219,6 +224,7 @@ class Program:
                 *(values, uniform, grad_values, grad_uniform, ctx, forward, backward),
                 *(uniform[:n_params, 0], values[:n_x], values[n_x : n_x + self.n_y]),
                 grad_uniform[:n_params, 0],
+                source,
             )
             self._by_width[width] = buffers
         return buffers
