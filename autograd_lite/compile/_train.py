@@ -49,7 +49,10 @@ class CompiledTrainer:
       it after changing weights or loading a ``state_dict`` between steps. Entering the
       ``with`` block reloads.
     * ``backward(X, y)`` and ``update()`` are the two halves of ``step``; :attr:`grad` is
-      the gradient buffer (in ``model.parameters()`` order) between them.
+      the gradient buffer (in ``model.parameters()`` order) between them. It is the
+      program's own gradient table when one program ran the batch, so it holds the last
+      batch's gradient until the next step (read it, or scale it in place). A
+      zero in it may be -0.0, where the engine's sum gives 0.0: ``sync`` writes 0.0.
 
     **What sees the current weights between a step and the next sync.** The compiled loss
     reads the buffer: ``train.step`` and ``train.backward``, ``step.forward(X)``,
