@@ -12,8 +12,8 @@ the interpreter's: the lines are the same numpy operations in the same order.
 
 Why the lines look as they do: results go into their rows with ``out=`` (no temporary and
 copy), and reductions are the ufuncs' own (``np.add.reduce``, ``np.maximum.reduce``),
-which ``ndarray.sum`` and ``max`` reach through a Python wrapper that costs as much as the
-reduction on a 10 × 64 block.
+which ``ndarray.sum`` and ``max`` reach through a Python wrapper, a large part of their
+cost on the small blocks of a batch of one.
 """
 
 from __future__ import annotations
@@ -135,6 +135,21 @@ class Emitter:
             self.line(f"{name}[...] {op} {expr}")
         else:
             self.line(f"{self.name(table, 't')}[{self.name(rows.index, 'i')}] {op} {expr}")
+
+    def add_call(self, rows: Gather, function: str, args: str, width: int | None = None) -> None:
+        """Add the result of the NumPy call ``function(args)`` into the rows, as :meth:`add`,
+        but computed straight into them (``out=``) when they are a view and all fresh: no
+        temporary, no copy. The result has the rows' shape; for uniform rows, already
+        summed over samples (``width=1``) and without the table's one column."""
+        uniform = rows.store == UNIFORM
+        summed = (self.width if width is None else width) == 1
+        target = self.assignable(rows) if summed or not uniform else None
+        if target is None:
+            self.add(rows, f"{function}({args})" + ("[..., None]" if uniform else ""), width)
+            return
+        if uniform:
+            target = target[..., 0]
+        self.line(f"{function}({args}, out={self.name(target, 'v')})")
 
     def assignable(self, rows: Gather) -> np.ndarray | None:
         """A view of the gradient rows to write a result into (``out=``), if they are a

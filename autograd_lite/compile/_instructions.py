@@ -327,15 +327,10 @@ class LogSumExp(Instruction):
         e.line(f"    {softmax} = {terms} / {total}[:, None, :]")
         e.line("else:")
         e.line(f"    {softmax} = np.exp({x} - {out}[:, None, :])")
-        contribution = f"{softmax} * {g}[:, None, :]"
         if isinstance(self.slots, PaddedSlots):
-            self.slots.emit_add(e, contribution)
-            return True
-        target = e.assignable(self.slots.batch)
-        if target is not None:  # written into the operands' rows: no temporary
-            e.line(f"np.multiply({softmax}, {g}[:, None, :], out={e.name(target, 'v')})")
+            self.slots.emit_add(e, f"{softmax} * {g}[:, None, :]")
         else:
-            e.add(self.slots.batch, contribution)
+            e.add_call(self.slots.batch, "np.multiply", f"{softmax}, {g}[:, None, :]")
         return True
 
     def forward(self, stores, ctx):
@@ -512,12 +507,14 @@ class DotActivation(Dot):
         if not self._emittable():
             return False
         out, slope, g = e.read(self.out), e.temp(), e.read(self.out, grads=True)
+        # The slope from the output alone, as backward() computes it: relu's its own way,
+        # tanh's and sigmoid's by their local derivatives' sources.
         slope_times = getattr(self.activation, "slope_times", None)
         if slope_times is not None:
             e.line(f"{slope} = {slope_times(out, g)}")
         else:
-            e.line(f"{slope} = {e.name(self.activation.local, 'f')}([{out}], {out}, [True])[0]")
-            e.line(f"{slope} = {slope} * {g}")
+            (local,) = self.activation.local_source([out], out)
+            e.line(f"{slope} = {local} * {g}")
         return super().emit_backward(e, slope)
 
 

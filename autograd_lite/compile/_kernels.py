@@ -8,6 +8,7 @@ multiplies the same local derivatives by the incoming gradient (``local * grad``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,34 +24,47 @@ def _first(values: np.ndarray, bad: np.ndarray) -> float:
 
 
 class Kernel:
-    """``forward(*args) -> out``; ``local(args, out, need) -> d out / d arg`` per argument."""
+    """``forward(*args) -> out``; ``local(args, out, need) -> d out / d arg`` per argument.
+
+    A kernel that is one NumPy ufunc names it (``ufunc``) and writes each local derivative
+    as a source expression over the arguments' and the output's names (``local_source``).
+    Those are its one definition: the methods below evaluate them, and the straight-line
+    code (:mod:`._codegen`) writes them into its lines. Other kernels define the methods.
+    """
 
     unit_locals = False  # whether every local derivative is 1.0 (then local needs no call)
-    # For straight-line code (:mod:`._codegen`): the forward as one numpy ufunc, and each
-    # local derivative as a source expression over the arguments' and the output's names,
-    # the same operations as ``forward`` and ``local``. None: call the methods instead.
-    ufunc: str | None = None
+    ufunc: str | None = None  # "np.exp": the forward, when it is one ufunc
 
     @staticmethod
     def local_source(args: Sequence[str], out: str) -> list[str] | None:
         return None
 
     def forward(self, *args: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        if self.ufunc is None:
+            raise NotImplementedError
+        return getattr(np, self.ufunc.removeprefix("np."))(*args)
 
     def local(self, args: Sequence[np.ndarray], out: np.ndarray, need: Sequence[bool]) -> list:
-        raise NotImplementedError
+        return _locals_function(type(self), len(args))(*args, out)
+
+
+@functools.cache
+def _locals_function(kind: type[Kernel], arity: int) -> Any:
+    """``(*args, out) -> [local derivatives]``, compiled once from ``kind.local_source``."""
+    names = [f"x{i}" for i in range(arity)]
+    sources = kind.local_source(names, "out")
+    if sources is None:
+        raise NotImplementedError(f"{kind.__name__} has no local derivatives")
+    return eval(f"lambda {', '.join(names)}, out: [{', '.join(sources)}]", {"np": np})
 
 
 class _Add(Kernel):
     unit_locals = True
     ufunc = "np.add"
 
-    def forward(self, a, b):
-        return a + b
-
-    def local(self, args, out, need):
-        return [1.0, 1.0]
+    @staticmethod
+    def local_source(args, out):
+        return ["1.0", "1.0"]
 
 
 class _Mul(Kernel):
@@ -60,12 +74,6 @@ class _Mul(Kernel):
     def local_source(args, out):
         return [args[1], args[0]]
 
-    def forward(self, a, b):
-        return a * b
-
-    def local(self, args, out, need):
-        return [args[1], args[0]]
-
 
 class _Neg(Kernel):
     ufunc = "np.negative"
@@ -73,12 +81,6 @@ class _Neg(Kernel):
     @staticmethod
     def local_source(args, out):
         return ["-1.0"]
-
-    def forward(self, x):
-        return -x
-
-    def local(self, args, out, need):
-        return [-1.0]
 
 
 class _Pow(Kernel):
@@ -126,24 +128,12 @@ class _Div(Kernel):
     def local_source(args, out):
         return [f"(1.0 / {args[1]})", f"(-({out} / {args[1]}))"]
 
-    def forward(self, a, b):
-        return a / b
-
-    def local(self, args, out, need):
-        return [1.0 / args[1], -(out / args[1])]  # the engine's 1/b and -q/b
-
 
 class _Exp(Kernel):
     ufunc = "np.exp"
 
     @staticmethod
     def local_source(args, out):
-        return [out]
-
-    def forward(self, x):
-        return np.exp(x)
-
-    def local(self, args, out, need):
         return [out]
 
 
@@ -160,9 +150,6 @@ class _Log(Kernel):
             )
         return np.log(x)
 
-    def local(self, args, out, need):
-        return [1.0 / args[0]]
-
 
 class _Tanh(Kernel):
     ufunc = "np.tanh"
@@ -171,19 +158,9 @@ class _Tanh(Kernel):
     def local_source(args, out):
         return [f"(1.0 - {out} * {out})"]
 
-    def forward(self, x):
-        return np.tanh(x)
-
     @staticmethod
     def in_place(name: str) -> str:
         return f"np.tanh({name}, out={name})"
-
-    @staticmethod
-    def slope_times(out: str, g: str) -> str:
-        return f"(1.0 - {out} * {out}) * {g}"
-
-    def local(self, args, out, need):
-        return [1.0 - out * out]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -200,9 +177,6 @@ class _Sigmoid(Kernel):
     def forward(self, x):
         return _sigmoid(x)
 
-    def local(self, args, out, need):
-        return [out * (1.0 - out)]
-
 
 class _Relu(Kernel):
     # As the engine (and PyTorch): nan stays nan, -0.0 stays -0.0; slope 0 where x <= 0.
@@ -213,9 +187,9 @@ class _Relu(Kernel):
     def in_place(name: str) -> str:
         """Source applying the kernel to the array ``name`` in place: no temporary.
 
-        ``np.maximum`` is five times faster than a masked write here and keeps nan; for an
-        input of -0.0 it may give +0.0 (numpy leaves the choice between equal zeros
-        open), the same number as the engine's -0.0, and the slope is 0 either way.
+        ``np.maximum`` is much faster than the masked write of ``forward`` and keeps nan;
+        for an input of -0.0 it may give +0.0 (numpy leaves the choice between equal
+        zeros open), the same number as the engine's -0.0, and the slope is 0 either way.
         """
         return f"np.maximum({name}, 0.0, out={name})"
 
@@ -256,12 +230,6 @@ class _Sin(Kernel):
     def local_source(args, out):
         return [f"np.cos({args[0]})"]
 
-    def forward(self, x):
-        return np.sin(x)
-
-    def local(self, args, out, need):
-        return [np.cos(args[0])]
-
 
 class _Cos(Kernel):
     ufunc = "np.cos"
@@ -269,12 +237,6 @@ class _Cos(Kernel):
     @staticmethod
     def local_source(args, out):
         return [f"(-np.sin({args[0]}))"]
-
-    def forward(self, x):
-        return np.cos(x)
-
-    def local(self, args, out, need):
-        return [-np.sin(args[0])]
 
 
 class _Sqrt(Kernel):

@@ -65,20 +65,11 @@ class SharedInputs:
 
     def emit_backward(self, e: Any, g: str) -> None:
         x = e.read(self.values)
-        if self.need_coef:
-            target = e.assignable(self.coef)
-            if target is not None:  # written in place: no temporary, no zeroed table
-                product = "np.multiply" if e.width == 1 else "np.matmul"
-                e.line(f"{product}({g}, {x}.T, out={e.name(target[..., 0], 'w')})")
-            else:
-                outer = f"{g} * {x}.T" if e.width == 1 else f"np.matmul({g}, {x}.T)"
-                e.add(self.coef, f"({outer})[..., None]", width=1)
+        if self.need_coef:  # for one sample an outer product, by a broadcast multiply
+            product = "np.multiply" if e.width == 1 else "np.matmul"
+            e.add_call(self.coef, product, f"{g}, {x}.T", width=1)
         if self.need_value:
-            target = e.assignable(self.values)
-            if target is not None:
-                e.line(f"np.matmul({_matrix(e, self.coef)}.T, {g}, out={e.name(target, 'v')})")
-            else:
-                e.add(self.values, f"{_matrix(e, self.coef)}.T @ {g}")
+            e.add_call(self.values, "np.matmul", f"{_matrix(e, self.coef)}.T, {g}")
 
 
 def _matrix(e: Any, coef: Gather) -> str:
@@ -152,14 +143,9 @@ class TiledInputs:
                 if e.width == 1
                 else f"np.matmul({tiled}, {x}.transpose(0, 2, 1))"
             )
-            e.add(self.coef, f"np.add.reduce({outer}, axis=0)[..., None]", width=1)
-        if self.need_value:
-            target = e.assignable(self.values)  # P × K × samples, as the product
-            if target is not None:
-                name = e.name(target, "v")
-                e.line(f"np.matmul({_matrix(e, self.coef)}.T, {tiled}, out={name})")
-            else:
-                e.add(self.values, f"np.matmul({_matrix(e, self.coef)}.T, {tiled})")
+            e.add_call(self.coef, "np.add.reduce", f"{outer}, axis=0", width=1)
+        if self.need_value:  # P × K × samples, as the product
+            e.add_call(self.values, "np.matmul", f"{_matrix(e, self.coef)}.T, {tiled}")
 
 
 class PairwiseInputs:
