@@ -10,6 +10,7 @@ and a missing numpy must be refused with messages that say what to do.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import subprocess
@@ -1835,8 +1836,8 @@ def test_fused_neurons_of_infinite_nan_or_negative_zero_inputs_match_the_engine(
 
 def test_array_batches_after_the_first_take_the_lane_and_match_the_engine():
     """NumPy batches shaped like the last go straight to its program (the lane); a new
-    label, another dtype, a list and a mismatched y take the general path: every step is
-    the engine's, and the errors are the general path's."""
+    label, another dtype, a list, an object array and a mismatched y take the general
+    path: every step is the engine's, whoever calls, and the errors are the general path's."""
     np = pytest.importorskip("numpy")
     model = MLP(3, [5, 4], seed=12)
     X, y = dataset("cross_entropy", 16, 3, seed=13)
@@ -1851,6 +1852,9 @@ def test_array_batches_after_the_first_take_the_lane_and_match_the_engine():
     assert step._lane is not lane  # a new label made a new merged program, and a new lane
     assert_same_step(model, losses.cross_entropy, X[:5].astype(np.float32), y[:5], step)
     assert_same_step(model, losses.cross_entropy, X[:5].tolist(), y[:5].tolist(), step)
+    assert_same_step(model, losses.cross_entropy, X[:5].astype(object), y[:5], step)
+    through_partial = functools.partial(step.backward, X[:6])
+    assert through_partial(y[:6]) == step.backward(X[:6], y[:6])  # the caller does not matter
     with pytest.raises(ValueError, match="X has 4 samples but y has 3"):
         step.backward(X[:4], y[:3])
     with pytest.raises(ValueError, match="cross_entropy"):
