@@ -122,6 +122,26 @@ def test_a_gpt_writes_each_gradient_row_before_reading_it():
             assert_matches_engine(step, model, sequence_loss, X, y)
 
 
+@pytest.mark.parametrize("n_in, hidden", [(6, 5), (70, 64)])
+def test_one_sample_weight_gradients_on_both_sides_of_the_einsum_size(n_in, hidden):
+    """At batch 1 a layer's weight gradient is an outer product, by a broadcast multiply
+    below 4,096 weights and by einsum from there (70 × 64): both are the engine's, nan
+    left in the tables, and between batches of 3."""
+    from autograd_lite.compile._matmul import _EINSUM_FROM
+
+    assert (n_in * hidden >= _EINSUM_FROM) == (n_in > 6)
+    model = MLP(n_in, [hidden, 3], seed=2)
+    X, y = dataset("cross_entropy", 5, n_in, seed=8)
+    y = [t % 3 for t in y]
+    step = compile_loss(model, losses.cross_entropy, X[0], y[0])
+    with poisoned_gradient_tables():
+        for start, width in ((0, 1), (1, 3), (4, 1)):
+            batch = slice(start, start + width)
+            assert_matches_engine(step, model, losses.cross_entropy, X[batch], y[batch])
+    (program,) = _programs(step)
+    assert ("np.einsum(" in program.source(1)) == (n_in > 6)
+
+
 def test_a_trainer_alternating_widths_matches_the_engine_step_by_step():
     """Adam steps through a trainer at widths 4, 1, 4, 2 (nan left in the tables) move the
     weights as the interpreted engine's steps do."""
