@@ -315,6 +315,94 @@ def test_int_arrays_keep_their_table_lookup_and_lane_beside_bool_labels():
     assert step._lane.run(X, np.array([True, False, True, True]), None) is None
 
 
+@pytest.mark.parametrize(
+    ("loss_fn", "example", "y"),
+    [
+        (losses.hinge, 1, [1.0, -1.0, -1.0]),
+        (losses.hinge, -1, np.array([1.0, -1.0, 1.0])),
+        (losses.binary_cross_entropy_with_logits, 1, [0.25, 1.0, 0.0]),
+        (losses.binary_cross_entropy_with_logits, 0, np.array([0.5, 0.0, 1.0])),
+    ],
+)
+def test_a_loss_refusing_value_targets_compiled_on_an_int_takes_float_targets(loss_fn, example, y):
+    """hinge and binary cross-entropy compiled on an int label take float targets as the
+    engine does (as labels, from then on), where they used to raise "got Value"."""
+    model = MLP(2, [3, 1], seed=9)
+    step = compile_loss(model, loss_fn, [0.5, -0.5], example)
+    X = rows(3, 2, seed=10)
+    for batch in (y, [example, *y[1:]], y):
+        batch_X = np.array(X) if isinstance(batch, np.ndarray) else X
+        assert_same_outcome(step, model, loss_fn, batch_X, batch)
+    assert step._all_labels
+
+
+def test_an_example_target_the_loss_refuses_gets_the_engines_error():
+    """compile_loss on a target that hinge or binary cross-entropy refuses as a number
+    raises the engine's ValueError (what is allowed), not the TypeError of its Value."""
+    model = MLP(2, [3, 1], seed=9)
+    with pytest.raises(ValueError, match=r"hinge needs a target of -1 or \+1, got 0\.0"):
+        compile_loss(model, losses.hinge, [0.5, -0.5], 0.0)
+    with pytest.raises(ValueError, match=r"needs a target in \[0, 1\], got -1\.0"):
+        compile_loss(model, losses.binary_cross_entropy_with_logits, [0.5, -0.5], -1.0)
+
+
+# Targets of every kind: what each loss accepts, refuses, or finds out of range.
+LABEL_POOL = [
+    *(0, 1, 2, -1, 2**70),  # ints: classes, out of range, beyond int64
+    *(np.int64(1), np.int64(0), np.int32(2), np.uint8(1), np.uint8(0)),  # NumPy ints
+    *(True, False, np.True_, np.False_),  # bools, Python's and NumPy's
+    *(1.0, 0.0, -1.0, 1.5, np.float64(1.0)),  # floats
+    *("1", None),  # not numbers
+]
+TYPED_LOSSES = {
+    "cross_entropy": (losses.cross_entropy, 3),
+    "multiclass_hinge": (losses.multiclass_hinge, 3),
+    "bce": (losses.binary_cross_entropy_with_logits, 1),
+    "hinge": (losses.hinge, 1),
+    "mse": (losses.mse, 1),
+}
+
+
+def as_label_batch(labels, array):
+    """The labels as a list, or as a NumPy array when asked and they share one numeric type."""
+    if array and len({type(t) for t in labels}) == 1:
+        values = np.array(labels)
+        if values.dtype.kind in "biuf":
+            return values
+    return labels
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(sorted(TYPED_LOSSES)),
+    st.sampled_from(CHECK_MODES),
+    st.sampled_from(LABEL_POOL),
+    st.lists(
+        st.tuples(st.lists(st.sampled_from(LABEL_POOL), min_size=1, max_size=4), st.booleans()),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_every_label_type_in_any_order_gets_the_engines_outcome(loss_name, check, example, batches):
+    """A sequence of batches whose labels are drawn from bools, ints, NumPy scalars, floats
+    and non-numbers: each compiled call returns the engine's numbers or raises its kind of
+    error, whatever earlier calls traced."""
+    loss_fn, n_out = TYPED_LOSSES[loss_name]
+    model = MLP(2, [3, n_out], seed=8)
+    expected = engine_outcome(model, loss_fn, [[0.5, -0.5]], [example])
+    try:
+        step = compile_loss(model, loss_fn, [0.5, -0.5], example, check=check)
+    except Exception as error:  # compared with the engine's
+        assert isinstance(expected, set) and type(error) in expected, f"{error!r} for {expected}"
+        return
+    assert not isinstance(expected, set), f"compile_loss took {example!r}: engine raises {expected}"
+    for i, (labels, array) in enumerate(batches):
+        y = as_label_batch(labels, array)
+        X = rows(len(y), 2, seed=i)
+        X = np.array(X) if isinstance(y, np.ndarray) else X
+        assert_same_outcome(step, model, loss_fn, X, y)
+
+
 def test_forward_returns_outputs_shaped_like_the_model_returns_them():
     """forward(X) gives a float per sample for one output and a list for several."""
     one = MLP(2, [3, 1], seed=1)

@@ -91,6 +91,7 @@ Limits, checked rather than assumed:
 * A loss that refuses a Value target (the library's ``binary_cross_entropy_with_logits``
   and ``hinge`` check that targets are numbers) gets float targets as labels instead:
   one trace per distinct target value, which suits 0/1 and ±1 targets, not regression.
+  Compiled on an int example, such a loss turns to labels at the first float target.
 """
 
 from __future__ import annotations
@@ -447,6 +448,11 @@ class _Variant:
         return next(iter(self.traces.values())).output_layout
 
 
+class _FloatTargetsAreLabels(Exception):
+    """The loss refused a float target as a Value but takes it as a number (the engine's
+    call): float targets must be labels, as when ``compile_loss``'s example is a float."""
+
+
 def _outputs_as_python(layout: Any, values: Any) -> list[Any]:
     """Per-sample outputs (outputs × samples array) in the model's own shape."""
     if layout == "n":
@@ -622,19 +628,20 @@ class CompiledLoss:
         x_layout, xs, _ = flatten_sample(example_x, "example_x", labels=False)
         y_layout, ys, ints = flatten_sample(example_y, "example_y", labels=True)
         try:
-            first = self._trace(x_layout, xs, y_layout, ys, ints)
-        except TypeError as error:
+            first: Trace | None = self._trace(x_layout, xs, y_layout, ys, ints)
+        except TypeError:
             if not ys:
                 raise
+            first = None
+        if first is None:
             # The loss refused a Value target (losses that check their target is a
             # number do): treat float targets as labels, one trace per distinct value.
+            # This trace gives the loss the example's own numbers, as the engine does, so
+            # its error is the engine's (hinge's "-1 or +1" for 0.0, not "got Value").
             y_layout, ys, ints = flatten_sample(
                 example_y, "example_y", labels=True, all_labels=True
             )
-            try:
-                first = self._trace(x_layout, xs, y_layout, ys, ints)
-            except Exception:
-                raise error from None
+            first = self._trace(x_layout, xs, y_layout, ys, ints)
             self._all_labels = True
         self._variant(x_layout, y_layout).add(first)
 
@@ -690,7 +697,8 @@ class CompiledLoss:
     def _first_trace(self, variant: _Variant, group: _Group, i: int) -> Trace:
         """The trace of a new layout or label; a loss that refuses the target's Value leaf
         gets the sample's plain numbers instead, so that its error names what is wrong
-        ("got float 1.0", not "got Value")."""
+        ("got float 1.0", not "got Value"), and if it takes them, float targets become
+        labels (:class:`_FloatTargetsAreLabels`)."""
         try:
             return self._sample_trace(variant, group, i)
         except TypeError:
@@ -699,7 +707,7 @@ class CompiledLoss:
             x = rebuild_sample(group.x_layout, group.x[i].tolist(), ())
             y = rebuild_sample(group.y_layout, group.y[i].tolist(), group.label(i))
             self.loss_fn(self.model(x), y)  # the engine's own error, if it has one
-            raise
+            raise _FloatTargetsAreLabels from None
 
     def _prepare(self, variant: _Variant, group: _Group, theta: Any = None) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks.
@@ -843,12 +851,13 @@ class CompiledLoss:
                 return result
         np = self._np
         groups, n = self._groups(X, y)
+        try:
+            runs = self._prepared_runs(groups, theta)
+        except _FloatTargetsAreLabels:
+            self._all_labels = True  # from now on; then this batch again, grouped so
+            groups, n = self._groups(X, y)
+            runs = self._prepared_runs(groups, theta)
         seed = 1.0 / n
-        runs = []
-        for group in groups:
-            variant = self._variant(group.x_layout, group.y_layout)
-            self._prepare(variant, group, theta)
-            runs.extend((group, variant, plan) for plan in self._plans(variant, group))
         losses = np.empty(n)
         last = []
         results = []
@@ -876,6 +885,15 @@ class CompiledLoss:
             used.update(program.used_params)
         index = np.array(sorted(used), dtype=np.intp)
         return loss, total, index, [(program, free) for program, _, free in results]
+
+    def _prepared_runs(self, groups: list[_Group], theta: Any) -> list[tuple[Any, Any, Any]]:
+        """(group, variant, plan) for each program to run, new labels traced and checked."""
+        runs: list[tuple[Any, Any, Any]] = []
+        for group in groups:
+            variant = self._variant(group.x_layout, group.y_layout)
+            self._prepare(variant, group, theta)
+            runs.extend((group, variant, plan) for plan in self._plans(variant, group))
+        return runs
 
     @staticmethod
     def _add_free(free: list[tuple[Any, Any]]) -> None:
