@@ -198,6 +198,211 @@ def test_a_loss_that_branches_on_the_label_runs_one_program_per_label():
     assert variant.merged is False and len(variant.per_label) == 2
 
 
+# --------------------------------------------------------------------------------------
+# Label types: a bool, a NumPy scalar or a float never replays another type's trace
+# --------------------------------------------------------------------------------------
+
+
+def bool_as_sign(out, target):
+    """Squared error to ±1 for a bool target (Python's or NumPy's), to the number otherwise:
+    True and 1 agree, False and 0 do not, so a trace of one must not stand for the other."""
+    if isinstance(target, (bool, np.bool_)):
+        target = 1.0 if target else -1.0
+    return losses.mse(out, target)
+
+
+def engine_outcome(model, loss_fn, X, y):
+    """The interpreted engine's (mean loss, gradients), or the set of exception types its
+    samples raise (it reports the first bad sample's; the compiled loss may report another's)."""
+    errors = set()
+    for x, t in zip(X, y):
+        try:
+            loss_fn(model(x), t)
+        except Exception as error:  # the test compares the kinds of error the two engines raise
+            errors.add(type(error))
+    if errors:
+        return errors
+    loss, grads, _ = interpreted(model, loss_fn, X, y)
+    return loss, grads
+
+
+def assert_same_outcome(step, model, loss_fn, X, y):
+    """The compiled loss gives the engine's numbers where the engine takes the batch, and
+    raises an exception of the engine's type where it refuses it."""
+    expected = engine_outcome(model, loss_fn, X, y)
+    try:
+        loss, grads, _ = compiled(step, model, X, y)
+    except Exception as error:  # compared with the engine's below
+        assert isinstance(expected, set), f"y={y!r}: {error!r} where the engine takes the batch"
+        assert type(error) in expected, f"y={y!r}: {error!r}, the engine raises {expected}"
+        return
+    assert not isinstance(expected, set), (
+        f"y={y!r}: compiled returned {loss!r} where the engine raises "
+        f"{sorted(e.__name__ for e in expected)}"
+    )
+    assert_close(loss, expected[0], rtol=TOLERANCE, atol=TOLERANCE, what=f"mean loss, y={y!r}")
+    assert_all_close(grads, expected[1], f"gradient, y={y!r}")
+
+
+# Batches in order, after compiling on the example: each one's labels of another type.
+LABEL_ORDERS = {
+    "ints, then bools": [[0, 1], [True, False], [True]],
+    "bools, then ints, then bools": [[True, False], [0, 1], [False]],
+    "int array, then bool array": [np.array([0, 1]), np.array([1, 0]), np.array([True, False])],
+    "bool array, then int array, then bool array": [
+        np.array([False, True]),
+        np.array([0, 1]),
+        np.array([0, 1]),
+        np.array([True, False]),
+    ],
+    "ints, then NumPy bools": [[0, 1], [np.True_, np.False_], [np.False_]],
+    "ints and bools mixed": [[0, 1], [1, True], [False, 0]],
+    "NumPy ints": [[0, 1], [np.int64(1), np.int32(0), np.uint8(1)], np.array([1, 0], np.uint8)],
+}
+
+
+@pytest.mark.parametrize("check", ["first-batch", "off"])
+@pytest.mark.parametrize(
+    ("loss_fn", "example"), [(losses.cross_entropy, 1), (bool_as_sign, True), (bool_as_sign, 1)]
+)
+@pytest.mark.parametrize("order", sorted(LABEL_ORDERS))
+def test_bool_and_int_labels_never_share_a_trace(order, loss_fn, example, check):
+    """Whichever of True and 1 is traced first, the other gets the engine's own outcome:
+    cross_entropy refuses bools (TypeError) and a loss that maps bools to ±1 gets ±1."""
+    n_out = 3 if loss_fn is losses.cross_entropy else 1
+    model = MLP(2, [3, n_out], seed=5)
+    step = compile_loss(model, loss_fn, [0.5, -0.5], example, check=check)
+    for i, y in enumerate(LABEL_ORDERS[order]):
+        X = rows(len(y), 2, seed=i)
+        X = np.array(X) if isinstance(y, np.ndarray) else X
+        assert_same_outcome(step, model, loss_fn, X, y)
+
+
+def weighted_cross_entropy(out, target):
+    """cross_entropy of the class target[0] times the weight target[1], a number (no Value),
+    so that compiling makes every number of the target a label, floats included."""
+    label, weight = target
+    if isinstance(weight, Value):
+        raise TypeError(f"weight must be a number, got {type(weight).__name__}")
+    return losses.cross_entropy(out, label) * weight
+
+
+def test_float_and_int_labels_never_share_a_trace():
+    """Where floats are labels too, the class 1.0 does not replay the trace of class 1: it
+    gets the engine's TypeError, and the ints after it the engine's numbers."""
+    model = MLP(2, [3, 3], seed=6)
+    step = compile_loss(model, weighted_cross_entropy, [0.5, -0.5], [1, 0.5])
+    batches = [[[1, 0.5], [2, 0.25]], [[1.0, 0.5]], [[True, 0.5]], [[2, 0.25], [1, 0.5]]]
+    for i, y in enumerate(batches):
+        assert_same_outcome(step, model, weighted_cross_entropy, rows(len(y), 2, seed=i), y)
+
+
+def test_int_arrays_keep_their_table_lookup_and_lane_beside_bool_labels():
+    """With bool labels traced as well, an int array still finds its codes in one table
+    lookup (the int labels' codes only) and takes the lane; a bool array never does."""
+    model = MLP(2, [3, 1], seed=7)
+    step = compile_loss(model, bool_as_sign, [0.5, -0.5], True)
+    X = np.array(rows(4, 2, seed=1))
+    for y in (np.array([False, True, True, False]), np.array([0, 1, 2, 1]), np.array([2, 1, 0, 0])):
+        assert_same_outcome(step, model, bool_as_sign, X, y)
+    (variant,) = step._variants.values()
+    keys = list(variant.codes)
+    assert keys == [(("b", True),), (("b", False),), (("i", 0),), (("i", 1),), (("i", 2),)]
+    codes = variant.codes_for(np, np.array([2, 0, 1]))
+    assert codes.tolist() == [4, 2, 3] and variant.lookup.tolist() == [2, 3, 4]
+    assert variant.codes_for(np, np.array([True, False])) is None
+    assert step._lane is not None and step._lane.run(X, np.array([1, 0, 2, 2]), None) is not None
+    assert step._lane.run(X, np.array([True, False, True, True]), None) is None
+
+
+@pytest.mark.parametrize(
+    ("loss_fn", "example", "y"),
+    [
+        (losses.hinge, 1, [1.0, -1.0, -1.0]),
+        (losses.hinge, -1, np.array([1.0, -1.0, 1.0])),
+        (losses.binary_cross_entropy_with_logits, 1, [0.25, 1.0, 0.0]),
+        (losses.binary_cross_entropy_with_logits, 0, np.array([0.5, 0.0, 1.0])),
+    ],
+)
+def test_a_loss_refusing_value_targets_compiled_on_an_int_takes_float_targets(loss_fn, example, y):
+    """hinge and binary cross-entropy compiled on an int label take float targets as the
+    engine does (as labels, from then on), where they used to raise "got Value"."""
+    model = MLP(2, [3, 1], seed=9)
+    step = compile_loss(model, loss_fn, [0.5, -0.5], example)
+    X = rows(3, 2, seed=10)
+    for batch in (y, [example, *y[1:]], y):
+        batch_X = np.array(X) if isinstance(batch, np.ndarray) else X
+        assert_same_outcome(step, model, loss_fn, batch_X, batch)
+    assert step._all_labels
+
+
+def test_an_example_target_the_loss_refuses_gets_the_engines_error():
+    """compile_loss on a target that hinge or binary cross-entropy refuses as a number
+    raises the engine's ValueError (what is allowed), not the TypeError of its Value."""
+    model = MLP(2, [3, 1], seed=9)
+    with pytest.raises(ValueError, match=r"hinge needs a target of -1 or \+1, got 0\.0"):
+        compile_loss(model, losses.hinge, [0.5, -0.5], 0.0)
+    with pytest.raises(ValueError, match=r"needs a target in \[0, 1\], got -1\.0"):
+        compile_loss(model, losses.binary_cross_entropy_with_logits, [0.5, -0.5], -1.0)
+
+
+# Targets of every kind: what each loss accepts, refuses, or finds out of range.
+LABEL_POOL = [
+    *(0, 1, 2, -1, 2**70),  # ints: classes, out of range, beyond int64
+    *(np.int64(1), np.int64(0), np.int32(2), np.uint8(1), np.uint8(0)),  # NumPy ints
+    *(True, False, np.True_, np.False_),  # bools, Python's and NumPy's
+    *(1.0, 0.0, -1.0, 1.5, np.float64(1.0)),  # floats
+    *("1", None),  # not numbers
+]
+TYPED_LOSSES = {
+    "cross_entropy": (losses.cross_entropy, 3),
+    "multiclass_hinge": (losses.multiclass_hinge, 3),
+    "bce": (losses.binary_cross_entropy_with_logits, 1),
+    "hinge": (losses.hinge, 1),
+    "mse": (losses.mse, 1),
+}
+
+
+def as_label_batch(labels, array):
+    """The labels as a list, or as a NumPy array when asked and they share one numeric type."""
+    if array and len({type(t) for t in labels}) == 1:
+        values = np.array(labels)
+        if values.dtype.kind in "biuf":
+            return values
+    return labels
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(sorted(TYPED_LOSSES)),
+    st.sampled_from(CHECK_MODES),
+    st.sampled_from(LABEL_POOL),
+    st.lists(
+        st.tuples(st.lists(st.sampled_from(LABEL_POOL), min_size=1, max_size=4), st.booleans()),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_every_label_type_in_any_order_gets_the_engines_outcome(loss_name, check, example, batches):
+    """A sequence of batches whose labels are drawn from bools, ints, NumPy scalars, floats
+    and non-numbers: each compiled call returns the engine's numbers or raises its kind of
+    error, whatever earlier calls traced."""
+    loss_fn, n_out = TYPED_LOSSES[loss_name]
+    model = MLP(2, [3, n_out], seed=8)
+    expected = engine_outcome(model, loss_fn, [[0.5, -0.5]], [example])
+    try:
+        step = compile_loss(model, loss_fn, [0.5, -0.5], example, check=check)
+    except Exception as error:  # compared with the engine's
+        assert isinstance(expected, set) and type(error) in expected, f"{error!r} for {expected}"
+        return
+    assert not isinstance(expected, set), f"compile_loss took {example!r}: engine raises {expected}"
+    for i, (labels, array) in enumerate(batches):
+        y = as_label_batch(labels, array)
+        X = rows(len(y), 2, seed=i)
+        X = np.array(X) if isinstance(y, np.ndarray) else X
+        assert_same_outcome(step, model, loss_fn, X, y)
+
+
 def test_forward_returns_outputs_shaped_like_the_model_returns_them():
     """forward(X) gives a float per sample for one output and a list for several."""
     one = MLP(2, [3, 1], seed=1)

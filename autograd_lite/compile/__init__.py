@@ -56,7 +56,9 @@ Targets: float targets become inputs of the program like ``x``. Int targets (cla
 indices, 0/1 or ±1 labels) stay ints, because losses index lists with them; each label
 value is traced once, and traces that differ only in which outputs they read and in
 constants are merged into one program that picks per sample. Otherwise each label gets
-its own program and the batch is split by label.
+its own program and the batch is split by label. A label is its kind and its value:
+``True == 1``, but the library's losses refuse a bool, so a bool target (Python's or
+NumPy's) is traced on its own and gets the loss's own answer, never the int's program.
 
 Limits, checked rather than assumed:
 
@@ -89,6 +91,7 @@ Limits, checked rather than assumed:
 * A loss that refuses a Value target (the library's ``binary_cross_entropy_with_logits``
   and ``hinge`` check that targets are numbers) gets float targets as labels instead:
   one trace per distinct target value, which suits 0/1 and ±1 targets, not regression.
+  Compiled on an int example, such a loss turns to labels at the first float target.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ from autograd_lite.compile._trace import (
     ParamTable,
     Trace,
     flatten_sample,
+    label_key,
     merge_traces,
     parameters_at,
     rebuild_sample,
@@ -168,6 +172,7 @@ class _Group:
 
     Labels (the int parts of the targets) come as a list of tuples, one per sample, or,
     for scalar targets given all at once, as a 1-D array (no per-sample Python work).
+    Traces and programs are keyed by :func:`label_key`, so a bool never stands for an int.
     """
 
     __slots__ = (
@@ -215,19 +220,19 @@ class _Group:
         return () if self.labels is None else self.labels[i]
 
     def distinct(self, np: ModuleType) -> tuple[list[tuple[Any, ...]], list[int], Any]:
-        """(label tuples, first sample of each, each sample's index into that list)."""
+        """(label keys, first sample of each, each sample's index into that list)."""
         if self._distinct is None:
             if self.label_array is not None:
                 values, first, inverse = np.unique(
                     self.label_array, return_index=True, return_inverse=True
                 )
-                keys = [(v,) for v in values.tolist()]
+                keys = [label_key((v,)) for v in values.tolist()]
                 self._distinct = (keys, first.tolist(), inverse.reshape(-1))
             else:
                 index: dict[tuple[Any, ...], int] = {}
                 first, inverse = [], []
-                for i, key in enumerate(self.labels or [() for _ in range(len(self.x))]):
-                    code = index.setdefault(key, len(index))
+                for i, labels in enumerate(self.labels or [() for _ in range(len(self.x))]):
+                    code = index.setdefault(label_key(labels), len(index))
                     if code == len(first):
                         first.append(i)
                     inverse.append(code)
@@ -360,7 +365,8 @@ def _slow_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Grou
 
 
 class _Variant:
-    """The traces and programs for one layout: a trace per label value, merged if possible."""
+    """The traces and programs for one layout: a trace per label (keyed by
+    :func:`label_key`: kind and value), merged if possible."""
 
     def __init__(self, x_layout: Any, y_layout: Any, with_loss: bool) -> None:
         self.x_layout = x_layout
@@ -373,7 +379,7 @@ class _Variant:
         self.merged: Any = None  # a Program, None (not built yet) or False (cannot merge)
         self.per_label: dict[tuple[Any, ...], Any] = {}
         self.checked = False
-        self.lookup: Any = None  # int label -> code, -1 where not traced yet
+        self.lookup: Any = None  # int label -> code, -1 where no int label was traced
 
     def fast_codes(self, np: ModuleType, group: _Group) -> Any:
         """Each sample's label code by table lookup, or None if a label is new or not a
@@ -387,16 +393,20 @@ class _Variant:
         return self.codes_for(np, group.label_array)
 
     def codes_for(self, np: ModuleType, labels: Any) -> Any:
-        """Each label's code by table lookup, or None (see :meth:`fast_codes`)."""
+        """Each label's code by table lookup, or None (see :meth:`fast_codes`).
+
+        For int arrays only: the table holds the codes of the int labels traced, so a
+        bool or float label traced with the same value is not found there (its key differs).
+        """
         if labels is None or labels.dtype.kind not in "iu" or not self.codes:
             return None
         if self.lookup is None:
-            keys = [k[0] for k in self.codes]
-            if not all(type(k) is int and 0 <= k < 4096 for k in keys):
+            ints = {key[0][1]: code for key, code in self.codes.items() if key[0][0] == "i"}
+            if not ints or not all(0 <= k < 4096 for k in ints):
                 return None
-            self.lookup = np.full(max(keys) + 1, -1, dtype=np.intp)
-            for key, code in self.codes.items():
-                self.lookup[key[0]] = code
+            self.lookup = np.full(max(ints) + 1, -1, dtype=np.intp)
+            for value, code in ints.items():
+                self.lookup[value] = code
         if labels.dtype.kind == "i" and labels.min() < 0:
             return None  # a negative index would count from the end
         try:
@@ -406,8 +416,9 @@ class _Variant:
         return None if codes.min() < 0 else codes
 
     def add(self, t: Trace) -> None:
-        self.traces[t.labels] = t.keep()
-        self.codes[t.labels] = len(self.codes)
+        key = label_key(t.labels)
+        self.traces[key] = t.keep()
+        self.codes[key] = len(self.codes)
         self.lookup = None
         if self.merged is not False:
             self.merged = None  # rebuild with the new label
@@ -425,16 +436,21 @@ class _Variant:
             self.merged = False if graph is None else self._build(replay, graph, params)
         return self.merged
 
-    def label_program(self, replay: ModuleType, params: Sequence[Value], labels: Any) -> Any:
-        """The program for the samples with one label value."""
-        if labels not in self.per_label:
-            graph = single_graph(self.traces[labels], self.n_x, self.n_y)
-            self.per_label[labels] = self._build(replay, graph, params)
-        return self.per_label[labels]
+    def label_program(self, replay: ModuleType, params: Sequence[Value], key: Any) -> Any:
+        """The program for the samples with one label key (:func:`label_key`)."""
+        if key not in self.per_label:
+            graph = single_graph(self.traces[key], self.n_x, self.n_y)
+            self.per_label[key] = self._build(replay, graph, params)
+        return self.per_label[key]
 
     @property
     def output_layout(self) -> Any:
         return next(iter(self.traces.values())).output_layout
+
+
+class _FloatTargetsAreLabels(Exception):
+    """The loss refused a float target as a Value but takes it as a number (the engine's
+    call): float targets must be labels, as when ``compile_loss``'s example is a float."""
 
 
 def _outputs_as_python(layout: Any, values: Any) -> list[Any]:
@@ -612,19 +628,20 @@ class CompiledLoss:
         x_layout, xs, _ = flatten_sample(example_x, "example_x", labels=False)
         y_layout, ys, ints = flatten_sample(example_y, "example_y", labels=True)
         try:
-            first = self._trace(x_layout, xs, y_layout, ys, ints)
-        except TypeError as error:
+            first: Trace | None = self._trace(x_layout, xs, y_layout, ys, ints)
+        except TypeError:
             if not ys:
                 raise
+            first = None
+        if first is None:
             # The loss refused a Value target (losses that check their target is a
             # number do): treat float targets as labels, one trace per distinct value.
+            # This trace gives the loss the example's own numbers, as the engine does, so
+            # its error is the engine's (hinge's "-1 or +1" for 0.0, not "got Value").
             y_layout, ys, ints = flatten_sample(
                 example_y, "example_y", labels=True, all_labels=True
             )
-            try:
-                first = self._trace(x_layout, xs, y_layout, ys, ints)
-            except Exception:
-                raise error from None
+            first = self._trace(x_layout, xs, y_layout, ys, ints)
             self._all_labels = True
         self._variant(x_layout, y_layout).add(first)
 
@@ -680,7 +697,8 @@ class CompiledLoss:
     def _first_trace(self, variant: _Variant, group: _Group, i: int) -> Trace:
         """The trace of a new layout or label; a loss that refuses the target's Value leaf
         gets the sample's plain numbers instead, so that its error names what is wrong
-        ("got float 1.0", not "got Value")."""
+        ("got float 1.0", not "got Value"), and if it takes them, float targets become
+        labels (:class:`_FloatTargetsAreLabels`)."""
         try:
             return self._sample_trace(variant, group, i)
         except TypeError:
@@ -689,7 +707,7 @@ class CompiledLoss:
             x = rebuild_sample(group.x_layout, group.x[i].tolist(), ())
             y = rebuild_sample(group.y_layout, group.y[i].tolist(), group.label(i))
             self.loss_fn(self.model(x), y)  # the engine's own error, if it has one
-            raise
+            raise _FloatTargetsAreLabels from None
 
     def _prepare(self, variant: _Variant, group: _Group, theta: Any = None) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks.
@@ -713,8 +731,8 @@ class CompiledLoss:
         traced: set[int] = set()
         if new_labels:
             keys, first, _ = group.distinct(self._np)
-            for labels, i in zip(keys, first):
-                if labels not in variant.traces:
+            for key, i in zip(keys, first):
+                if key not in variant.traces:
                     variant.add(self._first_trace(variant, group, i))
                     traced.add(i)
         if checking:
@@ -722,7 +740,7 @@ class CompiledLoss:
                 if i in traced:
                     continue
                 t = self._sample_trace(variant, group, i, full=False)
-                reference = variant.traces[t.labels]
+                reference = variant.traces[label_key(t.labels)]
                 if not reference.same_graph(t):
                     t = self._sample_trace(variant, group, i)  # again, to say where
                     sample = i if group.indices is None else int(group.indices[i])
@@ -753,11 +771,11 @@ class CompiledLoss:
             return [(program, None, lookup[inverse])]
         return [
             (
-                variant.label_program(self._replay, self._params, labels),
+                variant.label_program(self._replay, self._params, key),
                 np.flatnonzero(inverse == j),
                 None,
             )
-            for j, labels in enumerate(keys)
+            for j, key in enumerate(keys)
         ]
 
     def _groups(self, X: Any, Y: Any) -> tuple[list[_Group], int]:
@@ -833,12 +851,13 @@ class CompiledLoss:
                 return result
         np = self._np
         groups, n = self._groups(X, y)
+        try:
+            runs = self._prepared_runs(groups, theta)
+        except _FloatTargetsAreLabels:
+            self._all_labels = True  # from now on; then this batch again, grouped so
+            groups, n = self._groups(X, y)
+            runs = self._prepared_runs(groups, theta)
         seed = 1.0 / n
-        runs = []
-        for group in groups:
-            variant = self._variant(group.x_layout, group.y_layout)
-            self._prepare(variant, group, theta)
-            runs.extend((group, variant, plan) for plan in self._plans(variant, group))
         losses = np.empty(n)
         last = []
         results = []
@@ -866,6 +885,15 @@ class CompiledLoss:
             used.update(program.used_params)
         index = np.array(sorted(used), dtype=np.intp)
         return loss, total, index, [(program, free) for program, _, free in results]
+
+    def _prepared_runs(self, groups: list[_Group], theta: Any) -> list[tuple[Any, Any, Any]]:
+        """(group, variant, plan) for each program to run, new labels traced and checked."""
+        runs: list[tuple[Any, Any, Any]] = []
+        for group in groups:
+            variant = self._variant(group.x_layout, group.y_layout)
+            self._prepare(variant, group, theta)
+            runs.extend((group, variant, plan) for plan in self._plans(variant, group))
+        return runs
 
     @staticmethod
     def _add_free(free: list[tuple[Any, Any]]) -> None:

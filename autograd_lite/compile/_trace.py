@@ -42,6 +42,7 @@ __all__ = [
     "Trace",
     "flatten_sample",
     "kernel_key",
+    "label_key",
     "merge_traces",
     "parameters_at",
     "rebuild_sample",
@@ -118,7 +119,8 @@ def flatten_sample(
 
     With ``labels=False`` (inputs) every number goes to ``floats``. With ``labels=True``
     (targets) ints and bools go to ``ints`` (the labels) and are kept as they are; with
-    ``all_labels`` too, every number is a label.
+    ``all_labels`` too, every number is a label. Labels are told apart by
+    :func:`label_key`, which keeps a bool from standing for an int.
     """
     floats: list[float] = []
     ints: list[Any] = []
@@ -149,6 +151,28 @@ def flatten_sample(
         )
 
     return walk(obj), floats, ints
+
+
+def label_key(labels: Sequence[Any]) -> tuple[Any, ...]:
+    """The key of a sample's labels for traces and programs: each label with its kind.
+
+    ``True == 1 == 1.0`` and the three hash alike, so keyed by value alone a bool label
+    would replay the trace of the int 1 (and a float label that of an int), where the loss
+    may treat them differently: the library's losses refuse bools. Kinds are named as NumPy
+    names dtypes, "b" (bool), "i" (int) and "f" (float); NumPy scalars reach here as Python
+    numbers (``tolist``), and any other type is its own kind.
+    """
+    return tuple((_label_kind(label), label) for label in labels)
+
+
+def _label_kind(label: Any) -> Any:
+    if isinstance(label, bool):
+        return "b"
+    if isinstance(label, numbers.Integral):
+        return "i"
+    if isinstance(label, numbers.Real):
+        return "f"
+    return type(label)
 
 
 def _as_float(item: numbers.Real, what: str) -> float:
