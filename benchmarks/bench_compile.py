@@ -83,6 +83,10 @@ def random_batch(n: int, n_in: int, seed: int) -> tuple[list[list[float]], list[
     return X, y
 
 
+BLOCK_SECONDS = 0.02  # the length of one timed block (see paired)
+MAX_BLOCK_STEPS = 500
+
+
 def paired(
     functions: dict[str, tuple[Callable[[], object], int]], repeats: int
 ) -> dict[str, float]:
@@ -90,18 +94,23 @@ def paired(
 
     ``functions`` maps a name to (step, samples per step). Each round times every
     function once, in a block of consecutive steps with the garbage collector on (see
-    _harness.py); fast steps (under 5 ms) run 5 to a block. Returns, per name, the median
-    time per sample, and for every two names, ``"<a>/<b>"``: the median of the per-round
-    ratios of a's per-sample time to b's.
+    _harness.py). A block lasts about ``BLOCK_SECONDS`` (as many steps as fit, at least
+    one), the same for every function: the collection run before each block evicts the
+    caches, and the first step after it pays for that, the same time whatever the step.
+    In blocks of a fixed 5 steps that cost weighed most on the fastest steps and pulled
+    every ratio towards 1; spread over blocks of equal length it weighs the same on all.
+    Returns, per name, the median time per sample, and for every two names,
+    ``"<a>/<b>"``: the median of the per-round ratios of a's per-sample time to b's.
     """
     names = list(functions)
     pairs = [(a, b) for a in names for b in names if a != b]
     blocks = {}
     for name, (step, _) in functions.items():
-        start = time.perf_counter()
         step()  # warm-up: the first call traces, compiles and checks
-        blocks[name] = 5 if time.perf_counter() - start < 5e-3 else 1
+        start = time.perf_counter()
         step()  # and a second: the first may have allocated the tables of this width
+        seconds = time.perf_counter() - start
+        blocks[name] = max(1, min(MAX_BLOCK_STEPS, round(BLOCK_SECONDS / max(seconds, 1e-9))))
     per_sample: dict[str, list[float]] = {name: [] for name in names}
     ratios: dict[str, list[float]] = {f"{a}/{b}": [] for a, b in pairs}
     for _ in range(repeats):
