@@ -2,8 +2,8 @@
 
 A compiled program is two straight-line functions per batch width (autograd_lite/compile/
 _codegen.py), so a profile by line is a profile by NumPy call. This script compiles the
-GPT or an MLP of bench_compile.py, runs a few steps, then runs ``forward()`` and
-``backward()`` again with a timer around every line and prints the lines that take at
+GPT or an MLP of bench_compile.py, runs a few steps, then runs ``forward(x)`` and
+``backward(x)`` again with a timer around every line and prints the lines that take at
 least 1% of the total, the largest first. A line ``opN.forward(...)`` or
 ``opN.backward(...)`` is an instruction called through its method (attention's products).
 
@@ -60,8 +60,10 @@ def _programs(compiled: Any) -> list[Any]:
     return found
 
 
-def profile(program: Any, width: int, steps: int) -> list[tuple[float, str]]:
-    """(seconds per call, line) for every line of the program's two functions at ``width``."""
+def profile(program: Any, inputs: np.ndarray, steps: int) -> list[tuple[float, str]]:
+    """(seconds per call, line) for every line of the program's two functions, on
+    ``inputs`` (one column per sample)."""
+    width = inputs.shape[1]
     forward, backward = program._buffers(width)[5:7]
     namespace = forward.__globals__
     timed: list[str] = []
@@ -81,8 +83,8 @@ def profile(program: Any, width: int, steps: int) -> list[tuple[float, str]]:
     try:
         with np.errstate(all="ignore"):
             for _ in range(steps):
-                namespace["forward"]()
-                namespace["backward"]()
+                namespace["forward"](inputs)
+                namespace["backward"](inputs)
     finally:
         namespace["forward"], namespace["backward"] = forward, backward
     return sorted(((s / steps, line) for s, line in zip(spent, lines)), reverse=True)
@@ -108,7 +110,11 @@ def main() -> None:
     for _ in range(3):
         train.step(X, y)
     program = next(p for p in _programs(train.compiled) if args.batch in p._by_width)
-    rows = profile(program, args.batch, args.steps)
+    # The inputs as the program reads them, one column per sample (none for tokens).
+    inputs = np.empty((0, args.batch))
+    if program.n_x:
+        inputs = np.asarray(X, dtype=float).reshape(args.batch, -1).T
+    rows = profile(program, inputs, args.steps)
     total = sum(seconds for seconds, _ in rows)
     print(f"{args.model} {args.numbers}: forward + backward {total * 1e6:.1f} µs per call")
     for seconds, line in rows:

@@ -1,5 +1,7 @@
 """Straight-line code (autograd_lite.compile._codegen): every gradient row is written before
-it is read in each call, for every width and whatever the tables held before.
+it is read in each call, for every width and whatever the tables held before; inputs are
+read from the caller's array, never written, and copied into the table only when a line
+reads them there.
 
 The generated ``backward()`` does not clear the gradient tables: the first contribution to
 a row assigns it and a row read while unwritten is zeroed first. These tests fill the
@@ -22,8 +24,8 @@ import autograd_lite as al  # noqa: E402
 from autograd_lite import losses  # noqa: E402
 from autograd_lite.compile import compile_loss  # noqa: E402
 from autograd_lite.compile._replay import Program  # noqa: E402
-from autograd_lite.nn import GPT, MLP  # noqa: E402
-from autograd_lite.optim import Adam  # noqa: E402
+from autograd_lite.nn import GPT, MLP, Module  # noqa: E402
+from autograd_lite.optim import SGD, Adam  # noqa: E402
 from tests.oracles import assert_close  # noqa: E402
 from tests.test_compile import (  # noqa: E402
     ACTIVATIONS,
@@ -43,11 +45,14 @@ from tests.test_compile import (  # noqa: E402
 
 @contextlib.contextmanager
 def poisoned_gradient_tables():
-    """Every replay starts with nan in every row of its gradient tables."""
+    """Every replay starts with nan in every row of its gradient tables, and in the input
+    rows of its value table (which a program reading its inputs from its argument leaves
+    alone, and one reading them from the table must write first)."""
     run = Program.run
 
     def poisoned_run(self, x, *args, **kwargs):
         tables = self._by_width.get(x.shape[0]) or self._buffers(x.shape[0])
+        tables[0][: self.n_x] = np.nan
         tables[2].fill(np.nan)
         tables[3].fill(np.nan)
         return run(self, x, *args, **kwargs)
@@ -197,7 +202,7 @@ def test_an_mlp_is_written_out_whole():
     step.backward([[0.1, 0.2, 0.3, 0.4]], [1])
     (program,) = _programs(step)
     source = program.source(1)
-    assert source.startswith("def forward():") and "def backward():" in source
+    assert source.startswith("def forward(x):") and "def backward(x):" in source
     assert "np.matmul(" in source
     assert ".forward(" not in source and ".backward(" not in source, source
 
@@ -208,3 +213,112 @@ def _programs(step):
         if merged:
             yield merged
         yield from variant.per_label.values()
+
+
+# ---- inputs: read from the caller's array, or from the table when a line reads them there
+
+
+class InputsInTheTable(Module):
+    """A model whose inputs are read the ways that need them in the value table: as outputs
+    (roots read after the run), picked by label (the loss's pick indexes the table) and
+    as every other input (a gather, not a run of rows), beside a product over all of them."""
+
+    def __init__(self, kind: str, n_in: int = 6) -> None:
+        self.kind = kind
+        self.w = [al.Value(0.3 - 0.1 * i) for i in range(n_in)]
+        self.b = al.Value(0.2)
+
+    def forward(self, x):
+        mixed = al.sum_values([w * v for w, v in zip(self.w, x)]) + self.b
+        if self.kind == "output":
+            return [x[0], mixed]
+        if self.kind == "picked":
+            return [x[1], x[0], mixed.tanh()]
+        return al.sum_values([w * v for w, v in zip(self.w, x[::2])]) + mixed * x[3]
+
+
+INPUT_READS = {
+    "output": losses.mse,
+    "picked": losses.cross_entropy,
+    "every_other": losses.mse,
+}
+
+
+def _targets(kind, rng, n):
+    if kind == "output":
+        return [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(n)]
+    if kind == "picked":
+        return [rng.randrange(3) for _ in range(n)]
+    return [rng.uniform(-1, 1) for _ in range(n)]
+
+
+@pytest.mark.parametrize("kind", sorted(INPUT_READS))
+def test_inputs_read_through_the_table_are_written_there_first(kind):
+    """An input as an output, picked by label, or read as every other input: the program
+    writes the inputs into its table (nan left there before each run) and every batch of
+    widths 3, 1 and 4 is the engine's, lists and arrays alike."""
+    model, loss_fn = InputsInTheTable(kind), INPUT_READS[kind]
+    rng = random.Random(len(kind))
+    X = [[rng.uniform(-2, 2) for _ in range(6)] for _ in range(8)]
+    y = _targets(kind, rng, 8)
+    step = compile_loss(model, loss_fn, X[0], y[0])
+    with poisoned_gradient_tables():
+        for start, width in ((0, 3), (3, 1), (4, 4)):
+            batch = slice(start, start + width)
+            assert_matches_engine(step, model, loss_fn, X[batch], y[batch])
+            assert_matches_engine(step, model, loss_fn, np.array(X[batch]), y[batch])
+
+
+def test_an_mlp_reads_its_inputs_where_the_caller_holds_them():
+    """An MLP's program reads the batch from the caller's array, at widths 1 and 5: the input
+    rows of its table still hold the nan put there before the run, and the numbers are the
+    engine's."""
+    model = MLP(5, [6, 3], seed=4)
+    X, y = dataset("cross_entropy", 6, 5, seed=3)
+    y = [t % 3 for t in y]
+    step = compile_loss(model, losses.cross_entropy, X[0], y[0])
+    with poisoned_gradient_tables():
+        for batch in (slice(0, 1), slice(1, 6)):
+            assert_matches_engine(step, model, losses.cross_entropy, np.array(X[batch]), y[batch])
+            width = batch.stop - batch.start
+            (program,) = _programs(step)
+            assert np.isnan(program._buffers(width)[0][:5]).all()
+
+
+def _layouts(X):
+    """The same numbers as float64 C order, Fortran order, a strided view, float32, int."""
+    wide = np.zeros((X.shape[0], 2 * X.shape[1]))
+    wide[:, ::2] = X
+    return {
+        "fortran": np.asfortranarray(X),
+        "strided view": wide[:, ::2],
+        "float32": X.astype(np.float32),
+        "int": X.astype(np.int64),
+    }
+
+
+@pytest.mark.parametrize("kind", ["mlp", "output", "picked"])
+def test_the_callers_array_is_read_never_written_in_any_layout(kind):
+    """Backward, forward and trainer steps on an array in C or Fortran order, a strided view,
+    float32 or int: the caller's array keeps its values and stays writeable, and every
+    result equals the one on the same numbers as a float64 C-order array."""
+    if kind == "mlp":
+        make, loss_fn = (lambda: MLP(6, [4, 3], seed=6)), losses.cross_entropy
+    else:
+        make, loss_fn = (lambda: InputsInTheTable(kind)), INPUT_READS[kind]
+    rng = np.random.default_rng(7)
+    X = rng.integers(-3, 4, size=(5, 6)).astype(float)  # exact in float32 and int too
+    y = _targets(kind if kind != "mlp" else "picked", random.Random(2), 5)
+    reference = make()
+    ref_step = compile_loss(reference, loss_fn, X[0].tolist(), y[0])
+    expected = compiled(ref_step, reference, X, y)
+    for name, layout in _layouts(X).items():
+        model = make()
+        before = layout.copy()
+        step = compile_loss(model, loss_fn, X[0].tolist(), y[0])
+        assert compiled(step, model, layout, y) == expected, name
+        with step.trainer(SGD(model.parameters(), lr=0.1, momentum=0.9)) as train:
+            train.step(layout, y)
+            train.step(layout, y)
+        assert np.array_equal(layout, before), name
+        assert layout.flags.writeable, name

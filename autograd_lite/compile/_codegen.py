@@ -6,9 +6,17 @@ each numpy call is on a few dozen numbers, that bookkeeping costs more than the
 arithmetic. For one batch width the tables are fixed, so every view, index and kernel can
 be resolved once: :func:`generate` asks each instruction to write its numpy calls as
 source lines (``emit_forward`` / ``emit_backward``) against names bound to those objects,
-and compiles ``forward()`` and ``backward()`` from them. An instruction without an emitter
+and compiles ``forward(x)`` and ``backward(x)`` from them. An instruction without an emitter
 is written as a call of its own method, so every instruction replays, and the numbers are
 the interpreter's: the lines are the same numpy operations in the same order.
+
+``x`` is the batch's inputs, one column per sample, passed at every call: lines that read
+input rows read them there (a read-only view of the caller's array), so the batch is not
+copied into the value table first: a transposing copy of every input of every sample,
+which at MNIST's width costs as much as the arithmetic around it. When
+something reads input rows through the table instead (an instruction called through its
+method, a pick by label, a gather that is not a slice, a root that is an input),
+:attr:`Emitter.table_inputs` says so, and the caller copies the inputs into the table.
 
 Why the lines look as they do: results go into their rows with ``out=`` (no temporary and
 copy), and reductions are the ufuncs' own (``np.add.reduce``, ``np.maximum.reduce``),
@@ -23,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_lite.compile._gather import UNIFORM, Gather
+from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 
 __all__ = ["Emitter", "generate"]
 
@@ -38,9 +46,13 @@ class Emitter:
     every gradient is the sum it was, without a pass over the tables to clear them.
     """
 
-    def __init__(self, stores: Sequence[np.ndarray], grads: Sequence[np.ndarray], ctx: Any) -> None:
+    def __init__(
+        self, stores: Sequence[np.ndarray], grads: Sequence[np.ndarray], ctx: Any, inputs: int = 0
+    ) -> None:
         self.stores, self.grads, self.ctx = stores, grads, ctx
         self.width = stores[0].shape[-1]
+        self.inputs = inputs  # rows 0 .. inputs - 1 of V are the batch's inputs
+        self.table_inputs = False  # whether a line reads them from V (then V must hold them)
         self.namespace: dict[str, Any] = {"np": np, "stores": stores, "grads": grads, "ctx": ctx}
         self.lines: list[str] = []
         self.fresh: list[np.ndarray] | None = None  # per gradient table, while going back
@@ -49,7 +61,21 @@ class Emitter:
         self._temps = 0
 
     def name(self, obj: Any, hint: str = "k") -> str:
-        """A name bound to ``obj`` (the same name for the same object)."""
+        """A name bound to ``obj`` (the same name for the same object).
+
+        V itself named here may be read anywhere, input rows included: index it through
+        :meth:`value_table` instead, which says which rows.
+        """
+        if obj is self.stores[BATCH]:
+            self.table_inputs = True
+        return self._bind(obj, hint)
+
+    def value_table(self, rows: np.ndarray) -> str:
+        """The name of V, for a line that reads the given rows of it by indexing."""
+        self.reads_rows(BATCH, np.asarray(rows).ravel())
+        return self._bind(self.stores[BATCH], "t")
+
+    def _bind(self, obj: Any, hint: str) -> str:
         key = id(obj)
         found = self._names.get(key)
         if found is None:
@@ -72,11 +98,16 @@ class Emitter:
         """An expression for the rows' values (or gradients): a bound view, or a gather."""
         if grads:
             self.initialise(rows.store, _flat(rows))
+        elif rows.store == BATCH:
+            inputs = self._inputs(rows)
+            if inputs is not None:
+                return inputs
+            self.reads_rows(BATCH, _flat(rows))
         table = (self.grads if grads else self.stores)[rows.store]
         view = rows.view(table)
         if view is not None:
             return self.name(view, "v")
-        return f"{self.name(table, 't')}[{self.name(rows.index, 'i')}]"
+        return f"{self._bind(table, 't')}[{self.name(rows.index, 'i')}]"
 
     def read_broadcast(self, rows: Gather) -> str:
         """As :meth:`read`, but one row read for every member is read once, as a view that
@@ -84,8 +115,24 @@ class Emitter:
         row = _single_row(rows)
         if row is None:
             return self.read(rows)
+        if rows.store == BATCH and row < self.inputs:
+            return f"x[{row}:{row + 1}]"
         table = self.stores[rows.store]
         return self.name(table[row : row + 1], "v")
+
+    def _inputs(self, rows: Gather) -> str | None:
+        """The expression for rows that are a run of input rows, read from ``x``."""
+        index = rows.index
+        if not rows.sliced or len(rows.shape) != 1 or index.stop > self.inputs:
+            return None
+        if index.start == 0 and index.stop == self.inputs:
+            return "x"
+        return f"x[{index.start}:{index.stop}]"
+
+    def reads_rows(self, store: int, flat: np.ndarray) -> None:
+        """Note that a line reads these rows of a value table itself (not through ``x``)."""
+        if store == BATCH and flat.size and int(flat.min()) < self.inputs:
+            self.table_inputs = True
 
     def write(self, rows: Gather, expr: str) -> None:
         """Store ``expr`` into the rows (an instruction's own output rows)."""
@@ -93,8 +140,8 @@ class Emitter:
         view = rows.view(table)
         if view is not None:
             self.line(f"{self.name(view, 'v')}[...] = {expr}")
-        else:
-            self.line(f"{self.name(table, 't')}[{self.name(rows.index, 'i')}] = {expr}")
+        else:  # an instruction's output rows: never input rows
+            self.line(f"{self._bind(table, 't')}[{self.name(rows.index, 'i')}] = {expr}")
 
     # ---- gradients -------------------------------------------------------------------
 
@@ -192,6 +239,17 @@ class Emitter:
         for rows in _gathers(instruction):
             self.initialise(rows.store, _flat(rows))
 
+    def call(self, instruction: Any, half: str) -> None:
+        """A line calling the instruction's ``forward`` or ``backward`` method. It reads the
+        tables through its gathers only, so input rows among them must be in V."""
+        for rows in _gathers(instruction):
+            self.reads_rows(rows.store, _flat(rows))
+        if half == "forward":
+            self.line(f"{self.name(instruction, 'op')}.forward(stores, ctx)")
+        else:
+            self.initialise_rows_of(instruction)
+            self.line(f"{self.name(instruction, 'op')}.backward(stores, grads, ctx)")
+
 
 def _gathers(obj: Any, seen: set[int] | None = None) -> list[Gather]:
     """Every :class:`Gather` an instruction holds, in its attributes and theirs."""
@@ -239,34 +297,35 @@ def generate(
     ctx: Any,
     seeded: tuple[int, int] | None,
     needed: Sequence[np.ndarray],
-) -> tuple[Callable[[], None], Callable[[], None], str]:
-    """``forward()`` and ``backward()`` for these tables, and their source.
+    inputs: int = 0,
+) -> tuple[Callable[[np.ndarray], None], Callable[[np.ndarray], None], str, bool]:
+    """``forward(x)`` and ``backward(x)`` for these tables, their source, and whether they
+    read input rows from the table (then the caller must write ``x`` there first).
 
     ``seeded``: the (table, row) the caller seeds before ``backward()``; ``needed``: per
     table, the gradient rows read after it (parameters, free leaves, embedding lookups),
-    which it leaves written or zeroed.
+    which it leaves written or zeroed; ``inputs``: how many of V's first rows are inputs.
     """
-    emitter = Emitter(stores, grads, ctx)
+    emitter = Emitter(stores, grads, ctx, inputs)
     for instruction in instructions:
         emit = getattr(instruction, "emit_forward", None)
         if emit is None or not emit(emitter):
-            emitter.line(f"{emitter.name(instruction, 'op')}.forward(stores, ctx)")
+            emitter.call(instruction, "forward")
     forward = emitter.lines
     emitter.lines = []
     emitter.start_backward(seeded)
     for instruction in backward_instructions:
         emit = getattr(instruction, "emit_backward", None)
         if emit is None or not emit(emitter):
-            emitter.initialise_rows_of(instruction)
-            emitter.line(f"{emitter.name(instruction, 'op')}.backward(stores, grads, ctx)")
+            emitter.call(instruction, "backward")
     for store, rows in enumerate(needed):
         emitter.initialise(store, np.asarray(rows, dtype=np.intp))
     source = _function("forward", forward) + "\n" + _function("backward", emitter.lines)
     namespace = emitter.namespace
     exec(compile(source, "<autograd_lite compiled program>", "exec"), namespace)
-    return namespace["forward"], namespace["backward"], source
+    return namespace["forward"], namespace["backward"], source, emitter.table_inputs
 
 
 def _function(name: str, lines: list[str]) -> str:
     body = "\n".join(f"    {line}" for line in lines) or "    pass"
-    return f"def {name}():\n{body}\n"
+    return f"def {name}(x):\n{body}\n"

@@ -557,7 +557,7 @@ class Pick(Instruction):
 
     def emit_forward(self, e: Emitter) -> bool:
         rows = self._emit_rows(e)
-        e.write(self.out, f"{e.name(e.stores[BATCH], 't')}[{rows}, ctx.columns]")
+        e.write(self.out, f"{e.value_table(self.table)}[{rows}, ctx.columns]")
         return True
 
     def emit_backward(self, e: Emitter) -> bool:

@@ -11,7 +11,7 @@ rows (:mod:`._instructions`), so a layer's 32 ``relu`` nodes are one ``np.where`
 32 × batch block, and a group of ``dot`` nodes (a layer's neurons) whose per-sample inputs
 are the same rows becomes one matrix product ``W @ X``, with ``W`` read from the current
 parameter values at every call. For each batch width the instructions are then written
-out as two straight-line functions, ``forward()`` and ``backward()``, of numpy calls on
+out as two straight-line functions, ``forward(x)`` and ``backward(x)``, of numpy calls on
 views bound once (:mod:`._codegen`): no per-instruction dispatch at batch 1, and no pass
 clearing the gradient tables. Kernels compute what the engine's float functions compute
 (:mod:`._kernels`). Sums (``sum``, ``dot``, and each weight's gradient summed over the
@@ -144,7 +144,9 @@ class Program:
             theta_rows[:] = theta
         for r, leaf in self.free_rows:
             uniform[r, 0] = leaf.data
-        x_rows[:] = x.T
+        inputs = _columns(x)
+        if x_rows is not None:
+            x_rows[:] = inputs
         if self.n_y:
             y_rows[:] = y.T
         if self.label_table.size:
@@ -159,14 +161,14 @@ class Program:
             ctx.gathered.append(index)
         stores = (values, uniform)
         with np.errstate(all="ignore"):  # infinities and nan follow IEEE, as in the engine
-            forward()
+            forward(inputs)
             roots = self._read_roots(stores)
             if seed is None or self.seed_root is None:
                 return roots, None, None
             grads = (grad_values, grad_uniform)  # backward() zeroes the rows it must
             store, r = self.seed_root
             grads[store][r] = seed if store == BATCH else seed * width
-            backward()
+            backward(inputs)
             for (_, rows, _, _), index in zip(self.token_reads, ctx.gathered):
                 # Tokens repeat within and across samples: add.at adds every one.
                 np.add.at(grad_uniform[:, 0], index, grad_values[rows])
@@ -176,7 +178,8 @@ class Program:
 
     def source(self, width: int) -> str:
         """The program written out for a batch of ``width`` samples: the Python source of
-        its ``forward()`` and ``backward()`` (names are views of the tables, bound once)."""
+        its ``forward(x)`` and ``backward(x)`` (``x``: the inputs, one column per sample;
+        other names are views of the tables, bound once)."""
         return self._buffers(width)[11]
 
     def _read_roots(self, stores: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -205,7 +208,7 @@ class Program:
             ctx = Context(width, None)
             needed_batch = [rows for _, rows, _, _ in self.token_reads]
             needed_uniform = [np.arange(len(self.params)), [r for r, _ in self.free_rows]]
-            forward, backward, source = generate(
+            forward, backward, source, table_inputs = generate(
                 self.instructions,
                 self.backward_instructions,
                 (values, uniform),
@@ -216,15 +219,29 @@ class Program:
                     np.concatenate([np.zeros(0, np.intp), *needed_batch]).astype(np.intp),
                     np.concatenate(needed_uniform).astype(np.intp),
                 ],
+                self.n_x,
             )
-            # Then the views run() writes and returns, made once: theta's rows, x's, y's,
-            # and the parameters' gradients.
             n_params, n_x = len(self.params), self.n_x
+            # A root that is an input is read from V after the run.
+            table_inputs |= any(store == BATCH and r < n_x for store, r in self.roots)
+            # Then the views run() writes and returns, made once: theta's rows, x's (if the
+            # program reads inputs from V rather than from its argument), y's, and the
+            # parameters' gradients.
             buffers = (
                 *(values, uniform, grad_values, grad_uniform, ctx, forward, backward),
-                *(uniform[:n_params, 0], values[:n_x], values[n_x : n_x + self.n_y]),
+                uniform[:n_params, 0],
+                values[:n_x] if table_inputs else None,
+                values[n_x : n_x + self.n_y],
                 grad_uniform[:n_params, 0],
                 source,
             )
             self._by_width[width] = buffers
         return buffers
+
+
+def _columns(x: np.ndarray) -> np.ndarray:
+    """The batch's inputs as one column per sample, read-only: a view of the caller's array
+    when it holds float64, which the program reads in place and must never write."""
+    columns = np.asarray(x, dtype=float).T  # a new view: its flag is not the caller's
+    columns.flags.writeable = False
+    return columns
