@@ -13,10 +13,9 @@ the interpreter's: the lines are the same numpy operations in the same order.
 ``x`` is the batch's inputs, one column per sample, passed at every call: lines that read
 input rows read them there (a read-only view of the caller's array), so the batch is not
 copied into the value table first (a transposing copy of every input of every sample, at
-every step). When
-something reads input rows through the table instead (an instruction called through its
-method, a pick by label, a gather that is not a slice, a root that is an input),
-:attr:`Emitter.table_inputs` says so, and the caller copies the inputs into the table.
+every step). When something reads input rows through the table instead (an instruction
+called through its method, a pick by label, a gather that is not a slice, a root that is
+an input), :attr:`Emitter.table_inputs` says so, and the caller copies the inputs there.
 
 Why the lines look as they do: results go into their rows with ``out=`` (no temporary and
 copy), and reductions are the ufuncs' own (``np.add.reduce``, ``np.maximum.reduce``),
