@@ -322,3 +322,26 @@ def test_the_callers_array_is_read_never_written_in_any_layout(kind):
             train.step(layout, y)
         assert np.array_equal(layout, before), name
         assert layout.flags.writeable, name
+
+
+@pytest.mark.parametrize("n_in", [5, 2100])
+def test_a_batch_that_is_the_trainers_own_gradient_gives_the_numbers_of_a_copy(n_in):
+    """``train.grad`` (a view of the program's gradient table) passed back in as the next
+    batch, below and above the einsum size: loss and gradient equal those of the same
+    numbers passed as a separate array, though the program writes that table as it runs."""
+
+    def make():
+        model = MLP(n_in, [2], seed=1)
+        step = compile_loss(model, losses.mse, [0.1] * n_in, [0.3, 0.1])
+        return step.trainer(SGD(model.parameters(), lr=0.1))
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((1, n_in)), np.array([[0.2, -0.1]])
+    train, reference = make(), make()
+    train.backward(X, y)
+    reference.backward(X, y)
+    batch = train.grad[:n_in][None, :]
+    assert np.shares_memory(batch, train.grad)
+    expected = reference.backward(batch.copy(), y), reference.grad.copy()
+    assert train.backward(batch, y) == expected[0]
+    assert np.array_equal(train.grad, expected[1])

@@ -144,7 +144,7 @@ class Program:
             theta_rows[:] = theta
         for r, leaf in self.free_rows:
             uniform[r, 0] = leaf.data
-        inputs = _columns(x)
+        inputs = _columns(x, tables[:4])
         if x_rows is not None:
             x_rows[:] = inputs
         if self.n_y:
@@ -239,9 +239,16 @@ class Program:
         return buffers
 
 
-def _columns(x: np.ndarray) -> np.ndarray:
+def _columns(x: np.ndarray, own: Sequence[np.ndarray]) -> np.ndarray:
     """The batch's inputs as one column per sample, read-only: a view of the caller's array
-    when it holds float64, which the program reads in place and must never write."""
-    columns = np.asarray(x, dtype=float).T  # a new view: its flag is not the caller's
+    when it holds float64, which the program reads in place and must never write.
+
+    An array that may share memory with the program's own tables (``train.grad`` passed
+    back in as a batch) is copied first: the program writes those tables while it reads x.
+    """
+    x = np.asarray(x, dtype=float)
+    if any(np.may_share_memory(x, table) for table in own):
+        x = x.copy()
+    columns = x.T  # a new view: its flag is not the caller's
     columns.flags.writeable = False
     return columns
