@@ -241,12 +241,14 @@ class Program:
 
 def _columns(x: np.ndarray, own: Sequence[np.ndarray]) -> np.ndarray:
     """The batch's inputs as one column per sample, read-only: a view of the caller's array
-    when it holds float64, which the program reads in place and must never write.
+    when it holds float64 in C order, which the program reads in place and must never write.
 
-    An array that may share memory with the program's own tables (``train.grad`` passed
-    back in as a batch) is copied first: the program writes those tables while it reads x.
+    Any other layout (Fortran order, a strided view) is copied into C order first: BLAS may
+    add in another order for another layout, and the numbers must not depend on it. So is
+    an array that may share memory with the program's own tables (``train.grad`` passed
+    back in as a batch): the program writes those tables while it reads x.
     """
-    x = np.asarray(x, dtype=float)
+    x = np.ascontiguousarray(x, dtype=float)
     share = np.may_share_memory  # a bounds check: cheap, and never misses an overlap
     if share(x, own[0]) or share(x, own[1]) or share(x, own[2]) or share(x, own[3]):
         x = x.copy()
