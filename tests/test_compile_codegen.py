@@ -147,6 +147,23 @@ def test_one_sample_weight_gradients_on_both_sides_of_the_einsum_size(n_in, hidd
     assert ("np.einsum(" in program.source(1)) == (n_in > 6)
 
 
+def test_a_gpt_wide_enough_for_einsum_matches_the_engine_at_one_sequence():
+    """A GPT with 64-wide embeddings: at batch 1 its per-position weight gradients (64 × 64
+    and more) are einsum outer products summed over positions; batches of 1, 2 and 1 with
+    nan left in the tables give the engine's numbers."""
+    model = GPT(7, 4, 64, 2, 1, seed=3)
+    rng = random.Random(6)
+    step = None
+    with poisoned_gradient_tables():
+        for width in (1, 2, 1):
+            X = [[rng.randrange(7) for _ in range(4)] for _ in range(width)]
+            y = [[rng.randrange(7) for _ in range(4)] for _ in range(width)]
+            step = step or compile_loss(model, sequence_loss, X[0], y[0])
+            assert_matches_engine(step, model, sequence_loss, X, y)
+    sources = [compiled.program.source(1) for compiled in step._programs.values()]
+    assert any("np.add.reduce(np.einsum(" in source for source in sources)
+
+
 def test_a_trainer_alternating_widths_matches_the_engine_step_by_step():
     """Adam steps through a trainer at widths 4, 1, 4, 2 (nan left in the tables) move the
     weights as the interpreted engine's steps do."""

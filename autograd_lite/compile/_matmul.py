@@ -31,29 +31,37 @@ from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 __all__ = ["PairwiseInputs", "SharedInputs", "TiledInputs", "weight_input_pairs"]
 
 
-def _outer_sum(g: np.ndarray, x_t: np.ndarray) -> np.ndarray:
-    """``g @ x_t`` (each weight's gradient summed over the batch); for a batch of one, the
-    outer product (see :func:`_outer_call`)."""
-    if g.shape[-1] == 1:
-        return np.einsum("ib,bj->ij", g, x_t) if g.size * x_t.size >= _EINSUM_FROM else g * x_t
-    return np.matmul(g, x_t)
-
-
 # For one sample a weight gradient is an outer product, and a matrix product's overhead for
 # an inner dimension of 1 makes np.matmul the slowest way to it. A broadcast multiply is
-# fastest on small blocks; from about 4,096 products einsum's loop is, about 1.8x on
-# 256 x 784 (90 against 166 µs here, writing into a neuron-major gradient table whose rows
-# are strided). Both give the same products.
+# fastest on small blocks; from about 4,096 products einsum's loop is faster (timed on
+# 256 x 784, writing into a neuron-major gradient table whose rows are strided). All three
+# give the same products.
 _EINSUM_FROM = 4096
 
 
-def _outer_call(e: Any, g: str, x: str, size: int) -> tuple[str, str]:
-    """(function, arguments) of the NumPy call for ``g @ x.T`` at the emitter's width."""
-    if e.width != 1:
-        return "np.matmul", f"{g}, {x}.T"
-    if size >= _EINSUM_FROM:
-        return "np.einsum", f"'ib,jb->ij', {g}, {x}"
-    return "np.multiply", f"{g}, {x}.T"
+def _outer_kind(width: int, products: int) -> str:
+    """How to compute ``g @ x.T`` (each weight's gradient summed over the batch) for a
+    batch of ``width`` samples and ``products`` weights: matmul, einsum or multiply."""
+    if width != 1:
+        return "matmul"
+    return "einsum" if products >= _EINSUM_FROM else "multiply"
+
+
+def _outer_sum(g: np.ndarray, x_t: np.ndarray) -> np.ndarray:
+    """``g @ x_t`` over the last two axes, computed as :func:`_outer_kind` says."""
+    kind = _outer_kind(g.shape[-1], g.shape[-2] * x_t.shape[-1])
+    if kind == "einsum":
+        return np.einsum("...ib,...bj->...ij", g, x_t)
+    return g * x_t if kind == "multiply" else np.matmul(g, x_t)
+
+
+def _outer_call(e: Any, g: str, x: str, x_t: str, products: int) -> tuple[str, str]:
+    """(function, arguments) of the NumPy call for ``g @ x_t`` over the last two axes,
+    ``x_t`` being ``x`` (samples last) with those axes swapped, at the emitter's width."""
+    kind = _outer_kind(e.width, products)
+    if kind == "einsum":
+        return "np.einsum", f"'...ib,...jb->...ij', {g}, {x}"
+    return f"np.{kind}", f"{g}, {x_t}"
 
 
 class SharedInputs:
@@ -83,8 +91,8 @@ class SharedInputs:
     def emit_backward(self, e: Any, g: str) -> None:
         x = e.read(self.values)
         if self.need_coef:
-            size = math.prod(self.coef.shape)
-            e.add_call(self.coef, *_outer_call(e, g, x, size), width=1)
+            products = math.prod(self.coef.shape)
+            e.add_call(self.coef, *_outer_call(e, g, x, f"{x}.T", products), width=1)
         if self.need_value:
             e.add_call(self.values, "np.matmul", f"{_matrix(e, self.coef)}.T, {g}")
 
@@ -155,12 +163,9 @@ class TiledInputs:
         e.line(f"{tiled} = ({g}).reshape({self.p}, {self.m}, {e.width})")
         x = e.read(self.values)
         if self.need_coef:
-            outer = (
-                f"{tiled} * {x}.transpose(0, 2, 1)"
-                if e.width == 1
-                else f"np.matmul({tiled}, {x}.transpose(0, 2, 1))"
-            )
-            e.add_call(self.coef, "np.add.reduce", f"{outer}, axis=0", width=1)
+            x_t, products = f"{x}.transpose(0, 2, 1)", math.prod(self.coef.shape)
+            function, args = _outer_call(e, tiled, x, x_t, products)
+            e.add_call(self.coef, "np.add.reduce", f"{function}({args}), axis=0", width=1)
         if self.need_value:  # P × K × samples, as the product
             e.add_call(self.values, "np.matmul", f"{_matrix(e, self.coef)}.T, {tiled}")
 
