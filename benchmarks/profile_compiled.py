@@ -64,7 +64,8 @@ def profile(program: Any, inputs: np.ndarray, steps: int) -> list[tuple[float, s
     """(seconds per call, line) for every line of the program's two functions, on
     ``inputs`` (one column per sample)."""
     width = inputs.shape[1]
-    forward, backward = program._buffers(width)[5:7]
+    tables = program._buffers(width)
+    forward, backward = tables.forward, tables.backward
     namespace = forward.__globals__
     timed: list[str] = []
     lines: list[str] = []

@@ -1,7 +1,7 @@
 """Straight-line code (autograd_lite.compile._codegen): every gradient row is written before
 it is read in each call, for every width and whatever the tables held before; inputs are
-read from the caller's array, never written, and copied into the table only when a line
-reads them there.
+read from the caller's array and parameters from the trainer's vector, never written, and
+copied into the tables only when a line reads them there.
 
 The generated ``backward()`` does not clear the gradient tables: the first contribution to
 a row assigns it and a row read while unwritten is zeroed first. These tests fill the
@@ -23,6 +23,7 @@ np = pytest.importorskip("numpy")
 import autograd_lite as al  # noqa: E402
 from autograd_lite import losses  # noqa: E402
 from autograd_lite.compile import compile_loss  # noqa: E402
+from autograd_lite.compile._codegen import ParameterViews  # noqa: E402
 from autograd_lite.compile._replay import Program  # noqa: E402
 from autograd_lite.nn import GPT, MLP, Module  # noqa: E402
 from autograd_lite.optim import SGD, Adam  # noqa: E402
@@ -32,6 +33,7 @@ from tests.test_compile import (  # noqa: E402
     LOSSES,
     TOLERANCE,
     RandomGraph,
+    as_floats,
     assert_all_close,
     compiled,
     coordinate,
@@ -45,16 +47,18 @@ from tests.test_compile import (  # noqa: E402
 
 @contextlib.contextmanager
 def poisoned_gradient_tables():
-    """Every replay starts with nan in every row of its gradient tables, and in the input
-    rows of its value table (which a program reading its inputs from its argument leaves
-    alone, and one reading them from the table must write first)."""
+    """Every replay starts with nan in every row of its gradient tables, in the input rows
+    of its value table and in the parameter rows of its uniform table (which a program
+    reading its inputs and parameters from its arguments leaves alone, and one reading them
+    from the tables must write first)."""
     run = Program.run
 
     def poisoned_run(self, x, *args, **kwargs):
-        tables = self._by_width.get(x.shape[0]) or self._buffers(x.shape[0])
-        tables[0][: self.n_x] = np.nan
-        tables[2].fill(np.nan)
-        tables[3].fill(np.nan)
+        w = self._by_width.get(x.shape[0]) or self._buffers(x.shape[0])
+        w.values[: self.n_x] = np.nan
+        w.theta_rows.fill(np.nan)
+        w.grad_values.fill(np.nan)
+        w.grad_uniform.fill(np.nan)
         return run(self, x, *args, **kwargs)
 
     Program.run = poisoned_run
@@ -299,7 +303,7 @@ def test_an_mlp_reads_its_inputs_where_the_caller_holds_them():
             assert_matches_engine(step, model, losses.cross_entropy, np.array(X[batch]), y[batch])
             width = batch.stop - batch.start
             (program,) = _programs(step)
-            assert np.isnan(program._buffers(width)[0][:5]).all()
+            assert np.isnan(program._buffers(width).values[:5]).all()
 
 
 def _layouts(X):
@@ -362,3 +366,152 @@ def test_a_batch_that_is_the_trainers_own_gradient_gives_the_numbers_of_a_copy(n
     expected = reference.backward(batch.copy(), y), reference.grad.copy()
     assert train.backward(batch, y) == expected[0]
     assert np.array_equal(train.grad, expected[1])
+
+
+# ---- parameters: read from the trainer's vector, or from the table when a line reads them
+
+
+class ParamsInTheTable(Module):
+    """A model whose parameters are read the ways that need them in the uniform table: one
+    as an output (a root read after the run), every other weight (a gather, not a run of
+    rows), one weight for every input, and a weight beside a constant in one product."""
+
+    def __init__(self, kind: str, n_in: int = 6) -> None:
+        self.kind = kind
+        self.w = [al.Value(0.3 - 0.1 * i) for i in range(n_in)]
+        self.b = al.Value(0.2)
+
+    def forward(self, x):
+        mixed = al.sum_values([w * v for w, v in zip(self.w, x)]) + self.b
+        if self.kind == "output":
+            return [self.w[0], mixed]
+        if self.kind == "every_other":
+            return al.sum_values([w * v for w, v in zip(self.w[::2], x)]) + mixed
+        if self.kind == "shared":
+            return al.sum_values([self.b * v for v in x]) + mixed
+        if self.kind == "beside_a_constant":
+            return mixed + self.b * x[0] + 2.0 * x[1]
+        return mixed
+
+
+def _engine_step(model, optimizer, loss_fn, X, y):
+    """One interpreted training step on the batch: its mean loss."""
+    optimizer.zero_grad()
+    total = al.sum_values([loss_fn(model(x), t) for x, t in zip(X, y)]) * (1.0 / len(X))
+    total.backward()
+    optimizer.step()
+    return total.data
+
+
+@pytest.mark.parametrize("kind", ["plain", "output", "every_other", "shared", "beside_a_constant"])
+def test_parameters_read_from_the_table_or_the_trainers_vector_train_as_the_engine(kind):
+    """Trainer steps at widths 3, 1 and 3 (nan left in the parameter rows of the table before
+    each run) on a model reading its parameters each way: every loss and the final weights
+    are the engine's."""
+    rng = random.Random(len(kind))
+    X = [[rng.uniform(-2, 2) for _ in range(6)] for _ in range(7)]
+
+    def target():
+        return [rng.uniform(-1, 1), rng.uniform(-1, 1)] if kind == "output" else rng.uniform(-1, 1)
+
+    y = [target() for _ in range(7)]
+    ours, ref = ParamsInTheTable(kind), ParamsInTheTable(kind)
+    step = compile_loss(ours, losses.mse, X[0], y[0])
+    ref_optimizer = SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    with (
+        poisoned_gradient_tables(),
+        step.trainer(SGD(ours.parameters(), lr=0.05, momentum=0.9)) as train,
+    ):
+        for start, width in ((0, 3), (3, 1), (4, 3)):
+            batch = slice(start, start + width)
+            loss = train.step(np.array(X[batch]), np.array(y[batch]))
+            expected = _engine_step(ref, ref_optimizer, losses.mse, X[batch], y[batch])
+            assert_close(loss, expected, rtol=TOLERANCE, atol=TOLERANCE, what="loss")
+            outputs = step.forward(np.array(X[batch]))
+            assert_all_close(outputs, [as_floats(ref(x)) for x in X[batch]], "outputs")
+    assert_all_close(
+        [p.data for p in ours.parameters()], [p.data for p in ref.parameters()], "weights"
+    )
+
+
+def test_an_mlp_trainer_reads_the_parameters_where_the_trainer_holds_them():
+    """An MLP trained at widths 1 and 4: the parameter rows of the program's table still hold
+    the nan put there before each run, the program's views of the trainer's vector are
+    read-only while the vector stays writeable, and the losses are the engine's."""
+    X, y = dataset("cross_entropy", 5, 4, seed=8)
+    y = [t % 3 for t in y]
+    ours, ref = MLP(4, [5, 3], seed=2), MLP(4, [5, 3], seed=2)
+    step = compile_loss(ours, losses.cross_entropy, X[0], y[0])
+    ref_optimizer = SGD(ref.parameters(), lr=0.1)
+    with poisoned_gradient_tables(), step.trainer(SGD(ours.parameters(), lr=0.1)) as train:
+        for batch in (slice(0, 1), slice(1, 5)):
+            loss = train.step(np.array(X[batch]), np.array(y[batch]))
+            expected = _engine_step(ref, ref_optimizer, losses.cross_entropy, X[batch], y[batch])
+            assert_close(loss, expected, rtol=TOLERANCE, atol=TOLERANCE, what="loss")
+            (program,) = _programs(step)
+            w = program._buffers(batch.stop - batch.start)
+            assert np.isnan(w.theta_rows).all()
+            views = w.generated.param_views
+            assert views.bound is train.theta and views.own
+            assert not any(w.forward.__globals__[name].flags.writeable for name in views.own)
+        assert train.theta.flags.writeable
+
+
+def test_the_program_follows_each_caller_to_its_own_parameters():
+    """One compiled MLP used by a trainer, a second trainer with a vector of its own, the
+    first again, backward from the Values, and the first once more: every loss, output and
+    gradient is the engine's on the weights that caller holds."""
+    X, y = dataset("cross_entropy", 6, 4, seed=4)
+    y = [t % 3 for t in y]
+    ours, ref = MLP(4, [5, 3], seed=3), MLP(4, [5, 3], seed=3)
+    step = compile_loss(ours, losses.cross_entropy, X[0], y[0])
+    first = step.trainer(SGD(ours.parameters(), lr=0.1, momentum=0.9))
+    ref_first = SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    second = step.trainer(Adam(ours.parameters(), lr=0.05))
+    ref_second = Adam(ref.parameters(), lr=0.05)
+
+    def train_on(train, ref_optimizer, batches):
+        with train:
+            for batch in batches:
+                loss = train.step(np.array(X[batch]), np.array(y[batch]))
+                want = _engine_step(ref, ref_optimizer, losses.cross_entropy, X[batch], y[batch])
+                assert_close(loss, want, rtol=TOLERANCE, atol=TOLERANCE, what="loss")
+            outputs = step.forward(np.array(X[:3]))
+            assert_all_close(outputs, [as_floats(ref(x)) for x in X[:3]], "outputs")
+
+    with poisoned_gradient_tables():
+        halves = (slice(0, 3), slice(3, 6))
+        for train, ref_optimizer in ((first, ref_first), (second, ref_second), (first, ref_first)):
+            train_on(train, ref_optimizer, halves)
+        assert_matches_engine(step, ours, losses.cross_entropy, np.array(X[:3]), y[:3])
+        train_on(first, ref_first, halves[:1])
+
+
+def test_parameter_views_move_to_a_vector_with_their_offsets_and_strides():
+    """Views of a table's parameter rows (slices, reversed, reshaped into matrices, one row
+    broadcast) bound to a vector holding the rows' numbers show the same numbers, read-only;
+    a view reaching past the parameter rows is refused; views elsewhere are not kept."""
+    table = np.arange(20.0)[:, None] * 1.5
+    namespace = {}
+    views = ParameterViews(namespace, table[:12, 0])
+    inside = {
+        "a": table[2:8],
+        "b": table[9:1:-2],
+        "c": table[:12, 0].reshape(3, 4),
+        "d": table[:12, 0].reshape(4, 3).T,
+        "e": table[5:6],
+    }
+    for name, view in inside.items():
+        assert views.add(name, view)
+        namespace[name] = view
+    assert not views.add("f", table[10:14])
+    assert views.add("g", table[12:20]) and "g" not in views.own
+    vector = table[:12, 0].copy()
+    views.bind(vector)
+    for name, view in inside.items():
+        assert np.array_equal(namespace[name], view), name
+        assert np.shares_memory(namespace[name], vector) and not namespace[name].flags.writeable
+    vector += 1.0
+    assert np.array_equal(namespace["c"], inside["c"] + 1.0)
+    views.bind(None)
+    assert all(namespace[name] is view for name, view in inside.items())

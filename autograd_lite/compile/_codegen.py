@@ -17,6 +17,14 @@ every step). When something reads input rows through the table instead (an instr
 called through its method, a pick by label, a gather that is not a slice, a root that is
 an input), :attr:`Emitter.table_inputs` says so, and the caller copies the inputs there.
 
+Parameters are read the same way: a trainer keeps them in a vector of its own, and the
+lines read them through names bound to views of U's parameter rows (a layer's weight
+matrix, its biases). :class:`ParameterViews` can point those names at read-only views of
+the trainer's vector instead, with the same offsets and strides, so the vector is not
+copied into U before every call (a pass over every weight). When a line reads parameter
+rows through U itself (a gather, an instruction called through its method),
+:attr:`Emitter.table_params` says so, and the caller copies the parameters there.
+
 Why the lines look as they do: results go into their rows with ``out=`` (no temporary and
 copy), and reductions are the ufuncs' own (``np.add.reduce``, ``np.maximum.reduce``),
 which ``ndarray.sum`` and ``max`` reach through a Python wrapper, a large part of their
@@ -26,13 +34,13 @@ cost on the small blocks of a batch of one.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from autograd_lite.compile._gather import BATCH, UNIFORM, Gather
 
-__all__ = ["Emitter", "generate"]
+__all__ = ["Emitter", "Generated", "ParameterViews", "generate"]
 
 
 class Emitter:
@@ -46,13 +54,21 @@ class Emitter:
     """
 
     def __init__(
-        self, stores: Sequence[np.ndarray], grads: Sequence[np.ndarray], ctx: Any, inputs: int = 0
+        self,
+        stores: Sequence[np.ndarray],
+        grads: Sequence[np.ndarray],
+        ctx: Any,
+        inputs: int = 0,
+        params: int = 0,
     ) -> None:
         self.stores, self.grads, self.ctx = stores, grads, ctx
         self.width = stores[0].shape[-1]
         self.inputs = inputs  # rows 0 .. inputs - 1 of V are the batch's inputs
         self.table_inputs = False  # whether a line reads them from V (then V must hold them)
+        self.params = params  # rows 0 .. params - 1 of U are the parameters
+        self.table_params = False  # whether a line reads them from U (then U must hold them)
         self.namespace: dict[str, Any] = {"np": np, "stores": stores, "grads": grads, "ctx": ctx}
+        self.param_views = ParameterViews(self.namespace, stores[UNIFORM][:params, 0])
         self.lines: list[str] = []
         self.fresh: list[np.ndarray] | None = None  # per gradient table, while going back
         self.memo: dict[int, str] = {}  # what an instruction keeps between its two halves
@@ -60,14 +76,28 @@ class Emitter:
         self._temps = 0
 
     def name(self, obj: Any, hint: str = "k") -> str:
-        """A name bound to ``obj`` (the same name for the same object).
+        """A name bound to ``obj`` (the same name for the same object), which a line reads.
 
-        V itself named here may be read anywhere, input rows included: index it through
-        :meth:`value_table` instead, which says which rows.
+        V or U itself named here may be read anywhere, input and parameter rows included:
+        index V through :meth:`value_table` instead, which says which rows. A view of
+        parameter rows is noted in :attr:`param_views`; an object holding gathers (an
+        instruction) reads the rows they name.
         """
         if obj is self.stores[BATCH]:
             self.table_inputs = True
-        return self._bind(obj, hint)
+        if obj is self.stores[UNIFORM]:
+            self.table_params = True
+        new = id(obj) not in self._names
+        found = self._bind(obj, hint)
+        if not new:
+            return found
+        if isinstance(obj, np.ndarray):
+            if not self.param_views.add(found, obj):
+                self.table_params = True  # it reaches past the parameter rows into them
+        else:
+            for rows in _gathers(obj):
+                self.reads_rows(rows.store, _flat(rows))
+        return found
 
     def value_table(self, rows: np.ndarray) -> str:
         """The name of V, for a line that reads the given rows of it by indexing."""
@@ -106,6 +136,8 @@ class Emitter:
         view = rows.view(table)
         if view is not None:
             return self.name(view, "v")
+        if not grads:
+            self.reads_rows(rows.store, _flat(rows))
         return f"{self._bind(table, 't')}[{self.name(rows.index, 'i')}]"
 
     def read_broadcast(self, rows: Gather) -> str:
@@ -129,9 +161,14 @@ class Emitter:
         return f"x[{index.start}:{index.stop}]"
 
     def reads_rows(self, store: int, flat: np.ndarray) -> None:
-        """Note that a line reads these rows of a value table itself (not through ``x``)."""
-        if store == BATCH and flat.size and int(flat.min()) < self.inputs:
+        """Note that a line reads these rows of a value table itself (not through ``x`` or a
+        view of the parameters)."""
+        if not flat.size:
+            return
+        if store == BATCH and int(flat.min()) < self.inputs:
             self.table_inputs = True
+        if store == UNIFORM and int(flat.min()) < self.params:
+            self.table_params = True
 
     def write(self, rows: Gather, expr: str) -> None:
         """Store ``expr`` into the rows (an instruction's own output rows)."""
@@ -170,7 +207,7 @@ class Emitter:
             return
         if not rows.unique:  # rows read more than once: the Gather sums their contributions
             self.initialise(rows.store, _flat(rows))
-            self.line(f"{self.name(rows, 'r')}.add(grads, {expr})")
+            self.line(f"{self._bind(rows, 'r')}.add(grads, {expr})")  # writes grads only
             return
         op = self._assign(rows.store, _flat(rows))
         view = rows.view(table)
@@ -250,6 +287,62 @@ class Emitter:
             self.line(f"{self.name(instruction, 'op')}.backward(stores, grads, ctx)")
 
 
+class ParameterViews:
+    """The names bound to views of U's parameter rows, and the vector they view now.
+
+    :meth:`bind` points every such name at a view of a parameter vector (the trainer's) with
+    the view's own offset and strides: what ``U[a:b, 0]`` showed of U's rows, the new view
+    shows of the vector. ``bind(None)`` points them back at U's rows. The vector's views are
+    read-only, so a line that tried to write one would raise rather than change it.
+    """
+
+    def __init__(self, namespace: dict[str, Any], rows: np.ndarray) -> None:
+        self.namespace = namespace
+        self.rows = rows  # U's parameter rows, one float each, contiguous
+        self.own: dict[str, np.ndarray] = {}  # name -> its view of U
+        self.bound: np.ndarray | None = None  # the vector the names view (None: U's rows)
+
+    def add(self, name: str, view: np.ndarray) -> bool:
+        """Note ``name`` if ``view`` lies within the parameter rows. False if it lies partly
+        within them (then only U holding the parameters makes it right)."""
+        start, stop = _extent(view, self.rows)
+        if stop <= 0 or start >= self.rows.nbytes:
+            return True  # elsewhere
+        if start < 0 or stop > self.rows.nbytes or view.dtype != self.rows.dtype:
+            return False
+        self.own[name] = view
+        return True
+
+    def bind(self, vector: np.ndarray | None) -> None:
+        """View ``vector`` (float64, C order, one entry per parameter), or U's rows (None)."""
+        if vector is self.bound:
+            return
+        base = _address(self.rows)
+        for name, view in self.own.items():
+            if vector is None:
+                self.namespace[name] = view
+                continue
+            offset = _address(view) - base
+            moved = np.ndarray(view.shape, view.dtype, vector, offset, view.strides)
+            moved.flags.writeable = False
+            self.namespace[name] = moved
+        self.bound = vector
+
+
+def _address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])
+
+
+def _extent(view: np.ndarray, rows: np.ndarray) -> tuple[int, int]:
+    """The bytes ``view`` spans, as offsets from the start of ``rows``: [start, stop)."""
+    start = _address(view) - _address(rows)
+    low = sum((n - 1) * s for n, s in zip(view.shape, view.strides) if s < 0)
+    high = sum((n - 1) * s for n, s in zip(view.shape, view.strides) if s > 0)
+    if view.size == 0:
+        return start, start
+    return start + low, start + high + view.itemsize
+
+
 def _gathers(obj: Any, seen: set[int] | None = None) -> list[Gather]:
     """Every :class:`Gather` an instruction holds, in its attributes and theirs."""
     seen = set() if seen is None else seen
@@ -297,15 +390,16 @@ def generate(
     seeded: tuple[int, int] | None,
     needed: Sequence[np.ndarray],
     inputs: int = 0,
-) -> tuple[Callable[[np.ndarray], None], Callable[[np.ndarray], None], str, bool]:
-    """``forward(x)`` and ``backward(x)`` for these tables, their source, and whether they
-    read input rows from the table (then the caller must write ``x`` there first).
+    params: int = 0,
+) -> Generated:
+    """``forward(x)`` and ``backward(x)`` for these tables, and what they read where.
 
     ``seeded``: the (table, row) the caller seeds before ``backward()``; ``needed``: per
     table, the gradient rows read after it (parameters, free leaves, embedding lookups),
-    which it leaves written or zeroed; ``inputs``: how many of V's first rows are inputs.
+    which it leaves written or zeroed; ``inputs``: how many of V's first rows are inputs;
+    ``params``: how many of U's first rows are parameters.
     """
-    emitter = Emitter(stores, grads, ctx, inputs)
+    emitter = Emitter(stores, grads, ctx, inputs, params)
     for instruction in instructions:
         emit = getattr(instruction, "emit_forward", None)
         if emit is None or not emit(emitter):
@@ -322,7 +416,27 @@ def generate(
     source = _function("forward", forward) + "\n" + _function("backward", emitter.lines)
     namespace = emitter.namespace
     exec(compile(source, "<autograd_lite compiled program>", "exec"), namespace)
-    return namespace["forward"], namespace["backward"], source, emitter.table_inputs
+    return Generated(
+        namespace["forward"],
+        namespace["backward"],
+        source,
+        emitter.table_inputs,
+        emitter.table_params,
+        emitter.param_views,
+    )
+
+
+class Generated(NamedTuple):
+    """A program written out for one width. ``table_inputs`` / ``table_params``: whether a
+    line reads input / parameter rows from the tables (then the caller writes them there);
+    ``param_views``: the names that read parameters, to bind to a parameter vector."""
+
+    forward: Callable[[np.ndarray], None]
+    backward: Callable[[np.ndarray], None]
+    source: str
+    table_inputs: bool
+    table_params: bool
+    param_views: ParameterViews
 
 
 def _function(name: str, lines: list[str]) -> str:

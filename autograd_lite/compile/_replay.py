@@ -130,27 +130,25 @@ class Program:
 
         ``x`` is samples × inputs, ``y`` samples × float targets, ``codes`` each sample's
         label code. Gradients are those of ``seed * sum of the seed root over samples``.
-        ``theta`` holds the parameters' values (read from the Values when None). For
+        ``theta`` holds the parameters' values (read from the Values when None); a
+        float64 vector is read where it lies, never written, unless a line of the program
+        reads parameters from the table (then it is copied there). For
         token sequences, ``tokens`` and ``targets`` are samples × positions int arrays.
         """
         width = x.shape[0]
-        tables = self._by_width.get(width) or self._buffers(width)
-        values, uniform, grad_values, grad_uniform, ctx, forward, backward = tables[:7]
-        theta_rows, x_rows, y_rows, param_grads = tables[7:11]
-        n_params = len(self.params)
-        if theta is None:
-            theta_rows[:] = np.fromiter(map(_get_data, self.params), float, n_params)
-        else:
-            theta_rows[:] = theta
+        w = self._by_width.get(width) or self._buffers(width)
+        self._load_params(w, theta)
+        values, uniform = w.values, w.uniform
         for r, leaf in self.free_rows:
             uniform[r, 0] = leaf.data
-        inputs = _columns(x, tables[:4])
-        if x_rows is not None:
-            x_rows[:] = inputs
+        inputs = _columns(x, w.tables)
+        if w.x_rows is not None:
+            w.x_rows[:] = inputs
         if self.n_y:
-            y_rows[:] = y.T
+            w.y_rows[:] = y.T
         if self.label_table.size:
             values[self.label_rows] = self.label_table[:, codes]
+        ctx = w.ctx
         ctx.codes = codes
         ctx.tokens, ctx.targets = tokens, targets
         ctx.gathered = []
@@ -159,28 +157,43 @@ class Program:
             index = table[tokens[:, positions].T, columns]
             values[rows] = uniform[index, 0]
             ctx.gathered.append(index)
-        stores = (values, uniform)
         with np.errstate(all="ignore"):  # infinities and nan follow IEEE, as in the engine
-            forward(inputs)
-            roots = self._read_roots(stores)
+            w.forward(inputs)
+            roots = self._read_roots((values, uniform))
             if seed is None or self.seed_root is None:
                 return roots, None, None
-            grads = (grad_values, grad_uniform)  # backward() zeroes the rows it must
+            grads = (w.grad_values, w.grad_uniform)  # backward() zeroes the rows it must
             store, r = self.seed_root
             grads[store][r] = seed if store == BATCH else seed * width
-            backward(inputs)
+            w.backward(inputs)
             for (_, rows, _, _), index in zip(self.token_reads, ctx.gathered):
                 # Tokens repeat within and across samples: add.at adds every one.
-                np.add.at(grad_uniform[:, 0], index, grad_values[rows])
-        free = [float(grad_uniform[r, 0]) for r, _ in self.free_rows]
+                np.add.at(w.grad_uniform[:, 0], index, w.grad_values[rows])
+        free = [float(w.grad_uniform[r, 0]) for r, _ in self.free_rows]
         # A view of the gradient table, valid until the next run (callers read it at once).
-        return roots, param_grads, free
+        return roots, w.param_grads, free
+
+    def _load_params(self, w: _Width, theta: np.ndarray | None) -> None:
+        """Make the program read ``theta``, or the parameters' ``.data`` when None: in place
+        (its names view the vector) when no line reads parameters from U, else copied there.
+        """
+        views = w.generated.param_views
+        if theta is not None and theta is views.bound:
+            return  # already read in place: the usual case, at every training step
+        if theta is not None and w.params_in_place and _is_vector(theta, len(self.params)):
+            views.bind(theta)
+            return
+        views.bind(None)
+        if theta is None:
+            w.theta_rows[:] = np.fromiter(map(_get_data, self.params), float, len(self.params))
+        else:
+            w.theta_rows[:] = theta
 
     def source(self, width: int) -> str:
         """The program written out for a batch of ``width`` samples: the Python source of
         its ``forward(x)`` and ``backward(x)`` (``x``: the inputs, one column per sample;
         other names are views of the tables, bound once)."""
-        return self._buffers(width)[11]
+        return self._buffers(width).generated.source
 
     def _read_roots(self, stores: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The roots' values, roots × samples: one gather if they are all per-sample."""
@@ -191,52 +204,75 @@ class Program:
             roots[i] = stores[store][r]
         return roots
 
-    def _buffers(self, width: int) -> tuple[Any, ...]:
+    def _buffers(self, width: int) -> _Width:
         """The value and gradient tables for a batch width, and the program written out
         for them (:mod:`._codegen`), made once and reused.
 
         Reusing them keeps every strided view of :class:`Gather` valid, and saves
         allocating a few hundred kilobytes per step; the last few widths are kept.
         """
-        buffers = self._by_width.get(width)
-        if buffers is None:
+        w = self._by_width.get(width)
+        if w is None:
             if len(self._by_width) >= 4:
                 self._by_width.pop(next(iter(self._by_width)))
-            values = np.empty((self.n_v, width))
-            uniform = self.u_template.copy()
-            grad_values, grad_uniform = np.zeros_like(values), np.zeros_like(uniform)
-            ctx = Context(width, None)
-            needed_batch = [rows for _, rows, _, _ in self.token_reads]
-            needed_uniform = [np.arange(len(self.params)), [r for r, _ in self.free_rows]]
-            forward, backward, source, table_inputs = generate(
-                self.instructions,
-                self.backward_instructions,
-                (values, uniform),
-                (grad_values, grad_uniform),
-                ctx,
-                self.seed_root,
-                [
-                    np.concatenate([np.zeros(0, np.intp), *needed_batch]).astype(np.intp),
-                    np.concatenate(needed_uniform).astype(np.intp),
-                ],
-                self.n_x,
-            )
-            n_params, n_x = len(self.params), self.n_x
-            # A root that is an input is read from V after the run.
-            table_inputs |= any(store == BATCH and r < n_x for store, r in self.roots)
-            # Then the views run() writes and returns, made once: theta's rows, x's (if the
-            # program reads inputs from V rather than from its argument), y's, and the
-            # parameters' gradients.
-            buffers = (
-                *(values, uniform, grad_values, grad_uniform, ctx, forward, backward),
-                uniform[:n_params, 0],
-                values[:n_x] if table_inputs else None,
-                values[n_x : n_x + self.n_y],
-                grad_uniform[:n_params, 0],
-                source,
-            )
-            self._by_width[width] = buffers
-        return buffers
+            w = _Width(self, width)
+            self._by_width[width] = w
+        return w
+
+
+class _Width:
+    """One batch width's tables, its program written out for them, and the views that
+    :meth:`Program.run` writes and returns, made once."""
+
+    def __init__(self, program: Program, width: int) -> None:
+        n_params, n_x = len(program.params), program.n_x
+        self.values = np.empty((program.n_v, width))
+        self.uniform = program.u_template.copy()
+        self.grad_values = np.zeros_like(self.values)
+        self.grad_uniform = np.zeros_like(self.uniform)
+        self.tables = (self.values, self.uniform, self.grad_values, self.grad_uniform)
+        self.ctx = Context(width, None)
+        needed_batch = [rows for _, rows, _, _ in program.token_reads]
+        needed_uniform = [np.arange(n_params), [r for r, _ in program.free_rows]]
+        self.generated = generate(
+            program.instructions,
+            program.backward_instructions,
+            (self.values, self.uniform),
+            (self.grad_values, self.grad_uniform),
+            self.ctx,
+            program.seed_root,
+            [
+                np.concatenate([np.zeros(0, np.intp), *needed_batch]).astype(np.intp),
+                np.concatenate(needed_uniform).astype(np.intp),
+            ],
+            n_x,
+            n_params,
+        )
+        self.forward, self.backward = self.generated.forward, self.generated.backward
+        # Roots are read from the tables after the run, embeddings gathered from U: inputs
+        # and parameters among them must be there.
+        roots = program.roots
+        table_inputs = self.generated.table_inputs
+        table_inputs |= any(store == BATCH and r < n_x for store, r in roots)
+        self.params_in_place = not (
+            self.generated.table_params
+            or program.token_reads
+            or any(store == UNIFORM and r < n_params for store, r in roots)
+        )
+        self.theta_rows = self.uniform[:n_params, 0]
+        self.x_rows = self.values[:n_x] if table_inputs else None
+        self.y_rows = self.values[n_x : n_x + program.n_y]
+        self.param_grads = self.grad_uniform[:n_params, 0]
+
+
+def _is_vector(theta: Any, n: int) -> bool:
+    """Whether ``theta`` is a vector whose memory the program can view: n float64, C order."""
+    return (
+        type(theta) is np.ndarray
+        and theta.dtype == np.float64
+        and theta.shape == (n,)
+        and theta.flags.c_contiguous
+    )
 
 
 def _columns(x: np.ndarray, own: Sequence[np.ndarray]) -> np.ndarray:
