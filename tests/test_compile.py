@@ -315,6 +315,24 @@ def test_int_arrays_keep_their_table_lookup_and_lane_beside_bool_labels():
     assert step._lane.run(X, np.array([True, False, True, True]), None) is None
 
 
+def test_uint64_labels_beyond_every_index_get_the_engines_error_on_the_lane():
+    """uint64 labels of every width train as the engine does; then 2**64 - 1, 2**64 - 3 and
+    2**63, which NumPy indexing would wrap to the last codes (negative once read as machine
+    indices), get the engine's ValueError on the lane and on a first batch alike."""
+    model = MLP(3, [4, 3], seed=0)
+    X = np.array(rows(3, 3, seed=2))
+    step = compile_loss(model, losses.cross_entropy, X[0].tolist(), 0)
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        assert_same_outcome(step, model, losses.cross_entropy, X, np.array([0, 2, 1], dtype))
+    assert step._lane is not None
+    for bad in (2**64 - 1, 2**64 - 3, 2**63):
+        with pytest.raises(ValueError, match="out of range for 3 classes"):
+            step.backward(X, np.array([0, 1, bad], np.uint64))
+    fresh = compile_loss(model, losses.cross_entropy, X[0].tolist(), 0)
+    with pytest.raises(ValueError, match="out of range for 3 classes"):
+        fresh.backward(X, np.array([2**64 - 1, 0, 1], np.uint64))
+
+
 @pytest.mark.parametrize(
     ("loss_fn", "example", "y"),
     [
@@ -1717,6 +1735,22 @@ def test_token_sequences_outside_what_compiles_get_clear_errors():
         step.backward([[1, 2, 3], [1, 2]], [[1, 2, 3], [1, 2]])
     with pytest.raises(TypeError, match="int tokens"):
         step.backward([[1, 2, 3.5]], [[1, 2, 3]])
+
+
+def test_uint64_tokens_and_targets_beyond_every_index_are_named_as_they_are():
+    """A uint64 token or target of 2**64 - 1 (which a cast to machine indices turns into -1)
+    is refused as an int of about 10**19, not as -1; uint tokens in range give the numbers
+    of the same tokens as int64."""
+    model = small_gpt()
+    step = compile_loss(model, sequence_loss, [1, 2, 3], [1, 2, 3])
+    tokens, targets = np.array([[1, 2, 3], [4, 5, 6]]), np.array([[2, 3, 4], [5, 6, 7]])
+    expected = step.backward(tokens, targets)
+    assert step.backward(tokens.astype(np.uint64), targets.astype(np.uint8)) == expected
+    for bad_tokens in (True, False):
+        X, y = tokens.astype(np.uint64), targets.astype(np.uint64)
+        (X if bad_tokens else y)[1, 2] = 2**64 - 1
+        with pytest.raises(ValueError, match=r"in 0\.\.n - 1, got an int of about 10\*\*19"):
+            step.backward(X, y)
 
 
 def test_a_model_whose_graph_depends_on_the_tokens_is_refused():

@@ -407,7 +407,10 @@ class _Variant:
             self.lookup = np.full(max(ints) + 1, -1, dtype=np.intp)
             for value, code in ints.items():
                 self.lookup[value] = code
-        if labels.dtype.kind == "i" and labels.min() < 0:
+        # As indices: a uint64 label beyond intp's range wraps to a negative one here, as
+        # NumPy would wrap it silently when indexing; both are refused by the next test.
+        labels = labels.astype(np.intp, copy=False)
+        if labels.min() < 0:
             return None  # a negative index would count from the end
         try:
             codes = self.lookup[labels]

@@ -106,6 +106,14 @@ def _int_rows(np: Any, batch: Any, what: str) -> Any:
             raise _out_of_range(what, rows) from None
     if array.ndim != 2 or array.dtype.kind not in "iu":
         raise TypeError(f"{what} must be samples × positions ints, got {array.dtype} {array.shape}")
+    return _as_indices(np, array, what)
+
+
+def _as_indices(np: Any, array: Any, what: str) -> Any:
+    """An int array as machine indices. A uint64 beyond their range is refused here: the
+    cast would wrap it to a negative index, and the range check would name that instead."""
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.intp).max:
+        raise _out_of_range(what, array.tolist())
     return array.astype(np.intp, copy=False)
 
 
@@ -323,7 +331,7 @@ class SequenceLoss:
                 raise _out_of_range("y", targets.tolist())
             if targets.dtype.kind not in "iu":
                 raise TypeError(f"y must hold int targets, got {targets.dtype}")
-            targets = targets.astype(np.intp)
+            targets = _as_indices(np, targets, "y")
         else:
             targets = _int_rows(np, Y, "y")
         if len(targets) != len(tokens):
