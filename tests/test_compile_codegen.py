@@ -249,8 +249,12 @@ class InputsInTheTable(Module):
         self.w = [al.Value(0.3 - 0.1 * i) for i in range(n_in)]
         self.b = al.Value(0.2)
 
+    def mixed(self, x):
+        """A product over every input: the read that needs nothing in the tables."""
+        return al.sum_values([w * v for w, v in zip(self.w, x)]) + self.b
+
     def forward(self, x):
-        mixed = al.sum_values([w * v for w, v in zip(self.w, x)]) + self.b
+        mixed = self.mixed(x)
         if self.kind == "output":
             return [x[0], mixed]
         if self.kind == "picked":
@@ -371,18 +375,13 @@ def test_a_batch_that_is_the_trainers_own_gradient_gives_the_numbers_of_a_copy(n
 # ---- parameters: read from the trainer's vector, or from the table when a line reads them
 
 
-class ParamsInTheTable(Module):
+class ParamsInTheTable(InputsInTheTable):
     """A model whose parameters are read the ways that need them in the uniform table: one
     as an output (a root read after the run), every other weight (a gather, not a run of
     rows), one weight for every input, and a weight beside a constant in one product."""
 
-    def __init__(self, kind: str, n_in: int = 6) -> None:
-        self.kind = kind
-        self.w = [al.Value(0.3 - 0.1 * i) for i in range(n_in)]
-        self.b = al.Value(0.2)
-
     def forward(self, x):
-        mixed = al.sum_values([w * v for w, v in zip(self.w, x)]) + self.b
+        mixed = self.mixed(x)
         if self.kind == "output":
             return [self.w[0], mixed]
         if self.kind == "every_other":
