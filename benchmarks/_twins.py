@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 
@@ -180,3 +181,36 @@ def numpy_mlp_step(model: Any, lr: float, momentum: float) -> Callable[[Any, Any
         return loss
 
     return step
+
+
+def numpy_mlp_products(model: Any, batch: int) -> Callable[[], None]:
+    """``products()``: only the matrix products of one training step of ``model`` at
+    ``batch`` samples, each one BLAS call into a preallocated array, in the layout of
+    :func:`numpy_mlp_step`.
+
+    Every float64 program of the step computes them (each layer's ``W @ H`` forward, its
+    weight gradient ``G @ H.T``, and ``W.T @ G`` for every layer but the first), and BLAS
+    takes the same time whoever calls it. So their time over a PyTorch step bounds any
+    float64 step's ratio from below, on this BLAS: where it is over one half, no float64
+    step takes half of PyTorch's time. (Up to the layout: here every operand is
+    contiguous, and in cache from the previous call, which favours the bound.)
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    calls = []
+    for i, layer in enumerate(model.layers):
+        m, k = len(layer.neurons), len(layer.neurons[0].w)
+        w, h, g = rng.random((m, k)), rng.random((k, batch)), rng.random((m, batch))
+        calls.append(partial(np.matmul, w, h, out=np.empty((m, batch))))
+        # For one sample the weight gradient is an outer product (as in numpy_mlp_step).
+        outer = np.multiply if batch == 1 else np.matmul
+        calls.append(partial(outer, g, h.T, out=np.empty((m, k))))
+        if i:
+            calls.append(partial(np.matmul, w.T, g, out=np.empty((k, batch))))
+
+    def products() -> None:
+        for call in calls:
+            call()
+
+    return products

@@ -34,10 +34,14 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     ``MLP(784, [256, 10])`` at batch 1, 8, 64 and 256 against twins (the goal: at most half
     of float64's time up to batch 64, at most its time at 256), and against the same step
     written by hand in NumPy for this one architecture (``numpy_mlp_step``): how far the
-    compiled replay is from the floor of any NumPy program, in the same run.
+    compiled replay is from the floor of any NumPy program, in the same run. Last, the
+    step's matrix products alone (``numpy_mlp_products``) over PyTorch float64's step: what
+    BLAS needs of any float64 step, a lower bound on every program's ratio.
+(g) The same rows for MLPs and batches off (f)'s grid: deeper and wider networks, a tiny
+    one, odd batch sizes and batches up to 2048.
 
 The load average is printed first and last; a run at load above 1 says its ratios are not
-to be trusted. ``--only torch`` runs (e) and (f) only; ``--clock cpu`` times blocks by this
+to be trusted. ``--only torch`` runs (e) to (g) only; ``--clock cpu`` times blocks by this
 process's CPU time (a shared machine). Run from a checkout with ``PYTHONPATH=.``: a script's
 folder, not the working directory, starts ``sys.path`` (the copy measured is printed).
 """
@@ -56,7 +60,7 @@ from typing import Any
 
 import _harness  # benchmarks/ is on sys.path when a script there runs
 from _harness import time_block
-from _twins import numpy_mlp_step, torch_gpt_step, torch_mlp_step
+from _twins import numpy_mlp_products, numpy_mlp_step, torch_gpt_step, torch_mlp_step
 
 import autograd_lite as al
 from autograd_lite import losses
@@ -506,13 +510,14 @@ def _ratio_line(label: str, r: dict[str, float]) -> str:
     )
     if "numpy" in r:
         line += f"{r['numpy'] * 1e6:12.1f}{r['compiled/numpy']:10.2f}x{r['numpy/torch f64']:9.2f}x"
+        line += f"{r['products/torch f64']:10.2f}x"
     return line
 
 
 _RATIO_HEADER = (
     f"      {'':<22}{'ours µs':>11}{'f64 µs':>12}{'f32 µs':>12}{'ours/f64':>11}{'ours/f32':>10}"
 )
-_NUMPY_HEADER = f"{'numpy µs':>12}{'ours/np':>10}{'np/f64':>10}"
+_NUMPY_HEADER = f"{'numpy µs':>12}{'ours/np':>10}{'np/f64':>10}{'prod/f64':>11}"
 
 
 def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None:
@@ -550,35 +555,63 @@ def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None
 
 def mlp_against_torch(batches: list[int], repeats: int, shapes=MLP_SHAPES) -> None:
     """MLP(n_in, [hidden, 10]) SGD-momentum steps with cross-entropy, ours against twins."""
-    import torch
-
     print(
         "(f) MLP training steps (SGD momentum 0.9, cross-entropy), ours over PyTorch, and over"
-        " the same step written by hand in NumPy (benchmarks/_twins.py: the floor for NumPy)"
+        " the same step written by hand in NumPy (benchmarks/_twins.py: the floor for NumPy);"
+        " prod/f64: the step's matrix products alone over PyTorch's step, a lower bound for"
+        " any float64 program (over 0.5: no float64 step takes half of PyTorch's time here)"
     )
     print(_RATIO_HEADER + _NUMPY_HEADER)
     for n_in, hidden in shapes:
         for batch in batches:
-            rng = np.random.default_rng(batch)
-            X, y = rng.random((batch, n_in)), rng.integers(0, N_CLASSES, batch)
-            model = MLP(n_in, [hidden, N_CLASSES], seed=0)
-            twins = {name: torch_mlp_step(model, name, LR, 0.9) for name in ("float64", "float32")}
-            step = compile_loss(model, losses.cross_entropy, X[0].tolist(), int(y[0]))
-            train = step.trainer(SGD(model.parameters(), lr=LR, momentum=0.9))
-            inputs = {name: torch.tensor(X, dtype=getattr(torch, name)) for name in twins}
-            targets = torch.from_numpy(y)
-            by_hand = numpy_mlp_step(model, LR, 0.9)
-            reference = twins["float64"](inputs["float64"], targets)  # each one's first step
-            gap = max(abs(train.step(X, y) - reference), abs(by_hand(X, y) - reference))
-            functions = {
-                "compiled": (partial(train.step, X, y), 1),
-                "torch f64": (partial(twins["float64"], inputs["float64"], targets), 1),
-                "torch f32": (partial(twins["float32"], inputs["float32"], targets), 1),
-                "numpy": (partial(by_hand, X, y), 1),
-            }
-            r = paired(functions, repeats)
-            label = f"({n_in},[{hidden},10]) b{batch}"
-            print(_ratio_line(label, r) + f"   (losses within {gap:.0e})")
+            mlp_row(n_in, [hidden], batch, repeats)
+
+
+# Shapes and batches off the goal's grid: other depths, widths beyond it, odd and large batches.
+OFF_GRID = (
+    (10, (16,), (1, 32, 1024)),
+    (100, (100, 100), (1, 8, 64, 256)),
+    (300, (30, 30, 30), (1, 16, 128)),
+    (32, (512,), (8, 256)),
+    (784, (128,), (8, 64)),
+    (64, (32,), (3, 100, 2048)),
+)
+
+
+def mlp_off_grid(repeats: int, shapes=OFF_GRID) -> None:
+    """The rows of (f) for MLPs and batches the goal's table does not name."""
+    print("(g) the same, off the table's grid: other depths and widths, odd and large batches")
+    print(_RATIO_HEADER + _NUMPY_HEADER)
+    for n_in, hidden, batches in shapes:
+        for batch in batches:
+            mlp_row(n_in, list(hidden), batch, repeats)
+
+
+def mlp_row(n_in: int, hidden: list[int], batch: int, repeats: int) -> None:
+    """One MLP(n_in, [*hidden, 10]) row: ours, the twins, the NumPy floor and the products."""
+    import torch
+
+    rng = np.random.default_rng(batch)
+    X, y = rng.random((batch, n_in)), rng.integers(0, N_CLASSES, batch)
+    model = MLP(n_in, [*hidden, N_CLASSES], seed=0)
+    twins = {name: torch_mlp_step(model, name, LR, 0.9) for name in ("float64", "float32")}
+    step = compile_loss(model, losses.cross_entropy, X[0].tolist(), int(y[0]))
+    train = step.trainer(SGD(model.parameters(), lr=LR, momentum=0.9))
+    inputs = {name: torch.tensor(X, dtype=getattr(torch, name)) for name in twins}
+    targets = torch.from_numpy(y)
+    by_hand = numpy_mlp_step(model, LR, 0.9)
+    reference = twins["float64"](inputs["float64"], targets)  # each one's first step
+    gap = max(abs(train.step(X, y) - reference), abs(by_hand(X, y) - reference))
+    functions = {
+        "compiled": (partial(train.step, X, y), 1),
+        "torch f64": (partial(twins["float64"], inputs["float64"], targets), 1),
+        "torch f32": (partial(twins["float32"], inputs["float32"], targets), 1),
+        "numpy": (partial(by_hand, X, y), 1),
+        "products": (numpy_mlp_products(model, batch), 1),
+    }
+    r = paired(functions, repeats)
+    label = f"({n_in},[{','.join(map(str, hidden))},10]) b{batch}"
+    print(_ratio_line(label, r) + f"   (losses within {gap:.0e})")
 
 
 def load_note() -> str:
@@ -593,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few repeats, small sizes")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
     parser.add_argument(
-        "--only", choices=("all", "torch"), default="all", help="torch: sections (e), (f) only"
+        "--only", choices=("all", "torch"), default="all", help="torch: sections (e)-(g) only"
     )
     parser.add_argument(
         "--clock",
@@ -613,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "torch":
         gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
         mlp_against_torch([1, 8, 64, 256], repeats=3 if args.quick else 11)
+        mlp_off_grid(repeats=3 if args.quick else 7)
         print(load_note())
         return 0
     if args.quick:
@@ -631,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
         digits(epochs=20, judge=True)
         gpt_against_torch([1, 16, 64], repeats=11)
         mlp_against_torch([1, 8, 64, 256], repeats=11)
+        mlp_off_grid(repeats=7)
     print(load_note())
     return 0
 

@@ -315,6 +315,25 @@ def test_int_arrays_keep_their_table_lookup_and_lane_beside_bool_labels():
     assert step._lane.run(X, np.array([True, False, True, True]), None) is None
 
 
+def test_a_label_between_the_traced_ones_is_traced_not_looked_up():
+    """With labels 0 and 2 traced, the lookup's gap at 1 sends a batch holding 1 (as an
+    int64 array, and again as a 2-D column) to the general path, which traces it: the
+    engine's numbers; a batch of traced labels only then takes the lane."""
+    model = MLP(3, [4, 3], seed=0)
+    X = np.array(rows(3, 3, seed=4))
+    step = compile_loss(model, losses.cross_entropy, X[0].tolist(), 0)
+    assert_same_outcome(step, model, losses.cross_entropy, X, np.array([0, 2, 0]))
+    (variant,) = step._variants.values()
+    assert variant.codes_for(np, np.array([2, 0])).tolist() == [1, 0]
+    assert variant.lookup.tolist() == [0, -1, 1]
+    assert variant.codes_for(np, np.array([0, 1])) is None
+    assert variant.codes_for(np, np.array([[2], [1]])) is None
+    assert step._lane.run(X, np.array([2, 1, 0]), None) is None
+    assert_same_outcome(step, model, losses.cross_entropy, X, np.array([2, 1, 0]))
+    assert variant.lookup is None or variant.lookup.tolist() == [0, 2, 1]
+    assert step._lane.run(X, np.array([1, 1, 2]), None) is not None
+
+
 def test_uint64_labels_beyond_every_index_get_the_engines_error_on_the_lane():
     """uint64 labels of every width train as the engine does; then 2**64 - 1, 2**64 - 3 and
     2**63, which NumPy indexing would wrap to the last codes (negative once read as machine

@@ -45,7 +45,9 @@ one numpy instruction over a block of rows, the neurons of a layer — ``dot`` n
 reading the same inputs — one matrix product ``W @ X``, and a layer applied at each token
 position one stacked product (:mod:`._matmul`); for each batch width the instructions are
 written out as straight-line Python, two functions of numpy calls on views bound once
-(:mod:`._codegen`), which :mod:`._replay` runs.
+(:mod:`._codegen`), which :mod:`._replay` runs. A batch is grouped by layout
+(:mod:`._batches`); each layout keeps its traces and programs in a variant, and a batch
+shaped like the last one goes straight to the program that ran it (:mod:`._variants`).
 
 Token sequences: with a list of int tokens as ``example_x`` and a model that has an
 ``nn.Embedding`` (``nn.GPT``), ``compile_loss`` returns a :class:`SequenceLoss`:
@@ -96,13 +98,13 @@ Limits, checked rather than assumed:
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
+from autograd_lite.compile._batches import Group, check_batch, fast_groups, slow_groups
 from autograd_lite.compile._params import ParameterWatch, named_parameters
 from autograd_lite.compile._trace import (
     DataDependentGraphError,
@@ -110,14 +112,13 @@ from autograd_lite.compile._trace import (
     Trace,
     flatten_sample,
     label_key,
-    merge_traces,
     parameters_at,
     rebuild_sample,
     refuse_missing_targets,
     refuse_stale_backward,
-    single_graph,
     trace,
 )
+from autograd_lite.compile._variants import Lane, Variant
 from autograd_lite.engine import Value
 
 __all__ = [
@@ -160,295 +161,6 @@ def _numpy_modules() -> tuple[ModuleType, ModuleType]:
             f"{_INSTALL} ({error})"
         ) from error
     return numpy, _replay
-
-
-# --------------------------------------------------------------------------------------
-# Batches: samples grouped by layout, as arrays
-# --------------------------------------------------------------------------------------
-
-
-class _Group:
-    """Samples with one input/target layout: samples × numbers arrays and their labels.
-
-    Labels (the int parts of the targets) come as a list of tuples, one per sample, or,
-    for scalar targets given all at once, as a 1-D array (no per-sample Python work).
-    Traces and programs are keyed by :func:`label_key`, so a bool never stands for an int.
-    """
-
-    __slots__ = (
-        "_distinct",
-        "codes",
-        "codes_of",
-        "indices",
-        "label_array",
-        "labels",
-        "x",
-        "x_layout",
-        "y",
-        "y_layout",
-    )
-
-    def __init__(
-        self,
-        x_layout: Any,
-        y_layout: Any,
-        indices: Any,
-        x: Any,
-        y: Any,
-        labels: list[tuple[Any, ...]] | None,
-        label_array: Any = None,
-    ) -> None:
-        self.x_layout = x_layout
-        self.y_layout = y_layout
-        self.indices = indices  # positions in the batch; None means all, in order
-        self.x = x
-        self.y = y
-        self.labels = labels
-        self.label_array = label_array
-        self._distinct: Any = None
-        self.codes: Any = None  # label codes by table lookup, for codes_of:
-        self.codes_of: Any = None  # (variant, its number of labels then)
-
-    @property
-    def has_labels(self) -> bool:
-        return self.labels is not None or self.label_array is not None
-
-    def label(self, i: int) -> tuple[Any, ...]:
-        """Sample ``i``'s labels as a tuple (``()`` when the targets have none)."""
-        if self.label_array is not None:
-            return (self.label_array[i].item(),)
-        return () if self.labels is None else self.labels[i]
-
-    def distinct(self, np: ModuleType) -> tuple[list[tuple[Any, ...]], list[int], Any]:
-        """(label keys, first sample of each, each sample's index into that list)."""
-        if self._distinct is None:
-            if self.label_array is not None:
-                values, first, inverse = np.unique(
-                    self.label_array, return_index=True, return_inverse=True
-                )
-                keys = [label_key((v,)) for v in values.tolist()]
-                self._distinct = (keys, first.tolist(), inverse.reshape(-1))
-            else:
-                index: dict[tuple[Any, ...], int] = {}
-                first, inverse = [], []
-                for i, labels in enumerate(self.labels or [() for _ in range(len(self.x))]):
-                    code = index.setdefault(label_key(labels), len(index))
-                    if code == len(first):
-                        first.append(i)
-                    inverse.append(code)
-                self._distinct = (list(index), first, np.array(inverse, dtype=np.intp))
-        return self._distinct
-
-
-def _layout_of_shape(shape: tuple[int, ...], leaf: str) -> Any:
-    if not shape:
-        return leaf
-    inner = _layout_of_shape(shape[1:], leaf)
-    return (inner,) * shape[0]
-
-
-def _count(layout: Any, leaf: str) -> int:
-    if isinstance(layout, tuple):
-        return sum(_count(child, leaf) for child in layout)
-    return 1 if layout == leaf else 0
-
-
-def _check_batch(X: Any, name: str) -> int:
-    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
-        raise TypeError(f"{name} must be a list of samples, got {type(X).__name__}")
-    n = len(X)
-    if n == 0:
-        raise ValueError(f"{name} is empty; a batch needs at least one sample")
-    return n
-
-
-def _first_leaf_is_number(X: Any) -> bool:
-    """A cheap guard before numpy converts X: numpy would turn a Value into its float."""
-    item = X
-    while isinstance(item, (list, tuple)) and item:
-        item = item[0]
-    return isinstance(item, numbers.Real) and not isinstance(item, Value)
-
-
-def _plain_numbers(X: Any, depth: int) -> bool:
-    """Whether every leaf of the ``depth``-deep nested lists is an int or a float (in C)."""
-    leaves = X
-    for _ in range(depth - 1):
-        leaves = itertools.chain.from_iterable(leaves)
-    return all(issubclass(t, (int, float)) for t in set(map(type, leaves)))
-
-
-def _fast_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Group] | None:
-    """The usual case in one go: equal-shaped inputs and scalar targets of one kind."""
-    if isinstance(X, np.ndarray):
-        xa = X
-        if xa.dtype.kind not in "fiub" or xa.ndim < 1:
-            return None
-    else:
-        if not _first_leaf_is_number(X):
-            return None  # the slow path names what is wrong
-        try:
-            xa = np.array(X, dtype=float)  # faster than asarray: no type discovery
-        except (ValueError, TypeError, OverflowError):  # ragged, not numbers, beyond floats
-            return None  # the slow path names what is wrong
-        if not _plain_numbers(X, xa.ndim):
-            return None  # dtype=float also takes None (nan), "2.5" and Decimal: refuse them
-    n = xa.shape[0]
-    x = xa.reshape(n, -1).astype(float, copy=False)
-    x_layout = _layout_of_shape(xa.shape[1:], "n")
-    if Y is None:
-        return [_Group(x_layout, None, None, x, None, None)]
-    if isinstance(Y, np.ndarray):
-        if Y.ndim != 1:
-            return None
-        kind = Y.dtype.kind
-        floats = kind == "f" and not all_labels
-        if not (floats or kind in "iubf"):
-            return None
-        values = Y
-    else:
-        types = set(map(type, Y))
-        if all(issubclass(t, float) for t in types):
-            floats = not all_labels
-        elif all(issubclass(t, numbers.Integral) for t in types):
-            floats = False
-        else:
-            return None
-        values = Y
-    if floats:
-        y = np.asarray(values, dtype=float).reshape(n, 1)
-        return [_Group(x_layout, "f", None, x, y, None)]
-    if not isinstance(values, np.ndarray):
-        if len(types) != 1:
-            return None  # ints and bools mixed: keep each sample's own type
-        values = np.asarray(values)
-        if values.dtype.kind not in "iub":
-            return None  # ints beyond int64 (an object array): the loss says what is wrong
-    return [_Group(x_layout, "i", None, x, np.empty((n, 0)), None, values)]
-
-
-def _slow_groups(np: ModuleType, X: Any, Y: Any, all_labels: bool) -> list[_Group]:
-    """Any nested layouts, sample by sample, grouped by layout."""
-    buckets: dict[Any, tuple[list[int], list[list[float]], list[list[float]], list[Any]]] = {}
-    for i in range(len(X)):
-        x_layout, xs, _ = flatten_sample(X[i], "inputs X", labels=False)
-        if Y is None:
-            y_layout, ys, ints = None, [], []
-        else:
-            y_layout, ys, ints = flatten_sample(
-                Y[i], "targets y", labels=True, all_labels=all_labels
-            )
-        bucket = buckets.setdefault((x_layout, y_layout), ([], [], [], []))
-        bucket[0].append(i)
-        bucket[1].append(xs)
-        bucket[2].append(ys)
-        bucket[3].append(tuple(ints))
-    groups = []
-    for (x_layout, y_layout), (indices, xs, ys, labels) in buckets.items():
-        has_labels = y_layout is not None and _count(y_layout, "i") > 0
-        groups.append(
-            _Group(
-                x_layout,
-                y_layout,
-                np.array(indices, dtype=np.intp),
-                np.array(xs, dtype=float).reshape(len(indices), -1),
-                np.array(ys, dtype=float).reshape(len(indices), -1),
-                labels if has_labels else None,
-            )
-        )
-    return groups
-
-
-# --------------------------------------------------------------------------------------
-# Variants: one per input/target layout
-# --------------------------------------------------------------------------------------
-
-
-class _Variant:
-    """The traces and programs for one layout: a trace per label (keyed by
-    :func:`label_key`: kind and value), merged if possible."""
-
-    def __init__(self, x_layout: Any, y_layout: Any, with_loss: bool) -> None:
-        self.x_layout = x_layout
-        self.y_layout = y_layout
-        self.with_loss = with_loss
-        self.n_x = _count(x_layout, "n")
-        self.n_y = 0 if y_layout is None else _count(y_layout, "f")
-        self.traces: dict[tuple[Any, ...], Trace] = {}
-        self.codes: dict[tuple[Any, ...], int] = {}
-        self.merged: Any = None  # a Program, None (not built yet) or False (cannot merge)
-        self.per_label: dict[tuple[Any, ...], Any] = {}
-        self.checked = False
-        self.lookup: Any = None  # int label -> code, -1 where no int label was traced
-
-    def fast_codes(self, np: ModuleType, group: _Group) -> Any:
-        """Each sample's label code by table lookup, or None if a label is new or not a
-        small int (then np.unique sorts them out): saves a sort per step. Worked out once
-        per group and variant (the preparation and the plan both ask)."""
-        if group.codes_of != (self, len(self.codes)):
-            group.codes_of, group.codes = (self, len(self.codes)), self._fast_codes(np, group)
-        return group.codes
-
-    def _fast_codes(self, np: ModuleType, group: _Group) -> Any:
-        return self.codes_for(np, group.label_array)
-
-    def codes_for(self, np: ModuleType, labels: Any) -> Any:
-        """Each label's code by table lookup, or None (see :meth:`fast_codes`).
-
-        For int arrays only: the table holds the codes of the int labels traced, so a
-        bool or float label traced with the same value is not found there (its key differs).
-        """
-        if labels is None or labels.dtype.kind not in "iu" or not self.codes:
-            return None
-        if self.lookup is None:
-            ints = {key[0][1]: code for key, code in self.codes.items() if key[0][0] == "i"}
-            if not ints or not all(0 <= k < 4096 for k in ints):
-                return None
-            self.lookup = np.full(max(ints) + 1, -1, dtype=np.intp)
-            for value, code in ints.items():
-                self.lookup[value] = code
-        # As indices: a uint64 label beyond intp's range wraps to a negative one here, as
-        # NumPy would wrap it silently when indexing; both are refused by the next test.
-        labels = labels.astype(np.intp, copy=False)
-        if labels.min() < 0:
-            return None  # a negative index would count from the end
-        try:
-            codes = self.lookup[labels]
-        except IndexError:  # a label beyond the traced ones
-            return None
-        return None if codes.min() < 0 else codes
-
-    def add(self, t: Trace) -> None:
-        key = label_key(t.labels)
-        self.traces[key] = t.keep()
-        self.codes[key] = len(self.codes)
-        self.lookup = None
-        if self.merged is not False:
-            self.merged = None  # rebuild with the new label
-
-    def _build(self, replay: ModuleType, graph: Any, params: Sequence[Value]) -> Any:
-        outputs = list(graph.outputs)
-        if self.with_loss:
-            return replay.Program(graph, params, [graph.loss, *outputs], graph.loss)
-        return replay.Program(graph, params, outputs, None)
-
-    def merged_program(self, replay: ModuleType, params: Sequence[Value]) -> Any:
-        """The program for all labels at once, or False if their graphs differ in shape."""
-        if self.merged is None:
-            graph = merge_traces(list(self.traces.values()), self.n_x, self.n_y)
-            self.merged = False if graph is None else self._build(replay, graph, params)
-        return self.merged
-
-    def label_program(self, replay: ModuleType, params: Sequence[Value], key: Any) -> Any:
-        """The program for the samples with one label key (:func:`label_key`)."""
-        if key not in self.per_label:
-            graph = single_graph(self.traces[key], self.n_x, self.n_y)
-            self.per_label[key] = self._build(replay, graph, params)
-        return self.per_label[key]
-
-    @property
-    def output_layout(self) -> Any:
-        return next(iter(self.traces.values())).output_layout
 
 
 class _FloatTargetsAreLabels(Exception):
@@ -511,66 +223,6 @@ def _dropout_layers(model: Any) -> list[tuple[str, Any]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, kinds)]
 
 
-class _Lane:
-    """A batch shaped like the last one (arrays of the same dtypes and sample shape, labels
-    already traced) goes straight to the program that ran it.
-
-    The general path groups the samples by layout, finds their variant, traces new labels,
-    checks the first batch and plans the programs: a few dozen Python calls, as much as
-    the whole replay of a small model at batch 1. A lane is made by the general path when
-    it ran one program on the whole batch, and only repeats what that path would do for
-    such a batch; anything else (lists, a new label, another shape) returns None and takes
-    the general path, which raises what is wrong.
-    """
-
-    __slots__ = ("key", "labels", "loss", "program", "variant")
-
-    def __init__(self, loss: Any, key: Any, variant: Any, program: Any, labels: bool) -> None:
-        self.loss, self.key, self.variant = loss, key, variant
-        self.program, self.labels = program, labels
-
-    @classmethod
-    def after(cls, loss: Any, X: Any, y: Any, runs: list[Any]) -> _Lane | None:
-        """The lane for batches like this one, if the general path ran it as one program."""
-        np = loss._np
-        if type(X) is not np.ndarray or type(y) is not np.ndarray or loss.check == "every-batch":
-            return None
-        (group, variant, (program, members, codes)), *others = runs
-        if others or members is not None or group.indices is not None:
-            return None
-        if loss.check == "first-batch" and not variant.checked:
-            return None
-        labels = group.label_array is not None
-        if labels and (codes is None or program is not variant.merged):
-            return None
-        if not labels and group.y.shape[1] != 1:
-            return None
-        return cls(loss, (X.dtype, X.shape[1:], y.dtype, y.shape[1:]), variant, program, labels)
-
-    def run(self, X: Any, y: Any, theta: Any) -> Any:
-        """What ``CompiledLoss._run`` returns for this batch, or None if it is not the lane's."""
-        loss = self.loss
-        np = loss._np
-        if type(X) is not np.ndarray or type(y) is not np.ndarray:
-            return None
-        n = X.shape[0] if X.ndim else 0
-        if (X.dtype, X.shape[1:], y.dtype, y.shape[1:]) != self.key or not n or len(y) != n:
-            return None
-        variant, program = self.variant, self.program
-        if self.labels:
-            codes = variant.codes_for(np, y)
-            if codes is None or program is not variant.merged:
-                return None  # a label not traced yet: the general path traces it
-            targets = np.empty((n, 0))
-        else:
-            codes, targets = None, y.reshape(n, 1).astype(float, copy=False)
-        x = X.reshape(n, -1).astype(float, copy=False)
-        roots, grads, free = program.run(x, targets, codes, 1.0 / n, theta)
-        loss._last, loss._last_size = [(None, variant.output_layout, roots[1:])], n
-        used = None if program.uses_all else program.used_index
-        return math.fsum(roots[0].tolist()) * (1.0 / n), grads, used, [(program, free)]
-
-
 class CompiledLoss:
     """``loss_fn(model(x), y)`` recorded once and replayed over whole batches.
 
@@ -620,11 +272,11 @@ class CompiledLoss:
         self._buffers = model.named_buffers() if hasattr(model, "named_buffers") else []
         self._refuse_active_dropout()
         self._all_labels = False
-        self._variants: dict[Any, _Variant] = {}
-        self._forward_variants: dict[Any, _Variant] = {}
+        self._variants: dict[Any, Variant] = {}
+        self._forward_variants: dict[Any, Variant] = {}
         self._last: list[tuple[Any, Any, Any]] | None = None
         self._last_size = 0
-        self._lane: _Lane | None = None  # the last batch's way to its program, if simple
+        self._lane: Lane | None = None  # the last batch's way to its program, if simple
         # The CompiledTrainer whose buffer holds steps the Values have not seen, if any.
         self._ahead: Any = None
         # Trace the example now, so that a model or loss that cannot be traced fails here.
@@ -673,20 +325,18 @@ class CompiledLoss:
             full=full,
         )
 
-    def _variant(self, x_layout: Any, y_layout: Any) -> _Variant:
+    def _variant(self, x_layout: Any, y_layout: Any) -> Variant:
         key = (x_layout, y_layout)
         if key not in self._variants:
-            self._variants[key] = _Variant(x_layout, y_layout, with_loss=True)
+            self._variants[key] = Variant(x_layout, y_layout, with_loss=True)
         return self._variants[key]
 
-    def _forward_variant(self, x_layout: Any) -> _Variant:
+    def _forward_variant(self, x_layout: Any) -> Variant:
         if x_layout not in self._forward_variants:
-            self._forward_variants[x_layout] = _Variant(x_layout, None, with_loss=False)
+            self._forward_variants[x_layout] = Variant(x_layout, None, with_loss=False)
         return self._forward_variants[x_layout]
 
-    def _sample_trace(
-        self, variant: _Variant, group: _Group, i: int, *, full: bool = True
-    ) -> Trace:
+    def _sample_trace(self, variant: Variant, group: Group, i: int, *, full: bool = True) -> Trace:
         return self._trace(
             group.x_layout,
             group.x[i].tolist(),
@@ -697,7 +347,7 @@ class CompiledLoss:
             full=full,
         )
 
-    def _first_trace(self, variant: _Variant, group: _Group, i: int) -> Trace:
+    def _first_trace(self, variant: Variant, group: Group, i: int) -> Trace:
         """The trace of a new layout or label; a loss that refuses the target's Value leaf
         gets the sample's plain numbers instead, so that its error names what is wrong
         ("got float 1.0", not "got Value"), and if it takes them, float targets become
@@ -712,7 +362,7 @@ class CompiledLoss:
             self.loss_fn(self.model(x), y)  # the engine's own error, if it has one
             raise _FloatTargetsAreLabels from None
 
-    def _prepare(self, variant: _Variant, group: _Group, theta: Any = None) -> None:
+    def _prepare(self, variant: Variant, group: Group, theta: Any = None) -> None:
         """Trace label values not seen yet; re-trace samples as ``check`` asks.
 
         ``theta``: a trainer's buffer, the current weights, which the traces must see
@@ -729,7 +379,7 @@ class CompiledLoss:
                 self._trace_and_check(variant, group, new_labels, checking)
 
     def _trace_and_check(
-        self, variant: _Variant, group: _Group, new_labels: bool, checking: bool
+        self, variant: Variant, group: Group, new_labels: bool, checking: bool
     ) -> None:
         traced: set[int] = set()
         if new_labels:
@@ -757,7 +407,7 @@ class CompiledLoss:
                     )
             variant.checked = True
 
-    def _plans(self, variant: _Variant, group: _Group) -> list[tuple[Any, Any, Any]]:
+    def _plans(self, variant: Variant, group: Group) -> list[tuple[Any, Any, Any]]:
         """(program, sample positions in the group or None for all, label codes) to run."""
         np = self._np
         if not group.has_labels:
@@ -781,13 +431,13 @@ class CompiledLoss:
             for j, key in enumerate(keys)
         ]
 
-    def _groups(self, X: Any, Y: Any) -> tuple[list[_Group], int]:
-        n = _check_batch(X, "X")
-        if Y is not None and _check_batch(Y, "y") != n:
+    def _groups(self, X: Any, Y: Any) -> tuple[list[Group], int]:
+        n = check_batch(X, "X")
+        if Y is not None and check_batch(Y, "y") != n:
             raise ValueError(f"X has {n} samples but y has {len(Y)}; they must match")
-        groups = _fast_groups(self._np, X, Y, self._all_labels)
+        groups = fast_groups(self._np, X, Y, self._all_labels)
         if groups is None:
-            groups = _slow_groups(self._np, X, Y, self._all_labels)
+            groups = slow_groups(self._np, X, Y, self._all_labels)
         return groups, n
 
     def _refuse_active_dropout(self) -> None:
@@ -879,7 +529,7 @@ class CompiledLoss:
         if len(results) == 1:
             program, grads, free = results[0]
             used = None if program.uses_all else program.used_index
-            self._lane = _Lane.after(self, X, y, runs)
+            self._lane = Lane.after(self, X, y, runs)
             return loss, grads, used, [(program, free)]
         total = np.zeros(len(self._params))
         used: set[int] = set()
@@ -889,7 +539,7 @@ class CompiledLoss:
         index = np.array(sorted(used), dtype=np.intp)
         return loss, total, index, [(program, free) for program, _, free in results]
 
-    def _prepared_runs(self, groups: list[_Group], theta: Any) -> list[tuple[Any, Any, Any]]:
+    def _prepared_runs(self, groups: list[Group], theta: Any) -> list[tuple[Any, Any, Any]]:
         """(group, variant, plan) for each program to run, new labels traced and checked."""
         runs: list[tuple[Any, Any, Any]] = []
         for group in groups:
