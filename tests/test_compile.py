@@ -1537,6 +1537,42 @@ def test_gpt_token_sequences_match_the_interpreted_engine():
     assert any(g != 0.0 for g in grads[: 11 * 8])  # the token table got gradients
 
 
+def test_copying_or_pickling_a_compiled_loss_or_trainer_says_to_compile_a_copy_of_the_model():
+    """copy, deepcopy and pickle of a CompiledLoss, a SequenceLoss and a trainer (fresh and
+    after steps) raise a TypeError naming the kind and the route; that route (sync, copy
+    the model, compile the copy) gives the trained model's loss, and the original goes on."""
+    import copy
+    import pickle
+
+    model = MLP(3, [4, 3], seed=0)
+    X, y = np.array(rows(4, 3, seed=6)), np.array([0, 2, 1, 2])
+    step = compile_loss(model, losses.cross_entropy, X[0].tolist(), 0)
+    gpt = small_gpt()
+    tokens, targets = token_batch(2, 4, 11, seed=2)
+    sequences = compile_loss(gpt, sequence_loss, tokens[0], targets[0])
+    copiers = (copy.copy, copy.deepcopy, pickle.dumps)
+    for thing, kind in ((step, "CompiledLoss"), (sequences, "SequenceLoss")):
+        for copier in copiers:
+            with pytest.raises(TypeError, match=f"a {kind} cannot be copied or pickled"):
+                copier(thing)
+    train = step.trainer(SGD(model.parameters(), lr=0.1, momentum=0.9))
+    for _ in range(3):
+        train.step(X, y)
+    sequences.backward(tokens, targets)
+    trained = ((step, "CompiledLoss"), (train, "CompiledTrainer"), (sequences, "SequenceLoss"))
+    for thing, kind in trained:
+        route = rf"a {kind} cannot .* train\.sync\(\) first.*compile_loss\("
+        for copier in copiers:
+            with pytest.raises(TypeError, match=route):
+                copier(thing)
+    train.sync()
+    twin = copy.deepcopy(model)
+    twin_step = compile_loss(twin, losses.cross_entropy, X[0].tolist(), 0)
+    expected = interpreted(model, losses.cross_entropy, X.tolist(), y.tolist())[0]
+    assert_close(twin_step.backward(X, y), expected, rtol=1e-12, atol=1e-12, what="copy's loss")
+    assert_close(step.backward(X, y), expected, rtol=1e-12, atol=1e-12, what="original's loss")
+
+
 def test_compiled_gpt_step_matches_pytorch_float64():
     """The compiled GPT loss and every parameter's gradient (stacked projections, attention,
     embeddings) equal a PyTorch float64 GPT's, sequence by sequence, to 1e-10."""

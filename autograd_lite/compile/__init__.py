@@ -94,6 +94,9 @@ Limits, checked rather than assumed:
   and ``hinge`` check that targets are numbers) gets float targets as labels instead:
   one trace per distinct target value, which suits 0/1 and ±1 targets, not regression.
   Compiled on an int example, such a loss turns to labels at the first float target.
+* A compiled loss or trainer is not copied or pickled (``TypeError``): its programs are
+  written for the Values of the model it traced. Copy the model (after ``train.sync()``)
+  and compile the copy.
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 from autograd_lite.compile._batches import Group, check_batch, fast_groups, slow_groups
 from autograd_lite.compile._params import ParameterWatch, named_parameters
@@ -114,6 +117,7 @@ from autograd_lite.compile._trace import (
     label_key,
     parameters_at,
     rebuild_sample,
+    refuse_copy,
     refuse_missing_targets,
     refuse_stale_backward,
     trace,
@@ -606,6 +610,9 @@ class CompiledLoss:
             f"loss={getattr(self.loss_fn, '__name__', type(self.loss_fn).__name__)}, "
             f"check={self.check!r}, layouts={len(self._variants)})"
         )
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        refuse_copy("CompiledLoss")
 
 
 def compile_loss(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from autograd_lite.compile._trace import (
     DataDependentGraphError,
@@ -33,6 +33,7 @@ from autograd_lite.compile._trace import (
     _flatten_output,
     _record_graph,
     parameters_at,
+    refuse_copy,
     refuse_missing_targets,
     refuse_stale_backward,
 )
@@ -468,6 +469,9 @@ class SequenceLoss:
     def __repr__(self) -> str:
         lengths = sorted(self._programs)
         return f"SequenceLoss(model={type(self.model).__name__}, lengths={lengths})"
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        refuse_copy("SequenceLoss")
 
 
 def _nested(layout: Any, values: Any) -> list[Any]:

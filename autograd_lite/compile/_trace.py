@@ -29,7 +29,7 @@ import numbers
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import filterfalse
-from typing import Any
+from typing import Any, NoReturn
 
 from autograd_lite import engine
 from autograd_lite.engine import Primitive, Value, enable_grad
@@ -71,6 +71,19 @@ def refuse_stale_backward(ahead: Any) -> None:
             "hold the weights of the last sync, not the trainer's. Use train.backward(X, y) "
             "(the gradient in train.grad), or call train.sync() first"
         )
+
+
+def refuse_copy(kind: str) -> NoReturn:
+    """``copy``, ``deepcopy`` and ``pickle`` of a compiled loss or trainer: a TypeError that
+    says what to copy instead. Its programs are generated for the very Values of the model
+    it traced (and hold numpy's module and views of tables), so a copy would train the old
+    model's weights, or not copy at all."""
+    raise TypeError(
+        f"a {kind} cannot be copied or pickled: its programs are written for the Values of "
+        "the model it traced. Copy or save the model instead (copy.deepcopy(model), "
+        "model.state_dict(); after a trainer's steps call train.sync() first) and compile "
+        "the copy: compile_loss(model_copy, loss_fn, x, y)"
+    )
 
 
 def refuse_missing_targets(y: Any) -> None:

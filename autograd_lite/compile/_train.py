@@ -10,11 +10,12 @@ Values and into ``optimizer.state`` at one documented point, :meth:`CompiledTrai
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from autograd_lite.compile._optim import FlatUpdate, supports
+from autograd_lite.compile._trace import refuse_copy
 
 __all__ = ["CompiledTrainer"]
 
@@ -197,3 +198,6 @@ class CompiledTrainer:
     def __repr__(self) -> str:
         mode = "flat buffer" if self.fast else "per Value"
         return f"CompiledTrainer({type(self.optimizer).__name__}, {mode})"
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        refuse_copy("CompiledTrainer")
