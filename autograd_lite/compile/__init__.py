@@ -105,19 +105,19 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 from autograd_lite.compile._batches import Group, check_batch, fast_groups, slow_groups
 from autograd_lite.compile._params import ParameterWatch, named_parameters
 from autograd_lite.compile._trace import (
     DataDependentGraphError,
+    NotCopied,
     ParamTable,
     Trace,
     flatten_sample,
     label_key,
     parameters_at,
     rebuild_sample,
-    refuse_copy,
     refuse_missing_targets,
     refuse_stale_backward,
     trace,
@@ -227,7 +227,7 @@ def _dropout_layers(model: Any) -> list[tuple[str, Any]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, kinds)]
 
 
-class CompiledLoss:
+class CompiledLoss(NotCopied):
     """``loss_fn(model(x), y)`` recorded once and replayed over whole batches.
 
     Made by :func:`compile_loss`. ``backward(X, y)`` returns the mean loss and adds its
@@ -610,9 +610,6 @@ class CompiledLoss:
             f"loss={getattr(self.loss_fn, '__name__', type(self.loss_fn).__name__)}, "
             f"check={self.check!r}, layouts={len(self._variants)})"
         )
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        refuse_copy("CompiledLoss")
 
 
 def compile_loss(

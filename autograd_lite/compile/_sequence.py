@@ -24,16 +24,16 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 from autograd_lite.compile._trace import (
     DataDependentGraphError,
     Graph,
+    NotCopied,
     _entry,
     _flatten_output,
     _record_graph,
     parameters_at,
-    refuse_copy,
     refuse_missing_targets,
     refuse_stale_backward,
 )
@@ -138,7 +138,7 @@ class _Compiled:
         self.classes = 0  # the outputs a target picks from
 
 
-class SequenceLoss:
+class SequenceLoss(NotCopied):
     """``loss_fn(model(tokens), targets)`` compiled for batches of int token sequences.
 
     Made by :func:`autograd_lite.compile.compile_loss` when the example input is a list
@@ -469,9 +469,6 @@ class SequenceLoss:
     def __repr__(self) -> str:
         lengths = sorted(self._programs)
         return f"SequenceLoss(model={type(self.model).__name__}, lengths={lengths})"
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        refuse_copy("SequenceLoss")
 
 
 def _nested(layout: Any, values: Any) -> list[Any]:

@@ -73,17 +73,19 @@ def refuse_stale_backward(ahead: Any) -> None:
         )
 
 
-def refuse_copy(kind: str) -> NoReturn:
-    """``copy``, ``deepcopy`` and ``pickle`` of a compiled loss or trainer: a TypeError that
-    says what to copy instead. Its programs are generated for the very Values of the model
-    it traced (and hold numpy's module and views of tables), so a copy would train the old
-    model's weights, or not copy at all."""
-    raise TypeError(
-        f"a {kind} cannot be copied or pickled: its programs are written for the Values of "
-        "the model it traced. Copy or save the model instead (copy.deepcopy(model), "
-        "model.state_dict(); after a trainer's steps call train.sync() first) and compile "
-        "the copy: compile_loss(model_copy, loss_fn, x, y)"
-    )
+class NotCopied:
+    """A compiled loss or trainer: ``copy``, ``deepcopy`` and ``pickle`` raise a TypeError
+    that says what to copy instead. Its programs are generated for the very Values of the
+    model it traced (and hold numpy's module and views of tables), so a copy would train
+    the old model's weights, or not copy at all."""
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise TypeError(
+            f"a {type(self).__name__} cannot be copied or pickled: its programs are written "
+            "for the Values of the model it traced. Copy or save the model instead "
+            "(copy.deepcopy(model), model.state_dict(); after a trainer's steps call "
+            "train.sync() first) and compile the copy: compile_loss(model_copy, loss_fn, x, y)"
+        )
 
 
 def refuse_missing_targets(y: Any) -> None:

@@ -10,17 +10,17 @@ Values and into ``optimizer.state`` at one documented point, :meth:`CompiledTrai
 from __future__ import annotations
 
 import math
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
 from autograd_lite.compile._optim import FlatUpdate, supports
-from autograd_lite.compile._trace import refuse_copy
+from autograd_lite.compile._trace import NotCopied
 
 __all__ = ["CompiledTrainer"]
 
 
-class CompiledTrainer:
+class CompiledTrainer(NotCopied):
     """Compiled training steps (gradients and the optimizer's update) on a flat buffer.
 
     Made by :meth:`CompiledLoss.trainer`::
@@ -198,6 +198,3 @@ class CompiledTrainer:
     def __repr__(self) -> str:
         mode = "flat buffer" if self.fast else "per Value"
         return f"CompiledTrainer({type(self.optimizer).__name__}, {mode})"
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        refuse_copy("CompiledTrainer")
