@@ -86,10 +86,11 @@ def torch_gpt_step(model: Any, dtype_name: str, lr: float) -> Callable[[Any, Any
 
 
 def torch_mlp_step(
-    model: Any, dtype_name: str, lr: float, momentum: float
+    model: Any, dtype_name: str, lr: float, momentum: float, kind: str = "SGD"
 ) -> Callable[[Any, Any], float]:
-    """``step(X, y)``: one SGD-momentum step, cross-entropy, of a PyTorch MLP holding
-    ``model``'s weights (ReLU hidden layers, linear output, with biases)."""
+    """``step(X, y)``: one step, cross-entropy, of a PyTorch MLP holding ``model``'s weights
+    (ReLU hidden layers, linear output, with biases): SGD with ``momentum``, or the
+    ``torch.optim`` class ``kind`` ("Adam", "RMSprop") with its defaults but ``lr``."""
     import torch
 
     dtype = getattr(torch, dtype_name)
@@ -99,7 +100,10 @@ def torch_mlp_step(
         bias = _vector([n.b for n in layer.neurons], torch, dtype).requires_grad_(True)
         layers.append((weight, bias))
     params = [t for pair in layers for t in pair]
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    if kind == "SGD":
+        optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    else:
+        optimizer = getattr(torch.optim, kind)(params, lr=lr)
     functional = torch.nn.functional
 
     def step(X: Any, y: Any) -> float:

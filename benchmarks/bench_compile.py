@@ -39,9 +39,14 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     BLAS needs of any float64 step, a lower bound on every program's ratio.
 (g) The same rows for MLPs and batches off (f)'s grid: deeper and wider networks, a tiny
     one, odd batch sizes and batches up to 2048.
+(h) MLP steps with the other optimizers that compiled training replays (Adam and RMSprop,
+    lr 1e-3) against twins with ``torch.optim``'s, then the update alone: our flat
+    buffer's (``compile._optim.FlatUpdate``) against ``torch.optim``'s step on one float64
+    tensor of as many parameters, at the sizes of ``MLP(64, [32, 10])``,
+    ``MLP(784, [64, 10])`` and ``MLP(784, [256, 10])``.
 
 The load average is printed first and last; a run at load above 1 says its ratios are not
-to be trusted. ``--only torch`` runs (e) to (g) only; ``--clock cpu`` times blocks by this
+to be trusted. ``--only torch`` runs (e) to (h) only; ``--clock cpu`` times blocks by this
 process's CPU time (a shared machine). Run from a checkout with ``PYTHONPATH=.``: a script's
 folder, not the working directory, starts ``sys.path`` (the copy measured is printed).
 """
@@ -614,6 +619,80 @@ def mlp_row(n_in: int, hidden: list[int], batch: int, repeats: int) -> None:
     print(_ratio_line(label, r) + f"   (losses within {gap:.0e})")
 
 
+OPTIMIZER_ROWS = ((64, 32), (784, 64), (784, 256))
+
+
+def mlp_other_optimizers(batches: list[int], repeats: int, shapes=OPTIMIZER_ROWS) -> None:
+    """(h): MLP steps with Adam and RMSprop against torch.optim's, then the update alone."""
+    import torch
+
+    from autograd_lite import optim
+
+    print("(h) MLP steps (cross-entropy) with Adam and RMSprop, lr 1e-3, ours over PyTorch")
+    print(_RATIO_HEADER)
+    for kind in ("Adam", "RMSprop"):
+        print(f"    {kind}")
+        for n_in, hidden in shapes:
+            for batch in batches:
+                rng = np.random.default_rng(batch)
+                X, y = rng.random((batch, n_in)), rng.integers(0, N_CLASSES, batch)
+                model = MLP(n_in, [hidden, N_CLASSES], seed=0)
+                twins = {name: torch_mlp_step(model, name, 1e-3, 0.0, kind) for name in _DTYPES}
+                step = compile_loss(model, losses.cross_entropy, X[0].tolist(), int(y[0]))
+                train = step.trainer(getattr(optim, kind)(model.parameters(), lr=1e-3))
+                inputs = {name: torch.tensor(X, dtype=getattr(torch, name)) for name in twins}
+                targets = torch.from_numpy(y)
+                gap = max(
+                    abs(train.step(X, y) - twins["float64"](inputs["float64"], targets))
+                    for _ in range(3)
+                )
+                functions = {
+                    "compiled": (partial(train.step, X, y), 1),
+                    **{
+                        f"torch f{name[-2:]}": (partial(twins[name], inputs[name], targets), 1)
+                        for name in _DTYPES
+                    },
+                }
+                r = paired(functions, repeats)
+                label = f"({n_in},[{hidden},10]) b{batch}"
+                print(_ratio_line(label, r) + f"   (3 losses within {gap:.0e} of f64's)")
+    update_alone(shapes, repeats)
+
+
+_DTYPES = ("float64", "float32")
+
+
+def update_alone(shapes: Any, repeats: int) -> None:
+    """The optimizer's update of every parameter, ours against torch.optim's in float64."""
+    import torch
+
+    from autograd_lite import optim
+    from autograd_lite.compile._optim import FlatUpdate
+
+    print("    the update alone: ours (FlatUpdate.step) over torch.optim's step, float64")
+    print(f"      {'':<22}{'ours µs':>11}{'torch µs':>12}{'ours/torch':>12}")
+    for n_in, hidden in shapes:
+        n = (n_in + 1) * hidden + (hidden + 1) * N_CLASSES
+        params = [al.Value(0.0) for _ in range(n)]
+        rng = np.random.default_rng(n)
+        theta, grad = rng.standard_normal(n), rng.standard_normal(n)
+        for kind, options in (("SGD", {"lr": LR, "momentum": 0.9}), ("Adam", {}), ("RMSprop", {})):
+            ours = FlatUpdate(getattr(optim, kind)(params, **options), params)
+            tensor = torch.tensor(theta, requires_grad=True)
+            tensor.grad = torch.tensor(grad)
+            theirs = getattr(torch.optim, kind)([tensor], **options)
+            functions = {
+                "ours": (partial(ours.step, theta, grad), 1),
+                "torch": (theirs.step, 1),
+            }
+            r = paired(functions, repeats)
+            label = f"{kind} {n:,} parameters"
+            print(
+                f"      {label:<22}{r['ours'] * 1e6:11.1f}{r['torch'] * 1e6:12.1f}"
+                f"{r['ours/torch']:11.2f}x"
+            )
+
+
 def load_note() -> str:
     """The load average, and whether ratios taken now can be trusted."""
     one, five, _ = os.getloadavg()
@@ -626,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few repeats, small sizes")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
     parser.add_argument(
-        "--only", choices=("all", "torch"), default="all", help="torch: sections (e)-(g) only"
+        "--only", choices=("all", "torch"), default="all", help="torch: sections (e)-(h) only"
     )
     parser.add_argument(
         "--clock",
@@ -647,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
         mlp_against_torch([1, 8, 64, 256], repeats=3 if args.quick else 11)
         mlp_off_grid(repeats=3 if args.quick else 7)
+        mlp_other_optimizers([1, 8, 64, 256], repeats=3 if args.quick else 7)
         print(load_note())
         return 0
     if args.quick:
@@ -657,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         digits(epochs=2, judge=False)
         gpt_against_torch([1, 16], repeats=3)
         mlp_against_torch([1, 64], repeats=3, shapes=MLP_SHAPES[:1])
+        mlp_other_optimizers([1], repeats=3, shapes=OPTIMIZER_ROWS[:1])
     else:
         headline(batch=256, slow_batch=32, micrograd_batch=4, repeats=11)
         against_torch([1, 8, 64, 512], repeats=21)
@@ -666,6 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         gpt_against_torch([1, 16, 64], repeats=11)
         mlp_against_torch([1, 8, 64, 256], repeats=11)
         mlp_off_grid(repeats=7)
+        mlp_other_optimizers([1, 8, 64, 256], repeats=7)
     print(load_note())
     return 0
 
