@@ -56,10 +56,10 @@ class _Group:
         self.opt_indices = opt_indices  # the optimizer's state keys
         # Arrays (one entry per parameter), and "step" as an int while every count agrees.
         self.state: dict[str, Any] = {}
-        # Two arrays the rules write their intermediate terms into. A new array per term
-        # costs more than the arithmetic at these sizes: NumPy takes fresh pages from the
-        # system for every temporary over 128 KiB (16,384 parameters), and Adam over 50,890
-        # parameters took 3.6x the time of the same operations written in place.
+        # Two arrays the rules write their intermediate terms into, as they write the
+        # state arrays where they lie: from a few thousand parameters on, a new array per
+        # term (allocated, then written for the first time) costs a good part of the
+        # update's time, and Adam has a dozen terms.
         self.scratch = (np.empty(indices.size), np.empty(indices.size))
         # Consecutive positions (the usual case: one group of every parameter) are read
         # and written as a view of the buffer: no gather and scatter of the whole buffer.
