@@ -29,7 +29,8 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
 (e) The GPT step (``GPT(27, 16, 16, 4, 1)``, Adam, 8-token sequences) against PyTorch twins
     in float64 and float32 holding the same weights (embeddings, RMSNorm,
     ``scaled_dot_product_attention(is_causal=True)``, ReLU MLP, no biases) at batch 1, 16
-    and 64, the losses of the first steps compared (the goal: at most float64's time).
+    and 64, the losses of the first steps compared (the goal: at most float64's time);
+    then 16-token sequences (the whole block) at batch 16 and 64.
 (f) MLP steps (SGD momentum 0.9, cross-entropy) over widths ``MLP(64, [32, 10])`` to
     ``MLP(784, [256, 10])`` at batch 1, 8, 64 and 256 against twins (the goal: at most half
     of float64's time up to batch 64, at most its time at 256), and against the same step
@@ -724,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threads: {limit_threads(args.threads)}; numpy {np.__version__}; Python {python}")
     if args.only == "torch":
         gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
+        gpt_against_torch([16, 64], repeats=3 if args.quick else 11, length=16)
         mlp_against_torch([1, 8, 64, 256], repeats=3 if args.quick else 11)
         mlp_off_grid(repeats=3 if args.quick else 7)
         mlp_other_optimizers([1, 8, 64, 256], repeats=3 if args.quick else 7)
@@ -745,6 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         gpt_step(repeats=5, batch=64, slow_batch=4, length=12)
         digits(epochs=20, judge=True)
         gpt_against_torch([1, 16, 64], repeats=11)
+        gpt_against_torch([16, 64], repeats=11, length=16)
         mlp_against_torch([1, 8, 64, 256], repeats=11)
         mlp_off_grid(repeats=7)
         mlp_other_optimizers([1, 8, 64, 256], repeats=7)

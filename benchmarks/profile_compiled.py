@@ -8,6 +8,7 @@ least 1% of the total, the largest first. A line ``opN.forward(...)`` or
 ``opN.backward(...)`` is an instruction called through its method (attention's products).
 
     python benchmarks/profile_compiled.py gpt 64          # GPT(27, 16, 16, 4, 1), batch 64
+    python benchmarks/profile_compiled.py gpt 64 --length 16   # ... sequences of 16 tokens
     python benchmarks/profile_compiled.py mlp 64 32 64     # MLP(64, [32, 10]), batch 64
 
 Times are wall clock on one BLAS thread, medians of nothing: a profile, not a benchmark
@@ -39,8 +40,8 @@ def _trainer(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(trainer, X, y) for the model asked for, as bench_compile.py builds it."""
     if args.model == "gpt":
         rng = random.Random(args.batch)
-        X = np.array([[rng.randrange(27) for _ in range(8)] for _ in range(args.batch)])
-        y = np.array([[rng.randrange(27) for _ in range(8)] for _ in range(args.batch)])
+        X = np.array([[rng.randrange(27) for _ in range(args.length)] for _ in range(args.batch)])
+        y = np.array([[rng.randrange(27) for _ in range(args.length)] for _ in range(args.batch)])
         model = GPT(27, 16, 16, 4, 1, seed=0)
         step = compile_loss(model, _sequence_loss, X[0].tolist(), y[0].tolist())
         return step.trainer(Adam(model.parameters(), lr=1e-3)), X, y
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("model", choices=("gpt", "mlp"))
     parser.add_argument("numbers", type=int, nargs="+", help="gpt: batch; mlp: inputs hidden batch")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--length", type=int, default=8, help="gpt: tokens per sequence (1-16)")
     args = parser.parse_args()
     if args.model == "gpt":
         (args.batch,) = args.numbers
