@@ -47,9 +47,10 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     ``MLP(784, [64, 10])`` and ``MLP(784, [256, 10])``.
 
 The load average is printed first and last; a run at load above 1 says its ratios are not
-to be trusted. ``--only torch`` runs (e) to (h) only; ``--clock cpu`` times blocks by this
-process's CPU time (a shared machine). Run from a checkout with ``PYTHONPATH=.``: a script's
-folder, not the working directory, starts ``sys.path`` (the copy measured is printed).
+to be trusted. ``--only torch`` runs (e) to (h) only, ``--only gpt`` (e) only; ``--clock
+cpu`` times blocks by this process's CPU time (a shared machine). Run from a checkout with
+``PYTHONPATH=.``: a script's folder, not the working directory, starts ``sys.path`` (the
+copy measured is printed).
 """
 
 from __future__ import annotations
@@ -706,7 +707,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few repeats, small sizes")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads")
     parser.add_argument(
-        "--only", choices=("all", "torch"), default="all", help="torch: sections (e)-(h) only"
+        "--only",
+        choices=("all", "torch", "gpt"),
+        default="all",
+        help="torch: sections (e)-(h) only; gpt: section (e) only",
     )
     parser.add_argument(
         "--clock",
@@ -723,6 +727,11 @@ def main(argv: list[str] | None = None) -> int:
     # the package is measured (run with PYTHONPATH=. to measure a checkout).
     print(f"autograd_lite from {os.path.dirname(al.__file__)}")
     print(f"threads: {limit_threads(args.threads)}; numpy {np.__version__}; Python {python}")
+    if args.only == "gpt":
+        gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
+        gpt_against_torch([16, 64], repeats=3 if args.quick else 11, length=16)
+        print(load_note())
+        return 0
     if args.only == "torch":
         gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
         gpt_against_torch([16, 64], repeats=3 if args.quick else 11, length=16)
