@@ -560,6 +560,12 @@ def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None
         print(_ratio_line(f"batch {batch}", r) + f"   (5 losses within {gap:.1e} of f64's)")
 
 
+def gpt_rows(repeats: int) -> None:
+    """Section (e): 8-token sequences at batch 1, 16 and 64, then 16-token ones at 16 and 64."""
+    gpt_against_torch([1, 16, 64], repeats=repeats)
+    gpt_against_torch([16, 64], repeats=repeats, length=16)
+
+
 def mlp_against_torch(batches: list[int], repeats: int, shapes=MLP_SHAPES) -> None:
     """MLP(n_in, [hidden, 10]) SGD-momentum steps with cross-entropy, ours against twins."""
     print(
@@ -622,6 +628,7 @@ def mlp_row(n_in: int, hidden: list[int], batch: int, repeats: int) -> None:
 
 
 OPTIMIZER_ROWS = ((64, 32), (784, 64), (784, 256))
+TWIN_DTYPES = {"torch f64": "float64", "torch f32": "float32"}  # contender: torch dtype
 
 
 def mlp_other_optimizers(batches: list[int], repeats: int, shapes=OPTIMIZER_ROWS) -> None:
@@ -639,7 +646,10 @@ def mlp_other_optimizers(batches: list[int], repeats: int, shapes=OPTIMIZER_ROWS
                 rng = np.random.default_rng(batch)
                 X, y = rng.random((batch, n_in)), rng.integers(0, N_CLASSES, batch)
                 model = MLP(n_in, [hidden, N_CLASSES], seed=0)
-                twins = {name: torch_mlp_step(model, name, 1e-3, 0.0, kind) for name in _DTYPES}
+                twins = {
+                    name: torch_mlp_step(model, name, 1e-3, 0.0, kind)
+                    for name in TWIN_DTYPES.values()
+                }
                 step = compile_loss(model, losses.cross_entropy, X[0].tolist(), int(y[0]))
                 train = step.trainer(getattr(optim, kind)(model.parameters(), lr=1e-3))
                 inputs = {name: torch.tensor(X, dtype=getattr(torch, name)) for name in twins}
@@ -651,17 +661,14 @@ def mlp_other_optimizers(batches: list[int], repeats: int, shapes=OPTIMIZER_ROWS
                 functions = {
                     "compiled": (partial(train.step, X, y), 1),
                     **{
-                        f"torch f{name[-2:]}": (partial(twins[name], inputs[name], targets), 1)
-                        for name in _DTYPES
+                        label: (partial(twins[name], inputs[name], targets), 1)
+                        for label, name in TWIN_DTYPES.items()
                     },
                 }
                 r = paired(functions, repeats)
                 label = f"({n_in},[{hidden},10]) b{batch}"
                 print(_ratio_line(label, r) + f"   (3 losses within {gap:.0e} of f64's)")
     update_alone(shapes, repeats)
-
-
-_DTYPES = ("float64", "float32")
 
 
 def update_alone(shapes: Any, repeats: int) -> None:
@@ -728,13 +735,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"autograd_lite from {os.path.dirname(al.__file__)}")
     print(f"threads: {limit_threads(args.threads)}; numpy {np.__version__}; Python {python}")
     if args.only == "gpt":
-        gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
-        gpt_against_torch([16, 64], repeats=3 if args.quick else 11, length=16)
+        gpt_rows(repeats=3 if args.quick else 11)
         print(load_note())
         return 0
     if args.only == "torch":
-        gpt_against_torch([1, 16, 64], repeats=3 if args.quick else 11)
-        gpt_against_torch([16, 64], repeats=3 if args.quick else 11, length=16)
+        gpt_rows(repeats=3 if args.quick else 11)
         mlp_against_torch([1, 8, 64, 256], repeats=3 if args.quick else 11)
         mlp_off_grid(repeats=3 if args.quick else 7)
         mlp_other_optimizers([1, 8, 64, 256], repeats=3 if args.quick else 7)
@@ -755,8 +760,7 @@ def main(argv: list[str] | None = None) -> int:
         scaling([1, 8, 64, 512], [8, 32, 128, 512], repeats=11)
         gpt_step(repeats=5, batch=64, slow_batch=4, length=12)
         digits(epochs=20, judge=True)
-        gpt_against_torch([1, 16, 64], repeats=11)
-        gpt_against_torch([16, 64], repeats=11, length=16)
+        gpt_rows(repeats=11)
         mlp_against_torch([1, 8, 64, 256], repeats=11)
         mlp_off_grid(repeats=7)
         mlp_other_optimizers([1, 8, 64, 256], repeats=7)

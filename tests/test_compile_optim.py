@@ -164,3 +164,16 @@ def test_a_state_loaded_again_replaces_the_arrays_the_steps_updated_in_place():
     reference.step()
     update.step(theta, np.array(grads))
     assert [_bits(x) for x in theta.tolist()] == [_bits(p.data) for p in values]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_a_gradient_that_shares_memory_with_the_buffer_is_read_before_it_is_written(name):
+    """A gradient array that is the buffer itself gives the update of a copy of it: the
+    rules write the weights in place (AdamW's decay first of all), and must not read
+    their own writes as the gradient."""
+    _, _, aliased, theta, _ = _twins(name, 9, seed=2, groups=False)
+    _, _, copied, theta_copy, _ = _twins(name, 9, seed=2, groups=False)
+    for _ in range(3):
+        aliased.step(theta, theta)
+        copied.step(theta_copy, theta_copy.copy())
+        assert [_bits(x) for x in theta.tolist()] == [_bits(x) for x in theta_copy.tolist()]

@@ -163,6 +163,8 @@ class FlatUpdate:
                 # A view of theta for a span, else a copy: the rules write it in place.
                 p = theta[idx]
                 g = grad[idx]  # the caller's gradient: read, never written
+                if np.may_share_memory(g, theta):
+                    g = g.copy()  # the rules write p before they are done reading g
                 if self.kind is SGD:
                     _sgd(entry, p, g)
                 elif self.kind is RMSprop:
