@@ -9,7 +9,7 @@ same vectors come back in many members: a query meets every key of its head.
   pairing its own Nq left vectors with its own Nk right vectors. All pairs of a block are
   one matrix product ``P[c] = Q[c] @ K[c]ᵀ`` per sample; the members are entries of ``P``
   (a causal mask simply leaves entries out). Going back, the members' gradients are
-  scattered into a zero matrix ``G``: ``dQ = G @ K``, ``dK = Gᵀ @ Q``, with no per-pair
+  placed in a zero matrix ``G``: ``dQ = G @ K``, ``dK = Gᵀ @ Q``, with no per-pair
   gradients summed by a sort. The zeros of ``G`` add nothing while every number is
   finite; with an infinite or nan operand (``0 * inf`` is nan) the pairwise form is used.
 * :class:`ElementPairs` — anything else: products of the gathered rows, summed.
@@ -64,11 +64,11 @@ class BilinearPairs:
         left_vectors, right_vectors, c, i, j = blocks
         self.left = Gather(BATCH, left_vectors)  # C × Nq × D
         self.right = Gather(BATCH, right_vectors)  # C × Nk × D
-        self.entries = (c, i, j)  # member m is entry (i[m], j[m]) of block c[m]
         self.shape = (left_vectors.shape[0], left_vectors.shape[1], right_vectors.shape[1])
+        self.flat = _flat((c, i, j), self.shape)  # member m is entry (i[m], j[m]) of block c[m]
         self.need_left, self.need_right = need
         self.pairwise = ElementPairs(left, right, need)
-        self.full: dict[int, np.ndarray] = {}  # the gradient of the products, per width
+        self.blocks: dict[Any, np.ndarray] = {}  # the gradient of the products, per width
 
     def _operands(self, stores: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Q (samples × C × Nq × D) and K (samples × C × Nk × D), as views of the gathers."""
@@ -79,23 +79,14 @@ class BilinearPairs:
 
     def forward(self, stores: Sequence[np.ndarray]) -> np.ndarray:
         q, k = self._operands(stores)
-        products = np.matmul(q, k.transpose(0, 1, 3, 2))  # samples × C × Nq × Nk
-        c, i, j = self.entries
-        return products[:, c, i, j].T
+        return _rows(np.matmul(q, k.transpose(0, 1, 3, 2)), self.flat)  # samples × C × Nq × Nk
 
     def backward(self, stores: Sequence[np.ndarray], grads: Sequence[np.ndarray], g: Any) -> None:
         q, k = self._operands(stores)
         if not (np.isfinite(q).all() and np.isfinite(k).all()):
             self.pairwise.backward(stores, grads, g)  # a masked 0 * inf would be nan
             return
-        # Kept per width: only the members' entries are written, the rest stay 0.
-        full = self.full.get(g.shape[-1])
-        if full is None:
-            if len(self.full) > 4:  # widths no longer in use
-                self.full.clear()
-            full = self.full[g.shape[-1]] = np.zeros((g.shape[-1], *self.shape))
-        c, i, j = self.entries
-        full[:, c, i, j] = g.T
+        full = _padded(g, self.flat, self.shape, self.blocks)
         if self.need_left:
             self.left.add(grads, np.matmul(full, k).transpose(1, 2, 3, 0))
         if self.need_right:
@@ -260,8 +251,18 @@ def _padded(
 
 
 def _rows(product: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """The entries ``flat`` of a samples × C × rows × columns array, as rows × samples."""
-    return product.transpose(1, 2, 3, 0).reshape(-1, product.shape[0])[flat]
+    """The entries ``flat`` of a samples × C × rows × columns array, as rows × samples.
+
+    Where every entry is wanted, the product is transposed into rows (one copy), then
+    the rows are put in order. Where a mask leaves entries out (scores, a causal
+    softmax's gradient), that copy would move the unwanted entries too, across the grain
+    of memory: the wanted ones are taken along the samples-first axis instead, and
+    transposed as a view.
+    """
+    samples = product.shape[0]
+    if flat.size == product[0].size:
+        return product.transpose(1, 2, 3, 0).reshape(-1, samples)[flat]
+    return np.take(product.reshape(samples, -1), flat, axis=1).T
 
 
 def _columns(right: list[list[int]]) -> tuple[np.ndarray, list[list[int]]] | None:

@@ -29,7 +29,9 @@ class Gather:
     """
 
     __slots__ = (
+        "blocks",
         "index",
+        "padded",
         "reduced",
         "segments",
         "shape",
@@ -53,16 +55,21 @@ class Gather:
         self.views: dict[int, np.ndarray] = {}
         self.segments: Any = None
         self.reduced: Any = None
+        self.padded: Any = None
+        self.blocks: dict[int, np.ndarray] = {}
         if not self.unique:
             self.reduced = _regular_repeats(store, flat)
         if not self.unique and self.reduced is None:
-            # Rows read more than once (attention reads each key for every query): their
-            # contributions are summed per row with one reduceat over the rows in sorted
-            # order, much faster than np.add.at; each row's own sum keeps reading order.
-            order = np.argsort(flat, kind="stable")
-            ordered = flat[order]
-            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-            self.segments = (order, starts, ordered[starts])
+            # Rows read more than once, a different number of times each (a softmax's sum
+            # divides the i + 1 weights of position i): see _padded_repeats.
+            self.padded = _padded_repeats(flat)
+            if self.padded is None:
+                # Too uneven to pad: the contributions are summed per row with one
+                # reduceat over the rows in sorted order, much faster than np.add.at.
+                order = np.argsort(flat, kind="stable")
+                ordered = flat[order]
+                starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+                self.segments = (order, starts, ordered[starts])
 
     def view(self, table: np.ndarray) -> np.ndarray | None:
         """The rows as a view of ``table`` (rows × samples), or None if they need a gather.
@@ -114,9 +121,25 @@ class Gather:
             if self.reduced is not None:
                 axis, shape, rows = self.reduced
                 rows.add(grads, full.reshape(*shape, width).sum(axis=axis))
-                return
-            order, starts, rows = self.segments
-            table[rows] += np.add.reduceat(full[order], starts, axis=0)
+            elif self.padded is not None:
+                table[self.padded[3]] += np.add.reduce(self._padded_block(full), axis=1)
+            else:
+                order, starts, rows = self.segments
+                table[rows] += np.add.reduceat(full[order], starts, axis=0)
+
+    def _padded_block(self, full: np.ndarray) -> np.ndarray:
+        """The contributions ``full`` (members × samples) placed in a (rows × most reads ×
+        samples) block whose other cells hold -0.0, kept per width: the same cells are
+        written at every call, so the pads stay pads."""
+        slots, n_rows, most, _ = self.padded
+        width = full.shape[-1]
+        block = self.blocks.get(width)
+        if block is None:
+            if len(self.blocks) > 4:  # widths no longer in use
+                self.blocks.clear()
+            block = self.blocks[width] = np.full((n_rows * most, width), -0.0)
+        block[slots] = full
+        return block.reshape(n_rows, most, width)
 
 
 def _regular_repeats(store: int, flat: np.ndarray) -> tuple[int, tuple[int, int], Gather] | None:
@@ -137,6 +160,28 @@ def _regular_repeats(store: int, flat: np.ndarray) -> tuple[int, tuple[int, int]
     if (tiles == tiles[:1]).all():
         return 0, (k, distinct), Gather(store, tiles[0])
     return None
+
+
+def _padded_repeats(flat: np.ndarray) -> tuple[np.ndarray, int, int, np.ndarray] | None:
+    """Where each read goes in a padded block that sums a row's reads along one axis.
+
+    Each row's reads fill the first cells of its row of the block, in reading order, and
+    the pads hold -0.0, which leaves any sum as it is (``x + -0.0`` is ``x``, even for
+    -0.0), whatever order NumPy adds in. One scatter of rows and one reduce along the
+    middle axis are faster than ``np.add.reduceat`` along axis 0, which walks the block
+    column by column. Returns (each read's cell, distinct rows, most reads of a row, the
+    distinct rows), or None when the block would hold more than 4 cells per read.
+    """
+    rows, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    most = int(counts.max())
+    if rows.size * most > 4 * flat.size:
+        return None
+    order = np.argsort(inverse, kind="stable")
+    rank = np.empty(flat.size, dtype=np.intp)
+    starts = np.cumsum(counts) - counts
+    rank[order] = np.arange(flat.size) - np.repeat(starts, counts)
+    return inverse * most + rank, rows.size, most, rows
 
 
 def _strides(rows: np.ndarray) -> tuple[int, tuple[int, ...]] | None:

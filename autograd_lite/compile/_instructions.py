@@ -184,6 +184,12 @@ class PaddedSlots:
         block = np.broadcast_to(contribution, (self.k, self.n, width)).reshape(-1, width)
         self.rows.add(grads, block[self.flat])
 
+    def real_cells(self, width: int) -> np.ndarray:
+        """True where the (members × longest × samples) block holds a real entry."""
+        cells = np.zeros((self.k * self.n, width), dtype=bool)
+        cells[self.flat] = True
+        return cells.reshape(self.k, self.n, width)
+
     def emit_stack(self, e: Emitter) -> str:
         """The padded block (members × longest × samples), filled by a line going forward.
 
@@ -303,12 +309,18 @@ class LogSumExp(Instruction):
             if isinstance(self.slots, PaddedSlots)
             else (self.slots.k, self.slots.batch_slots.size)
         )
-        terms, total = np.empty((k, n, e.width)), np.empty((k, e.width))
+        terms, total = np.zeros((k, n, e.width)), np.empty((k, e.width))
         terms_name, total_name = e.name(terms, "t"), e.name(total, "t")
         e.memo[id(self)] = (terms_name, total_name)
         e.line(f"{m} = np.maximum.reduce({x}, axis=1)")
-        e.line(f"np.subtract({x}, {m}[:, None, :], out={terms_name})")
-        e.line(f"np.exp({terms_name}, out={terms_name})")
+        real = ""
+        if isinstance(self.slots, PaddedSlots):
+            # A pad's term, exp(-inf - m), is the 0 already there: only the real entries
+            # are computed (exp is the dearest elementwise call, and a causal softmax's
+            # block is nearly half pads).
+            real = f", where={e.name(self.slots.real_cells(e.width), 'k')}"
+        e.line(f"np.subtract({x}, {m}[:, None, :], out={terms_name}{real})")
+        e.line(f"np.exp({terms_name}, out={terms_name}{real})")
         e.line(f"np.add.reduce({terms_name}, axis=1, out={total_name})")
         e.write(self.out, f"np.where(np.isfinite({m}), {m} + np.log({total_name}), {m})")
         return True
