@@ -30,7 +30,9 @@ multi-threaded BLAS waits for cores and a 32 × 64 matrix product can take milli
     in float64 and float32 holding the same weights (embeddings, RMSNorm,
     ``scaled_dot_product_attention(is_causal=True)``, ReLU MLP, no biases) at batch 1, 16
     and 64, the losses of the first steps compared (the goal: at most float64's time);
-    then 16-token sequences (the whole block) at batch 16 and 64.
+    then 16-token sequences (the whole block) at batch 16 and 64, and 32-token ones at
+    batch 4, 16 and 64 with a longer block and vocabulary (``GPT(40, 32, 16, 4, 1)``):
+    attention's cost grows with the square of the length.
 (f) MLP steps (SGD momentum 0.9, cross-entropy) over widths ``MLP(64, [32, 10])`` to
     ``MLP(784, [256, 10])`` at batch 1, 8, 64 and 256 against twins (the goal: at most half
     of float64's time up to batch 64, at most its time at 256), and against the same step
@@ -504,6 +506,7 @@ def digits(epochs: int, judge: bool) -> None:
 # ---- (e), (f) against PyTorch twins holding the same weights -------------------------------
 
 GPT_CONFIG = (27, 16, 16, 4, 1)
+LONG_GPT_CONFIG = (40, 32, 16, 4, 1)  # block 32; a sequence may not outnumber the vocabulary
 MLP_SHAPES = ((64, 32), (128, 32), (64, 128), (196, 48), (784, 64), (784, 256))
 
 
@@ -527,9 +530,11 @@ _RATIO_HEADER = (
 _NUMPY_HEADER = f"{'numpy µs':>12}{'ours/np':>10}{'np/f64':>10}{'prod/f64':>11}"
 
 
-def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None:
-    """GPT(27, 16, 16, 4, 1) Adam steps, ours (compiled trainer) against PyTorch twins that
-    start from the same weights; the losses of the first steps are compared too."""
+def gpt_against_torch(
+    batches: list[int], repeats: int, length: int = 8, config: tuple[int, ...] = GPT_CONFIG
+) -> None:
+    """GPT(*config) Adam steps, ours (compiled trainer) against PyTorch twins that start
+    from the same weights; the losses of the first steps are compared too."""
     import torch
 
     from autograd_lite.nn import GPT
@@ -538,13 +543,14 @@ def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None
         terms = [losses.cross_entropy(row, t) for row, t in zip(logits, targets)]
         return al.sum_values(terms) * (1.0 / len(targets))
 
-    print(f"(e) GPT{GPT_CONFIG} training step (Adam, lr 1e-3), {length}-token sequences")
+    print(f"(e) GPT{config} training step (Adam, lr 1e-3), {length}-token sequences")
     print(_RATIO_HEADER)
+    vocab = config[0]
     for batch in batches:
         rng = random.Random(batch)
-        X = np.array([[rng.randrange(27) for _ in range(length)] for _ in range(batch)])
-        Y = np.array([[rng.randrange(27) for _ in range(length)] for _ in range(batch)])
-        model = GPT(*GPT_CONFIG, seed=0)
+        X = np.array([[rng.randrange(vocab) for _ in range(length)] for _ in range(batch)])
+        Y = np.array([[rng.randrange(vocab) for _ in range(length)] for _ in range(batch)])
+        model = GPT(*config, seed=0)
         twins = {name: torch_gpt_step(model, name, 1e-3) for name in ("float64", "float32")}
         train = compile_loss(model, sequence_loss, X[0].tolist(), Y[0].tolist()).trainer(
             Adam(model.parameters(), lr=1e-3)
@@ -561,9 +567,11 @@ def gpt_against_torch(batches: list[int], repeats: int, length: int = 8) -> None
 
 
 def gpt_rows(repeats: int) -> None:
-    """Section (e): 8-token sequences at batch 1, 16 and 64, then 16-token ones at 16 and 64."""
+    """Section (e): 8-token sequences at batch 1, 16 and 64, 16-token ones at 16 and 64,
+    then 32-token ones (a longer block) at 4, 16 and 64."""
     gpt_against_torch([1, 16, 64], repeats=repeats)
     gpt_against_torch([16, 64], repeats=repeats, length=16)
+    gpt_against_torch([4, 16, 64], repeats=repeats, length=32, config=LONG_GPT_CONFIG)
 
 
 def mlp_against_torch(batches: list[int], repeats: int, shapes=MLP_SHAPES) -> None:

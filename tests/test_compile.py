@@ -1563,6 +1563,33 @@ def test_gpt_token_sequences_match_the_interpreted_engine():
     assert any(g != 0.0 for g in grads[: 11 * 8])  # the token table got gradients
 
 
+def test_repeated_token_gradients_add_every_read_as_add_at_does():
+    """Embedding gradients summed per row by bincount equal np.add.at's bit for bit from
+    rows of ±0.0, with tokens repeated, nan, ±inf and -0.0 contributions, and rows no
+    token read (holding -0.0 or nan) left as they were."""
+    from autograd_lite.compile._replay import _add_repeated
+
+    rng = np.random.default_rng(5)
+    table = np.arange(40, 40 + 6 * 3).reshape(6, 3)  # rows 40-57 of a 70-row table
+    for trial in range(20):
+        tokens = rng.integers(0, 4, (5, 7))  # tokens 4 and 5 never read
+        index = table[tokens.T[:, :, None], np.arange(3)].reshape(-1, 5)
+        contributions = rng.standard_normal(index.shape)
+        contributions.flat[rng.integers(0, contributions.size, 4)] = [
+            math.nan,
+            math.inf,
+            -math.inf,
+            -0.0,
+        ][: 1 + trial % 4]
+        start = np.where(rng.random(70) < 0.5, -0.0, 0.0)
+        start[table[4:].ravel()[::2]] = math.nan
+        expected, actual = start.copy(), start.copy()
+        with np.errstate(invalid="ignore"):  # inf + -inf is nan, as the engine's
+            np.add.at(expected, index, contributions)
+            _add_repeated(actual, table, index, contributions)
+        assert expected.tobytes() == actual.tobytes(), f"trial {trial}"
+
+
 def test_copying_or_pickling_a_compiled_loss_or_trainer_says_to_compile_a_copy_of_the_model():
     """copy, deepcopy and pickle of a CompiledLoss, a SequenceLoss and a trainer (fresh and
     after steps) raise a TypeError naming the kind and the route; that route (sync, copy

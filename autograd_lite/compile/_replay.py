@@ -166,9 +166,8 @@ class Program:
             store, r = self.seed_root
             grads[store][r] = seed if store == BATCH else seed * width
             w.backward(inputs)
-            for (_, rows, _, _), index in zip(self.token_reads, ctx.gathered):
-                # Tokens repeat within and across samples: add.at adds every one.
-                np.add.at(w.grad_uniform[:, 0], index, w.grad_values[rows])
+            for (table, rows, _, _), index in zip(self.token_reads, ctx.gathered):
+                _add_repeated(w.grad_uniform[:, 0], table, index, w.grad_values[rows])
         free = [float(w.grad_uniform[r, 0]) for r, _ in self.free_rows]
         # A view of the gradient table, valid until the next run (callers read it at once).
         return roots, w.param_grads, free
@@ -218,6 +217,28 @@ class Program:
             w = _Width(self, width)
             self._by_width[width] = w
         return w
+
+
+def _add_repeated(
+    grad: np.ndarray, table: np.ndarray, index: np.ndarray, contributions: np.ndarray
+) -> None:
+    """``grad[index] += contributions`` where ``index`` (rows of ``table``) repeats: tokens
+    recur within and across samples, and every one adds.
+
+    One weighted ``np.bincount`` over the table's span of rows sums each row's
+    contributions in reading order, several times faster than ``np.add.at``, then adds
+    the sum to the row (``np.add.at`` adds them to the row one by one: the same number
+    where the row held zero, as it does unless something else added to it first; within
+    rounding otherwise). Only rows some token read are written: an empty bin's 0.0 would
+    turn a -0.0 into 0.0.
+    """
+    low = int(table.min())
+    span = int(table.max()) - low + 1
+    offsets = (index - low).ravel()
+    sums = np.bincount(offsets, weights=contributions.ravel(), minlength=span)
+    read = np.bincount(offsets, minlength=span) > 0
+    rows = grad[low : low + span]
+    np.add(rows, sums, out=rows, where=read)
 
 
 class _Width:
