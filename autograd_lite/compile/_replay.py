@@ -228,7 +228,7 @@ def _add_repeated(
     One weighted ``np.bincount`` over the table's span of rows sums each row's
     contributions in reading order, several times faster than ``np.add.at``, then adds
     the sum to the row (``np.add.at`` adds them to the row one by one: the same number
-    where the row held zero, as it does unless something else added to it first; within
+    where the row held 0.0, as it does unless something else wrote it first; within
     rounding otherwise). Only rows some token read are written: an empty bin's 0.0 would
     turn a -0.0 into 0.0.
     """
