@@ -9,7 +9,8 @@ the token-dependent reads, and each is recognised as
 * ``("tok", table, position, column)``: column ``column`` of the row of embedding
   table ``table`` that the token at ``position`` selects (a parameter in one trace and
   the same column of another row in the other), replayed as a gather from the
-  parameter buffer, its gradient added back with ``np.add.at``;
+  parameter buffer, its gradient added back by one weighted ``np.bincount`` per table
+  (``_replay._add_repeated``): tokens repeat, and every read adds;
 * an operand ``("tpick", row, position)``: the output of row ``row`` (the logits of a
   position) that the target at ``position`` selects, replayed as a per-sample pick.
 
