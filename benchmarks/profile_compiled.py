@@ -9,6 +9,7 @@ least 1% of the total, the largest first. A line ``opN.forward(...)`` or
 
     python benchmarks/profile_compiled.py gpt 64          # GPT(27, 16, 16, 4, 1), batch 64
     python benchmarks/profile_compiled.py gpt 64 --length 16   # ... sequences of 16 tokens
+    python benchmarks/profile_compiled.py gpt 4 --length 32    # GPT(40, 32, 16, 4, 1), 32 tokens
     python benchmarks/profile_compiled.py mlp 64 32 64     # MLP(64, [32, 10]), batch 64
 
 Times are wall clock on one BLAS thread, medians of nothing: a profile, not a benchmark
@@ -39,10 +40,16 @@ def _sequence_loss(logits: Any, targets: Any) -> Any:
 def _trainer(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(trainer, X, y) for the model asked for, as bench_compile.py builds it."""
     if args.model == "gpt":
+        # bench_compile.py's GPT_CONFIG, or LONG_GPT_CONFIG past its 16-token block
+        config = (27, 16, 16, 4, 1) if args.length <= 16 else (40, 32, 16, 4, 1)
         rng = random.Random(args.batch)
-        X = np.array([[rng.randrange(27) for _ in range(args.length)] for _ in range(args.batch)])
-        y = np.array([[rng.randrange(27) for _ in range(args.length)] for _ in range(args.batch)])
-        model = GPT(27, 16, 16, 4, 1, seed=0)
+        X = np.array(
+            [[rng.randrange(config[0]) for _ in range(args.length)] for _ in range(args.batch)]
+        )
+        y = np.array(
+            [[rng.randrange(config[0]) for _ in range(args.length)] for _ in range(args.batch)]
+        )
+        model = GPT(*config, seed=0)
         step = compile_loss(model, _sequence_loss, X[0].tolist(), y[0].tolist())
         return step.trainer(Adam(model.parameters(), lr=1e-3)), X, y
     generator = np.random.default_rng(args.batch)
@@ -97,7 +104,7 @@ def main() -> None:
     parser.add_argument("model", choices=("gpt", "mlp"))
     parser.add_argument("numbers", type=int, nargs="+", help="gpt: batch; mlp: inputs hidden batch")
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--length", type=int, default=8, help="gpt: tokens per sequence (1-16)")
+    parser.add_argument("--length", type=int, default=8, help="gpt: tokens per sequence (1-32)")
     args = parser.parse_args()
     if args.model == "gpt":
         (args.batch,) = args.numbers

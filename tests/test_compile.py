@@ -173,6 +173,28 @@ def test_cross_entropy_labels_are_merged_into_one_program():
     assert variant.merged is not False and not variant.per_label
 
 
+def test_picks_sharing_a_row_for_one_sample_add_both_gradients():
+    """Two picks that choose the same logit for a sample (``out[y]`` and ``out[y // 2]`` at
+    y = 0 or 1) both add into its gradient, as do picks with no row in common."""
+    from autograd_lite.compile._instructions import Pick
+
+    def overlapping(out, y):
+        return out[y] * out[y // 2] + out[y] * 0.5
+
+    def apart(out, y):  # each pick chooses among its own rows
+        return out[y] * out[4 + y // 2]
+
+    model = MLP(3, [5, 6], seed=3)
+    X = rows(24, 3, seed=8)
+    y = [i % 4 for i in range(24)]
+    for loss_fn, disjoint in ((overlapping, False), (apart, True)):
+        step = assert_same_step(model, loss_fn, X, y)
+        (variant,) = step._variants.values()
+        picks = [i for i in variant.merged.instructions if isinstance(i, Pick)]
+        assert picks and all(p.disjoint == disjoint for p in picks), loss_fn.__name__
+        assert_same_step(model, loss_fn, X[:1], y[:1], step)
+
+
 def test_a_label_seen_only_in_a_later_batch_is_traced_then():
     """A class missing from the first batch is traced when it first appears, and is right."""
     model = MLP(3, [4, 4], seed=2)

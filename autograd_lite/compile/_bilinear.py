@@ -261,7 +261,7 @@ def _rows(product: np.ndarray, flat: np.ndarray) -> np.ndarray:
     """
     samples = product.shape[0]
     if flat.size == product[0].size:
-        return product.transpose(1, 2, 3, 0).reshape(-1, samples)[flat]
+        return np.take(product.transpose(1, 2, 3, 0).reshape(-1, samples), flat, axis=0)
     return np.take(product.reshape(samples, -1), flat, axis=1).T
 
 

@@ -138,7 +138,7 @@ class Emitter:
             return self.name(view, "v")
         if not grads:
             self.reads_rows(rows.store, _flat(rows))
-        return f"{self._bind(table, 't')}[{self.name(rows.index, 'i')}]"
+        return f"np.take({self._bind(table, 't')}, {self.name(rows.index, 'i')}, axis=0)"
 
     def read_broadcast(self, rows: Gather) -> str:
         """As :meth:`read`, but one row read for every member is read once, as a view that

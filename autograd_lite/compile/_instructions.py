@@ -130,6 +130,8 @@ def _operand(e: Emitter, rows: Gather) -> str:
 class Slots:
     """The operands of n-ary nodes as a (members × slots) block, split by table."""
 
+    axis = 1  # the slots' axis of the block, along which a member's operands reduce
+
     def __init__(self, rows: np.ndarray, batch_slots: np.ndarray) -> None:
         self.k, self.n = rows.shape
         self.batch_slots = np.flatnonzero(batch_slots)
@@ -160,54 +162,60 @@ class Slots:
 
 
 class PaddedSlots:
-    """Per-sample operands of members of different lengths, as a (members × longest × samples)
+    """Per-sample operands of members of different lengths, as a (longest × members × samples)
     block padded with ``pad``: softmax's sums over positions 0..t, one group for every t.
 
     The pad is what leaves the result as it is: -0.0 for a sum (``x + -0.0`` is ``x``, even
     for -0.0), -inf for a logsumexp (it changes no maximum, and ``exp(-inf - m)`` is 0).
-    Gradients of the pads are dropped.
+    Gradients of the pads are dropped. Operands go first (layer j holds every member's
+    j-th operand) because NumPy reduces the first axis of a contiguous block by adding
+    whole layers, in order, and a middle axis in inner loops only as long as the batch
+    is wide.
     """
+
+    axis = 0  # the operands' axis of the block, along which a member's operands reduce
 
     def __init__(self, rows: list[list[int]], pad: float) -> None:
         self.k, self.n = len(rows), max(len(r) for r in rows)
         self.rows = Gather(BATCH, np.concatenate([np.asarray(r, dtype=np.intp) for r in rows]))
-        self.flat = np.concatenate([m * self.n + np.arange(len(r)) for m, r in enumerate(rows)])
+        self.flat = np.concatenate([np.arange(len(r)) * self.k + m for m, r in enumerate(rows)])
         self.pad = pad
 
     def stack(self, stores: Sequence[np.ndarray], width: int) -> np.ndarray:
-        block = np.full((self.k * self.n, width), self.pad)
+        block = np.full((self.n * self.k, width), self.pad)
         block[self.flat] = self.rows.fetch(stores)
-        return block.reshape(self.k, self.n, width)
+        return block.reshape(self.n, self.k, width)
 
     def add(self, grads: Sequence[np.ndarray], contribution: np.ndarray) -> None:
         width = contribution.shape[-1]
-        block = np.broadcast_to(contribution, (self.k, self.n, width)).reshape(-1, width)
-        self.rows.add(grads, block[self.flat])
+        block = np.broadcast_to(contribution, (self.n, self.k, width)).reshape(-1, width)
+        self.rows.add(grads, np.take(block, self.flat, axis=0))
 
     def real_cells(self, width: int) -> np.ndarray:
-        """True where the (members × longest × samples) block holds a real entry."""
-        cells = np.zeros((self.k * self.n, width), dtype=bool)
+        """True where the (longest × members × samples) block holds a real entry."""
+        cells = np.zeros((self.n * self.k, width), dtype=bool)
         cells[self.flat] = True
-        return cells.reshape(self.k, self.n, width)
+        return cells.reshape(self.n, self.k, width)
 
     def emit_stack(self, e: Emitter) -> str:
-        """The padded block (members × longest × samples), filled by a line going forward.
+        """The padded block (longest × members × samples), filled by a line going forward.
 
         The block is made once per width with its pads in place, and going back it still
         holds the values stacked going forward: one scatter per call, no allocation.
         """
         name = e.memo.get(id(self))
         if name is None:
-            block = np.full((self.k * self.n, e.width), self.pad)
+            block = np.full((self.n * self.k, e.width), self.pad)
             e.line(f"{e.name(block, 't')}[{e.name(self.flat, 'i')}] = {e.read(self.rows)}")
-            name = e.name(block.reshape(self.k, self.n, e.width), "v")
+            name = e.name(block.reshape(self.n, self.k, e.width), "v")
             e.memo[id(self)] = name
         return name
 
     def emit_add(self, e: Emitter, contribution: str) -> None:
-        """Add a (members × longest × samples) contribution into the real entries' rows."""
+        """Add a (longest × members × samples) contribution into the real entries' rows."""
         flat = e.name(self.flat, "i")
-        e.add(self.rows, f"({contribution}).reshape({self.k * self.n}, {e.width})[{flat}]")
+        block = f"({contribution}).reshape({self.n * self.k}, {e.width})"
+        e.add(self.rows, f"np.take({block}, {flat}, axis=0)")
 
 
 class RaggedSum(Instruction):
@@ -218,20 +226,20 @@ class RaggedSum(Instruction):
         self.slots = slots
 
     def forward(self, stores, ctx):
-        total = self.slots.stack(stores, ctx.width).sum(axis=1)
+        total = self.slots.stack(stores, ctx.width).sum(axis=0)
         stores[self.out.store][self.out.index] = total
 
     def backward(self, stores, grads, ctx):
-        self.slots.add(grads, self.out.fetch(grads)[:, None, :])
+        self.slots.add(grads, self.out.fetch(grads)[None])
 
     def emit_forward(self, e: Emitter) -> bool:
-        e.write(self.out, f"np.add.reduce({self.slots.emit_stack(e)}, axis=1)")
+        e.write(self.out, f"np.add.reduce({self.slots.emit_stack(e)}, axis=0)")
         return True
 
     def emit_backward(self, e: Emitter) -> bool:
-        shape = (self.slots.k, self.slots.n, e.width)
+        shape = (self.slots.n, self.slots.k, e.width)
         g = e.read(self.out, grads=True)
-        self.slots.emit_add(e, f"np.broadcast_to({g}[:, None, :], {shape})")
+        self.slots.emit_add(e, f"np.broadcast_to({g}[None], {shape})")
         return True
 
 
@@ -303,25 +311,24 @@ class LogSumExp(Instruction):
         """Keeps exp(x - m) and its sums (arrays made once per width) for the way back."""
         if not self._emittable():
             return False
-        x, m = self._stack(e), e.temp()
-        k, n = (
-            (self.slots.k, self.slots.n)
-            if isinstance(self.slots, PaddedSlots)
-            else (self.slots.k, self.slots.batch_slots.size)
-        )
-        terms, total = np.zeros((k, n, e.width)), np.empty((k, e.width))
+        x, m, axis = self._stack(e), e.temp(), self.slots.axis
+        if isinstance(self.slots, PaddedSlots):
+            shape = (self.slots.n, self.slots.k, e.width)
+        else:
+            shape = (self.slots.k, self.slots.batch_slots.size, e.width)
+        terms, total = np.zeros(shape), np.empty((self.slots.k, e.width))
         terms_name, total_name = e.name(terms, "t"), e.name(total, "t")
         e.memo[id(self)] = (terms_name, total_name)
-        e.line(f"{m} = np.maximum.reduce({x}, axis=1)")
+        e.line(f"{m} = np.maximum.reduce({x}, axis={axis})")
         real = ""
         if isinstance(self.slots, PaddedSlots):
             # A pad's term, exp(-inf - m), is the 0 already there: only the real entries
             # are computed (exp is the dearest elementwise call, and a causal softmax's
             # block is nearly half pads).
             real = f", where={e.name(self.slots.real_cells(e.width), 'k')}"
-        e.line(f"np.subtract({x}, {m}[:, None, :], out={terms_name}{real})")
+        e.line(f"np.subtract({x}, {_spread(m, axis)}, out={terms_name}{real})")
         e.line(f"np.exp({terms_name}, out={terms_name}{real})")
-        e.line(f"np.add.reduce({terms_name}, axis=1, out={total_name})")
+        e.line(f"np.add.reduce({terms_name}, axis={axis}, out={total_name})")
         e.write(self.out, f"np.where(np.isfinite({m}), {m} + np.log({total_name}), {m})")
         return True
 
@@ -332,31 +339,36 @@ class LogSumExp(Instruction):
         if not self._emittable():
             return False
         terms, total = e.memo[id(self)]
-        x = self._stack(e)
+        x, axis = self._stack(e), self.slots.axis
         out, g = e.read(self.out), e.read(self.out, grads=True)
         softmax = e.temp()
         e.line(f"if np.isfinite({total}).all():")
-        e.line(f"    {softmax} = {terms} / {total}[:, None, :]")
+        e.line(f"    {softmax} = {terms} / {_spread(total, axis)}")
         e.line("else:")
-        e.line(f"    {softmax} = np.exp({x} - {out}[:, None, :])")
+        e.line(f"    {softmax} = np.exp({x} - {_spread(out, axis)})")
         if isinstance(self.slots, PaddedSlots):
-            self.slots.emit_add(e, f"{softmax} * {g}[:, None, :]")
+            self.slots.emit_add(e, f"{softmax} * {_spread(g, axis)}")
         else:
-            e.add_call(self.slots.batch, "np.multiply", f"{softmax}, {g}[:, None, :]")
+            e.add_call(self.slots.batch, "np.multiply", f"{softmax}, {_spread(g, axis)}")
         return True
 
     def forward(self, stores, ctx):
-        x = self.slots.stack(stores, ctx.width)
-        m = x.max(axis=1)  # nan if any input is nan, as the engine's result is
-        total = np.exp(x - m[:, None, :]).sum(axis=1)
+        x, axis = self.slots.stack(stores, ctx.width), self.slots.axis
+        m = x.max(axis=axis)  # nan if any input is nan, as the engine's result is
+        total = np.exp(x - np.expand_dims(m, axis)).sum(axis=axis)
         # With an infinite (or nan) maximum the engine returns the maximum itself.
         stores[self.out.store][self.out.index] = np.where(np.isfinite(m), m + np.log(total), m)
 
     def backward(self, stores, grads, ctx):
-        x = self.slots.stack(stores, ctx.width)
-        out = self.out.fetch(stores)[:, None, :]
-        g = self.out.fetch(grads)[:, None, :]
+        x, axis = self.slots.stack(stores, ctx.width), self.slots.axis
+        out = np.expand_dims(self.out.fetch(stores), axis)
+        g = np.expand_dims(self.out.fetch(grads), axis)
         self.slots.add(grads, np.exp(x - out) * g)
+
+
+def _spread(name: str, axis: int) -> str:
+    """``name`` (members × samples) with an axis of length 1 inserted at ``axis``."""
+    return f"{name}[None]" if axis == 0 else f"{name}[:, None, :]"
 
 
 class Dot(Instruction):
@@ -539,6 +551,11 @@ class Pick(Instruction):
         # For token sequences: which target position picks each member's row.
         self.drivers = drivers
         self.members = np.arange(table.shape[0])[:, None]
+        # No row is a candidate of two members (a sequence's positions each pick among
+        # their own logits): every (row, sample) pair picked is distinct, so all members'
+        # gradients are added by one +=.
+        candidates = np.concatenate([np.unique(choices) for choices in table])
+        self.disjoint = np.unique(candidates).size == candidates.size
 
     def _rows(self, ctx: Context) -> np.ndarray:
         if self.drivers is None:
@@ -553,6 +570,9 @@ class Pick(Instruction):
         rows = self._rows(ctx)
         g = self.out.fetch(grads)
         table = grads[BATCH]
+        if self.disjoint:
+            table[rows, ctx.columns] += g
+            return
         # One member at a time: its (row, sample) pairs are distinct, so += is exact;
         # two members may pick the same row for a sample, which one += would lose.
         for member in range(rows.shape[0]):
@@ -575,10 +595,13 @@ class Pick(Instruction):
     def emit_backward(self, e: Emitter) -> bool:
         g = e.read(self.out, grads=True)
         e.initialise(BATCH, self.table.ravel())  # any of them may be picked
-        if self.table.shape[0] > 16:  # one line per member: call the loop instead
+        if self.table.shape[0] > 16 and not self.disjoint:  # call the loop instead
             e.line(f"{e.name(self, 'op')}.backward(stores, grads, ctx)")
             return True
         rows, table = self._emit_rows(e), e.name(e.grads[BATCH], "t")
+        if self.disjoint:
+            e.line(f"{table}[{rows}, ctx.columns] += {g}")
+            return True
         for member in range(self.table.shape[0]):
             # One member at a time, as backward() says why.
             e.line(f"{table}[{rows}[{member}], ctx.columns] += {g}[{member}]")
