@@ -1506,6 +1506,22 @@ def test_trainer_refuses_an_optimizer_of_other_parameters():
         step.trainer("sgd")
 
 
+def test_an_l2_penalty_that_overflows_is_inf_as_the_engines_is():
+    """Weights whose squares are finite but whose sum is not give the flat trainer's l2 term
+    the engine's inf (math.fsum alone raises OverflowError there)."""
+    from autograd_lite.losses import l2_penalty
+
+    model = MLP(2, [2, 1], seed=0)
+    for p in model.parameters()[:3]:
+        p.data = 1.2e154
+    X, y = [[0.1, 0.2], [0.3, 0.4]], [0.5, 1.0]
+    expected = l2_penalty(model.parameters(), 1e-3).data
+    assert expected == math.inf
+    train = compile_loss(model, losses.mse, X[0], y[0]).trainer(SGD(model.parameters(), lr=0.0))
+    assert train.fast
+    assert train.backward(X, y, l2=1e-3) == expected
+
+
 def test_fit_compiled_follows_interpreted_training_with_momentum_l2_and_a_scheduler():
     """fit(compile=True) on the flat buffer gives the interpreted run's history and weights."""
     from autograd_lite.optim.lr_scheduler import StepLR
@@ -2190,6 +2206,20 @@ def test_cross_entropy_of_infinite_nan_or_huge_logits_matches_the_engine(bad):
     X[2][1] = bad
     X[4][3] = bad
     assert_same_step(ScaledLogits(), losses.cross_entropy, X, [0, 1, 2, 3, 1, 0])
+
+
+def test_per_sample_losses_of_both_infinities_average_to_nan_as_the_engines_do():
+    """Losses of +inf and -inf in one batch (or sums that overflow) average to the engine's
+    nan (or inf), not to an error of math.fsum, through lists and through NumPy arrays."""
+    model = ScaledLogits()
+    X = [[math.inf, 1.0, 2.0, 3.0], [-math.inf, 1.0, 2.0, 3.0], [1e308, 1.0, 2.0, 3.0]]
+
+    def first_logit(out, target):
+        return out[0] * target
+
+    for y in ([1.0, 1.0, 1.0], [2.0, -1.0, 2.0], [1.0, -1.0, 0.5]):
+        step = assert_same_step(model, first_logit, X, y)
+        assert_same_step(model, first_logit, np.array(X), np.array(y), step)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])

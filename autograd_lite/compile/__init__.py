@@ -101,7 +101,6 @@ Limits, checked rather than assumed:
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -124,6 +123,7 @@ from autograd_lite.compile._trace import (
 )
 from autograd_lite.compile._variants import Lane, Variant
 from autograd_lite.engine import Value
+from autograd_lite.engine.floats import ieee_fsum
 
 __all__ = [
     "CHECK_MODES",
@@ -529,7 +529,7 @@ class CompiledLoss(NotCopied):
             last.append((where, variant.output_layout, roots[1:]))
             results.append((program, grads, free))
         self._last, self._last_size = last, n
-        loss = math.fsum(losses.tolist()) * (1.0 / n)
+        loss = ieee_fsum(losses.tolist()) * (1.0 / n)
         if len(results) == 1:
             program, grads, free = results[0]
             used = None if program.uses_all else program.used_index

@@ -3,10 +3,12 @@
 1. :func:`wire` — each node's operand positions; a label's *pick* becomes a node of its own.
 2. :func:`live_positions` — only what the roots need.
 3. :func:`describe_nodes` — each node's level (1 + its operands' highest), table (per-sample
-   ``V`` or uniform ``U``) and whether it needs a gradient.
+   ``V`` or uniform ``U``) and whether it needs a gradient. Softmaxes of per-sample inputs
+   are then fused (:func:`._softmax.fuse_softmaxes`: each output reads the inputs
+   directly), and 2 and 3 run again without the chains' inner nodes.
 4. :func:`group_nodes` — nodes of one level applying one kernel to operands of the same
-   tables: each group becomes one instruction. Dots, sums and logsumexps of per-sample
-   numbers group whatever their lengths (attention and softmax at every position).
+   tables: each group becomes one instruction. Dots, sums, logsumexps and fused softmaxes
+   of per-sample numbers group whatever their lengths (attention at every position).
 5. :func:`assign_rows` — every node's row in its table: inputs, targets, parameters and
    constants first, then each group's outputs as one consecutive block.
 6. :func:`emit` — the instructions, forward order and backward order.
@@ -37,6 +39,7 @@ from autograd_lite.compile._instructions import (
     Sum,
 )
 from autograd_lite.compile._kernels import FUSED_ACTIVATIONS, make_kernel
+from autograd_lite.compile._softmax import Softmax
 from autograd_lite.compile._trace import LEAF_TAGS, Graph
 from autograd_lite.engine import Value
 
@@ -61,13 +64,19 @@ __all__ = [
 class Wiring:
     """Operand positions of every node; picks are numbered after the graph's entries."""
 
-    __slots__ = ("drivers", "entries", "operands", "picks")
+    __slots__ = ("drivers", "entries", "fused", "operands", "picks")
 
     def __init__(self, entries: list[Any]) -> None:
         self.entries = entries
         self.operands: dict[int, list[int]] = {}
         self.picks: list[tuple[int, ...]] = []  # the positions a pick chooses between
         self.drivers: list[int | None] = []  # the target position of a token-sequence pick
+        # Softmax outputs read straight from their inputs: position -> (softmax, output k).
+        self.fused: dict[int, tuple[int, int]] = {}
+
+    def kernel(self, position: int) -> Any:
+        """The kernel an operation's node applies (``"softmax"`` for a fused output)."""
+        return "softmax" if position in self.fused else self.entries[position][0]
 
     def is_pick(self, position: int) -> bool:
         return position >= len(self.entries)
@@ -191,13 +200,14 @@ def group_nodes(
             if entry[0] in LEAF_TAGS:
                 continue
             operands = wiring.operands[position]
+            kernel = wiring.kernel(position)
             kinds: Any = tuple(nodes[o].batch for o in operands)
-            if entry[0] == "dot" and len(kinds) % 2 == 0 and all(kinds):
+            if kernel == "dot" and len(kinds) % 2 == 0 and all(kinds):
                 kinds = PER_SAMPLE_PAIRS  # of any length: one instruction (RaggedDot)
-            elif entry[0] in ("sum", "logsumexp") and all(kinds):
+            elif kernel in ("sum", "logsumexp", "softmax") and all(kinds):
                 kinds = PER_SAMPLE_ROWS  # of any length: one instruction (PaddedSlots)
-            strict = entry[0] == "pow" and nodes[operands[1]].need
-            key = (nodes[position].level, entry[0], kinds, strict)
+            strict = kernel == "pow" and nodes[operands[1]].need
+            key = (nodes[position].level, kernel, kinds, strict)
         groups.setdefault(key, []).append(position)
     return sorted(groups.items(), key=lambda item: (item[0][0], item[1][0]))
 
@@ -290,6 +300,8 @@ def _instruction(
         return Pick(out, table, drivers)
     kernel_name = key[1]
     operands = [wiring.operands[p] for p in members]
+    if kernel_name == "softmax":
+        return _softmax_instruction(out, members, wiring, row)
     if key[2] == PER_SAMPLE_PAIRS:
         return _pairs_instruction(out, operands, nodes, row)
     if key[2] == PER_SAMPLE_ROWS:
@@ -307,6 +319,24 @@ def _instruction(
         return LogSumExp(out, Slots(rows, kinds))
     gathers = [Gather(BATCH if kinds[i] else UNIFORM, rows[:, i]) for i in range(rows.shape[1])]
     return Elementwise(make_kernel(kernel_name, key[3]), out, gathers, list(need))
+
+
+def _softmax_instruction(
+    out: Gather, members: list[int], wiring: Wiring, row: dict[int, int]
+) -> Instruction:
+    """Fused softmax outputs (:mod:`._softmax`): each member is output k of one softmax."""
+    softmaxes: dict[int, int] = {}  # softmax -> its index in the instruction
+    inputs = []
+    for position in members:
+        softmax, _ = wiring.fused[position]
+        if softmax not in softmaxes:
+            softmaxes[softmax] = len(softmaxes)
+            inputs.append([row[v] for v in wiring.operands[position]])
+    cells = np.array(
+        [wiring.fused[p][1] * len(softmaxes) + softmaxes[wiring.fused[p][0]] for p in members],
+        dtype=np.intp,
+    )
+    return Softmax(out, inputs, cells)
 
 
 def _pairs_instruction(

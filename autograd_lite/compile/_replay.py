@@ -38,6 +38,7 @@ from autograd_lite.compile._lower import (
     live_positions,
     wire,
 )
+from autograd_lite.compile._softmax import fuse_softmaxes
 from autograd_lite.compile._trace import Graph, describe_kernel
 from autograd_lite.engine import Value
 
@@ -67,6 +68,10 @@ class Program:
         wiring = wire(graph)
         live = live_positions(wiring, roots)
         nodes = describe_nodes(wiring, live, self.params)
+        batch = {position: node.batch for position, node in nodes.items()}
+        if fuse_softmaxes(wiring, live, roots, batch):  # their inner nodes drop out
+            live = live_positions(wiring, roots)
+            nodes = describe_nodes(wiring, live, self.params)
         ordered = group_nodes(wiring, live, nodes)
         layout = assign_rows(graph, len(self.params), live, nodes, ordered)
         self._take_layout(layout, graph)

@@ -39,6 +39,7 @@ from autograd_lite.compile._trace import (
     refuse_stale_backward,
 )
 from autograd_lite.engine import Value, enable_grad, no_grad
+from autograd_lite.engine.floats import ieee_fsum
 
 __all__ = ["SequenceLoss", "embedding_tables", "is_token_sequence"]
 
@@ -406,7 +407,7 @@ class SequenceLoss(NotCopied):
             self._check(compiled, tokens, targets, roots[0])
         self._last = (compiled.output_layout, roots[1:])
         program = compiled.program
-        loss = math.fsum(roots[0].tolist()) * (1.0 / n)
+        loss = ieee_fsum(roots[0].tolist()) * (1.0 / n)
         used = None if program.uses_all else program.used_index
         return loss, grads, used, [(program, free)]
 

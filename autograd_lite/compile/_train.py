@@ -9,13 +9,13 @@ Values and into ``optimizer.state`` at one documented point, :meth:`CompiledTrai
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from autograd_lite.compile._optim import FlatUpdate, supports
 from autograd_lite.compile._trace import NotCopied
+from autograd_lite.engine.floats import ieee_fsum
 
 __all__ = ["CompiledTrainer"]
 
@@ -168,7 +168,9 @@ class CompiledTrainer(NotCopied):
         if l2:
             # l2_penalty is l2 * dot(params, params): each p gets l2 * p from both slots.
             theta = self.theta
-            loss += float(l2) * math.fsum((theta * theta).tolist())
+            with np.errstate(over="ignore"):  # an overflowing square is inf, as in the engine
+                squares = theta * theta
+            loss += float(l2) * ieee_fsum(squares.tolist())
             penalty = np.where(self._trainable, l2 * theta, 0.0)
             self.grad += penalty
             self.grad += penalty

@@ -4,7 +4,6 @@ like the last one straight to the program that ran it (:class:`Lane`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from autograd_lite.compile._batches import Group, count_leaves
 from autograd_lite.compile._trace import Trace, label_key, merge_traces, single_graph
 from autograd_lite.engine import Value
+from autograd_lite.engine.floats import ieee_fsum
 
 
 class Variant:
@@ -163,4 +163,4 @@ class Lane:
         roots, grads, free = program.run(x, targets, codes, 1.0 / n, theta)
         loss._last, loss._last_size = [(None, variant.output_layout, roots[1:])], n
         used = None if program.uses_all else program.used_index
-        return math.fsum(roots[0].tolist()) * (1.0 / n), grads, used, [(program, free)]
+        return ieee_fsum(roots[0].tolist()) * (1.0 / n), grads, used, [(program, free)]

@@ -164,7 +164,7 @@ def _periodic(function: Callable[[float], float]) -> Callable[[float], float]:
     return safe
 
 
-def _fsum(terms: Sequence[float]) -> float:
+def ieee_fsum(terms: Sequence[float]) -> float:
     """``math.fsum`` with IEEE results where it raises: ``inf`` on overflow, ``nan`` for inf-inf."""
     try:
         return math.fsum(terms)

@@ -21,7 +21,6 @@ from autograd_lite.engine.floats import (
     _div,
     _div_floats,
     _exp,
-    _fsum,
     _log,
     _logsumexp,
     _periodic,
@@ -29,6 +28,7 @@ from autograd_lite.engine.floats import (
     _sigmoid,
     _softplus,
     _sqrt,
+    ieee_fsum,
 )
 from autograd_lite.engine.modes import _busy, _check_forward, _local
 from autograd_lite.engine.value import (
@@ -370,7 +370,7 @@ ABS = Primitive("abs", abs, lambda x, out: (_sign(x),), validate=False)
 
 SUM = Primitive(
     "sum",
-    lambda *xs: _fsum(xs),
+    lambda *xs: ieee_fsum(xs),
     lambda *args: (1.0,) * (len(args) - 1),
     symbol="Σ",
     validate=False,
