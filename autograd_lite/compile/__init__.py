@@ -30,7 +30,9 @@ anything else that reads ``p.data`` or ``p.grad`` sees those of the last sync un
 ``step.backward(X, y)`` gives the same numbers as the interpreted
 ``(sum_values(losses) / n).backward()`` — the mean loss over the batch, and the gradient
 of that mean *added* into every parameter's ``.grad`` — to about 1e-12: each operation
-uses the engine's formula, but sums add in numpy's order rather than ``math.fsum``'s.
+uses the engine's formula (a softmax's five nodes per input are computed as one, with
+the engine's own chain wherever a number is not finite), but sums add in numpy's order
+rather than ``math.fsum``'s.
 Parameters' values are read at every call, so optimizers work unchanged; a parameter
 *replaced* by another Value after compiling (``neuron.w[0] = Value(5.0)``, a new layer)
 is refused with a ``RuntimeError`` naming it (the program would go on reading the old

@@ -551,11 +551,11 @@ class Pick(Instruction):
         # For token sequences: which target position picks each member's row.
         self.drivers = drivers
         self.members = np.arange(table.shape[0])[:, None]
-        # No row is a candidate of two members (a sequence's positions each pick among
-        # their own logits): every (row, sample) pair picked is distinct, so all members'
-        # gradients are added by one +=.
+        # Members that share no row (a sequence's positions each pick among their own
+        # logits): every (row, sample) pair picked is distinct, so all members' gradients
+        # are added by one +=. A single member keeps its own one-row +=.
         candidates = np.concatenate([np.unique(choices) for choices in table])
-        self.disjoint = np.unique(candidates).size == candidates.size
+        self.disjoint = table.shape[0] > 1 and np.unique(candidates).size == candidates.size
 
     def _rows(self, ctx: Context) -> np.ndarray:
         if self.drivers is None:

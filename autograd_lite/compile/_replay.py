@@ -1,22 +1,23 @@
 """Replay: a traced graph compiled into numpy instructions that run a whole mini-batch at once.
 
 Values live in two tables (see :mod:`._gather`): ``V`` (batch rows × samples) for nodes
-whose value differs between samples, ``U`` (one column) for the *uniform* ones
-(parameters, constants, and what is computed from those alone). An operation reads rows
-of either table; numpy broadcasting does the rest.
+whose value differs between samples, ``U`` (one column) for the *uniform* ones (parameters,
+constants, and what is computed from those alone). An operation reads rows of either table;
+numpy broadcasting does the rest.
 
 :class:`Program` lowers a graph in passes (:mod:`._lower`): nodes of one level that apply
-the same kernel to operands of the same kinds become one instruction over a block of
-rows (:mod:`._instructions`), so a layer's 32 ``relu`` nodes are one ``np.where`` on a
-32 × batch block, and a group of ``dot`` nodes (a layer's neurons) whose per-sample inputs
-are the same rows becomes one matrix product ``W @ X``, with ``W`` read from the current
-parameter values at every call. For each batch width the instructions are then written
-out as two straight-line functions, ``forward(x)`` and ``backward(x)``, of numpy calls on
-views bound once (:mod:`._codegen`): no per-instruction dispatch at batch 1, and no pass
-clearing the gradient tables. Kernels compute what the engine's float functions compute
-(:mod:`._kernels`). Sums (``sum``, ``dot``, and each weight's gradient summed over the
-batch) add in numpy's order rather than as ``math.fsum`` does: results agree to a few
-units in the last place of the largest term.
+the same kernel to operands of the same kinds become one instruction over a block of rows
+(:mod:`._instructions`), so a layer's 32 ``relu`` nodes are one ``np.where`` on a 32 ×
+batch block, and a group of ``dot`` nodes (a layer's neurons) whose per-sample inputs are
+the same rows becomes one matrix product ``W @ X``, with ``W`` read from the current
+parameter values at every call. Softmaxes are recognised first and replayed as one
+instruction per group, not as the engine's chain of nodes (:mod:`._softmax`). For each
+batch width the instructions are then written out as two straight-line functions,
+``forward(x)`` and ``backward(x)``, of numpy calls on views bound once (:mod:`._codegen`):
+no per-instruction dispatch at batch 1, and no pass clearing the gradient tables. Kernels
+compute what the engine's float functions compute (:mod:`._kernels`). Sums (``sum``,
+``dot``, and each weight's gradient summed over the batch) add in numpy's order rather than
+as ``math.fsum`` does: results agree to a few units in the last place of the largest term.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ was a large share of a GPT's step.
 rewires each live output ``s_k`` to read the inputs ``v`` directly; :class:`Softmax`
 computes a group of them with one ``exp`` per weight, ``exp(v - max) / sum``, and going
 back ``s * (g - sum(s * g))``. Both agree with the engine's numbers within rounding
-while every number is finite (tests/test_compile_softmax.py holds them to 1e-12). Where a sum or an incoming gradient is infinite or
-nan, the gradient is the engine's own chain, operation for operation
-(:meth:`Softmax.engine_gradient`), so that nan stays where the engine puts it.
+while every number is finite (tests/test_compile_softmax.py holds them to 1e-12). Where
+a sum or an incoming gradient is infinite or nan, the gradient is the engine's own
+chain, operation for operation (:meth:`Softmax.engine_gradient`), so that nan stays
+where the engine puts it.
 """
 
 from __future__ import annotations
