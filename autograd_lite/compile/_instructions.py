@@ -570,9 +570,6 @@ class Pick(Instruction):
         rows = self._rows(ctx)
         g = self.out.fetch(grads)
         table = grads[BATCH]
-        if self.disjoint:
-            table[rows, ctx.columns] += g
-            return
         # One member at a time: its (row, sample) pairs are distinct, so += is exact;
         # two members may pick the same row for a sample, which one += would lose.
         for member in range(rows.shape[0]):
@@ -599,7 +596,7 @@ class Pick(Instruction):
             e.line(f"{e.name(self, 'op')}.backward(stores, grads, ctx)")
             return True
         rows, table = self._emit_rows(e), e.name(e.grads[BATCH], "t")
-        if self.disjoint:
+        if self.disjoint:  # every member's gradient by one +=
             e.line(f"{table}[{rows}, ctx.columns] += {g}")
             return True
         for member in range(self.table.shape[0]):
