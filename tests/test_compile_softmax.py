@@ -16,13 +16,14 @@ import pytest
 
 import autograd_lite as al
 from autograd_lite import Value, sum_values
-from autograd_lite.nn import Module
+from autograd_lite.nn import GPT, Module
 from tests.optional import need
-from tests.test_compile import assert_same_step, rows
+from tests.test_compile import assert_all_close, assert_same_step, compiled, interpreted, rows
 
 np = need("numpy")
 
-from autograd_lite.compile import compile_loss  # noqa: E402  (after the numpy skip)
+from autograd_lite import losses  # noqa: E402  (after the numpy skip: the module needs it)
+from autograd_lite.compile import compile_loss  # noqa: E402
 from autograd_lite.compile._softmax import Softmax  # noqa: E402
 
 pytestmark = pytest.mark.training
@@ -157,10 +158,6 @@ def test_a_hand_written_softmax_is_fused_and_gives_the_engines_numbers():
 def test_gpt_attention_softmaxes_are_fused():
     """A GPT's causal attention softmaxes (every position and head) become one instruction
     per layer, and training steps give the engine's numbers."""
-    from autograd_lite import losses
-    from autograd_lite.nn import GPT
-    from tests.test_compile import assert_all_close, compiled, interpreted
-
     model = GPT(11, 6, 8, 2, 2, seed=1)
 
     def loss_fn(logits, targets):
